@@ -1,0 +1,1 @@
+"""crisisdesk: crisis and after-sales cases as durable Temporal workflows."""

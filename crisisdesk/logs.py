@@ -1,0 +1,54 @@
+"""One structlog configuration for every process: console for people, JSON for machines.
+
+Personal data and secrets never reach a log line: the `redact` processor masks every key that
+can carry them, whatever the call site passed.
+"""
+
+import logging
+import sys
+
+import structlog
+
+SENSITIVE_KEYS = frozenset({
+    "contact", "contacts", "email", "phone", "address", "password", "token",
+    "secret", "dsn", "database_url", "smtp_url", "webhook_url", "recipients",
+    "authorization", "content_base64", "household", "employer",
+})
+
+
+def redact(_logger, _method, event_dict: dict) -> dict:
+    for key in list(event_dict):
+        if key.lower() in SENSITIVE_KEYS:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(log_format: str = "console", level: int = logging.INFO) -> None:
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # The SDK's own stdlib logging (workflow.logger included) goes through the same renderer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer,
+    ], foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+log = structlog.get_logger("crisisdesk")

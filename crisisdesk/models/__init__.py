@@ -1,0 +1,1 @@
+"""The pydantic models that cross a boundary: intake, actions, case status, activity inputs."""

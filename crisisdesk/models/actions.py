@@ -1,0 +1,252 @@
+"""Every operator action of CONTRACT.md: one model each, `by` always, `note` optional.
+
+Handlers accept raw JSON and validate it here, so a malformed action is refused with the field
+and the reason instead of being dropped by the SDK's deserializer.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crisisdesk.models.intake import Category, Channel, Severity
+
+Text = Annotated[str, Field(min_length=1, max_length=5000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
+
+
+def valid_role(role: str) -> str:
+    if role in ROLES or (role.startswith("department:") and len(role) > len("department:")):
+        return role
+    raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)} or department:<name>")
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    by: Name
+    note: str | None = Field(None, max_length=5000)
+
+
+class Triage(Action):
+    severity: Severity
+    category: Category
+    potential_crisis: bool = False
+
+
+class Acknowledge(Action):
+    pass
+
+
+class AssignRole(Action):
+    role: str
+    person: Name
+
+    _role = field_validator("role")(classmethod(lambda cls, v: valid_role(v)))
+
+
+class Delegate(Action):
+    to: Name
+    scope: list[str] = Field(min_length=1)
+    until: datetime
+    outside_scope: Text
+
+
+class RevokeDelegation(Action):
+    pass
+
+
+class AddStakeholder(Action):
+    name: Name
+    contact: str | None = Field(None, max_length=200)
+    unit: str | None = Field(None, max_length=100)
+    employer: str | None = Field(None, max_length=200)
+    household: str | None = Field(None, max_length=500)
+    intermediary: str | None = Field(None, max_length=200)
+    key_contact: bool = False
+    concerns: str | None = Field(None, max_length=5000)
+
+
+class SetPosition(Action):
+    concerns: str | None = Field(None, max_length=5000)
+    their_bottom_line: str | None = Field(None, max_length=5000)
+    our_bottom_line: str | None = Field(None, max_length=5000)
+    compromise_point: str | None = Field(None, max_length=5000)
+    options: list[str] = Field(default_factory=list)
+    risks: list[str] = Field(default_factory=list)
+
+
+class DecidePlan(Action):
+    summary: Text
+    department: Name
+
+
+class CustomerContacted(Action):
+    channel: Channel = Channel.phone
+
+
+class CustomerAnswer(Action):
+    satisfied: bool
+
+
+class RevisePlan(Action):
+    kind: Literal["principled", "specific"]
+    summary: Text
+
+
+class ApproveRevision(Action):
+    pass
+
+
+class PlanNotAdjustable(Action):
+    reason: Text
+
+
+class Explained(Action):
+    understood: bool
+
+
+class ExecutionStarted(Action):
+    department: Name
+
+
+class ProgressReported(Action):
+    pass
+
+
+class ExecutionDone(Action):
+    pass
+
+
+class ExternalInvolvement(Action):
+    party: Literal["media", "government", "police", "regulator", "organiser", "lawyer", "forum"]
+    level: Literal["local", "provincial", "national"] = "local"
+    source: str | None = Field(None, max_length=1000)
+
+
+class AddEvidence(Action):
+    kind: Name
+    description: Text
+    content_base64: str | None = None
+    uri: str | None = Field(None, max_length=2000)
+    captured_at: datetime | None = None
+    location: str | None = Field(None, max_length=500)
+
+    def model_post_init(self, _context) -> None:
+        if (self.content_base64 is None) == (self.uri is None):
+            raise ValueError("give exactly one of content_base64 or uri")
+
+
+class PoliceLiaison(Action):
+    contact: Name
+    conditions: Text
+    channel: Name
+
+
+class MediaStatement(Action):
+    text: Text
+    filed_with: Name
+
+
+class SolutionProposed(Action):
+    summary: Text
+    experts: list[Name] = Field(default_factory=list)
+
+
+class ResolutionConfirmed(Action):
+    satisfied: bool
+
+
+class Compensation(Action):
+    kind: Name
+    amount: float | None = Field(None, ge=0)
+
+
+class SurveyResponse(Action):
+    score: int = Field(ge=1, le=5)
+    timeliness: int | None = Field(None, ge=1, le=5)
+    effectiveness: int | None = Field(None, ge=1, le=5)
+    attitude: int | None = Field(None, ge=1, le=5)
+    comment: str | None = Field(None, max_length=5000)
+
+
+class ReviewDone(Action):
+    cause: Text
+    lessons: Text
+    knowledge_title: Name
+    knowledge_body: Text
+
+
+class Escalate(Action):
+    severity: Severity
+    reason: Text
+    potential_crisis: bool = False
+
+
+class Note(Action):
+    text: Text
+
+
+class Cancel(Action):
+    reason: Text
+
+
+ACTION_MODELS: dict[str, type[Action]] = {
+    "triage": Triage,
+    "acknowledge": Acknowledge,
+    "assign_role": AssignRole,
+    "delegate": Delegate,
+    "revoke_delegation": RevokeDelegation,
+    "add_stakeholder": AddStakeholder,
+    "set_position": SetPosition,
+    "decide_plan": DecidePlan,
+    "customer_contacted": CustomerContacted,
+    "customer_answer": CustomerAnswer,
+    "revise_plan": RevisePlan,
+    "approve_revision": ApproveRevision,
+    "plan_not_adjustable": PlanNotAdjustable,
+    "explained": Explained,
+    "execution_started": ExecutionStarted,
+    "progress_reported": ProgressReported,
+    "execution_done": ExecutionDone,
+    "external_involvement": ExternalInvolvement,
+    "add_evidence": AddEvidence,
+    "police_liaison": PoliceLiaison,
+    "media_statement": MediaStatement,
+    "solution_proposed": SolutionProposed,
+    "resolution_confirmed": ResolutionConfirmed,
+    "compensation": Compensation,
+    "survey_response": SurveyResponse,
+    "review_done": ReviewDone,
+    "escalate": Escalate,
+    "note": Note,
+    "cancel": Cancel,
+}
+ACTION_NAMES = tuple(ACTION_MODELS)
+
+
+class ActionRefused(ValueError):
+    """An action that is malformed, unknown, out of order or unauthorised; says why."""
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line naming each bad field and the reason: `severity: Input should be ...`."""
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "input"
+        parts.append(f"{field}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_action(name: str, payload: object) -> Action:
+    """Validate raw JSON into the action's model, or raise ActionRefused naming the fields."""
+    model = ACTION_MODELS.get(name)
+    if model is None:
+        raise ActionRefused(f"unknown action {name!r}: see docs/operators.md for the list")
+    if not isinstance(payload, dict):
+        raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got {type(payload).__name__}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as err:
+        raise ActionRefused(f"{name}: {describe_validation_error(err)}") from None

@@ -1,0 +1,76 @@
+"""What a reported problem carries when it arrives (CONTRACT.md, "Input")."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    email = "email"
+    web = "web"
+    letter = "letter"
+    forum = "forum"
+    owner_group = "owner_group"
+    media = "media"
+    internal = "internal"
+
+
+class Category(StrEnum):
+    technical = "technical"
+    complaint = "complaint"
+    safety = "safety"
+    operational = "operational"
+    disaster = "disaster"
+    human_error = "human_error"
+    other = "other"
+
+
+class Severity(StrEnum):
+    general = "general"
+    important = "important"
+    urgent = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Path(StrEnum):
+    ordinary = "ordinary"
+    crisis = "crisis"
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=200)
+    contact: str | None = Field(None, max_length=200)
+    role: str | None = Field(None, max_length=100)
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    region: str | None = Field(None, max_length=100)
+
+
+class Intake(BaseModel):
+    """One reported problem. `intake_id` is the source system's id and names the case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intake_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")
+    channel: Channel = Channel.internal
+    received_at: datetime | None = None
+    reporter: Reporter = Field(default_factory=Reporter)
+    project: Project = Field(default_factory=Project)
+    summary: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(None, max_length=20_000)
+    location: str | None = Field(None, max_length=500)
+    category: Category | None = None
+    severity: Severity | None = None
+    potential_crisis: bool | None = None
+    playbook: str | None = Field(None, max_length=100)
+    roles: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,37 @@
+"""Names shared by the worker, the starters and the tests: one place, never retyped."""
+
+from temporalio.common import SearchAttributeKey
+
+WORKFLOW_TYPE = "CrisisWorkflow"
+DEFAULT_TASK_QUEUE = "crisis"
+CASE_ID_PREFIX = "crisis-"
+
+
+def case_id_for(intake_id: str) -> str:
+    """The workflow id of the case an intake opens: the same intake is always the same case."""
+    return f"{CASE_ID_PREFIX}{intake_id}"
+
+
+SA_STAGE = SearchAttributeKey.for_keyword("CrisisStage")
+SA_SEVERITY = SearchAttributeKey.for_keyword("CrisisSeverity")
+SA_CATEGORY = SearchAttributeKey.for_keyword("CrisisCategory")
+SA_PATH = SearchAttributeKey.for_keyword("CrisisPath")
+SA_PROJECT = SearchAttributeKey.for_keyword("CrisisProject")
+SA_REGION = SearchAttributeKey.for_keyword("CrisisRegion")
+SA_OWNER = SearchAttributeKey.for_keyword("CrisisOwner")
+SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("CrisisNextDeadline")
+SA_BREACHED = SearchAttributeKey.for_bool("CrisisBreached")
+
+SEARCH_ATTRIBUTES = [
+    SA_STAGE, SA_SEVERITY, SA_CATEGORY, SA_PATH, SA_PROJECT,
+    SA_REGION, SA_OWNER, SA_NEXT_DEADLINE, SA_BREACHED,
+]
+
+
+def search_attribute_flags() -> list[str]:
+    """`--search-attribute Name=Type` arguments for `temporal server start-dev`."""
+    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+    return flags

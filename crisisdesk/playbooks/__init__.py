@@ -1,0 +1,130 @@
+"""Playbooks are data: a contingency plan as a validated, versioned pydantic model.
+
+A case pins the playbook it started with (name, version, content hash), so revising a playbook
+file never changes a running case.
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crisisdesk.models.actions import ACTION_NAMES, describe_validation_error, valid_role
+from crisisdesk.models.intake import Severity
+
+DeadlineName = Literal[
+    "acknowledgement", "response", "resolution", "alert_acknowledgement",
+    "first_contact", "revision", "explanation", "progress_update",
+]
+ReportKind = Literal["daily", "weekly", "change", "media", "final"]
+
+
+class Escalation(BaseModel):
+    """Who is told when a deadline is breached, how often they are reminded, and who is next."""
+
+    model_config = ConfigDict(extra="forbid")
+    levels: list[list[str]] = Field(min_length=1, description="roles told at each level, first level first")
+    repeat_every: timedelta = Field(gt=timedelta(0))
+    repeats: int = Field(ge=0, le=50, description="reminders at one level before going up a level")
+
+    @model_validator(mode="after")
+    def _roles(self) -> "Escalation":
+        for level in self.levels:
+            if not level:
+                raise ValueError("levels: a level must name at least one role")
+            for role in level:
+                valid_role(role)
+        return self
+
+
+class Deadline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    due: timedelta = Field(gt=timedelta(0))
+    escalation: Escalation
+
+
+class SeverityTargets(BaseModel):
+    """Service-level targets counted from when the customer reported (`received_at`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    acknowledgement: timedelta = Field(gt=timedelta(0))
+    response: timedelta = Field(gt=timedelta(0))
+    resolution: timedelta = Field(gt=timedelta(0))
+    response_level: str = Field(min_length=1, description="the plan's name for it, e.g. 一级响应")
+
+
+class Reporting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_phase_every: timedelta = timedelta(days=1)
+    other_every: timedelta = timedelta(days=7)
+    media_every: timedelta = timedelta(days=7)
+    key_phases: list[str] = ["contacting", "awaiting_answer", "revising", "explaining", "executing"]
+    recipients: list[str] = ["head", "regional_cs", "department:crisis_team"]
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    version: int = Field(ge=1)
+    title: str
+    sources: list[str] = []
+    default_severity: Severity = Severity.general
+    severity: dict[Severity, SeverityTargets]
+    deadlines: dict[DeadlineName, Deadline]
+    sla_escalation: Escalation
+    reporting: Reporting = Reporting()
+    alert_roles: list[str] = ["head", "regional_cs"]
+    risk_warning_roles: list[str] = ["department:crisis_team"]
+    regional_marketing_role: str = "department:regional_marketing"
+    spokesperson_default_role: str = "department:marketing"
+    head_actions: list[str] = ["decide_plan", "approve_revision", "delegate", "revoke_delegation", "cancel"]
+    experts_required_from: Severity = Severity.important
+    contingency_after_rejections: int = Field(2, ge=1)
+    default_roles: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Playbook":
+        missing = [s.value for s in Severity if s not in self.severity]
+        if missing:
+            raise ValueError(f"severity: targets missing for {', '.join(missing)}")
+        for name in ("first_contact", "revision", "explanation", "progress_update", "alert_acknowledgement"):
+            if name not in self.deadlines:
+                raise ValueError(f"deadlines: {name} is required")
+        unknown = [a for a in self.head_actions if a not in ACTION_NAMES]
+        if unknown:
+            raise ValueError(f"head_actions: unknown actions {unknown}")
+        for role in [*self.alert_roles, *self.risk_warning_roles, *self.reporting.recipients, *self.default_roles]:
+            valid_role(role)
+        return self
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+class PlaybookError(ValueError):
+    """A playbook that is missing or invalid; says which field and why."""
+
+
+def available() -> list[str]:
+    return sorted(p.name.removesuffix(".json") for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+
+
+def parse_playbook(raw: str | bytes, source: str = "playbook") -> Playbook:
+    try:
+        return Playbook.model_validate(json.loads(raw))
+    except json.JSONDecodeError as err:
+        raise PlaybookError(f"{source}: not JSON ({err})") from None
+    except ValidationError as err:
+        raise PlaybookError(f"{source}: {describe_validation_error(err)}") from None
+
+
+def load_playbook(name: str) -> Playbook:
+    """The shipped playbook of that name, validated."""
+    if name not in available():
+        raise PlaybookError(f"playbook {name!r} does not exist: choose one of {', '.join(available())}")
+    return parse_playbook(resources.files(__name__).joinpath(f"{name}.json").read_bytes(), name)

@@ -1,0 +1,48 @@
+"""One typed settings object, read from the environment variables of CONTRACT.md."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crisisdesk.names import DEFAULT_TASK_QUEUE
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = Field(DEFAULT_TASK_QUEUE, validation_alias="CRISIS_TASK_QUEUE")
+    database_url: SecretStr | None = None
+    intake_token: SecretStr | None = None
+    playbook: str = Field("delivery", validation_alias="CRISIS_PLAYBOOK")
+    encryption_key: SecretStr | None = Field(None, validation_alias="CRISIS_ENCRYPTION_KEY")
+    smtp_url: SecretStr | None = None
+    webhook_url: SecretStr | None = None
+    log_format: Literal["console", "json"] = "console"
+    # Evidence: how much inline content a case accepts, and where URIs may point.
+    evidence_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="CRISIS_EVIDENCE_MAX_BYTES")
+    evidence_dir: Path = Field(Path(".data/evidence"), validation_alias="CRISIS_EVIDENCE_DIR")
+    evidence_allowed_dirs: list[Path] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_DIRS")
+    evidence_allowed_hosts: list[str] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_HOSTS")
+    report_dir: Path = Field(Path(".data/reports"), validation_alias="CRISIS_REPORT_DIR")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must be a postgresql:// DSN")
+        return value
+
+    def dsn(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set: point it at PostgreSQL, or run `crisis dev`")
+        return self.database_url.get_secret_value()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
