@@ -1,0 +1,81 @@
+"""One set of real servers for the whole session: Temporal (time-skipping dev server) and PostgreSQL.
+
+Each test gets its own task queue and ids, never its own servers.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._timeskipping import TimeSkippingConfig
+
+from crisisdesk.converter import data_converter
+from crisisdesk.names import SEARCH_ATTRIBUTES
+from crisisdesk.settings import Settings
+from starter.stack import start_postgres, temporal_binary
+
+pytest_plugins = ["tests.helpers.fixtures"]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    # Skipping is off by default and turned on per fast_forward, so a test decides when time passes.
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=data_converter(),
+        dev_server_log_level="error",
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    server = start_postgres(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dsn(postgres) -> str:
+    from activities.db import migrate
+
+    uri = postgres.get_uri()
+    await migrate(uri)
+    return uri
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def pool(dsn) -> AsyncIterator[asyncpg.Pool]:
+    from activities.db import create_pool
+
+    p = await create_pool(dsn)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def settings(dsn, tmp_path) -> Settings:
+    return Settings(
+        database_url=dsn,
+        CRISIS_EVIDENCE_DIR=tmp_path / "evidence",
+        CRISIS_REPORT_DIR=tmp_path / "reports",
+        CRISIS_EVIDENCE_ALLOWED_DIRS=[tmp_path / "uploads"],
+    )

@@ -1,0 +1,1 @@
+"""Fixtures that build on the session servers (worker, case factory)."""

@@ -1,0 +1,81 @@
+"""A crisisdesk worker: runs case workflows and their activities. Any number may run at once.
+
+    python worker.py        # configured from the environment (CONTRACT.md)
+"""
+
+import asyncio
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from crisisdesk.converter import data_converter
+from crisisdesk.logs import configure_logging, log
+from crisisdesk.settings import Settings, get_settings
+from workflows.case import CrisisWorkflow
+
+# Pure, deterministic modules the workflow imports: load them once, not per workflow run.
+PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
+
+
+def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_queue: str | None = None) -> Worker:
+    """The one worker factory, used by `python worker.py`, `crisis dev` and the tests."""
+    from activities import build_activities
+
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[CrisisWorkflow],
+        activities=build_activities(pool, settings),
+        activity_executor=ThreadPoolExecutor(4),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+        ),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
+    )
+
+
+async def main() -> int:
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    from activities.db import create_pool, migrate
+
+    try:
+        client = await connect(settings)
+    except Exception as err:  # one clear line, not a traceback wall
+        log.error("temporal unreachable", address=settings.temporal_address, error=str(err))
+        return 2
+    try:
+        await migrate(settings.dsn())
+        pool = await create_pool(settings.dsn())
+    except Exception as err:
+        log.error("postgresql unreachable", error=str(err).splitlines()[0] if str(err) else type(err).__name__)
+        return 2
+
+    worker = build_worker(client, settings, pool)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing running tasks")
+    await pool.close()
+    log.info("worker stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
