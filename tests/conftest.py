@@ -3,6 +3,7 @@
 Each test gets its own task queue and ids, never its own servers.
 """
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,13 @@ from crisisdesk.settings import Settings
 from starter.stack import start_postgres, temporal_binary
 
 pytest_plugins = ["tests.helpers.fixtures"]
+
+
+def pytest_configure(config) -> None:
+    # Each run its own temp root: pytest's rotation of shared roots would delete the data directory
+    # of a PostgreSQL that another run (a second terminal, a helper) is still using.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="crisisdesk-tests-")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

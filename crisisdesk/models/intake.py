@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Channel(StrEnum):
@@ -74,3 +74,14 @@ class Intake(BaseModel):
     potential_crisis: bool | None = None
     playbook: str | None = Field(None, max_length=100)
     roles: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: dict[str, str]) -> dict[str, str]:
+        from crisisdesk.models.actions import valid_role
+
+        for role, person in roles.items():
+            valid_role(role)
+            if not person.strip():
+                raise ValueError(f"roles.{role}: name a person")
+        return roles

@@ -85,6 +85,7 @@ class Playbook(BaseModel):
     experts_required_from: Severity = Severity.important
     contingency_after_rejections: int = Field(2, ge=1)
     default_roles: dict[str, str] = {}
+    history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
 
     @model_validator(mode="after")
     def _complete(self) -> "Playbook":

@@ -1,0 +1,44 @@
+"""The ordinary path (004 §四): triage, solution, execution, confirmation, survey, review."""
+
+from crisisdesk.models.case import Stage
+from tests.helpers import eventually
+
+
+async def test_general_problem_runs_from_intake_to_closure(open_case, pool):
+    case = await open_case()
+    status = await case.status()
+    assert status.stage == Stage.reported and status.path == "ordinary"
+    assert {d.name for d in status.deadlines} == {"acknowledgement", "response", "resolution"}
+
+    await case.act("triage", by="Chen CS", severity="general", category="technical")
+    await case.act("solution_proposed", by="Tech Liu", summary="Reseal the roof drain")
+    await case.act("execution_started", by="Zhao Eng", department="engineering")
+    await case.act("progress_reported", by="Chen CS")
+    await case.act("execution_done", by="Zhao Eng")
+    result = await case.act("resolution_confirmed", by="Chen CS", satisfied=False)
+    assert result.stage == Stage.solving  # not satisfied: re-assessed (004 §四(五))
+    await case.act("solution_proposed", by="Tech Liu", summary="Replace the membrane")
+    await case.act("execution_started", by="Zhao Eng", department="engineering")
+    await case.act("execution_done", by="Zhao Eng")
+    await case.act("resolution_confirmed", by="Chen CS", satisfied=True)
+    await case.act("survey_response", by="Chen CS", score=4, timeliness=4, effectiveness=5, attitude=4)
+    final = await case.act("review_done", by="Wang Head", cause="Blocked drain", lessons="Inspect drains at handover",
+                           knowledge_title="Roof drain leaks after handover", knowledge_body="Reseal, then replace.")
+    assert final.stage == Stage.closed
+    result = await case.handle.result()
+    assert result.stage == Stage.closed and result.deadlines == []
+
+    kinds = [e.kind for e in await case.timeline()]
+    assert "survey_sent" in kinds and "knowledge" in kinds and "report" in kinds
+    rows = await eventually(lambda: pool.fetchval("SELECT count(*) FROM timeline_events WHERE case_id = $1", case.id),
+                            lambda n: n == len(kinds))
+    assert rows == len(kinds)
+
+
+async def test_important_problem_needs_experts(open_case):
+    case = await open_case()
+    await case.act("triage", by="Chen CS", severity="important", category="complaint")
+    reason = await case.refused("solution_proposed", by="Tech Liu", summary="Fix it")
+    assert "experts" in reason
+    await case.act("solution_proposed", by="Tech Liu", summary="Fix it", experts=["Dr Ma", "Eng Hu"])
+    assert (await case.status()).stage == Stage.executing

@@ -1,0 +1,257 @@
+"""The case file: the record a case keeps of itself, and what follows from the passing of time.
+
+Deterministic: every method takes `now` from the workflow; nothing here does I/O. Side effects are
+queued as `Effect`s for the workflow to run through activities.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
+from crisisdesk.models.intake import Intake, Path
+from crisisdesk.names import (
+    SA_BREACHED, SA_CATEGORY, SA_NEXT_DEADLINE, SA_OWNER, SA_PATH, SA_PROJECT, SA_REGION, SA_SEVERITY, SA_STAGE,
+)
+from crisisdesk.playbooks import Playbook
+from workflows import deadlines
+from workflows.state import CaseState, Effect
+
+# What moves the case forward from each stage (status.open_actions) and whose turn it is (CrisisOwner).
+NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
+    Stage.reported: (["triage"], "cs_owner"),
+    Stage.triaged: (["solution_proposed"], "technician"),
+    Stage.solving: (["solution_proposed"], "technician"),
+    Stage.alerting: (["acknowledge", "decide_plan"], "head"),
+    Stage.planning: (["decide_plan"], "head"),
+    Stage.contacting: (["customer_contacted"], "cs_owner"),
+    Stage.awaiting_answer: (["customer_answer"], "cs_owner"),
+    Stage.revising: (["revise_plan", "approve_revision", "plan_not_adjustable"], "department"),
+    Stage.explaining: (["explained"], "cs_owner"),
+    Stage.executing: (["execution_started", "progress_reported", "execution_done"], "department"),
+    Stage.confirming: (["resolution_confirmed"], "cs_owner"),
+    Stage.surveying: (["survey_response"], "cs_owner"),
+    Stage.reviewing: (["review_done"], "head"),
+    Stage.closed: ([], "head"),
+    Stage.cancelled: ([], "head"),
+}
+STAGE_ORDER = list(Stage)
+
+
+class CaseFile:
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+        self.effects: list[Effect] = []
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime) -> "CaseFile":
+        state = CaseState(
+            case_id=case_id,
+            intake=intake,
+            playbook=playbook,
+            received_at=intake.received_at or now,
+            severity=intake.severity or playbook.default_severity,
+            category=intake.category,
+            roles={**playbook.default_roles, **intake.roles},
+            updated_at=now,
+        )
+        case = cls(state)
+        opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
+                             channel=intake.channel.value, playbook=playbook.name,
+                             playbook_version=playbook.version, playbook_digest=playbook.digest)
+        for name, due in deadlines.sla_targets(state).items():
+            case.set_deadline(now, name, due)
+        targets = playbook.severity[state.severity]
+        if intake.reporter.contact:
+            case.notify(opened, "acknowledgement", [], f"We received your report: {intake.summary}",
+                        f"Case {case_id}. We will respond by {(state.received_at + targets.response).isoformat()} "
+                        f"({targets.response_level}).", reporter=True)
+        if intake.potential_crisis:
+            case.enter_crisis(now, "intake", "reported as a potential crisis")
+        return case
+
+    @contextmanager
+    def attempt(self, commit: bool = True) -> Iterator[None]:
+        """All or nothing: a refused action (or a dry run, `commit=False`) leaves no trace.
+
+        The timeline is append-only, so only its length is remembered, not a copy of it.
+        """
+        events = self.state.events
+        self.state.events = []
+        saved = self.state.model_copy(deep=True)
+        self.state.events = events
+        kept_events, kept_effects = len(events), len(self.effects)
+
+        def restore() -> None:
+            del events[kept_events:]
+            saved.events = events
+            self.state = saved
+            del self.effects[kept_effects:]
+
+        try:
+            yield
+        except BaseException:
+            restore()
+            raise
+        if not commit:
+            restore()
+
+    # -- recording --------------------------------------------------------------------------
+    def record(self, now: datetime, kind: str, name: str, by: str | None = None, **detail: Any) -> TimelineEvent:
+        self.state.seq += 1
+        event = TimelineEvent(seq=self.state.seq, at=now, kind=kind, name=name, by=by,
+                              detail={k: v for k, v in detail.items() if v is not None})
+        self.state.events.append(event)
+        self.state.updated_at = now
+        return event
+
+    def key(self, cause: TimelineEvent, what: str) -> str:
+        return f"{self.state.case_id}:{cause.seq}:{what}"
+
+    def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str, reporter: bool = False) -> None:
+        recipients = [{"role": r, "person": self.state.roles.get(r, r)} for r in roles]
+        if reporter:
+            who = self.state.intake.reporter
+            recipients.append({"role": "reporter", "person": f"{who.name or 'Customer'} <{who.contact}>"})
+        self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
+            "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq}))
+
+    def report(self, cause: TimelineEvent, kind: str, reason: str) -> None:
+        self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
+                                   data={"kind": kind, "reason": reason, "at": cause.at.isoformat()}))
+
+    def move(self, now: datetime, stage: Stage, by: str, why: str) -> None:
+        before = self.state.stage
+        if stage == before:
+            return
+        self.state.stage = stage
+        event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
+        went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
+        if went_back and self.state.path == Path.crisis:
+            self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
+        self.schedule_reports(now)
+
+    # -- deadlines --------------------------------------------------------------------------
+    def set_deadline(self, now: datetime, name: str, due_at: datetime) -> None:
+        deadlines.set_deadline(self.state, name, due_at)
+        self.record(now, "deadline_set", name, due_at=due_at.isoformat())
+
+    def start_timer(self, now: datetime, name: str) -> None:
+        self.set_deadline(now, name, now + self.state.playbook.deadlines[name].due)
+
+    def meet(self, now: datetime, *names: str) -> None:
+        for name in names:
+            deadline = self.state.deadlines.pop(name, None)
+            if deadline is not None:
+                late = now - deadline.due_at if now > deadline.due_at else None
+                self.record(now, "deadline_met", name, due_at=deadline.due_at.isoformat(),
+                            late_by_seconds=int(late.total_seconds()) if late else None)
+
+    # -- the crisis protocol's switches -----------------------------------------------------
+    def enter_crisis(self, now: datetime, by: str, why: str) -> None:
+        """Alert at once (4.3.1): the head and regional CS by phone, a risk warning to the departments."""
+        state, book = self.state, self.state.playbook
+        if state.path == Path.crisis:
+            return
+        state.path = Path.crisis
+        event = self.record(now, "path", "crisis", by=by, why=why)
+        self.notify(event, "alert", book.alert_roles, "Potential crisis: phone now",
+                    f"{state.intake.summary}. {why}. Form the crisis team and acknowledge.")
+        self.notify(event, "risk_warning", book.risk_warning_roles, "Risk warning", f"{state.intake.summary}. {why}.")
+        self.move(now, Stage.alerting, by, why)
+        self.start_timer(now, "alert_acknowledgement")
+        self.report(event, "change", f"moved to the crisis path: {why}")
+
+    def contingency_on(self, now: datetime, by: str, why: str) -> None:
+        """4.4.1.4: prepare for government, media, on-site reception, evidence and police."""
+        if self.state.contingency:
+            return
+        self.state.contingency = True
+        event = self.record(now, "contingency", "on", by=by, why=why)
+        self.notify(event, "contingency", ["head", "regional_cs", "department:crisis_team"], "Contingency started",
+                    f"{why}. Prepare: government involvement, media and negative reports, on-site reception, "
+                    "evidence capture, third-party support (police, organiser).")
+        self.schedule_reports(now)
+
+    # -- reports ----------------------------------------------------------------------------
+    def report_every(self) -> timedelta:
+        rep = self.state.playbook.reporting
+        key = self.state.contingency or self.state.stage.value in rep.key_phases
+        return rep.key_phase_every if key else rep.other_every
+
+    def schedule_reports(self, now: datetime) -> None:
+        if self.state.path != Path.crisis or self.state.stage.is_final:
+            self.state.next_report_at = None
+            return
+        due = now + self.report_every()
+        if self.state.next_report_at is None or due < self.state.next_report_at:
+            self.state.next_report_at = due
+
+    # -- the passing of time ----------------------------------------------------------------
+    def next_wakeup(self) -> datetime | None:
+        s = self.state
+        times = [deadlines.next_alert(s), s.next_report_at, s.next_media_report_at,
+                 s.delegation.until if s.delegation else None]
+        return min((t for t in times if t is not None), default=None)
+
+    def tick(self, now: datetime) -> None:
+        """Everything that falls due by `now`: breaches and reminders, reports, delegation expiry."""
+        s = self.state
+        for deadline in sorted(s.deadlines.values(), key=lambda d: d.next_alert_at or d.due_at):
+            if deadline.next_alert_at is None or deadline.next_alert_at > now:
+                continue
+            chain = deadlines.escalation_for(s, deadline.name)
+            step = deadlines.advance(deadline, chain, now)
+            roles = deadlines.recipients_at(chain, deadline)
+            event = self.record(now, step, deadline.name, due_at=deadline.due_at.isoformat(),
+                                level=deadline.level, reminder=deadline.reminders, notified=roles)
+            if step == "breach":
+                s.bump("breaches")
+            self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
+                        f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
+                        f"{', '.join(NEXT_STEPS[s.stage][0]) or 'none'}.")
+        if s.next_report_at is not None and s.next_report_at <= now:
+            every = self.report_every()
+            kind = "daily" if every <= timedelta(days=1) else "weekly"
+            self.report(self.record(now, "report_due", kind), kind, f"{kind} situation report")
+            s.next_report_at = now + every
+        if s.next_media_report_at is not None and s.next_media_report_at <= now:
+            self.report(self.record(now, "report_due", "media"), "media", "weekly media contact report")
+            s.next_media_report_at = now + s.playbook.reporting.media_every
+        if s.delegation is not None and s.delegation.until <= now:
+            self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())
+            s.delegation = None
+
+    # -- what the world sees ----------------------------------------------------------------
+    def owner(self) -> str:
+        s = self.state
+        role = NEXT_STEPS[s.stage][1]
+        if role == "department":
+            role = f"department:{s.plan.department}" if s.plan else "technician"
+        return s.roles.get(role, role)
+
+    def status(self) -> CaseStatus:
+        s = self.state
+        return CaseStatus(
+            case_id=s.case_id, intake_id=s.intake.intake_id, summary=s.intake.summary, stage=s.stage,
+            path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
+            roles=s.roles, delegation=s.delegation,
+            deadlines=sorted(s.deadlines.values(), key=lambda d: d.due_at),
+            open_actions=NEXT_STEPS[s.stage][0], plan=s.plan, counts=s.counts, updated_at=s.updated_at,
+            received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
+            playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
+        )
+
+    def search_attributes(self) -> dict:
+        s = self.state
+        return {
+            SA_STAGE: s.stage.value, SA_SEVERITY: s.severity.value, SA_PATH: s.path.value,
+            SA_CATEGORY: s.category.value if s.category else None,
+            SA_PROJECT: s.intake.project.id, SA_REGION: s.intake.project.region,
+            SA_OWNER: None if s.stage.is_final else self.owner(),
+            SA_NEXT_DEADLINE: deadlines.nearest_due(s),
+            SA_BREACHED: any(d.breached for d in s.deadlines.values()),
+        }
