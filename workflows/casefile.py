@@ -99,7 +99,7 @@ class CaseFile:
             restore()
 
     # -- recording --------------------------------------------------------------------------
-    def record(self, now: datetime, kind: str, name: str, by: str | None = None, **detail: Any) -> TimelineEvent:
+    def record(self, now: datetime, kind: str, name: str, /, by: str | None = None, **detail: Any) -> TimelineEvent:
         self.state.seq += 1
         event = TimelineEvent(seq=self.state.seq, at=now, kind=kind, name=name, by=by,
                               detail={k: v for k, v in detail.items() if v is not None})

@@ -64,9 +64,9 @@ class Case:
     async def events(self, kind: str | None = None, name: str | None = None) -> list[TimelineEvent]:
         return [e for e in await self.timeline() if (kind is None or e.kind == kind) and (name is None or e.name == name)]
 
-    async def settled(self) -> CaseStatus:
-        """Wait until every recorded event reached PostgreSQL (the loop has run its effects)."""
-        return await eventually(self.status, lambda s: s is not None)
+    async def wait_for(self, kind: str, name: str | None = None, count: int = 1) -> list[TimelineEvent]:
+        """The matching events once at least `count` are on the timeline (effects run after the action)."""
+        return await eventually(lambda: self.events(kind, name), lambda found: len(found) >= count)
 
     async def skip(self, **delta) -> None:
         await self.env.fast_forward(self.handle, timedelta(**delta))
