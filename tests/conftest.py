@@ -80,9 +80,10 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-def settings(dsn, tmp_path) -> Settings:
+def settings(dsn, tmp_path, task_queue) -> Settings:
     return Settings(
         database_url=dsn,
+        CRISIS_TASK_QUEUE=task_queue,
         CRISIS_EVIDENCE_DIR=tmp_path / "evidence",
         CRISIS_REPORT_DIR=tmp_path / "reports",
         CRISIS_EVIDENCE_ALLOWED_DIRS=[tmp_path / "uploads"],

@@ -1,0 +1,244 @@
+"""The intake HTTP API (CONTRACT.md, "Intake HTTP API"): open cases, read them, act on them.
+
+    uvicorn starter.api:app --port 8000     # settings from the environment
+
+Bad input is always a 4xx naming the field; Temporal or PostgreSQL down is a 503 saying which.
+"""
+
+import asyncio
+import hmac
+import json
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+
+from crisisdesk.logs import log
+from crisisdesk.models.actions import ACTION_MODELS
+from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.intake import Intake
+from crisisdesk.playbooks import PlaybookError
+from crisisdesk.settings import Settings, get_settings
+from starter import client as cases
+from starter.client import (
+    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, StartedCase,
+    TemporalUnavailable, UnknownAction,
+)
+
+MAX_BODY = 1024 * 1024
+OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+HEALTH_TIMEOUT = 3.0
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": message, **extra}, status_code=status)
+
+
+def describe_errors(errors: list[dict[str, Any]]) -> str:
+    """`summary: Field required; reporter.name: String should have at most 200 characters`."""
+    parts = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+        parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
+    return "; ".join(parts)
+
+
+def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Never echo the input back: it can be megabytes of evidence or someone's phone number.
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+
+
+def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
+    errors = _public(errors)
+    return JSONResponse(jsonable_encoder({"detail": errors, "message": describe_errors(errors)}), status_code=422)
+
+
+class Guard:
+    """Pure ASGI middleware: bearer token first (before any body is read), then the body size limit."""
+
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.token = settings.intake_token.get_secret_value().encode() if settings.intake_token else None
+        # Evidence travels base64-encoded inside an action: 4/3 of the raw limit plus room for the rest.
+        self.action_limit = settings.evidence_max_bytes * 4 // 3 + 64 * 1024
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if self.token is not None and path not in OPEN_PATHS and not self._authorised(scope):
+            response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return await response(scope, receive, send)
+        limit = self.action_limit if "/actions/" in path else MAX_BODY
+        too_big = _error(413, f"request body larger than {limit} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                return await too_big(scope, receive, send)
+            return await self.app(scope, receive, send)  # the server never reads past Content-Length
+        # Chunked, no length given: read it here, up to the limit, then hand it on whole.
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                return await too_big(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _authorised(self, scope) -> bool:
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state: dict[str, Any] = {"client": client}
+    lock = asyncio.Lock()
+
+    async def get_client() -> Client:
+        if state["client"] is None:
+            async with lock:
+                if state["client"] is None:
+                    state["client"] = await cases.connect(settings)
+        return state["client"]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if state["client"] is None:
+            try:
+                await get_client()
+            except TemporalUnavailable as err:  # keep serving: /healthz says so, requests retry the connect
+                log.warning("temporal unreachable at start-up", error=str(err))
+        yield
+
+    bearer = HTTPBearer(auto_error=False, description="INTAKE_TOKEN, when the server has one")
+    app = FastAPI(
+        title="crisisdesk intake API",
+        version="1",
+        description="Open crisis/after-sales cases and act on them. Every case is a Temporal workflow `crisis-<intake_id>`.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(Guard, settings=settings)
+    secured = [Depends(bearer)]  # the Guard enforces it; this shows the lock in /docs
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        return validation_failed(list(err.errors()))
+
+    @app.exception_handler(CrisisClientError)
+    async def _client_error(_request: Request, err: CrisisClientError) -> JSONResponse:
+        if isinstance(err, (CaseNotFound, UnknownAction)):
+            return _error(404, str(err))
+        if isinstance(err, ActionRejected):
+            return _error(409, str(err), reason=err.reason)
+        if isinstance(err, ActionInvalid):
+            return JSONResponse({"detail": _public(err.errors), "message": str(err)}, status_code=422)
+        if isinstance(err, CaseUnavailable):  # opening, or no worker: worth asking again
+            response = _error(503, str(err))
+            response.headers["Retry-After"] = "1"
+            return response
+        return _error(503, str(err))
+
+    @app.post("/intakes", status_code=201, response_model=StartedCase, dependencies=secured,
+              responses={200: {"model": StartedCase, "description": "the same intake again: the same case"}})
+    async def post_intake(intake: Intake) -> JSONResponse:
+        """Open the case for a reported problem; answers the case id and the promised response time."""
+        try:
+            started = await cases.start_case(await get_client(), intake, settings)
+        except PlaybookError as err:
+            return validation_failed([{"loc": ["body", "playbook"], "msg": str(err), "type": "value_error"}])
+        return JSONResponse(started.model_dump(mode="json"), status_code=201 if started.created else 200)
+
+    @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=secured)
+    async def get_case(case_id: str) -> CaseStatus:
+        """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id."""
+        return await cases.status(await get_client(), case_id)
+
+    @app.get("/cases/{case_id}/timeline", response_model=list[TimelineEvent], dependencies=secured)
+    async def get_timeline(case_id: str) -> list[TimelineEvent]:
+        """Every event of the case in order, rejected actions included."""
+        return await cases.timeline(await get_client(), case_id)
+
+    @app.post("/cases/{case_id}/actions/{action}", response_model=ActionResult, dependencies=secured,
+              responses={409: {"description": "refused by the case, with the reason"},
+                         404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
+    async def post_action(case_id: str, action: str, request: Request) -> ActionResult:
+        """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields."""
+        raw = await request.body()
+        if action not in ACTION_MODELS:
+            raise UnknownAction(action)
+        try:
+            payload = json.loads(raw) if raw else None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
+        return await cases.act(await get_client(), case_id, action, payload)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """200 when Temporal and PostgreSQL answer; 503 naming what is down."""
+        temporal, postgres = await asyncio.gather(_temporal_ok(get_client), _postgres_ok(settings))
+        body = {"temporal": temporal, "postgres": postgres}
+        healthy = temporal == "ok" and postgres in ("ok", "not configured")
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return app
+
+
+async def _temporal_ok(get_client) -> str:
+    try:
+        client = await asyncio.wait_for(get_client(), HEALTH_TIMEOUT)
+        await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=HEALTH_TIMEOUT))
+        return "ok"
+    except Exception as err:
+        return f"down: {type(err).__name__}"
+
+
+async def _postgres_ok(settings: Settings) -> str:
+    if settings.database_url is None:
+        return "not configured"
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(settings.dsn(), timeout=HEALTH_TIMEOUT)
+        try:
+            await conn.fetchval("SELECT 1", timeout=HEALTH_TIMEOUT)
+        finally:
+            await conn.close()
+        return "ok"
+    except Exception as err:  # never the DSN: it holds the password
+        return f"down: {type(err).__name__}"
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str):
+    # `uvicorn starter.api:app`: built on first use, so importing this module reads no environment.
+    global _app
+    if name == "app":
+        _app = _app or create_app()
+        return _app
+    raise AttributeError(name)

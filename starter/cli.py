@@ -1,0 +1,366 @@
+"""`crisis`: the operator's command line (CONTRACT.md, "Commands").
+
+Tables for people, `--json` for scripts. Every failure is one line on stderr and a non-zero exit:
+2 bad input, 3 case not found, 4 action refused, 5 Temporal, a worker or PostgreSQL unavailable,
+1 anything else. `CRISIS_DEBUG=1` adds the traceback.
+"""
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import structlog
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+
+from crisisdesk.logs import configure_logging
+from crisisdesk.models.actions import ActionRefused, describe_validation_error
+from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.intake import Intake
+from crisisdesk.playbooks import PlaybookError
+from crisisdesk.settings import Settings
+from starter import client as cases
+from starter.client import (
+    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, StartedCase,
+    TemporalUnavailable, UnknownAction,
+)
+from starter.stuck import StuckCase, find_stuck
+
+T = TypeVar("T")
+
+app = typer.Typer(help="crisisdesk: crisis and after-sales cases as durable Temporal workflows.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+kb_app = typer.Typer(help="The knowledge base built from case reviews.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+out = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+JSON_OPTION = typer.Option(False, "--json", help="machine-readable JSON on stdout")
+
+
+@app.callback()
+def _setup() -> None:
+    """Log lines go to stderr, warnings and up: stdout is for the answer (and `--json`)."""
+    if not structlog.is_configured():
+        configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)
+        structlog.configure(cache_logger_on_first_use=False)
+
+
+class BadInput(Exception):
+    pass
+
+
+# --- the async bodies: each takes an optional client, so tests call what users call -------------
+
+async def _client(settings: Settings, client: Client | None) -> Client:
+    return client or await cases.connect(settings)
+
+
+async def start_body(settings: Settings, source: str, client: Client | None = None) -> StartedCase:
+    intake = read_intake(source)
+    return await cases.start_case(await _client(settings, client), intake, settings)
+
+
+async def status_body(settings: Settings, case: str, client: Client | None = None) -> CaseStatus:
+    return await cases.status(await _client(settings, client), case)
+
+
+async def timeline_body(settings: Settings, case: str, client: Client | None = None) -> list[TimelineEvent]:
+    return await cases.timeline(await _client(settings, client), case)
+
+
+async def act_body(settings: Settings, case: str, action: str, raw: str, client: Client | None = None) -> ActionResult:
+    payload = parse_json(raw, f"the {action} payload")
+    cases.validate_action(action, payload)  # before connecting: a typo is reported even with Temporal down
+    return await cases.act(await _client(settings, client), case, action, payload)
+
+
+async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, where: str | None = None,
+                     client: Client | None = None) -> list[StuckCase]:
+    return await find_stuck(await _client(settings, client), idle_hours=idle_hours, min_attempts=min_attempts, where=where)
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+def parse_json(raw: str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{what} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+
+
+def read_intake(source: str) -> Intake:
+    if source == "-":
+        raw, name = sys.stdin.read(), "stdin"
+    else:
+        try:
+            raw, name = Path(source).read_text(encoding="utf-8"), source
+        except OSError as err:
+            raise BadInput(f"cannot read {source}: {err.strerror or err}") from None
+    data = parse_json(raw, name)
+    try:
+        return Intake.model_validate(data)
+    except ValidationError as err:
+        raise BadInput(f"{name} is not a valid intake: {describe_validation_error(err)}") from None
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise BadInput(f"environment: {describe_validation_error(err)}") from None
+
+
+# --- running and failing -------------------------------------------------------------------------
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (BadInput, 2), (ActionInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
+    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4),
+    (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def run(body: Awaitable[T] | Callable[[], T]) -> T:
+    """Run a command body; every failure becomes one line on stderr and an exit code."""
+    try:
+        return asyncio.run(body) if inspect.isawaitable(body) else body()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as err:
+        if os.environ.get("CRISIS_DEBUG"):
+            raise
+        for kind, code in EXIT_CODES:
+            if isinstance(err, kind):
+                fail(str(err), code)
+        if _is_postgres_error(err):
+            fail(f"PostgreSQL unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+                 "(check DATABASE_URL, or run `crisis dev`)", 5)
+        fail(f"unexpected {type(err).__name__}: {err} (CRISIS_DEBUG=1 shows the traceback)")
+
+
+def _is_postgres_error(err: BaseException) -> bool:
+    return type(err).__module__.startswith("asyncpg") or isinstance(err, (ConnectionError, OSError))
+
+
+# --- output --------------------------------------------------------------------------------------
+
+def emit_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2)
+    elif isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
+        text = json.dumps([v.model_dump(mode="json") for v in value], indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    print(text)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def _compact(detail: dict[str, Any], width: int = 80) -> str:
+    text = json.dumps(detail, ensure_ascii=False, default=str) if detail else ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def show_started(started: StartedCase) -> None:
+    verb = "opened" if started.created else "already open"
+    out.print(f"[bold]{started.case_id}[/] {verb}: {started.severity} ({started.response_level})")
+    table = Table(show_header=False, box=None)
+    table.add_row("received", _when(started.received_at))
+    table.add_row("acknowledge by", _when(started.acknowledge_by))
+    table.add_row("respond by", _when(started.respond_by))
+    table.add_row("resolve by", _when(started.resolve_by))
+    out.print(table)
+
+
+def show_status(state: CaseStatus) -> None:
+    table = Table(title=f"{state.case_id}: {state.summary}", show_header=False, title_justify="left")
+    table.add_row("stage", f"{state.stage} ({state.path} path)")
+    table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
+    table.add_row("contingency", "yes" if state.contingency else "no")
+    table.add_row("roles", ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
+    if state.delegation:
+        d = state.delegation
+        table.add_row("delegation", f"{d.to} may {', '.join(d.scope)} until {_when(d.until)}")
+    if state.plan:
+        table.add_row("plan", f"{state.plan.summary} ({state.plan.department}, {state.plan.revisions} revisions)")
+    table.add_row("open actions", ", ".join(state.open_actions) or "-")
+    table.add_row("playbook", f"{state.playbook} v{state.playbook_version}")
+    table.add_row("updated", _when(state.updated_at))
+    out.print(table)
+    if state.deadlines:
+        deadlines = Table("deadline", "due", "state", title="deadlines", title_justify="left")
+        for d in state.deadlines:
+            deadlines.add_row(d.name, _when(d.due_at), "[red]breached[/]" if d.breached else "open")
+        out.print(deadlines)
+
+
+def show_timeline(events: list[TimelineEvent]) -> None:
+    table = Table("#", "at", "kind", "name", "by", "detail")
+    for e in events:
+        style = "red" if e.kind == "rejected" else None
+        table.add_row(str(e.seq), _when(e.at), e.kind, e.name, e.by or "", _compact(e.detail), style=style)
+    out.print(table)
+
+
+def show_stuck(rows: list[StuckCase]) -> None:
+    if not rows:
+        out.print("no stuck cases")
+        return
+    table = Table("case", "reason", "stage", "why", "what would unstick it")
+    for r in rows:
+        table.add_row(r.case_id, r.reason, r.stage or "-", r.why, r.unstick)
+    out.print(table)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+@app.command()
+def start(file: str = typer.Argument(..., help="an intake as JSON, or - for stdin"), as_json: bool = JSON_OPTION) -> None:
+    """Open the case for an intake (the same intake_id again finds the same case)."""
+    started = run(lambda: asyncio.run(start_body(load_settings(), file)))
+    emit_json(started) if as_json else show_started(started)
+
+
+@app.command()
+def status(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"), as_json: bool = JSON_OPTION) -> None:
+    """Where a case stands: stage, roles, deadlines, what it waits for."""
+    state = run(lambda: asyncio.run(status_body(load_settings(), case)))
+    emit_json(state) if as_json else show_status(state)
+
+
+@app.command()
+def timeline(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"), as_json: bool = JSON_OPTION) -> None:
+    """Everything that happened to a case, rejected actions included."""
+    events = run(lambda: asyncio.run(timeline_body(load_settings(), case)))
+    emit_json(events) if as_json else show_timeline(events)
+
+
+@app.command()
+def act(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"),
+        action: str = typer.Argument(..., help="an action name, e.g. decide_plan (docs/operators.md)"),
+        payload: str = typer.Argument(..., metavar="JSON", help='one JSON object, e.g. \'{"by": "Wang"}\''),
+        as_json: bool = JSON_OPTION) -> None:
+    """Take an action on a case; a refusal says why and is kept on the case's timeline."""
+    result = run(lambda: asyncio.run(act_body(load_settings(), case, action, payload)))
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"{action}: {result.message} (stage {result.stage})", markup=False)
+
+
+@app.command()
+def stuck(idle_hours: float = typer.Option(24, "--idle-hours", min=0, help="idle when nothing happened for this long"),
+          min_attempts: int = typer.Option(3, "--min-attempts", min=1, help="failing from this activity attempt on"),
+          where: str | None = typer.Option(None, "--where", help="more visibility query, e.g. \"CrisisProject = 'P-7'\""),
+          as_json: bool = JSON_OPTION) -> None:
+    """Running cases that are overdue, idle, or whose activities keep failing; and what would move them."""
+    rows = run(lambda: asyncio.run(stuck_body(load_settings(), idle_hours, min_attempts, where)))
+    emit_json(rows) if as_json else show_stuck(rows)
+
+
+async def _with_pool(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
+    from activities.db import create_pool
+
+    pool = await create_pool(settings.dsn())
+    try:
+        return await use(pool)
+    finally:
+        await pool.close()
+
+
+def _text_of(result: Any, html: bool) -> str:
+    if isinstance(result, bytes):
+        return result.decode()
+    if isinstance(result, str):
+        return result
+    for attr in (("html",) if html else ()) + ("markdown", "text", "body"):
+        value = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
+        if isinstance(value, str):
+            return value
+    return result.model_dump_json(indent=2) if isinstance(result, BaseModel) else json.dumps(result, default=str, indent=2)
+
+
+@app.command()
+def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"),
+           html: bool = typer.Option(False, "--html", help="HTML instead of text"),
+           out_file: Path | None = typer.Option(None, "--out", help="write to this file instead of stdout")) -> None:
+    """The case report (progress, deadlines, decisions) from PostgreSQL."""
+    def body() -> str:
+        from activities.reports import render_case_report
+
+        settings = load_settings()
+        kwargs = {"html": html} if "html" in inspect.signature(render_case_report).parameters else {}
+
+        async def use(pool):
+            value = render_case_report(pool, cases.case_ref(case), **kwargs)
+            return await value if inspect.isawaitable(value) else value
+
+        return _text_of(asyncio.run(_with_pool(settings, use)), html)
+
+    text = run(body)
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out_file}", markup=False)
+    else:
+        print(text)
+
+
+@kb_app.command("search")
+def kb_search(words: list[str] = typer.Argument(..., help="words to look for"), as_json: bool = JSON_OPTION) -> None:
+    """Knowledge articles matching the words (from closed cases' reviews)."""
+    def body() -> Any:
+        from activities.knowledge import search_knowledge
+
+        async def use(pool):
+            value = search_knowledge(pool, " ".join(words))
+            return await value if inspect.isawaitable(value) else value
+
+        return asyncio.run(_with_pool(load_settings(), use))
+
+    found = run(body)
+    rows = [r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r) for r in (found or [])]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("nothing found")
+        return
+    table = Table(*rows[0].keys())
+    for r in rows:
+        table.add_row(*(_compact(v, 60) if isinstance(v, dict) else str(v)[:120] for v in r.values()))
+    out.print(table)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def dev(ctx: typer.Context) -> None:
+    """The whole embedded stack in the foreground (what `make run` runs); `crisis dev --help` for its options."""
+    def body() -> Any:
+        from starter import dev as stack  # its own parser owns the options: nothing to keep in step here
+
+        parse = getattr(stack, "parse_args", None) or stack._parse
+        return stack.main(**vars(parse(list(ctx.args))))
+
+    code = run(body)
+    raise typer.Exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,264 @@
+"""Talking to cases from outside the worker: start one, act on it, read it.
+
+Shared by the intake API, the `crisis` CLI and the tests. Every failure a caller can do something
+about is a typed error with a one-line message (STYLE habit 8); the edges turn them into 4xx/5xx
+answers or a line on stderr.
+"""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from crisisdesk.converter import data_converter
+from crisisdesk.logs import log
+from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, describe_validation_error
+from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.intake import Intake, Severity
+from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
+from crisisdesk.playbooks import load_playbook
+from crisisdesk.settings import Settings
+
+# How long a caller waits for a worker to answer before being told the case is not being served.
+ANSWER_TIMEOUT = timedelta(seconds=30)
+
+
+class CrisisClientError(Exception):
+    """Something a caller of the API or the CLI can act on; `str(err)` is the one line to show."""
+
+
+class TemporalUnavailable(CrisisClientError):
+    pass
+
+
+class CaseNotFound(CrisisClientError):
+    def __init__(self, case_id: str):
+        super().__init__(f"case {case_id} does not exist: check the id (crisis-<intake_id>) with `crisis stuck` or the Web UI")
+        self.case_id = case_id
+
+
+class UnknownAction(CrisisClientError):
+    def __init__(self, action: str):
+        super().__init__(f"unknown action {action!r}: one of {', '.join(ACTION_MODELS)}")
+        self.action = action
+
+
+class ActionInvalid(CrisisClientError, ActionRefused):
+    """The payload does not fit the action's model; checked here, before the case sees it."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]):
+        super().__init__(message)
+        self.errors = errors
+
+
+class ActionRejected(CrisisClientError):
+    """The case refused the action (out of order, unauthorised, closed); the refusal is on its timeline."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CaseUnavailable(CrisisClientError):
+    """The case exists but no worker answered in time."""
+
+
+class StartedCase(BaseModel):
+    case_id: str
+    created: bool
+    severity: Severity
+    response_level: str
+    received_at: datetime
+    acknowledge_by: datetime
+    respond_by: datetime
+    resolve_by: datetime
+
+
+async def connect(settings: Settings) -> Client:
+    """A client with the project's data converter; a clear error when Temporal does not answer."""
+    try:
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
+        )
+    except Exception as err:
+        raise TemporalUnavailable(
+            f"Temporal is unreachable at {settings.temporal_address} (namespace {settings.temporal_namespace}): "
+            "start it with `crisis dev` or set TEMPORAL_ADDRESS"
+        ) from err
+
+
+def case_ref(ref: str) -> str:
+    """Either `crisis-X` or the bare intake id `X` names the same case."""
+    ref = ref.strip()
+    return ref if ref.startswith(CASE_ID_PREFIX) else case_id_for(ref)
+
+
+def promise_for(intake: Intake, settings: Settings) -> tuple[Severity, str, datetime, datetime, datetime]:
+    """What we promise the reporter, from the playbook's targets for the intake's severity."""
+    playbook = load_playbook(intake.playbook or settings.playbook)
+    severity = intake.severity or playbook.default_severity
+    targets = playbook.severity[severity]
+    at = intake.received_at or datetime.now(timezone.utc)
+    return severity, targets.response_level, at + targets.acknowledgement, at + targets.response, at + targets.resolution
+
+
+def _started(case_id: str, created: bool, intake: Intake, settings: Settings) -> StartedCase:
+    severity, level, ack, respond, resolve = promise_for(intake, settings)
+    return StartedCase(
+        case_id=case_id, created=created, severity=severity, response_level=level,
+        received_at=intake.received_at, acknowledge_by=ack, respond_by=respond, resolve_by=resolve,
+    )
+
+
+async def _original_intake(handle: WorkflowHandle, client: Client) -> Intake | None:
+    """The intake the case was started with (its first history event), so a repeat promises the same."""
+    try:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [intake] = await client.data_converter.decode(payloads, [Intake])
+                return intake
+            break
+    except Exception as err:  # a promise from the repeated intake is still a good answer
+        log.warning("could not read the original intake", case_id=handle.id, error=type(err).__name__)
+    return None
+
+
+async def start_case(client: Client, intake: Intake, settings: Settings) -> StartedCase:
+    """Open the case for an intake, or find the one it already opened (never a second one).
+
+    The SDK does not say whether a USE_EXISTING start created the run, so we ask the server to
+    fail on a conflict and read that as "already there": atomic, and one round trip when new.
+    """
+    if intake.received_at is None:
+        intake = intake.model_copy(update={"received_at": datetime.now(timezone.utc)})
+    promise_for(intake, settings)  # an unknown playbook fails here, before a case exists
+    case_id = case_id_for(intake.intake_id)
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE, intake, id=case_id, task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        original = await _original_intake(client.get_workflow_handle(case_id), client)
+        log.info("intake repeated", case_id=case_id)
+        return _started(case_id, False, original or intake, settings)
+    except RPCError as err:
+        raise _unavailable(err, settings) from err
+    log.info("case started", case_id=case_id, task_queue=settings.task_queue)
+    return _started(case_id, True, intake, settings)
+
+
+def _unavailable(err: RPCError, settings: Settings | None = None) -> CrisisClientError:
+    where = f" at {settings.temporal_address}" if settings else ""
+    return TemporalUnavailable(f"Temporal{where} answered {err.status.name if err.status else 'an error'}: {err.message}")
+
+
+def validate_action(action: str, payload: object) -> dict[str, Any]:
+    """The payload as the case will see it, or UnknownAction / ActionInvalid naming each bad field."""
+    model = ACTION_MODELS.get(action)
+    if model is None:
+        raise UnknownAction(action)
+    if not isinstance(payload, dict):
+        raise ActionInvalid(
+            f"{action}: expected one JSON object with at least 'by', got {type(payload).__name__}",
+            [{"loc": ["body"], "msg": "Input should be a JSON object", "type": "dict_type"}],
+        )
+    try:
+        model.model_validate(payload)
+    except ValidationError as err:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        raise ActionInvalid(f"{action}: {describe_validation_error(err)}", errors) from None
+    return payload
+
+
+async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
+    """After NOT_FOUND from an update or signal: a closed case refuses, an unknown one is not found."""
+    try:
+        desc = await client.get_workflow_handle(case_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return CaseNotFound(case_id)
+        return _unavailable(err)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        name = desc.status.name.lower() if desc.status else "closed"
+        return ActionRejected(f"case {case_id} is {name}: it takes no more actions")
+    return CaseNotFound(case_id)
+
+
+async def _refusal_recorded(handle: WorkflowHandle, action: str, reason: str) -> bool:
+    """A refusal raised by the update's handler (not its validator) is already on the timeline."""
+    try:
+        events = await handle.query("timeline", result_type=list[TimelineEvent], rpc_timeout=timedelta(seconds=5))
+    except Exception:
+        return False
+    last = events[-1] if events else None
+    return bool(last and last.kind == "rejected" and last.name == action
+                and last.detail.get("via") == "update" and last.detail.get("reason") == reason)
+
+
+async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
+    """Take an action on a case through its update; a refusal is also signalled so it is on the timeline."""
+    case_id = case_ref(case_id)
+    payload = validate_action(action, payload)
+    handle = client.get_workflow_handle(case_id)
+    bound = log.bind(case_id=case_id, action=action, by=payload.get("by"))
+    try:
+        result = await asyncio.wait_for(
+            handle.execute_update(action, payload, result_type=ActionResult), ANSWER_TIMEOUT.total_seconds()
+        )
+    except WorkflowUpdateFailedError as err:
+        reason = getattr(err.cause, "message", None) or str(err.cause or err)
+        if not await _refusal_recorded(handle, action, reason):
+            try:  # the validator refused before anything was written: the signal path records it
+                await handle.signal(action, payload)
+            except RPCError as sig_err:
+                bound.warning("refusal not recorded", error=sig_err.message)
+        bound.info("action rejected", reason=reason)
+        raise ActionRejected(reason) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await _closed_or_missing(client, case_id) from None
+        raise _unavailable(err) from err
+    except asyncio.TimeoutError:
+        raise _no_answer(case_id, ANSWER_TIMEOUT) from None
+    bound.info("action accepted", stage=str(result.stage))
+    return result
+
+
+def _no_answer(case_id: str, timeout: timedelta) -> CaseUnavailable:
+    return CaseUnavailable(f"case {case_id} did not answer within {timeout.seconds} s: is a worker running on its task queue?")
+
+
+async def _query(client: Client, case_id: str, name: str, result_type: Any, timeout: timedelta) -> Any:
+    case_id = case_ref(case_id)
+    try:
+        return await asyncio.wait_for(
+            client.get_workflow_handle(case_id).query(name, result_type=result_type, rpc_timeout=timeout),
+            timeout.total_seconds() + 1,
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(case_id) from None
+        if err.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise _no_answer(case_id, timeout) from None
+        raise _unavailable(err) from err
+    except WorkflowQueryFailedError as err:
+        raise CaseUnavailable(f"case {case_id} could not answer {name!r}: {err.message}") from None
+    except asyncio.TimeoutError:
+        raise _no_answer(case_id, timeout) from None
+
+
+async def status(client: Client, case_id: str, timeout: timedelta = ANSWER_TIMEOUT) -> CaseStatus:
+    return await _query(client, case_id, "status", CaseStatus, timeout)
+
+
+async def timeline(client: Client, case_id: str, timeout: timedelta = ANSWER_TIMEOUT) -> list[TimelineEvent]:
+    return await _query(client, case_id, "timeline", list[TimelineEvent], timeout)
