@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     intake_token: SecretStr | None = None
     playbook: str = Field("delivery", validation_alias="CRISIS_PLAYBOOK")
+    playbook_dir: Path | None = Field(None, validation_alias="CRISIS_PLAYBOOK_DIR")
     encryption_key: SecretStr | None = Field(None, validation_alias="CRISIS_ENCRYPTION_KEY")
     smtp_url: SecretStr | None = None
     webhook_url: SecretStr | None = None

@@ -101,7 +101,7 @@ def case_ref(ref: str) -> str:
 
 def promise_for(intake: Intake, settings: Settings) -> tuple[Severity, str, datetime, datetime, datetime]:
     """What we promise the reporter, from the playbook's targets for the intake's severity."""
-    playbook = load_playbook(intake.playbook or settings.playbook)
+    playbook = load_playbook(intake.playbook or settings.playbook, settings.playbook_dir)
     severity = intake.severity or playbook.default_severity
     targets = playbook.severity[severity]
     at = intake.received_at or datetime.now(timezone.utc)

@@ -50,7 +50,7 @@ class CrisisWorkflow:
             intake = start
             case_id = workflow.info().workflow_id
             opened = await workflow.execute_activity(
-                "open_case", fx.OpenCase(case_id=case_id, intake=intake, playbook=intake.playbook or "delivery",
+                "open_case", fx.OpenCase(case_id=case_id, intake=intake, playbook=intake.playbook,
                                          opened_at=workflow.now()),
                 result_type=fx.CaseOpened, **RECORD)
             self.case = CaseFile.open(case_id, intake, opened.playbook, workflow.now())

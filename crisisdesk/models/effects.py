@@ -17,7 +17,7 @@ from crisisdesk.playbooks import Playbook, ReportKind
 class OpenCase(BaseModel):
     case_id: str
     intake: Intake
-    playbook: str
+    playbook: str | None  # None: the worker's default (CRISIS_PLAYBOOK)
     opened_at: datetime
 
 

@@ -8,7 +8,8 @@ import hashlib
 import json
 from datetime import timedelta
 from importlib import resources
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -111,8 +112,17 @@ class PlaybookError(ValueError):
     """A playbook that is missing or invalid; says which field and why."""
 
 
-def available() -> list[str]:
-    return sorted(p.name.removesuffix(".json") for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+def _sources(directory: Path | None) -> dict[str, Any]:
+    """Playbook files by name: the shipped ones, overridden by an organisation's own directory."""
+    found: dict[str, Any] = {p.name.removesuffix(".json"): p for p in resources.files(__name__).iterdir()
+                             if p.name.endswith(".json")}
+    if directory is not None and directory.is_dir():
+        found |= {p.stem: p for p in directory.glob("*.json")}
+    return found
+
+
+def available(directory: Path | None = None) -> list[str]:
+    return sorted(_sources(directory))
 
 
 def parse_playbook(raw: str | bytes, source: str = "playbook") -> Playbook:
@@ -124,8 +134,9 @@ def parse_playbook(raw: str | bytes, source: str = "playbook") -> Playbook:
         raise PlaybookError(f"{source}: {describe_validation_error(err)}") from None
 
 
-def load_playbook(name: str) -> Playbook:
-    """The shipped playbook of that name, validated."""
-    if name not in available():
-        raise PlaybookError(f"playbook {name!r} does not exist: choose one of {', '.join(available())}")
-    return parse_playbook(resources.files(__name__).joinpath(f"{name}.json").read_bytes(), name)
+def load_playbook(name: str, directory: Path | None = None) -> Playbook:
+    """The playbook of that name (from `directory` first, then the shipped ones), validated."""
+    sources = _sources(directory)
+    if name not in sources:
+        raise PlaybookError(f"playbook {name!r} does not exist: choose one of {', '.join(sorted(sources))}")
+    return parse_playbook(sources[name].read_bytes(), name)
