@@ -3,7 +3,7 @@
 import dataclasses
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from crisisdesk.settings import Settings
 
@@ -14,4 +14,6 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
         return pydantic_data_converter
     from crisisdesk.codec import EncryptionCodec
 
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key.get_secret_value()))
+    # Failure messages and stack traces can quote personal data too: encode them as payloads.
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key.get_secret_value()),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

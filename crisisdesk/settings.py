@@ -38,6 +38,15 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be a postgresql:// DSN")
         return value
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from crisisdesk.codec import EncryptionCodec
+
+            EncryptionCodec(value.get_secret_value())  # raises with the reason when a key is malformed
+        return value
+
     def dsn(self) -> str:
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set: point it at PostgreSQL, or run `crisis dev`")

@@ -196,6 +196,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
         return await cases.act(await get_client(), case_id, action, payload)
 
+    # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
+    # CORS preflights are answered before the bearer check.
+    if settings.encryption_key is not None:
+        from starter.codec_server import mount_codec
+
+        mount_codec(app, settings)
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         """200 when Temporal and PostgreSQL answer; 503 naming what is down."""

@@ -1,0 +1,107 @@
+"""The codec server: lets the Temporal Web UI show (and send) encrypted payloads in clear.
+
+Mounted by the intake API (`starter/api.py`) under `/codec` when `CRISIS_ENCRYPTION_KEY` is set:
+
+    POST /codec/encode   POST /codec/decode
+
+Both take and answer Temporal's codec-server JSON, the protobuf JSON of `Payloads`:
+`{"payloads": [{"metadata": {"encoding": "<base64>", ...}, "data": "<base64>"}]}`.
+Point the UI at it with `temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8000/codec`
+(compose: `TEMPORAL_CODEC_ENDPOINT` on the UI container; the URL is fetched by the browser).
+
+The browser calls it cross-origin, so `/codec/*` answers CORS (preflight included) for the UI's
+origins: `CRISIS_CODEC_CORS_ORIGINS` (comma-separated), default `http://localhost:8233` and
+`http://127.0.0.1:8233`. With `INTAKE_TOKEN` set the API's bearer check covers these routes too
+(preflights excepted: browsers never send credentials on them); the UI must then pass the header.
+Anyone who can call `/codec/decode` reads every case's personal data: keep the API on a trusted
+network or set `INTAKE_TOKEN`.
+"""
+
+import os
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from google.protobuf import json_format
+from starlette.middleware.cors import CORSMiddleware
+from temporalio.api.common.v1 import Payloads
+from temporalio.converter import PayloadCodec
+
+from crisisdesk.codec import EncryptionCodec, PayloadDecryptionError
+from crisisdesk.settings import Settings
+
+PREFIX = "/codec"
+DEFAULT_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
+ORIGINS_ENV = "CRISIS_CODEC_CORS_ORIGINS"
+
+
+def cors_origins() -> list[str]:
+    """The Web UI origins allowed to call the codec server: `CRISIS_CODEC_CORS_ORIGINS` or the defaults."""
+    value = os.environ.get(ORIGINS_ENV, "")
+    origins = [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+    return origins or list(DEFAULT_ORIGINS)
+
+
+def codec_router(codec: PayloadCodec) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["codec server"],
+                       dependencies=[Depends(HTTPBearer(auto_error=False, description="INTAKE_TOKEN, when the server has one"))])
+    body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["payloads"],
+        "properties": {"payloads": {"type": "array", "items": {"type": "object", "properties": {
+            "metadata": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
+            "data": {"type": "string", "format": "byte"}}}}}}}}}}
+
+    async def run(request: Request, decode: bool) -> JSONResponse:
+        raw = await request.body()
+        payloads = Payloads()
+        try:
+            json_format.Parse(raw or b"{}", payloads)
+        except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
+            return JSONResponse({"detail": f"not codec-server JSON ({{\"payloads\": [...]}}): {err}"}, status_code=400)
+        try:
+            out = await (codec.decode if decode else codec.encode)(list(payloads.payloads))
+        except PayloadDecryptionError as err:
+            return JSONResponse({"detail": str(err), "key_id": err.key_id}, status_code=422)
+        return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
+
+    @router.post("/encode", openapi_extra=body_doc)
+    async def encode(request: Request) -> JSONResponse:
+        """Encrypt payloads (the Web UI's typed signal/update input) with the current key."""
+        return await run(request, decode=False)
+
+    @router.post("/decode", openapi_extra=body_doc)
+    async def decode(request: Request) -> JSONResponse:
+        """Decrypt payloads with any configured key; unencrypted payloads come back unchanged."""
+        return await run(request, decode=True)
+
+    return router
+
+
+class CodecCORS:
+    """CORS for `/codec/*` only: the rest of the API stays same-origin."""
+
+    def __init__(self, app, origins: Sequence[str], prefix: str = PREFIX):
+        self.app, self.prefix = app, prefix
+        self.cors = CORSMiddleware(
+            app, allow_origins=list(origins), allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
+            allow_credentials=True, max_age=600,
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and (scope["path"] == self.prefix or scope["path"].startswith(self.prefix + "/")):
+            return await self.cors(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def mount_codec(app: FastAPI, settings: Settings, origins: Sequence[str] | None = None) -> bool:
+    """Add the codec routes and their CORS to `app` when an encryption key is configured; True if mounted.
+
+    Call it after the API's other middleware: CORS must be outermost so preflights are answered
+    before the bearer check (browsers send no Authorization on a preflight).
+    """
+    if settings.encryption_key is None:
+        return False
+    app.include_router(codec_router(EncryptionCodec(settings.encryption_key.get_secret_value())))
+    app.add_middleware(CodecCORS, origins=list(origins) if origins is not None else cors_origins())
+    return True
