@@ -1,0 +1,42 @@
+"""Activities: everything a case does to the world (PostgreSQL, mail, webhooks, files).
+
+Each job is a class given its dependencies; the worker registers the bound methods returned by
+`build_activities`. Every activity takes one model from `crisisdesk.models.effects` and is
+idempotent on the key it carries, so Temporal may retry it freely.
+"""
+
+import asyncpg
+
+from activities.evidence import EvidenceStore, read_evidence
+from activities.knowledge import Knowledge, search_knowledge
+from activities.notify import Notifier
+from activities.records import CaseRecords, purge_personal_data
+from activities.reports import Reports, render_case_report
+from activities.surveys import Surveys
+from crisisdesk.settings import Settings
+
+__all__ = [
+    "build_activities", "purge_personal_data", "read_evidence", "render_case_report", "search_knowledge",
+    "CaseRecords", "EvidenceStore", "Knowledge", "Notifier", "Reports", "Surveys",
+]
+
+
+def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
+    """The bound activity methods, one instance of each class per worker."""
+    records = CaseRecords(pool, settings)
+    notifier = Notifier(pool, settings)
+    evidence = EvidenceStore(pool, settings)
+    reports = Reports(pool, settings)
+    surveys = Surveys(pool)
+    knowledge = Knowledge(pool)
+    return [
+        records.open_case,
+        records.record_timeline,
+        records.store_stakeholder,
+        notifier.notify,
+        evidence.capture_evidence,
+        reports.write_report,
+        surveys.send_survey,
+        surveys.record_survey,
+        knowledge.save_knowledge,
+    ]

@@ -1,0 +1,118 @@
+"""Notifications: an outbox row per key, then delivery through each channel exactly once.
+
+Each (key, channel) has a delivery row that is locked while that channel sends and records the
+outcome afterwards. A retry (or a second call with the same key) skips every channel already
+`sent` or permanently `failed`, so nothing is sent twice; a transient failure is recorded as
+`retrying` and raised, and Temporal's retry tries that channel again.
+The one unavoidable window: the process dies after a channel accepted the message and before the
+outcome was committed. For that, SMTP messages carry a Message-ID derived from the key and the
+webhook an `Idempotency-Key` header, so the receiver can drop the duplicate.
+"""
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import Channel, Delivery, TransientDeliveryError, build_channels
+from crisisdesk.logs import log
+from crisisdesk.models.effects import Notification, NotificationReceipt
+from crisisdesk.settings import Settings
+
+
+class Notifier:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None) -> None:
+        self.pool = pool
+        self.channels = channels if channels is not None else build_channels(settings)
+
+    @activity.defn(name="notify")
+    async def notify(self, note: Notification) -> NotificationReceipt:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
+                note.key, note.case_id, note.kind, note.subject, note.body,
+                [r.model_dump(mode="json") for r in note.recipients], note.at,
+            )
+        outcomes: dict[str, Delivery] = {}
+        for channel in self.channels:
+            outcomes[channel.name] = await self._deliver_once(channel, note)
+        receipt = _receipt(note.key, outcomes)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE notifications SET status = $2, updated_at = now() WHERE key = $1",
+                note.key, receipt.status,
+            )
+        log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
+                 status=receipt.status, channels=receipt.channels,
+                 delivered=receipt.delivered, failed=receipt.failed)
+        return receipt
+
+    async def _deliver_once(self, channel: Channel, note: Notification) -> Delivery:
+        """Deliver through one channel unless that was already done for this key."""
+        transient: str | None = None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO notification_deliveries (key, channel, status) VALUES ($1, $2, 'pending')
+                   ON CONFLICT (key, channel) DO NOTHING""",
+                note.key, channel.name,
+            )
+            try:
+                row = await conn.fetchrow(
+                    """SELECT status, delivered, failed, error FROM notification_deliveries
+                       WHERE key = $1 AND channel = $2 FOR UPDATE NOWAIT""",
+                    note.key, channel.name,
+                )
+            except asyncpg.LockNotAvailableError:
+                # Another attempt is sending this very message right now: let Temporal retry later.
+                raise ApplicationError(
+                    f"{channel.name}: delivery of {note.key} is in progress elsewhere",
+                    type="DeliveryInProgress",
+                ) from None
+            if row["status"] in ("sent", "failed"):
+                return Delivery(delivered=row["delivered"], failed=row["failed"], error=row["error"])
+            try:
+                outcome = await channel.deliver(note)
+            except TransientDeliveryError as err:
+                transient = str(err)
+                await conn.execute(
+                    """UPDATE notification_deliveries
+                       SET status = 'retrying', attempts = attempts + 1, error = $3, updated_at = now()
+                       WHERE key = $1 AND channel = $2""",
+                    note.key, channel.name, transient,
+                )
+            else:
+                await conn.execute(
+                    """UPDATE notification_deliveries
+                       SET status = $3, delivered = $4, failed = $5, error = $6,
+                           attempts = attempts + 1, updated_at = now()
+                       WHERE key = $1 AND channel = $2""",
+                    note.key, channel.name, "failed" if outcome.failed and not outcome.delivered else "sent",
+                    outcome.delivered, outcome.failed, outcome.error,
+                )
+        if transient is not None:  # raised after the commit, so the attempt is on record
+            log.warning("notification deferred", case_id=note.case_id, key=note.key,
+                        channel=channel.name, error=transient)
+            raise ApplicationError(f"{channel.name}: {transient}", type="DeliveryUnavailable")
+        if outcome.error:
+            log.warning("notification refused", case_id=note.case_id, key=note.key,
+                        channel=channel.name, failed=outcome.failed, error=outcome.error)
+        return outcome
+
+
+def _receipt(key: str, outcomes: dict[str, Delivery]) -> NotificationReceipt:
+    real = {name: o for name, o in outcomes.items() if name != "log"}
+    delivered = sum(o.delivered for o in real.values())
+    failed = sum(o.failed for o in real.values())
+    errors = [f"{name}: {o.error}" for name, o in real.items() if o.error]
+    if not delivered and not failed:
+        status = "logged"
+    elif not failed:
+        status = "sent"
+    elif delivered:
+        status = "partial"
+    else:
+        status = "failed"
+    return NotificationReceipt(
+        key=key, status=status, channels=list(outcomes), delivered=delivered, failed=failed,
+        error="; ".join(errors) or None,
+    )

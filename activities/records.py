@@ -1,0 +1,177 @@
+"""The case record: opening a case, its timeline and status projection, and its stakeholders.
+
+Personal data (the reporter's and stakeholders' names and contacts) is kept only in the
+`stakeholders` table, never in `cases` or `timeline_events`, so `purge_personal_data` can erase it
+in one place without touching the history of what was done.
+"""
+
+from datetime import datetime
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from crisisdesk.logs import log
+from crisisdesk.models.case import CaseStatus
+from crisisdesk.models.effects import (
+    CaseOpened,
+    OpenCase,
+    Recorded,
+    RecordTimeline,
+    StakeholderRef,
+    StoreStakeholder,
+)
+from crisisdesk.playbooks import PlaybookError, load_playbook
+from crisisdesk.settings import Settings
+
+
+def next_deadline(status: CaseStatus) -> datetime | None:
+    """When something next falls due: an open deadline, or the next alert of a breached one."""
+    due = [d.next_alert_at if d.breached else d.due_at for d in status.deadlines]
+    due = [d for d in due if d is not None]
+    return min(due) if due else None
+
+
+class CaseRecords:
+    """Writes the case projection and timeline; one instance per worker, given the pool."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+
+    @activity.defn(name="open_case")
+    async def open_case(self, req: OpenCase) -> CaseOpened:
+        try:
+            playbook = load_playbook(req.playbook or self.settings.playbook, self.settings.playbook_dir)
+        except PlaybookError as err:
+            raise ApplicationError(str(err), type="PlaybookError", non_retryable=True) from None
+        intake = req.intake
+        # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
+        public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO playbook_versions (name, version, digest, body)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+                playbook.name, playbook.version, playbook.digest, playbook.model_dump(mode="json"),
+            )
+            row = await conn.fetchrow(
+                """INSERT INTO cases (case_id, intake_id, summary, channel, project_id, project_name,
+                                      region, playbook, playbook_version, playbook_digest, intake,
+                                      received_at, opened_at, severity, category, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $13)
+                   ON CONFLICT (case_id) DO NOTHING
+                   RETURNING case_id""",
+                req.case_id, intake.intake_id, intake.summary, intake.channel.value,
+                intake.project.id, intake.project.name, intake.project.region,
+                playbook.name, playbook.version, playbook.digest, public_intake,
+                intake.received_at or req.opened_at, req.opened_at,
+                (intake.severity or playbook.default_severity).value,
+                intake.category.value if intake.category else None,
+            )
+            created = row is not None
+            if intake.reporter.name or intake.reporter.contact:
+                await conn.execute(
+                    """INSERT INTO stakeholders (key, case_id, role, by_person, name, contact)
+                       VALUES ($1, $2, 'reporter', $3, $4, $5) ON CONFLICT (key) DO NOTHING""",
+                    f"{req.case_id}:reporter", req.case_id, f"intake:{intake.channel.value}",
+                    intake.reporter.name, intake.reporter.contact,
+                )
+        log.info("case opened" if created else "case already open", case_id=req.case_id,
+                 playbook=playbook.name, playbook_version=playbook.version)
+        return CaseOpened(playbook=playbook, created=created)
+
+    @activity.defn(name="record_timeline")
+    async def record_timeline(self, req: RecordTimeline) -> Recorded:
+        status = req.status
+        events = sorted(req.events, key=lambda e: e.seq)
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Project the status; a late retry carrying an older status never overwrites a newer one.
+            # (The row `open_case` made has no status yet: the first projection always applies.)
+            await conn.execute(
+                """INSERT INTO cases (case_id, intake_id, summary, project_id, project_name, region,
+                                      playbook, playbook_version, received_at, stage, path, severity,
+                                      category, contingency, next_deadline, breached, status, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                   ON CONFLICT (case_id) DO UPDATE SET
+                       summary = EXCLUDED.summary, stage = EXCLUDED.stage, path = EXCLUDED.path,
+                       severity = EXCLUDED.severity, category = EXCLUDED.category,
+                       contingency = EXCLUDED.contingency, next_deadline = EXCLUDED.next_deadline,
+                       breached = EXCLUDED.breached, status = EXCLUDED.status,
+                       updated_at = EXCLUDED.updated_at
+                   WHERE cases.status IS NULL OR cases.updated_at <= EXCLUDED.updated_at""",
+                req.case_id, status.intake_id, status.summary, status.project.get("id"),
+                status.project.get("name"), status.project.get("region"), status.playbook,
+                status.playbook_version, status.received_at, status.stage.value, status.path.value,
+                status.severity.value, status.category.value if status.category else None,
+                status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
+                status.model_dump(mode="json"), status.updated_at,
+            )
+            inserted = 0
+            if events:
+                result = await conn.execute(
+                    """INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
+                       SELECT $1, e.seq, e.at, e.kind, e.name, e.by_person, e.detail
+                       FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+                                   $7::jsonb[]) AS e(seq, at, kind, name, by_person, detail)
+                       ON CONFLICT (case_id, seq) DO NOTHING""",
+                    req.case_id,
+                    [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
+                    [e.name for e in events], [e.by for e in events],
+                    [e.model_dump(mode="json")["detail"] for e in events],
+                )
+                inserted = int(result.split()[-1])
+        log.debug("timeline recorded", case_id=req.case_id, stage=status.stage.value,
+                  events=len(events), inserted=inserted)
+        return Recorded(inserted=inserted)
+
+    @activity.defn(name="store_stakeholder")
+    async def store_stakeholder(self, req: StoreStakeholder) -> StakeholderRef:
+        async with self.pool.acquire() as conn, conn.transaction():
+            stakeholder_id = await conn.fetchval(
+                """INSERT INTO stakeholders (key, case_id, by_person, name, contact, unit, employer,
+                                             household, intermediary, key_contact, concerns)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   ON CONFLICT (key) DO NOTHING
+                   RETURNING stakeholder_id""",
+                req.key, req.case_id, req.by, req.name, req.contact, req.unit, req.employer,
+                req.household, req.intermediary, req.key_contact, req.concerns,
+            )
+            created = stakeholder_id is not None
+            if not created:
+                stakeholder_id = await conn.fetchval(
+                    "SELECT stakeholder_id FROM stakeholders WHERE key = $1", req.key
+                )
+        if created:  # the id only: the name and contact never reach a log line
+            log.info("stakeholder stored", case_id=req.case_id, by=req.by, stakeholder_id=stakeholder_id)
+        return StakeholderRef(stakeholder_id=stakeholder_id)
+
+
+async def purge_personal_data(pool: asyncpg.Pool, case_id: str) -> dict[str, int]:
+    """Erase a case's personal data, keeping what was done and when. Returns rows changed per table."""
+    async with pool.acquire() as conn, conn.transaction():
+        stakeholders = await conn.execute(
+            """UPDATE stakeholders SET name = NULL, contact = NULL, unit = NULL, employer = NULL,
+                      household = NULL, intermediary = NULL, concerns = NULL, purged_at = now()
+               WHERE case_id = $1 AND purged_at IS NULL""",
+            case_id,
+        )
+        # Keep the roles a notification went to, drop the people.
+        notifications = await conn.execute(
+            """UPDATE notifications
+               SET recipients = coalesce((SELECT jsonb_agg(jsonb_build_object('role', r->>'role'))
+                                          FROM jsonb_array_elements(recipients) AS r), '[]'::jsonb)
+               WHERE case_id = $1 AND EXISTS (SELECT 1 FROM jsonb_array_elements(recipients) AS r
+                                              WHERE r ? 'person')""",
+            case_id,
+        )
+        comments = await conn.execute(
+            "UPDATE survey_responses SET comment = NULL WHERE case_id = $1 AND comment IS NOT NULL",
+            case_id,
+        )
+    counts = {
+        "stakeholders": int(stakeholders.split()[-1]),
+        "notifications": int(notifications.split()[-1]),
+        "survey_responses": int(comments.split()[-1]),
+    }
+    log.info("personal data purged", case_id=case_id, **counts)
+    return counts

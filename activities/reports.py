@@ -1,0 +1,118 @@
+"""Situation reports: rendered once per key, kept in `reports` and as files for people to open.
+
+Files go to `report_dir/<case_id>/<time>-<kind>-<key hash>.{md,html}`: the name depends only on
+the input, so a retried activity rewrites the same two files instead of adding new ones.
+"""
+
+import asyncio
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from temporalio import activity
+
+from activities.report_render import Rendered, render
+from crisisdesk.logs import log
+from crisisdesk.models.case import CaseStatus, TimelineEvent
+from crisisdesk.models.effects import ReportReceipt, WriteReport
+from crisisdesk.settings import Settings
+
+
+def safe_dir_name(case_id: str) -> str:
+    """A case id as one directory name: no separators, no leading dot."""
+    return re.sub(r"[^A-Za-z0-9._@:-]", "_", case_id).lstrip(".") or "_"
+
+
+def _write_files(directory: Path, stem: str, rendered: Rendered) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix, text in ((".md", rendered.markdown), (".html", rendered.html)):
+        path = directory / f"{stem}{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        paths.append(str(path))
+    return paths
+
+
+class Reports:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.root = Path(settings.report_dir).resolve()
+
+    @activity.defn(name="write_report")
+    async def write_report(self, req: WriteReport) -> ReportReceipt:
+        existing = await self._receipt_for(req.key)
+        if existing:
+            return existing
+        rendered = render(req.kind, req.reason, req.status, req.timeline, req.at)
+        at = req.at.astimezone(UTC) if req.at.tzinfo else req.at
+        stem = f"{at:%Y%m%dT%H%M%SZ}-{req.kind}-{hashlib.sha256(req.key.encode()).hexdigest()[:8]}"
+        files = await asyncio.to_thread(_write_files, self.root / safe_dir_name(req.case_id), stem, rendered)
+        async with self.pool.acquire() as conn:
+            report_id = await conn.fetchval(
+                """INSERT INTO reports (key, case_id, kind, reason, title, summary, markdown, html, files, at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   ON CONFLICT (key) DO NOTHING RETURNING report_id""",
+                req.key, req.case_id, req.kind, req.reason, rendered.title, rendered.summary,
+                rendered.markdown, rendered.html, files, req.at,
+            )
+        if report_id is None:  # a concurrent attempt stored it first
+            return await self._receipt_for(req.key)
+        log.info("report written", case_id=req.case_id, kind=req.kind, report_id=report_id,
+                 events=len(req.timeline))
+        return ReportReceipt(report_id=report_id, title=rendered.title, summary=rendered.summary)
+
+    async def _receipt_for(self, key: str) -> ReportReceipt | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT report_id, title, summary FROM reports WHERE key = $1", key)
+        return ReportReceipt(**dict(row)) if row else None
+
+
+def _status_from_row(row: asyncpg.Record) -> CaseStatus:
+    """The stored projection; before the first timeline write, what `open_case` recorded."""
+    if row["status"]:
+        return CaseStatus.model_validate(row["status"])
+    intake = row["intake"] or {}
+    return CaseStatus(
+        case_id=row["case_id"], intake_id=row["intake_id"], summary=row["summary"], stage=row["stage"],
+        path=row["path"] or "ordinary", severity=row["severity"] or "general", category=row["category"],
+        contingency=row["contingency"], roles=intake.get("roles", {}), delegation=None, deadlines=[],
+        open_actions=[], plan=None, counts={}, updated_at=row["updated_at"],
+        received_at=row["received_at"] or row["updated_at"],
+        project={"id": row["project_id"], "name": row["project_name"], "region": row["region"]},
+        playbook=row["playbook"], playbook_version=row["playbook_version"],
+    )
+
+
+async def render_case_report(pool: asyncpg.Pool, case_id: str) -> dict:
+    """For `crisis report CASE`: the latest stored report if nothing happened since, else a fresh one.
+
+    A fresh report is `final` for a closed or cancelled case and `change` otherwise; it is not stored.
+    Raises LookupError when the case does not exist.
+    """
+    async with pool.acquire() as conn:
+        case = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
+        if case is None:
+            raise LookupError(f"case {case_id!r} does not exist")
+        latest = await conn.fetchrow(
+            """SELECT report_id, kind, title, summary, markdown, html, files, at FROM reports
+               WHERE case_id = $1 ORDER BY at DESC, report_id DESC LIMIT 1""",
+            case_id,
+        )
+        if latest is not None and latest["at"] >= case["updated_at"]:
+            return {**dict(latest), "source": "stored"}
+        events = await conn.fetch(
+            "SELECT seq, at, kind, name, by_person, detail FROM timeline_events WHERE case_id = $1 ORDER BY seq",
+            case_id,
+        )
+    status = _status_from_row(case)
+    timeline = [TimelineEvent(seq=e["seq"], at=e["at"], kind=e["kind"], name=e["name"], by=e["by_person"],
+                              detail=e["detail"] or {}) for e in events]
+    kind = "final" if status.stage.is_final else "change"
+    at = max([datetime.now(UTC), status.updated_at])
+    rendered = render(kind, "requested with `crisis report`", status, timeline, at)
+    return {"report_id": None, "kind": kind, "title": rendered.title, "summary": rendered.summary,
+            "markdown": rendered.markdown, "html": rendered.html, "files": [], "at": at, "source": "fresh"}
