@@ -76,17 +76,18 @@ class CaseFile:
     def attempt(self, commit: bool = True) -> Iterator[None]:
         """All or nothing: a refused action (or a dry run, `commit=False`) leaves no trace.
 
-        The timeline is append-only, so only its length is remembered, not a copy of it.
+        The timeline is append-only, so only its length is remembered; the playbook and the intake
+        never change, so they are shared rather than copied.
         """
-        events = self.state.events
-        self.state.events = []
-        saved = self.state.model_copy(deep=True)
-        self.state.events = events
-        kept_events, kept_effects = len(events), len(self.effects)
+        state = self.state
+        shared = {"events": state.events, "playbook": state.playbook, "intake": state.intake}
+        saved = state.model_copy(update={"events": [], "playbook": None, "intake": None}).model_copy(deep=True)
+        kept_events, kept_effects = len(state.events), len(self.effects)
 
         def restore() -> None:
-            del events[kept_events:]
-            saved.events = events
+            del shared["events"][kept_events:]
+            for field, value in shared.items():
+                setattr(saved, field, value)
             self.state = saved
             del self.effects[kept_effects:]
 
