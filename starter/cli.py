@@ -364,3 +364,31 @@ def dev(ctx: typer.Context) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def drill(file: Path = typer.Argument(..., help="a drill scenario as JSON (see drills/)"), as_json: bool = JSON_OPTION) -> None:
+    """Run a playbook against a scenario in simulated time, on a private throw-away stack."""
+    from starter.drill import Drill, run_drill
+
+    try:
+        scenario = Drill.model_validate(parse_json(file.read_text(encoding="utf-8"), str(file)))
+    except OSError as err:
+        fail(f"{file}: {err.strerror}", 2)
+    except ValidationError as err:
+        fail(f"{file}: {describe_validation_error(err)}", 2)
+
+    def step_done(outcome, total: int) -> None:
+        mark = "ok" if outcome.accepted else "REFUSED"
+        err_console.print(f"[{outcome.step}/{total}] {outcome.what}: {mark} {outcome.message}", markup=False)
+
+    result = run(lambda: asyncio.run(run_drill(scenario, load_settings(), on_step=step_done)))
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+        return
+    show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
+                                                             "rejected", "report", "path", "contingency", "stage")])
+    met = sum(1 for e in result.timeline if e.kind == "deadline_met")
+    refused = sum(1 for o in result.outcomes if not o.accepted)
+    out.print(f"{result.title}: stage {result.status.stage.value}, {met} deadlines met, "
+              f"{len(result.breaches)} breached, {refused} steps refused", markup=False)

@@ -1,0 +1,117 @@
+"""Drills (应急演练): run a playbook against a scripted scenario in simulated time.
+
+A drill never touches real cases: it brings up a private Temporal dev server with time skipping and
+a throw-away PostgreSQL, plays the scenario's steps (actions and waits), and reports what the plan
+would have done: every deadline met or breached, every escalation and refusal.
+"""
+
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.intake import Intake
+from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
+from crisisdesk.settings import Settings
+
+
+class DrillStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    act: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    wait: timedelta | None = None
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> "DrillStep":
+        if (self.act is None) == (self.wait is None):
+            raise ValueError("a step either acts (act + payload) or waits (wait, e.g. PT13H)")
+        return self
+
+
+class Drill(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    intake: Intake
+    steps: list[DrillStep] = Field(min_length=1)
+
+
+class StepOutcome(BaseModel):
+    step: int
+    what: str
+    accepted: bool
+    message: str
+
+
+class DrillResult(BaseModel):
+    title: str
+    status: CaseStatus
+    outcomes: list[StepOutcome]
+    timeline: list[TimelineEvent]
+
+    @property
+    def breaches(self) -> list[TimelineEvent]:
+        return [e for e in self.timeline if e.kind == "breach"]
+
+
+async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=None) -> DrillResult:
+    """Play the scenario on a running time-skipping environment whose worker serves `task_queue`."""
+    intake = drill.intake.model_copy(update={"intake_id": f"drill-{uuid.uuid4().hex[:8]}-{drill.intake.intake_id}"})
+    handle = await env.client.start_workflow("CrisisWorkflow", intake, id=case_id_for(intake.intake_id),
+                                             task_queue=task_queue, result_type=CaseStatus)
+    outcomes = []
+    for number, step in enumerate(drill.steps, 1):
+        if step.wait is not None:
+            await env.fast_forward(handle, step.wait)
+            outcome = StepOutcome(step=number, what=f"wait {step.wait}", accepted=True, message="time passed")
+        else:
+            try:
+                result = await handle.execute_update(step.act, step.payload, result_type=ActionResult)
+                outcome = StepOutcome(step=number, what=step.act, accepted=True, message=result.message)
+            except WorkflowUpdateFailedError as err:
+                outcome = StepOutcome(step=number, what=step.act, accepted=False,
+                                      message=getattr(err.cause, "message", str(err.cause)))
+        outcomes.append(outcome)
+        if on_step:
+            on_step(outcome, len(drill.steps))
+    status = await handle.query("status", result_type=CaseStatus)
+    timeline = await handle.query("timeline", result_type=list[TimelineEvent])
+    if not status.stage.is_final:
+        await handle.terminate("drill finished")
+    return DrillResult(title=drill.title, status=status, outcomes=outcomes, timeline=timeline)
+
+
+async def run_drill(drill: Drill, settings: Settings, on_step=None) -> DrillResult:
+    """A private stack for one drill: time-skipping Temporal, throw-away PostgreSQL, one worker."""
+    from temporalio.testing._timeskipping import TimeSkippingConfig
+
+    from activities.db import create_pool, migrate
+    from crisisdesk.converter import data_converter
+    from starter.stack import start_postgres, temporal_binary
+    from worker import build_worker
+
+    with tempfile.TemporaryDirectory(prefix="crisis-drill-") as tmp:
+        pg = start_postgres(Path(tmp) / "pg")
+        try:
+            await migrate(pg.get_uri())
+            pool = await create_pool(pg.get_uri())
+            env = await WorkflowEnvironment.start_time_skipping_v2(
+                ts_config=TimeSkippingConfig(enabled=False), dev_server_existing_path=temporal_binary(),
+                search_attributes=SEARCH_ATTRIBUTES, data_converter=data_converter(), dev_server_log_level="error",
+                dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"])
+            private = settings.model_copy(update={"task_queue": "drill", "report_dir": Path(tmp) / "reports",
+                                                  "evidence_dir": Path(tmp) / "evidence", "smtp_url": None,
+                                                  "webhook_url": None})
+            try:
+                async with build_worker(env.client, private, pool, task_queue="drill"):
+                    return await play(drill, env, "drill", on_step)
+            finally:
+                await env.shutdown()
+                await pool.close()
+        finally:
+            pg.cleanup()
