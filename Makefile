@@ -1,0 +1,40 @@
+# crisisdesk: `make run` starts the whole embedded stack, `make test` runs every test.
+# Both work on a fresh machine that reaches PyPI: they create .venv and install the project first.
+# Extra arguments: make run ARGS='--ui-port 9233', make test ARGS='-k dev_stack -x'.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Newer than pyproject.toml means installed: a second `make run` starts at once.
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test bench tools clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv if missing and install the project with its test dependencies
+
+run: $(STAMP)  ## Temporal + Web UI, PostgreSQL, worker and intake API in the foreground (Ctrl-C stops)
+	$(BIN)/crisis dev $(ARGS)
+
+test: $(STAMP) tools  ## the whole test suite (installs the system tools it drives first)
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: $(STAMP)  ## speed and memory as ratios against baselines measured in the same run
+	$(BIN)/python -m benchmarks $(ARGS)
+
+tools:  ## Debian packages the tests drive (chromium, docker-compose), installed when missing
+	@tools/install-system-packages.sh
+
+clean:  ## remove caches and build output (keeps .venv and .data: `rm -rf .venv .data` for a fresh start)
+	rm -rf build *.egg-info .pytest_cache tests/artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

