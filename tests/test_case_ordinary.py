@@ -42,3 +42,28 @@ async def test_important_problem_needs_experts(open_case):
     assert "experts" in reason
     await case.act("solution_proposed", by="Tech Liu", summary="Fix it", experts=["Dr Ma", "Eng Hu"])
     assert (await case.status()).stage == Stage.executing
+
+
+async def test_sla_clocks_start_when_the_customer_reported(open_case):
+    from datetime import timedelta
+
+    case = await open_case()
+    now = await case.now()
+    late = await open_case(received_at=(now - timedelta(hours=5)).isoformat(), severity="general")
+    status = await late.status()
+    due = {d.name: d.due_at for d in status.deadlines}
+    assert due["response"] == status.received_at + timedelta(hours=24)
+    assert due["acknowledgement"] == status.received_at + timedelta(hours=4)
+    # Typed in 5 h after the call: the 4 h acknowledgement target is already breached.
+    breach = (await late.wait_for("breach", "acknowledgement"))[0]
+    assert breach.detail["notified"] == ["cs_owner", "regional_cs"]
+    assert (await case.status()).deadlines and not any(d.breached for d in (await case.status()).deadlines)
+
+
+async def test_cancel_is_for_the_head_and_ends_the_case(open_case):
+    case = await open_case()
+    assert "only the head (Wang Head)" in await case.refused("cancel", by="Chen CS", reason="duplicate")
+    result = await case.act("cancel", by="Wang Head", reason="duplicate of crisis-it-1")
+    assert result.stage == Stage.cancelled
+    final = await case.handle.result()
+    assert final.stage == Stage.cancelled and final.deadlines == [] and final.next_owner is None

@@ -17,3 +17,19 @@ async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], boo
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
         await asyncio.sleep(interval)
+
+
+# One ordinary case from triage to closure, as any interface would send it: (action, payload).
+ORDINARY_CLOSURE: list[tuple[str, dict]] = [
+    ("triage", {"by": "Chen CS", "severity": "general", "category": "technical"}),
+    ("customer_contacted", {"by": "Chen CS", "channel": "phone"}),
+    ("solution_proposed", {"by": "Tech Liu", "summary": "Reset the lift controller and replace the door sensor"}),
+    ("execution_started", {"by": "Tech Liu", "department": "maintenance"}),
+    ("progress_reported", {"by": "Chen CS"}),
+    ("execution_done", {"by": "Tech Liu"}),
+    ("resolution_confirmed", {"by": "Chen CS", "satisfied": True}),
+    ("survey_response", {"by": "Chen CS", "score": 5, "timeliness": 5, "effectiveness": 5, "attitude": 5}),
+    ("review_done", {"by": "Zhang Head", "cause": "Worn door sensor", "lessons": "Replace sensors at 5 years",
+                     "knowledge_title": "Lift stuck between floors: door sensor",
+                     "knowledge_body": "A worn door sensor stops the lift between floors; replace it."}),
+]
