@@ -67,3 +67,30 @@ async def test_recorded_history_replays_on_current_code(path: Path):
 
 def test_there_are_recorded_histories():
     assert list(HISTORIES.glob("*.json")), "tests/histories/ must hold at least one recorded history"
+
+
+async def test_validators_running_while_effects_are_recorded_leave_history_replayable(open_case):
+    """Update validators run only on the first execution, never on replay, so a dry run must leave
+    no trace even while the workflow is awaiting an activity: a regression test for a replay that
+    scheduled one activity fewer than the original run."""
+    import asyncio
+
+    case = await open_case(potential_crisis=True)
+    stop = asyncio.Event()
+
+    async def refuse_continuously() -> int:
+        sent = 0
+        while not stop.is_set():  # only the validator's dry run: never in history
+            await case.refused("decide_plan", by="Nobody", summary="x", department="y")
+            sent += 1
+        return sent
+
+    pressure = [asyncio.create_task(refuse_continuously()) for _ in range(3)]
+    for round_ in range(20):  # each accepted note is recorded by an activity while validators run
+        await case.act("note", by="Chen CS", text=f"round {round_}")
+    stop.set()
+    assert sum(await asyncio.gather(*pressure)) > 20
+    await case.act("cancel", by="Wang Head", reason="drill over")
+    await case.handle.result()
+    result = await replayer().replay_workflow(await case.handle.fetch_history(), raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure

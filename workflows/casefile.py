@@ -85,10 +85,12 @@ class CaseFile:
         kept_events, kept_effects = len(state.events), len(self.effects)
 
         def restore() -> None:
-            del shared["events"][kept_events:]
-            for field, value in shared.items():
-                setattr(saved, field, value)
-            self.state = saved
+            # In place: the run loop may hold `state` across an await (see settle), and an update
+            # validator's dry run is never replayed, so swapping in a copy would fork history.
+            del state.events[kept_events:]
+            for field in type(state).model_fields:
+                if field not in shared:
+                    setattr(state, field, getattr(saved, field))
             del self.effects[kept_effects:]
 
         try:
