@@ -14,7 +14,9 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -145,6 +147,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
         return validation_failed(list(err.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unparsable(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers 400 when it cannot even decode the body (say, not UTF-8): that is invalid
+        # input like any other, so it is a 422 naming the body.
+        if err.status_code == 400:
+            return validation_failed([{"loc": ["body"], "msg": "not valid JSON (UTF-8 expected)", "type": "json_invalid"}])
+        return await http_exception_handler(request, err)
 
     @app.exception_handler(CrisisClientError)
     async def _client_error(_request: Request, err: CrisisClientError) -> JSONResponse:

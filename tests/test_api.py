@@ -190,3 +190,8 @@ async def test_status_timeline_and_actions(live):
     assert any(e["kind"] == "action" and e["name"] == "note" for e in events) or any(e["name"] == "note" for e in events)
     assert (await live.post(f"/cases/{case_id}/actions/dance", json={"by": "Li"})).status_code == 404
     assert json.loads((await live.get(f"/cases/{case_id}")).text)["counts"].get("rejected", 0) >= 1
+
+
+async def test_a_body_that_is_not_utf8_is_422_naming_the_body(http):
+    answer = await http.post("/intakes", content=b"\xbe\xd6\x94\x08\x87", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body"]
