@@ -36,5 +36,5 @@ tools:  ## Debian packages the tests drive (chromium, docker-compose), installed
 	@tools/install-system-packages.sh
 
 clean:  ## remove caches and build output (keeps .venv and .data: `rm -rf .venv .data` for a fresh start)
-	rm -rf build *.egg-info .pytest_cache tests/artifacts
+	rm -rf build *.egg-info .pytest_cache .hypothesis tests/artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
