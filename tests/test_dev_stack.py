@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from temporalio.client import Client
 
 from crisisdesk.converter import data_converter

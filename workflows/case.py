@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.actions import ACTION_NAMES, ActionRefused, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.intake import Intake
-    from crisisdesk.names import WORKFLOW_TYPE, case_id_for
+    from crisisdesk.names import WORKFLOW_TYPE
     from workflows.casefile import CaseFile
     from workflows.state import ContinuedCase, Effect
     from workflows.steps import apply

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -99,7 +99,3 @@ def open_case(temporal_env: WorkflowEnvironment, worker: Worker, task_queue: str
         return case
 
     return start
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
