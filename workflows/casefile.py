@@ -12,7 +12,15 @@ from typing import Any
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
 from crisisdesk.names import (
-    SA_BREACHED, SA_CATEGORY, SA_NEXT_DEADLINE, SA_OWNER, SA_PATH, SA_PROJECT, SA_REGION, SA_SEVERITY, SA_STAGE,
+    SA_BREACHED,
+    SA_CATEGORY,
+    SA_NEXT_DEADLINE,
+    SA_OWNER,
+    SA_PATH,
+    SA_PROJECT,
+    SA_REGION,
+    SA_SEVERITY,
+    SA_STAGE,
 )
 from crisisdesk.playbooks import Playbook
 from workflows import deadlines

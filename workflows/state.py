@@ -5,7 +5,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crisisdesk.models.case import DeadlineStatus, DelegationStatus, PlanStatus, Stage, TimelineEvent
+from crisisdesk.models.case import (
+    DeadlineStatus,
+    DelegationStatus,
+    PlanStatus,
+    Stage,
+    TimelineEvent,
+)
 from crisisdesk.models.intake import Category, Intake, Path, Severity
 from crisisdesk.playbooks import Playbook
 

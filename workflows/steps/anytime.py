@@ -1,0 +1,147 @@
+"""Actions at any stage: roles and authority, stakeholders, external parties, evidence, media, escalation."""
+
+from datetime import datetime
+
+from crisisdesk.models import actions as a
+from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.case import DelegationStatus, Stage
+from crisisdesk.models.intake import Path, Severity
+from workflows.authority import require_head, require_spokesperson
+from workflows.casefile import CaseFile
+from workflows.steps import case_effect, retarget_sla, step
+
+# Parties whose involvement moves a case onto the crisis path at any level (002 §4.4.1.4, §4.5.2).
+SERIOUS_PARTIES = {"media", "government", "police", "regulator", "lawyer"}
+
+
+# -- at any time -------------------------------------------------------------------------------
+@step("assign_role")
+def assign_role(case: CaseFile, x: a.AssignRole, now: datetime) -> str:
+    s = case.state
+    if x.role in ("head", "spokesperson") and "head" in s.roles:
+        try:
+            require_head(s, "assign_role", x.by, now, delegable=False)
+        except ActionRefused:
+            if not (x.role == "head" and x.by == s.roles.get("regional_cs")):
+                raise ActionRefused(f"assign_role {x.role}: only the head ({s.roles['head']})"
+                                    f"{' or regional CS' if x.role == 'head' else ''} may name the {x.role}") from None
+    s.roles[x.role] = x.person
+    if x.role == "spokesperson" and s.next_media_report_at is None:
+        s.next_media_report_at = now + s.playbook.reporting.media_every
+    return f"{x.role} is {x.person}"
+
+
+@step("delegate")
+def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
+    require_head(case.state, "delegate", x.by, now, delegable=False)
+    allowed = [n for n in case.state.playbook.head_actions if n not in ("delegate", "revoke_delegation", "cancel")]
+    outside = [n for n in x.scope if n not in allowed]
+    if outside:
+        raise ActionRefused(f"delegate: scope may hold only {', '.join(allowed)}; not {', '.join(outside)}")
+    if x.until <= now:
+        raise ActionRefused(f"delegate: until must be in the future (now is {now.isoformat()})")
+    case.state.delegation = DelegationStatus(to=x.to, scope=x.scope, until=x.until, outside_scope=x.outside_scope,
+                                             granted_by=x.by, granted_at=now)
+    return f"{x.to} may {', '.join(x.scope)} until {x.until.isoformat()}"
+
+
+@step("revoke_delegation")
+def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> str:
+    require_head(case.state, "revoke_delegation", x.by, now, delegable=False)
+    if case.state.delegation is None:
+        raise ActionRefused("revoke_delegation: there is no delegation to revoke")
+    case.state.delegation = None
+    return "delegation revoked"
+
+
+@step("add_stakeholder")
+def add_stakeholder(case: CaseFile, x: a.AddStakeholder, now: datetime) -> str:
+    case.state.bump("stakeholders")
+    event = case.state.events[-1]
+    case.effects.append(case_effect(case, event, "stakeholder", **x.model_dump(exclude={"note"})))
+    return f"stakeholder #{case.state.counts['stakeholders']} recorded (personal data kept apart)"
+
+
+@step("set_position")
+def set_position(case: CaseFile, x: a.SetPosition, now: datetime) -> str:
+    return "negotiating position recorded"
+
+
+@step("external_involvement")
+def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime) -> str:
+    s, book = case.state, case.state.playbook
+    event = s.events[-1]
+    s.bump("external")
+    case.notify(event, "external", ["head", "department:crisis_team"], f"{x.party} involved ({x.level})",
+                f"{x.party} at {x.level} level: {x.source or 'no source given'}")
+    if x.party == "media" and x.level in ("provincial", "national"):
+        case.notify(event, "media_alert", [book.regional_marketing_role, "spokesperson"],
+                    f"{x.level} media coverage", f"Negative coverage by {x.level} media: {x.source or ''}")
+    serious = x.party in SERIOUS_PARTIES or x.level != "local"
+    if serious:
+        case.enter_crisis(now, x.by, f"{x.party} involved at {x.level} level")
+        case.contingency_on(now, x.by, f"{x.party} involved at {x.level} level")
+    if s.path == Path.crisis:
+        case.report(event, "change", f"external involvement: {x.party} ({x.level})")
+    return "crisis team alerted" + ("; crisis path and contingency on" if serious else "")
+
+
+@step("add_evidence")
+def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
+    # The workflow has captured and hashed it already (workflows.case); this counts it on the case.
+    case.state.bump("evidence")
+    return "evidence stored with its SHA-256 and custody record"
+
+
+@step("police_liaison")
+def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
+    case.state.bump("police_liaisons")
+    return "police liaison arranged; on-site staff know the conditions and channel"
+
+
+@step("media_statement")
+def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
+    require_spokesperson(case.state, x.by)
+    case.state.bump("media_statements")
+    if case.state.next_media_report_at is None:
+        case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
+    return f"statement filed with {x.filed_with}"
+
+
+@step("compensation")
+def compensation(case: CaseFile, x: a.Compensation, now: datetime) -> str:
+    case.state.bump("compensations")
+    return f"compensation recorded: {x.kind}"
+
+
+@step("escalate")
+def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
+    s = case.state
+    higher = x.severity.rank > s.severity.rank
+    to_crisis = x.potential_crisis and s.path == Path.ordinary
+    if not higher and not to_crisis:
+        raise ActionRefused(f"escalate: severity is already {s.severity.value}; escalate raises it "
+                            f"(or set potential_crisis to move to the crisis path)")
+    event = s.events[-1]
+    if higher:
+        s.severity = Severity(x.severity)
+        retarget_sla(case, now)
+    case.notify(event, "escalation", ["head", "regional_cs"], f"Escalated to {s.severity.value}", x.reason)
+    if to_crisis:
+        case.enter_crisis(now, x.by, x.reason)
+    elif s.path == Path.crisis:
+        case.report(event, "change", f"escalated to {s.severity.value}: {x.reason}")
+    return f"severity {s.severity.value}, {s.path.value} path"
+
+
+@step("note")
+def note(case: CaseFile, x: a.Note, now: datetime) -> str:
+    return "noted"
+
+
+@step("cancel")
+def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
+    require_head(case.state, "cancel", x.by, now, delegable=False)
+    case.state.deadlines.clear()
+    case.move(now, Stage.cancelled, x.by, x.reason)
+    return "case cancelled"

@@ -1,0 +1,104 @@
+"""Triage, and the ordinary path to closure (004 §四): solution, execution, confirmation, survey, review."""
+
+from datetime import datetime
+
+from crisisdesk.models import actions as a
+from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.case import Stage
+from crisisdesk.models.intake import Path
+from workflows.casefile import CaseFile
+from workflows.steps import case_effect, need_path, need_stage, retarget_sla, step
+
+
+# -- 2. triage ---------------------------------------------------------------------------------
+@step("triage")
+def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
+    need_stage(case, "triage", Stage.reported)
+    s = case.state
+    s.severity, s.category = x.severity, x.category
+    retarget_sla(case, now)
+    case.meet(now, "acknowledgement")
+    if x.potential_crisis or s.path == Path.crisis:
+        case.enter_crisis(now, x.by, "triaged as a potential crisis")
+        return "triaged: crisis path, head and regional CS alerted"
+    case.move(now, Stage.solving, x.by, f"triaged {x.severity.value} {x.category.value}")
+    return f"triaged: ordinary path, {x.severity.value}"
+
+
+# -- 3. ordinary path --------------------------------------------------------------------------
+@step("solution_proposed")
+def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> str:
+    need_path(case, "solution_proposed", Path.ordinary)
+    need_stage(case, "solution_proposed", Stage.triaged, Stage.solving)
+    book = case.state.playbook
+    if case.state.severity.rank >= book.experts_required_from.rank and not x.experts:
+        raise ActionRefused(f"solution_proposed: a {case.state.severity.value} problem needs experts convened; "
+                            "list them in 'experts'")
+    case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
+    case.meet(now, "response")
+    case.move(now, Stage.executing, x.by, "solution chosen")
+    return "solution recorded; execution may start"
+
+
+# -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------
+@step("execution_started")
+def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> str:
+    need_stage(case, "execution_started", Stage.executing)
+    if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
+        raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
+    case.state.bump("executions_started")
+    case.start_timer(now, "progress_update")
+    return "execution started; tell the customer how it is going within the progress deadline"
+
+
+@step("progress_reported")
+def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> str:
+    need_stage(case, "progress_reported", Stage.executing)
+    case.meet(now, "progress_update")
+    case.state.bump("progress_reports")
+    return "progress reported to the customer"
+
+
+@step("execution_done")
+def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
+    need_stage(case, "execution_done", Stage.executing)
+    if case.state.counts.get("executions_started", 0) <= case.state.counts.get("executions_done", 0):
+        raise ActionRefused("execution_done: execution has not started; record execution_started first")
+    case.state.bump("executions_done")
+    case.meet(now, "progress_update")
+    case.move(now, Stage.confirming, x.by, "execution done")
+    return "execution done; confirm the resolution with the customer"
+
+
+@step("resolution_confirmed")
+def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime) -> str:
+    need_stage(case, "resolution_confirmed", Stage.confirming)
+    if not x.satisfied:
+        back = Stage.planning if case.state.path == Path.crisis else Stage.solving
+        case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
+        return f"not satisfied; back to {back.value}"
+    case.meet(now, "resolution", "response")
+    case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
+    event = case.state.events[-1]
+    case.effects.append(case_effect(case, event, "survey"))
+    return "resolution confirmed; a satisfaction survey was sent"
+
+
+@step("survey_response")
+def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
+    need_stage(case, "survey_response", Stage.surveying)
+    event = case.state.events[-1]
+    case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
+    case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
+    return "survey recorded; write the review"
+
+
+@step("review_done")
+def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
+    need_stage(case, "review_done", Stage.reviewing)
+    event = case.state.events[-1]
+    case.effects.append(case_effect(case, event, "knowledge", title=x.knowledge_title, body=x.knowledge_body,
+                                    cause=x.cause, lessons=x.lessons))
+    case.move(now, Stage.closed, x.by, "reviewed")
+    case.report(case.state.events[-1], "final", "post-incident report")
+    return "case closed; the knowledge base has the lesson"
