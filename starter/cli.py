@@ -17,9 +17,8 @@ from typing import Any, NoReturn, TypeVar
 
 import structlog
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 from temporalio.client import Client
 
 from crisisdesk.logs import configure_logging
@@ -34,6 +33,7 @@ from starter.client import (
     TemporalUnavailable, UnknownAction,
 )
 from starter.stuck import StuckCase, find_stuck
+from starter.views import emit_json, out, show_articles, show_started, show_status, show_stuck, show_timeline
 
 T = TypeVar("T")
 
@@ -42,7 +42,6 @@ app = typer.Typer(help="crisisdesk: crisis and after-sales cases as durable Temp
 kb_app = typer.Typer(help="The knowledge base built from case reviews.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
-out = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 JSON_OPTION = typer.Option(False, "--json", help="machine-readable JSON on stdout")
 
@@ -158,78 +157,6 @@ def _is_postgres_error(err: BaseException) -> bool:
     return type(err).__module__.startswith("asyncpg") or isinstance(err, (ConnectionError, OSError))
 
 
-# --- output --------------------------------------------------------------------------------------
-
-def emit_json(value: Any) -> None:
-    if isinstance(value, BaseModel):
-        text = value.model_dump_json(indent=2)
-    elif isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
-        text = json.dumps([v.model_dump(mode="json") for v in value], indent=2, ensure_ascii=False)
-    else:
-        text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
-    print(text)
-
-
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
-def _compact(detail: dict[str, Any], width: int = 80) -> str:
-    text = json.dumps(detail, ensure_ascii=False, default=str) if detail else ""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def show_started(started: StartedCase) -> None:
-    verb = "opened" if started.created else "already open"
-    out.print(f"[bold]{started.case_id}[/] {verb}: {started.severity} ({started.response_level})")
-    table = Table(show_header=False, box=None)
-    table.add_row("received", _when(started.received_at))
-    table.add_row("acknowledge by", _when(started.acknowledge_by))
-    table.add_row("respond by", _when(started.respond_by))
-    table.add_row("resolve by", _when(started.resolve_by))
-    out.print(table)
-
-
-def show_status(state: CaseStatus) -> None:
-    table = Table(title=f"{state.case_id}: {state.summary}", show_header=False, title_justify="left")
-    table.add_row("stage", f"{state.stage} ({state.path} path)")
-    table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
-    table.add_row("contingency", "yes" if state.contingency else "no")
-    table.add_row("roles", ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
-    if state.delegation:
-        d = state.delegation
-        table.add_row("delegation", f"{d.to} may {', '.join(d.scope)} until {_when(d.until)}")
-    if state.plan:
-        table.add_row("plan", f"{state.plan.summary} ({state.plan.department}, {state.plan.revisions} revisions)")
-    table.add_row("open actions", ", ".join(state.open_actions) or "-")
-    table.add_row("playbook", f"{state.playbook} v{state.playbook_version}")
-    table.add_row("updated", _when(state.updated_at))
-    out.print(table)
-    if state.deadlines:
-        deadlines = Table("deadline", "due", "state", title="deadlines", title_justify="left")
-        for d in state.deadlines:
-            deadlines.add_row(d.name, _when(d.due_at), "[red]breached[/]" if d.breached else "open")
-        out.print(deadlines)
-
-
-def show_timeline(events: list[TimelineEvent]) -> None:
-    table = Table("#", "at", "kind", "name", "by", "detail")
-    for e in events:
-        style = "red" if e.kind == "rejected" else None
-        table.add_row(str(e.seq), _when(e.at), e.kind, e.name, e.by or "", _compact(e.detail), style=style)
-    out.print(table)
-
-
-def show_stuck(rows: list[StuckCase]) -> None:
-    if not rows:
-        out.print("no stuck cases")
-        return
-    table = Table("case", "reason", "stage", "why", "what would unstick it")
-    for r in rows:
-        table.add_row(r.case_id, r.reason, r.stage or "-", r.why, r.unstick)
-    out.print(table)
-
-
 # --- commands ------------------------------------------------------------------------------------
 
 @app.command()
@@ -286,18 +213,6 @@ async def _with_pool(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> 
         await pool.close()
 
 
-def _text_of(result: Any, html: bool) -> str:
-    if isinstance(result, bytes):
-        return result.decode()
-    if isinstance(result, str):
-        return result
-    for attr in (("html",) if html else ()) + ("markdown", "text", "body"):
-        value = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
-        if isinstance(value, str):
-            return value
-    return result.model_dump_json(indent=2) if isinstance(result, BaseModel) else json.dumps(result, default=str, indent=2)
-
-
 @app.command()
 def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"),
            html: bool = typer.Option(False, "--html", help="HTML instead of text"),
@@ -306,14 +221,11 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
     def body() -> str:
         from activities.reports import render_case_report
 
-        settings = load_settings()
-        kwargs = {"html": html} if "html" in inspect.signature(render_case_report).parameters else {}
+        async def use(pool) -> dict:
+            return await render_case_report(pool, cases.case_ref(case))
 
-        async def use(pool):
-            value = render_case_report(pool, cases.case_ref(case), **kwargs)
-            return await value if inspect.isawaitable(value) else value
-
-        return _text_of(asyncio.run(_with_pool(settings, use)), html)
+        rendered = asyncio.run(_with_pool(load_settings(), use))
+        return rendered["html" if html else "markdown"]
 
     text = run(body)
     if out_file:
@@ -329,24 +241,17 @@ def kb_search(words: list[str] = typer.Argument(..., help="words to look for"), 
     def body() -> Any:
         from activities.knowledge import search_knowledge
 
-        async def use(pool):
-            value = search_knowledge(pool, " ".join(words))
-            return await value if inspect.isawaitable(value) else value
+        async def use(pool) -> list[dict]:
+            return await search_knowledge(pool, " ".join(words))
 
         return asyncio.run(_with_pool(load_settings(), use))
 
     found = run(body)
-    rows = [r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r) for r in (found or [])]
+    rows = [dict(r) for r in found]
     if as_json:
         emit_json(rows)
         return
-    if not rows:
-        out.print("nothing found")
-        return
-    table = Table(*rows[0].keys())
-    for r in rows:
-        table.add_row(*(_compact(v, 60) if isinstance(v, dict) else str(v)[:120] for v in r.values()))
-    out.print(table)
+    show_articles(rows)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
