@@ -14,6 +14,7 @@ Playwright and Debian's Chromium, then checks the case through the `status` quer
 """
 
 import contextlib
+import json
 import shutil
 import time
 import subprocess
@@ -33,7 +34,7 @@ from crisisdesk.models.case import CaseStatus
 from crisisdesk.models.intake import Intake
 from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
 from starter.stack import free_port, temporal_binary
-from tests.helpers import eventually
+from tests.helpers import ORDINARY_CLOSURE, eventually
 from worker import build_worker
 
 try:
@@ -185,6 +186,25 @@ async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
 
 
+async def send_update(page: Page, name: str, payload: dict) -> None:
+    """More Actions -> Send an Update -> pick the name, paste the JSON, submit, wait for the toast."""
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_role("menuitem", name="Send an Update").click()
+    dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_test_id("update-select-button").click()
+    await dialog.get_by_role("option", name=name, exact=True).click()
+    await dialog.get_by_role("textbox", name="Data").click()
+    await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
+    await page.keyboard.press("Delete")
+    await page.keyboard.insert_text(json.dumps(payload))  # insert, not type: the editor auto-closes braces
+    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")  # lets the editor reformat
+    await expect(dialog.get_by_role("textbox", name="Data")).to_contain_text('"by"')
+    await dialog.get_by_role("button", name="Submit").click()
+    await expect(page.get_by_text("Update successful").first).to_be_visible()
+    await expect(dialog).to_be_hidden()
+
+
 # ---------------------------------------------------------------------------------------- test
 
 async def test_operator_finds_a_case_and_triages_it_in_the_web_ui(ui_env, ui_worker, task_queue, page: Page):
@@ -252,3 +272,20 @@ async def test_operator_finds_a_case_and_triages_it_in_the_web_ui(ui_env, ui_wor
     assert (after.stage, after.severity, after.category) == ("solving", "urgent", "safety"), after
     assert after.path == "ordinary"
     assert (await status_of(other)).stage == "reported"  # the other case was not touched
+
+
+async def test_an_operator_takes_a_case_to_closure_with_the_web_ui_alone(ui_env, ui_worker, task_queue, page: Page):
+    """Every action from triage to review through the Update dialog; nothing but the browser acts."""
+    env, base = ui_env
+    case = await start_case(env.client, task_queue, "P-UI-3")
+    await status_of(case)
+    step = Steps(page)
+    async with step("closure-workflow-page"):
+        await page.goto(f"{base}/namespaces/default/workflows/{case.id}")
+        await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
+    for number, (name, payload) in enumerate(ORDINARY_CLOSURE, 1):
+        async with step(f"closure-{name}"):
+            await send_update(page, name, payload)
+            await eventually(lambda: status_of(case), lambda s, n=number: s.counts.get("actions", 0) >= n)
+    final = await case.result()
+    assert final.stage == "closed" and final.counts["actions"] == len(ORDINARY_CLOSURE)
