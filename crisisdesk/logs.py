@@ -40,7 +40,9 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger keeps the processors of its first use, so a later configure (a
+        # CLI command, a test capturing logs) would silently miss it. The saving is a dict lookup.
+        cache_logger_on_first_use=False,
     )
     # The SDK's own stdlib logging (workflow.logger included) goes through the same renderer.
     handler = logging.StreamHandler(sys.stderr)

@@ -227,11 +227,13 @@ class CaseFile:
         if s.next_report_at is not None and s.next_report_at <= now:
             every = self.report_every()
             kind = "daily" if every <= timedelta(days=1) else "weekly"
-            self.report(self.record(now, "report_due", kind), kind, f"{kind} situation report")
-            s.next_report_at = now + every
+            self.report(self.record(now, "report_due", kind, due_at=s.next_report_at.isoformat()), kind,
+                        f"{kind} situation report")
+            s.next_report_at = next_after(s.next_report_at, every, now)
         if s.next_media_report_at is not None and s.next_media_report_at <= now:
-            self.report(self.record(now, "report_due", "media"), "media", "weekly media contact report")
-            s.next_media_report_at = now + s.playbook.reporting.media_every
+            self.report(self.record(now, "report_due", "media", due_at=s.next_media_report_at.isoformat()), "media",
+                        "weekly media contact report")
+            s.next_media_report_at = next_after(s.next_media_report_at, s.playbook.reporting.media_every, now)
         if s.delegation is not None and s.delegation.until <= now:
             self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())
             s.delegation = None
@@ -266,3 +268,11 @@ class CaseFile:
             SA_NEXT_DEADLINE: deadlines.nearest_due(s),
             SA_BREACHED: any(d.breached for d in s.deadlines.values()),
         }
+
+
+def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:
+    """The next slot of a cadence anchored at `due`: a late wake-up neither shifts the schedule nor
+    sends a burst of catch-up reports."""
+    while due <= now:
+        due += every
+    return due
