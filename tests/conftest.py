@@ -3,6 +3,7 @@
 Each test gets its own task queue and ids, never its own servers.
 """
 
+import logging
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 import pytest_asyncio
+import structlog
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
@@ -27,6 +29,20 @@ def pytest_configure(config) -> None:
     # of a PostgreSQL that another run (a second terminal, a helper) is still using.
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="crisisdesk-tests-")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Commands under test (the CLI, `crisis dev`) configure logging for their process; give every
+    other test the configuration it started with."""
+    configured, config = structlog.is_configured(), structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    if configured:
+        structlog.configure(**config)
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -6,30 +6,15 @@ CLI makes its own with asyncio.run, as it does for a user.
 
 import asyncio
 import json
-import logging
 import uuid
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from starter.cli import app
 from tests.helpers import eventually
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI configures logging for its process; give the other tests theirs back."""
-    configured, config = structlog.is_configured(), structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.reset_defaults()
-    if configured:
-        structlog.configure(**config)
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
