@@ -6,21 +6,28 @@
 import asyncio
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import (
+    SandboxedWorkflowRunner,
+    SandboxRestrictions,
+)
 
-from crisisdesk.converter import data_converter
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
+from starter.client import TemporalUnavailable, connect
 from workflows.case import CrisisWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
 PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the worker and the replay tests share."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
 
 
 def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_queue: str | None = None) -> Worker:
@@ -32,17 +39,8 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
         task_queue=task_queue or settings.task_queue,
         workflows=[CrisisWorkflow],
         activities=build_activities(pool, settings),
-        activity_executor=ThreadPoolExecutor(4),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
-        ),
+        workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
-    )
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
     )
 
 
@@ -53,8 +51,8 @@ async def main() -> int:
 
     try:
         client = await connect(settings)
-    except Exception as err:  # one clear line, not a traceback wall
-        log.error("temporal unreachable", address=settings.temporal_address, error=str(err))
+    except TemporalUnavailable as err:  # one clear line, not a traceback wall
+        log.error(str(err))
         return 2
     try:
         await migrate(settings.dsn())

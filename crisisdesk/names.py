@@ -5,6 +5,9 @@ from temporalio.common import SearchAttributeKey
 WORKFLOW_TYPE = "CrisisWorkflow"
 DEFAULT_TASK_QUEUE = "crisis"
 CASE_ID_PREFIX = "crisis-"
+# The detail of a refused update whose refusal the case recorded itself (its handler refused, not its
+# validator): starters need not mirror it as a signal.
+REFUSAL_RECORDED = "recorded"
 
 
 def case_id_for(intake_id: str) -> str:

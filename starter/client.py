@@ -11,17 +11,32 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
-from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, describe_validation_error
+from crisisdesk.models.actions import (
+    ACTION_MODELS,
+    ActionRefused,
+    describe_validation_error,
+)
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
-from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
+from crisisdesk.names import (
+    CASE_ID_PREFIX,
+    REFUSAL_RECORDED,
+    WORKFLOW_TYPE,
+    case_id_for,
+)
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
 
@@ -193,17 +208,6 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
     return CaseNotFound(case_id)
 
 
-async def _refusal_recorded(handle: WorkflowHandle, action: str, reason: str) -> bool:
-    """A refusal raised by the update's handler (not its validator) is already on the timeline."""
-    try:
-        events = await handle.query("timeline", result_type=list[TimelineEvent], rpc_timeout=timedelta(seconds=5))
-    except Exception:
-        return False
-    last = events[-1] if events else None
-    return bool(last and last.kind == "rejected" and last.name == action
-                and last.detail.get("via") == "update" and last.detail.get("reason") == reason)
-
-
 async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
     """Take an action on a case through its update; a refusal is also signalled so it is on the timeline."""
     case_id = case_ref(case_id)
@@ -216,7 +220,8 @@ async def act(client: Client, case_id: str, action: str, payload: object) -> Act
         )
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
-        if not await _refusal_recorded(handle, action, reason):
+        recorded = isinstance(err.cause, ApplicationError) and REFUSAL_RECORDED in err.cause.details
+        if not recorded:
             try:  # the validator refused before anything was written: the signal path records it
                 await handle.signal(action, payload)
             except RPCError as sig_err:

@@ -14,18 +14,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from crisisdesk.converter import data_converter
-from worker import PASSED_THROUGH
+from worker import workflow_runner
 from workflows.case import CrisisWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def replayer() -> Replayer:
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-    return Replayer(workflows=[CrisisWorkflow], data_converter=data_converter(),
-                    workflow_runner=SandboxedWorkflowRunner(
-                        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)))
+    return Replayer(workflows=[CrisisWorkflow], data_converter=data_converter(), workflow_runner=workflow_runner())
 
 
 async def drive_crisis(case) -> None:

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.actions import ACTION_NAMES, ActionRefused, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.intake import Intake
-    from crisisdesk.names import WORKFLOW_TYPE
+    from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
     from workflows.casefile import CaseFile
     from workflows.state import ContinuedCase, Effect
     from workflows.steps import apply
@@ -112,7 +112,7 @@ class CrisisWorkflow:
             message = await self.take(name, self.parse(name, payload))
         except ActionRefused as refusal:
             self.refuse(name, payload, refusal, via="update")
-            raise ApplicationError(str(refusal), type="ActionRefused", non_retryable=True) from None
+            raise ApplicationError(str(refusal), REFUSAL_RECORDED, type="ActionRefused", non_retryable=True) from None
         return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
 
     async def on_signal(self, name: str, payload: RawValue | None) -> None:
