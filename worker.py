@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import (
     SandboxRestrictions,
 )
 
+from crisisdesk.acting import ActingWorkerInterceptor
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
@@ -40,6 +41,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
         workflows=[CrisisWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
+        interceptors=[ActingWorkerInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

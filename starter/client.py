@@ -22,6 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from crisisdesk.acting import ActingClientInterceptor
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
 from crisisdesk.models.actions import (
@@ -99,7 +100,8 @@ async def connect(settings: Settings) -> Client:
     """A client with the project's data converter; a clear error when Temporal does not answer."""
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings),
+            interceptors=[ActingClientInterceptor()],
         )
     except Exception as err:
         raise TemporalUnavailable(

@@ -4,15 +4,12 @@ Handlers accept raw JSON and validate it here, so a malformed action is refused 
 and the reason instead of being dropped by the SDK's deserializer.
 """
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
 from crisisdesk.models.intake import Category, Channel, Severity
-
-Text = Annotated[str, Field(min_length=1, max_length=5000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+from crisisdesk.models.text import Name, StorableModel, Text
 
 ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
 
@@ -23,7 +20,7 @@ def valid_role(role: str) -> str:
     raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)} or department:<name>")
 
 
-class Action(BaseModel):
+class Action(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     by: Name
     note: str | None = Field(None, max_length=5000)
@@ -48,8 +45,8 @@ class AssignRole(Action):
 
 class Delegate(Action):
     to: Name
-    scope: list[str] = Field(min_length=1)
-    until: datetime
+    scope: list[Name] = Field(min_length=1, max_length=30)
+    until: AwareDatetime
     outside_scope: Text
 
 
@@ -73,8 +70,8 @@ class SetPosition(Action):
     their_bottom_line: str | None = Field(None, max_length=5000)
     our_bottom_line: str | None = Field(None, max_length=5000)
     compromise_point: str | None = Field(None, max_length=5000)
-    options: list[str] = Field(default_factory=list)
-    risks: list[str] = Field(default_factory=list)
+    options: list[Text] = Field(default_factory=list, max_length=50)
+    risks: list[Text] = Field(default_factory=list, max_length=50)
 
 
 class DecidePlan(Action):
@@ -130,7 +127,7 @@ class AddEvidence(Action):
     description: Text
     content_base64: str | None = None
     uri: str | None = Field(None, max_length=2000)
-    captured_at: datetime | None = None
+    captured_at: AwareDatetime | None = None
     location: str | None = Field(None, max_length=500)
 
     def model_post_init(self, _context) -> None:
@@ -151,7 +148,7 @@ class MediaStatement(Action):
 
 class SolutionProposed(Action):
     summary: Text
-    experts: list[Name] = Field(default_factory=list)
+    experts: list[Name] = Field(default_factory=list, max_length=50)
 
 
 class ResolutionConfirmed(Action):
@@ -160,7 +157,7 @@ class ResolutionConfirmed(Action):
 
 class Compensation(Action):
     kind: Name
-    amount: float | None = Field(None, ge=0)
+    amount: float | None = Field(None, ge=0, allow_inf_nan=False)
 
 
 class SurveyResponse(Action):

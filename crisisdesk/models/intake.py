@@ -1,9 +1,10 @@
 """What a reported problem carries when it arrives (CONTRACT.md, "Input")."""
 
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+
+from crisisdesk.models.text import StorableModel
 
 
 class Channel(StrEnum):
@@ -42,28 +43,29 @@ class Path(StrEnum):
     crisis = "crisis"
 
 
-class Reporter(BaseModel):
+class Reporter(StorableModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)
     contact: str | None = Field(None, max_length=200)
     role: str | None = Field(None, max_length=100)
 
 
-class Project(BaseModel):
+class Project(StorableModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = Field(None, max_length=100)
     name: str | None = Field(None, max_length=200)
     region: str | None = Field(None, max_length=100)
 
 
-class Intake(BaseModel):
+class Intake(StorableModel):
     """One reported problem. `intake_id` is the source system's id and names the case."""
 
     model_config = ConfigDict(extra="forbid")
 
     intake_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")
     channel: Channel = Channel.internal
-    received_at: datetime | None = None
+    received_at: AwareDatetime | None = Field(None, description="when the customer reported; SLA clocks start here (default: when the case opened)")
+    late_entry: bool = Field(False, description="recorded after the fact: received_at may be long past")
     reporter: Reporter = Field(default_factory=Reporter)
     project: Project = Field(default_factory=Project)
     summary: str = Field(min_length=1, max_length=500)
@@ -73,7 +75,7 @@ class Intake(BaseModel):
     severity: Severity | None = None
     potential_crisis: bool | None = None
     playbook: str | None = Field(None, max_length=100)
-    roles: dict[str, str] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(default_factory=dict, max_length=30)
 
     @field_validator("roles")
     @classmethod
@@ -82,6 +84,6 @@ class Intake(BaseModel):
 
         for role, person in roles.items():
             valid_role(role)
-            if not person.strip():
-                raise ValueError(f"roles.{role}: name a person")
+            if not person.strip() or len(person) > 200:
+                raise ValueError(f"roles.{role}: name a person (1 to 200 characters)")
         return roles

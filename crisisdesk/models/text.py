@@ -1,0 +1,51 @@
+"""Text that people send: storable everywhere it goes, or refused with the field named.
+
+JSON and pydantic accept two things PostgreSQL cannot store: the NUL character (`\\u0000`) and
+unpaired surrogates (`\\ud800`, not valid UTF-8). Either one would make the record of a case fail
+for good, so every model that carries text from outside (the intake, every action, the directory)
+derives from `StorableModel`, which refuses them in any string field, nested ones included, with
+the field's name. The same models validate HTTP, CLI, signal and update input, so every channel
+refuses the same text the same way.
+"""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored, or None when it can."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored: remove it"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (not valid UTF-8), which cannot be stored: send valid Unicode"
+    return None
+
+
+def _check(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if reason := unstorable(value):
+            raise ValueError(f"{where} {reason}" if where else reason)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check(key, f"key {key!r}" if isinstance(key, str) and not unstorable(key) else "a key")
+            _check(item, f"[{key!r}]" if isinstance(key, str) and not unstorable(key) else "")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for index, item in enumerate(value):
+            _check(item, f"[{index}]")
+
+
+class StorableModel(BaseModel):
+    """A model whose every string (nested ones too) can be stored in PostgreSQL and JSON."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        _check(value, "")
+        return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=5000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
