@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     evidence_allowed_dirs: list[Path] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_DIRS")
     evidence_allowed_hosts: list[str] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_HOSTS")
     report_dir: Path = Field(Path(".data/reports"), validation_alias="CRISIS_REPORT_DIR")
+    # -- identity (issue 9): how callers authenticate; `none` is the embedded stack's one local user
+    auth: Literal["none", "tokens", "oidc"] = Field("none", validation_alias="CRISIS_AUTH")
+    oidc_issuer: str | None = Field(None, validation_alias="CRISIS_OIDC_ISSUER")
+    oidc_audience: str | None = Field(None, validation_alias="CRISIS_OIDC_AUDIENCE")
+    oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
 
     @field_validator("database_url")
     @classmethod
