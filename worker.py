@@ -52,7 +52,7 @@ async def main() -> int:
     from activities.db import create_pool, migrate
 
     try:
-        client = await connect(settings)
+        client = await connect(settings, worker=True)
     except TemporalUnavailable as err:  # one clear line, not a traceback wall
         log.error(str(err))
         return 2

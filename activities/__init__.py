@@ -7,6 +7,7 @@ idempotent on the key it carries, so Temporal may retry it freely.
 
 import asyncpg
 
+from activities.directory import DirectoryCheck
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
 from activities.notify import Notifier
@@ -26,9 +27,10 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     records = CaseRecords(pool, settings)
     notifier = Notifier(pool, settings)
     evidence = EvidenceStore(pool, settings)
-    reports = Reports(pool, settings)
-    surveys = Surveys(pool)
+    reports = Reports(pool, settings, notifier)
+    surveys = Surveys(pool, notifier)
     knowledge = Knowledge(pool)
+    directory = DirectoryCheck(pool, settings)
     return [
         records.open_case,
         records.record_timeline,
@@ -39,4 +41,5 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         surveys.send_survey,
         surveys.record_survey,
         knowledge.save_knowledge,
+        directory.check_people,
     ]

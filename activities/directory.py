@@ -1,8 +1,11 @@
 """The directory of people in PostgreSQL: add or change, look up, disable. Never deleted."""
 
 import asyncpg
+from temporalio import activity
 
+from crisisdesk.models.effects import PeopleCheck, PeopleChecked
 from crisisdesk.models.people import Person
+from crisisdesk.settings import Settings
 
 _COLUMNS = "person_id, display_name, roles, service, disabled_at"
 
@@ -36,3 +39,23 @@ async def disable_person(conn: asyncpg.Connection | asyncpg.Pool, person_id: str
         "UPDATE people SET disabled_at = now(), updated_at = now() WHERE person_id = $1 AND disabled_at IS NULL",
         person_id)
     return result.endswith(" 1")
+
+
+async def unknown_people(conn: asyncpg.Connection | asyncpg.Pool, names: list[str]) -> list[str]:
+    """The names that are no active person's id, in the order given."""
+    rows = await conn.fetch("SELECT person_id FROM people WHERE person_id = ANY($1) AND disabled_at IS NULL", names)
+    known = {r["person_id"] for r in rows}
+    return [n for n in names if n not in known]
+
+
+class DirectoryCheck:
+    """The case's check that roles and delegations name people from the directory (auth on only)."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool, self.settings = pool, settings
+
+    @activity.defn(name="check_people")
+    async def check_people(self, req: PeopleCheck) -> PeopleChecked:
+        if self.settings.auth == "none":
+            return PeopleChecked()
+        return PeopleChecked(unknown=await unknown_people(self.pool, req.names), enforced=True)

@@ -1,7 +1,9 @@
 """Evidence: content-addressed storage with a SHA-256 and a chain of custody.
 
-Content comes inline (`content_base64`) or from a `uri` (`file://` inside the allowed directories,
-`http(s)://` to allowed hosts only). It is streamed in chunks to a temporary file beside the store,
+Content comes inline (`content_base64`, up to CRISIS_EVIDENCE_INLINE_MAX_BYTES: it travels in the
+case's history), from a `uri` (`file://` inside the allowed directories, `http(s)://` to allowed
+hosts only), or was uploaded to the API first (`store_upload`), which sends the case only the
+reference `evidence:sha256:<hex>`: the content itself never enters the workflow. It is streamed in chunks to a temporary file beside the store,
 hashed on the way, and moved to `evidence_dir/<sha256[:2]>/<sha256>`: the same content is stored
 once, however many cases or retries refer to it. Each row has a custody trail: who captured it,
 and who read it since (`read_evidence`).
@@ -13,6 +15,7 @@ import binascii
 import hashlib
 import mimetypes
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +31,7 @@ from crisisdesk.models.effects import CaptureEvidence, EvidenceReceipt
 from crisisdesk.settings import Settings
 
 CHUNK = 256 * 1024
+UPLOAD_REF = re.compile(r"evidence:sha256:([0-9a-fA-F]{64})")
 HEARTBEAT_EVERY = 4 * 1024 * 1024  # bytes between heartbeats on large items
 
 _MAGIC = [
@@ -105,6 +109,7 @@ class EvidenceStore:
             raise refused("content_base64 or uri: give exactly one of them")
         limit = self.settings.evidence_max_bytes
         if req.content_base64 is not None:
+            limit = min(limit, self.settings.evidence_inline_max_bytes)
             # Refuse before decoding anything too big: base64 is 4 characters per 3 bytes.
             if len(req.content_base64) // 4 * 3 > limit + 3:
                 raise refused(f"content_base64: larger than the {limit} byte limit")
@@ -116,6 +121,8 @@ class EvidenceStore:
                 raise refused(f"content_base64: {len(data)} bytes is larger than the {limit} byte limit")
             return _chunks_of(data), "inline", None, None
         parts = urlsplit(req.uri)
+        if parts.scheme == "evidence":
+            return _file_chunks(self.uploaded(req.uri), limit), "upload", None, None
         if parts.scheme == "file":
             path = self._allowed_file(parts)
             return _file_chunks(path, limit), req.uri, None, path.name
@@ -128,6 +135,31 @@ class EvidenceStore:
             declared = await anext(stream)  # the first item is the Content-Type (or "")
             return stream, req.uri, declared.decode() or None, Path(parts.path).name or None
         raise refused("uri: only file://, http:// and https:// URIs are accepted")
+
+    def uploaded(self, uri: str) -> Path:
+        """The stored file an `evidence:sha256:<hex>` reference names."""
+        match = UPLOAD_REF.fullmatch(uri)
+        if not match:
+            raise refused("uri: an evidence reference looks like evidence:sha256:<64 hex digits>")
+        sha = match.group(1).lower()
+        path = self.root / sha[:2] / sha
+        if not path.is_file():
+            raise refused("uri: no uploaded evidence has that SHA-256; upload it with POST /cases/{case_id}/evidence")
+        return path
+
+    async def store_upload(self, chunks: AsyncIterator[bytes]) -> tuple[str, int, str]:
+        """Store uploaded content by its SHA-256 (refused past CRISIS_EVIDENCE_MAX_BYTES); returns the
+        reference the case is sent, the size and the sniffed media type."""
+        async def bounded() -> AsyncIterator[bytes]:
+            total = 0
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > self.settings.evidence_max_bytes:
+                    raise refused(f"upload: larger than the {self.settings.evidence_max_bytes} byte limit")
+                yield chunk
+
+        sha, size, head, _ = await self._store(bounded())
+        return f"evidence:sha256:{sha}", size, sniff_media_type(head)
 
     def _allowed_file(self, parts) -> Path:
         if parts.netloc not in ("", "localhost"):

@@ -6,15 +6,17 @@ in one place without touching the history of what was done.
 """
 
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from crisisdesk.logs import log
-from crisisdesk.models.case import CaseStatus
+from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.effects import (
     CaseOpened,
+    CaseOpening,
     OpenCase,
     Recorded,
     RecordTimeline,
@@ -41,87 +43,37 @@ class CaseRecords:
 
     @activity.defn(name="open_case")
     async def open_case(self, req: OpenCase) -> CaseOpened:
+        """The playbook the case pins (no PostgreSQL: a case opens, and its deadlines run, while the
+        record store is down). An unknown playbook name falls back to the default, and says so."""
+        problem = None
         try:
             playbook = load_playbook(req.playbook or self.settings.playbook, self.settings.playbook_dir)
         except PlaybookError as err:
-            raise ApplicationError(str(err), type="PlaybookError", non_retryable=True) from None
-        intake = req.intake
-        # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
-        public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO playbook_versions (name, version, digest, body)
-                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-                playbook.name, playbook.version, playbook.digest, playbook.model_dump(mode="json"),
-            )
-            row = await conn.fetchrow(
-                """INSERT INTO cases (case_id, intake_id, summary, channel, project_id, project_name,
-                                      region, playbook, playbook_version, playbook_digest, intake,
-                                      received_at, opened_at, severity, category, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $13)
-                   ON CONFLICT (case_id) DO NOTHING
-                   RETURNING case_id""",
-                req.case_id, intake.intake_id, intake.summary, intake.channel.value,
-                intake.project.id, intake.project.name, intake.project.region,
-                playbook.name, playbook.version, playbook.digest, public_intake,
-                intake.received_at or req.opened_at, req.opened_at,
-                (intake.severity or playbook.default_severity).value,
-                intake.category.value if intake.category else None,
-            )
-            created = row is not None
-            if intake.reporter.name or intake.reporter.contact:
-                await conn.execute(
-                    """INSERT INTO stakeholders (key, case_id, role, by_person, name, contact)
-                       VALUES ($1, $2, 'reporter', $3, $4, $5) ON CONFLICT (key) DO NOTHING""",
-                    f"{req.case_id}:reporter", req.case_id, f"intake:{intake.channel.value}",
-                    intake.reporter.name, intake.reporter.contact,
-                )
-        log.info("case opened" if created else "case already open", case_id=req.case_id,
-                 playbook=playbook.name, playbook_version=playbook.version)
-        return CaseOpened(playbook=playbook, created=created)
+            if not req.playbook:
+                raise ApplicationError(str(err), type="PlaybookError", non_retryable=True) from None
+            playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
+            problem = f"{err}; the default playbook {playbook.name!r} runs this case"
+        log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
+        return CaseOpened(playbook=playbook, problem=problem)
 
     @activity.defn(name="record_timeline")
     async def record_timeline(self, req: RecordTimeline) -> Recorded:
-        status = req.status
-        events = sorted(req.events, key=lambda e: e.seq)
-        async with self.pool.acquire() as conn, conn.transaction():
-            # Project the status; a late retry carrying an older status never overwrites a newer one.
-            # (The row `open_case` made has no status yet: the first projection always applies.)
-            await conn.execute(
-                """INSERT INTO cases (case_id, intake_id, summary, project_id, project_name, region,
-                                      playbook, playbook_version, received_at, stage, path, severity,
-                                      category, contingency, next_deadline, breached, status, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                   ON CONFLICT (case_id) DO UPDATE SET
-                       summary = EXCLUDED.summary, stage = EXCLUDED.stage, path = EXCLUDED.path,
-                       severity = EXCLUDED.severity, category = EXCLUDED.category,
-                       contingency = EXCLUDED.contingency, next_deadline = EXCLUDED.next_deadline,
-                       breached = EXCLUDED.breached, status = EXCLUDED.status,
-                       updated_at = EXCLUDED.updated_at
-                   WHERE cases.status IS NULL OR cases.updated_at <= EXCLUDED.updated_at""",
-                req.case_id, status.intake_id, status.summary, status.project.get("id"),
-                status.project.get("name"), status.project.get("region"), status.playbook,
-                status.playbook_version, status.received_at, status.stage.value, status.path.value,
-                status.severity.value, status.category.value if status.category else None,
-                status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
-                status.model_dump(mode="json"), status.updated_at,
-            )
-            inserted = 0
-            if events:
-                result = await conn.execute(
-                    """INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
-                       SELECT $1, e.seq, e.at, e.kind, e.name, e.by_person, e.detail
-                       FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-                                   $7::jsonb[]) AS e(seq, at, kind, name, by_person, detail)
-                       ON CONFLICT (case_id, seq) DO NOTHING""",
-                    req.case_id,
-                    [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
-                    [e.name for e in events], [e.by for e in events],
-                    [e.model_dump(mode="json")["detail"] for e in events],
-                )
-                inserted = int(result.split()[-1])
-        log.debug("timeline recorded", case_id=req.case_id, stage=status.stage.value,
-                  events=len(events), inserted=inserted)
+        """Append events (idempotent on case_id+seq) and project the status; the first record also
+        writes the case row, its playbook and the reporter's personal data (kept apart)."""
+        if req.scrub:
+            req = RecordTimeline.model_validate(scrubbed(req.model_dump(mode="json")))
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if req.opening is not None:
+                    await _write_opening(conn, req.case_id, req.opening)
+                inserted = await _write_timeline(conn, req)
+        except (asyncpg.DataError, UnicodeEncodeError) as err:
+            # The data, not the server: retrying cannot help. The case records it and scrubs.
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else 'refused'}"
+            log.error("record rejected as data", case_id=req.case_id, error=reason)
+            raise ApplicationError(reason, type="RecordRejected", non_retryable=True) from None
+        log.debug("timeline recorded", case_id=req.case_id, stage=req.status.stage.value,
+                  events=len(req.events), inserted=inserted)
         return Recorded(inserted=inserted)
 
     @activity.defn(name="store_stakeholder")
@@ -129,12 +81,12 @@ class CaseRecords:
         async with self.pool.acquire() as conn, conn.transaction():
             stakeholder_id = await conn.fetchval(
                 """INSERT INTO stakeholders (key, case_id, by_person, name, contact, unit, employer,
-                                             household, intermediary, key_contact, concerns)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                             household, intermediary, key_contact, concerns, role)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                    ON CONFLICT (key) DO NOTHING
                    RETURNING stakeholder_id""",
                 req.key, req.case_id, req.by, req.name, req.contact, req.unit, req.employer,
-                req.household, req.intermediary, req.key_contact, req.concerns,
+                req.household, req.intermediary, req.key_contact, req.concerns, req.role,
             )
             created = stakeholder_id is not None
             if not created:
@@ -144,6 +96,98 @@ class CaseRecords:
         if created:  # the id only: the name and contact never reach a log line
             log.info("stakeholder stored", case_id=req.case_id, by=req.by, stakeholder_id=stakeholder_id)
         return StakeholderRef(stakeholder_id=stakeholder_id)
+
+
+async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOpening) -> None:
+    intake, playbook = opening.intake, opening.playbook
+    # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
+    public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
+    await conn.execute(
+        """INSERT INTO playbook_versions (name, version, digest, body)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        playbook.name, playbook.version, playbook.digest, playbook.model_dump(mode="json"),
+    )
+    await conn.execute(
+        """INSERT INTO cases (case_id, intake_id, summary, channel, project_id, project_name,
+                              region, playbook, playbook_version, playbook_digest, intake,
+                              received_at, opened_at, severity, category, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $13)
+           ON CONFLICT (case_id) DO UPDATE SET channel = EXCLUDED.channel, intake = EXCLUDED.intake,
+               opened_at = EXCLUDED.opened_at, playbook_digest = EXCLUDED.playbook_digest""",
+        case_id, intake.intake_id, intake.summary, intake.channel.value,
+        intake.project.id, intake.project.name, intake.project.region,
+        playbook.name, playbook.version, playbook.digest, public_intake,
+        opening.received_at, opening.opened_at,
+        (intake.severity or playbook.default_severity).value,
+        intake.category.value if intake.category else None,
+    )
+    if intake.reporter.name or intake.reporter.contact:
+        await conn.execute(
+            """INSERT INTO stakeholders (key, case_id, role, by_person, name, contact)
+               VALUES ($1, $2, 'reporter', $3, $4, $5) ON CONFLICT (key) DO NOTHING""",
+            f"{case_id}:reporter", case_id, f"intake:{intake.channel.value}",
+            intake.reporter.name, intake.reporter.contact,
+        )
+
+
+async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
+    status = req.status
+    # Project the status; a late retry carrying an older status never overwrites a newer one.
+    await conn.execute(
+        """INSERT INTO cases (case_id, intake_id, summary, project_id, project_name, region,
+                              playbook, playbook_version, received_at, stage, path, severity,
+                              category, contingency, next_deadline, breached, status, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+           ON CONFLICT (case_id) DO UPDATE SET
+               summary = EXCLUDED.summary, stage = EXCLUDED.stage, path = EXCLUDED.path,
+               severity = EXCLUDED.severity, category = EXCLUDED.category,
+               contingency = EXCLUDED.contingency, next_deadline = EXCLUDED.next_deadline,
+               breached = EXCLUDED.breached, status = EXCLUDED.status,
+               updated_at = EXCLUDED.updated_at
+           WHERE cases.status IS NULL OR cases.updated_at <= EXCLUDED.updated_at""",
+        req.case_id, status.intake_id, status.summary, status.project.get("id"),
+        status.project.get("name"), status.project.get("region"), status.playbook,
+        status.playbook_version, status.received_at, status.stage.value, status.path.value,
+        status.severity.value, status.category.value if status.category else None,
+        status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
+        status.model_dump(mode="json"), status.updated_at,
+    )
+    events = sorted(req.events, key=lambda e: e.seq)
+    if not events:
+        return 0
+    result = await conn.execute(
+        """INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
+           SELECT $1, e.seq, e.at, e.kind, e.name, e.by_person, e.detail
+           FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+                       $7::jsonb[]) AS e(seq, at, kind, name, by_person, detail)
+           ON CONFLICT (case_id, seq) DO NOTHING""",
+        req.case_id,
+        [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
+        [e.name for e in events], [e.by for e in events],
+        [e.model_dump(mode="json")["detail"] for e in events],
+    )
+    return int(result.split()[-1])
+
+
+async def timeline_rows(conn: asyncpg.Connection | asyncpg.Pool, case_id: str, after_seq: int = 0,
+                        limit: int = 1000) -> list[TimelineEvent]:
+    """A page of the recorded timeline: events after `after_seq`, in order."""
+    rows = await conn.fetch(
+        """SELECT seq, at, kind, name, by_person, detail FROM timeline_events
+           WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""", case_id, after_seq, limit)
+    return [TimelineEvent(seq=r["seq"], at=r["at"], kind=r["kind"], name=r["name"], by=r["by_person"],
+                          detail=r["detail"] or {}) for r in rows]
+
+
+def scrubbed(value: Any) -> Any:
+    """Every string with what PostgreSQL refuses (NUL, unpaired surrogates) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value
 
 
 async def purge_personal_data(pool: asyncpg.Pool, case_id: str) -> dict[str, int]:

@@ -16,7 +16,8 @@ from temporalio import activity
 from activities.report_render import Rendered, render
 from crisisdesk.logs import log
 from crisisdesk.models.case import CaseStatus, TimelineEvent
-from crisisdesk.models.effects import ReportReceipt, WriteReport
+from activities.notify import Notifier
+from crisisdesk.models.effects import Notification, ReportReceipt, WriteReport
 from crisisdesk.settings import Settings
 
 
@@ -37,17 +38,43 @@ def _write_files(directory: Path, stem: str, rendered: Rendered) -> list[str]:
     return paths
 
 
+REPORT_EVENTS = 300  # the most recent events a report is rendered with
+
+
+async def recent_timeline(conn: asyncpg.Connection | asyncpg.Pool, case_id: str, limit: int = REPORT_EVENTS,
+                          newer: list[TimelineEvent] = ()) -> list[TimelineEvent]:
+    """The case's last `limit` events: PostgreSQL's, with `newer` (not yet recorded) merged in by seq."""
+    rows = await conn.fetch(
+        """SELECT seq, at, kind, name, by_person, detail FROM
+               (SELECT * FROM timeline_events WHERE case_id = $1 ORDER BY seq DESC LIMIT $2) AS last
+           ORDER BY seq""", case_id, limit)
+    events = {r["seq"]: TimelineEvent(seq=r["seq"], at=r["at"], kind=r["kind"], name=r["name"], by=r["by_person"],
+                                      detail=r["detail"] or {}) for r in rows}
+    events.update({e.seq: e for e in newer})
+    return [events[seq] for seq in sorted(events)][-limit:]
+
+
 class Reports:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    """Renders, stores and sends reports; given the pool and the worker's Notifier for the sending."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, notifier: Notifier | None = None) -> None:
         self.pool = pool
         self.root = Path(settings.report_dir).resolve()
+        self.notifier = notifier
 
     @activity.defn(name="write_report")
     async def write_report(self, req: WriteReport) -> ReportReceipt:
-        existing = await self._receipt_for(req.key)
-        if existing:
-            return existing
-        rendered = render(req.kind, req.reason, req.status, req.timeline, req.at)
+        receipt = await self._receipt_for(req.key) or await self._write(req)
+        if req.recipients and self.notifier is not None:
+            # The same key as a separate `notify` would use: a retry, or a case replaying older code, sends once.
+            receipt.sent = await self.notifier.notify(Notification(
+                key=f"{req.key}:sent", case_id=req.case_id, kind="report", subject=receipt.title,
+                body=receipt.summary, recipients=req.recipients, at=req.at, project_id=req.project_id))
+        return receipt
+
+    async def _write(self, req: WriteReport) -> ReportReceipt:
+        timeline = await recent_timeline(self.pool, req.case_id, newer=req.timeline)
+        rendered = render(req.kind, req.reason, req.status, timeline, req.at)
         at = req.at.astimezone(UTC) if req.at.tzinfo else req.at
         stem = f"{at:%Y%m%dT%H%M%SZ}-{req.kind}-{hashlib.sha256(req.key.encode()).hexdigest()[:8]}"
         files = await asyncio.to_thread(_write_files, self.root / safe_dir_name(req.case_id), stem, rendered)
@@ -62,7 +89,7 @@ class Reports:
         if report_id is None:  # a concurrent attempt stored it first
             return await self._receipt_for(req.key)
         log.info("report written", case_id=req.case_id, kind=req.kind, report_id=report_id,
-                 events=len(req.timeline))
+                 events=len(timeline))
         return ReportReceipt(report_id=report_id, title=rendered.title, summary=rendered.summary)
 
     async def _receipt_for(self, key: str) -> ReportReceipt | None:

@@ -6,16 +6,28 @@ import asyncpg
 from temporalio import activity
 
 from crisisdesk.logs import log
-from crisisdesk.models.effects import RecordSurvey, Recorded, SendSurvey, SurveySent
+from activities.notify import Notifier
+from crisisdesk.models.effects import Notification, RecordSurvey, Recorded, SendSurvey, SurveySent
 
 
 class Surveys:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifier: Notifier | None = None) -> None:
         self.pool = pool
+        self.notifier = notifier
 
     @activity.defn(name="send_survey")
     async def send_survey(self, req: SendSurvey) -> SurveySent:
-        """Issue the survey's token (the same one on every retry); the workflow sends it with `notify`."""
+        """Issue the survey's token (the same one on every retry) and send it to the reporter."""
+        sent = await self._issue(req)
+        if req.recipient is not None and self.notifier is not None:
+            receipt = await self.notifier.notify(Notification(
+                key=f"{req.key}:sent", case_id=req.case_id, kind="survey", subject="How did we do?",
+                body=f"Please rate timeliness, effectiveness and attitude (survey {sent.token}).",
+                recipients=[req.recipient], at=req.at))
+            sent.delivered = receipt.delivered > 0
+        return sent
+
+    async def _issue(self, req: SendSurvey) -> SurveySent:
         async with self.pool.acquire() as conn:
             token = await conn.fetchval(
                 """INSERT INTO surveys (key, case_id, token, sent_at) VALUES ($1, $2, $3, $4)

@@ -1,19 +1,91 @@
-"""The one data converter: pydantic models on the wire, optionally encrypted payloads."""
+"""The one data converter: pydantic models on the wire, optionally encrypted payloads.
+
+Three choices here keep what people send from ever failing a workflow task:
+- `LenientPayloadConverter`: a value decoded WITHOUT a type hint (the raw arguments of the case's
+  signal and update handlers, which take any number of inputs) never raises: what cannot be
+  decoded comes back as the `RawValue` it was, and the handler refuses it with a reason. Decoding
+  with a type hint (activity results, workflow input) is strict as always.
+- `RefusalFailureConverter`: an `ActionRefused` failure carries its one-sentence reason and no
+  stack trace (people read it in the Web UI); with encryption the reason is encoded like every
+  failure message, and the codec server decodes it for the UI.
+- The worker's codec (`worker=True`) turns a payload it cannot decrypt into an "undecodable"
+  payload instead of raising, so a forged or foreign-key input is refused by the handler rather
+  than failing the case's workflow task on every retry. Clients keep the strict codec: a command
+  that meets a payload it cannot decrypt says so.
+"""
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.common import RawValue
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec, PayloadConverter
 
 from crisisdesk.settings import Settings
 
+REFUSAL_TYPE = "ActionRefused"
+UNDECODABLE = b"binary/undecodable"
 
-def data_converter(settings: Settings | None = None) -> DataConverter:
+
+class LenientPayloadConverter(PydanticPayloadConverter):
+    def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
+        if type_hints is not None:
+            return super().from_payloads(payloads, type_hints)
+        values = []
+        for payload in payloads:
+            try:
+                values.extend(super().from_payloads([payload], None))
+            except Exception:
+                values.append(RawValue(payload))
+        return values
+
+
+def _failure_converter(encode: bool) -> type[DefaultFailureConverter]:
+    class RefusalFailureConverter(DefaultFailureConverter):
+        def __init__(self) -> None:
+            super().__init__(encode_common_attributes=encode)
+
+        def to_failure(self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure) -> None:
+            # A refusal is an answer to a person, not a crash: no stack trace, no source paths.
+            if getattr(exception, "type", None) == REFUSAL_TYPE:
+                exception.__traceback__ = None
+            super().to_failure(exception, payload_converter, failure)
+
+    return RefusalFailureConverter
+
+
+class ForgivingCodec(PayloadCodec):
+    """The worker's view of an encrypting codec: a payload it cannot decrypt is marked, not raised."""
+
+    def __init__(self, inner: PayloadCodec) -> None:
+        self.inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self.inner.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        decoded = []
+        for payload in payloads:
+            try:
+                decoded.extend(await self.inner.decode([payload]))
+            except Exception as err:
+                decoded.append(Payload(metadata={"encoding": UNDECODABLE,
+                                                 "crisis-error": str(err)[:300].encode()}, data=b""))
+        return decoded
+
+
+def data_converter(settings: Settings | None = None, worker: bool = False) -> DataConverter:
     key = settings.encryption_key if settings else None
     if key is None:
-        return pydantic_data_converter
+        return dataclasses.replace(pydantic_data_converter, payload_converter_class=LenientPayloadConverter,
+                                   failure_converter_class=_failure_converter(encode=False))
     from crisisdesk.codec import EncryptionCodec
 
+    codec: PayloadCodec = EncryptionCodec(key.get_secret_value())
     # Failure messages and stack traces can quote personal data too: encode them as payloads.
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key.get_secret_value()),
-                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    return dataclasses.replace(pydantic_data_converter, payload_converter_class=LenientPayloadConverter,
+                               payload_codec=ForgivingCodec(codec) if worker else codec,
+                               failure_converter_class=_failure_converter(encode=True))

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     # Evidence: how much inline content a case accepts, and where URIs may point.
     evidence_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="CRISIS_EVIDENCE_MAX_BYTES")
+    # Inline (base64) evidence travels in the case's history: kept well under Temporal's 2 MB payload limit.
+    evidence_inline_max_bytes: int = Field(1024 * 1024, validation_alias="CRISIS_EVIDENCE_INLINE_MAX_BYTES")
     evidence_dir: Path = Field(Path(".data/evidence"), validation_alias="CRISIS_EVIDENCE_DIR")
     evidence_allowed_dirs: list[Path] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_DIRS")
     evidence_allowed_hosts: list[str] = Field(default_factory=list, validation_alias="CRISIS_EVIDENCE_ALLOWED_HOSTS")

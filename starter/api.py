@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -23,14 +23,15 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from crisisdesk.logs import log
-from crisisdesk.models.actions import ACTION_MODELS
+from crisisdesk.acting import acting
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
+from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
 from starter.client import (
-    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, StartedCase,
+    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
 )
 
@@ -68,8 +69,10 @@ class Guard:
     def __init__(self, app, settings: Settings):
         self.app = app
         self.token = settings.intake_token.get_secret_value().encode() if settings.intake_token else None
-        # Evidence travels base64-encoded inside an action: 4/3 of the raw limit plus room for the rest.
-        self.action_limit = settings.evidence_max_bytes * 4 // 3 + 64 * 1024
+        # Inline evidence travels base64-encoded inside an action: 4/3 of its limit plus room for the rest;
+        # larger files are uploaded (the raw file as the body of /cases/{id}/evidence).
+        self.action_limit = settings.evidence_inline_max_bytes * 4 // 3 + 64 * 1024
+        self.upload_limit = settings.evidence_max_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -79,8 +82,14 @@ class Guard:
             response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")
             response.headers["WWW-Authenticate"] = "Bearer"
             return await response(scope, receive, send)
-        limit = self.action_limit if "/actions/" in path else MAX_BODY
-        too_big = _error(413, f"request body larger than {limit} bytes")
+        if path.endswith("/evidence"):
+            limit, how = self.upload_limit, "keep evidence files under that, or give a uri the worker may fetch"
+        elif "/actions/" in path:
+            limit, how = self.action_limit, ("send larger evidence as the raw body of POST /cases/{case_id}/evidence, "
+                                             "or as a uri the worker may fetch")
+        else:
+            limit, how = MAX_BODY, "send less"
+        too_big = _error(413, f"request body larger than {limit} bytes: {how}")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
@@ -115,8 +124,19 @@ class Guard:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Any] = {"client": client}
+    state: dict[str, Any] = {"client": client, "pool": None}
     lock = asyncio.Lock()
+    evidence = EvidenceIntake(settings, lambda: get_pool())
+
+    async def get_pool():
+        """The API's one PostgreSQL pool, made on first use (None without DATABASE_URL)."""
+        if state["pool"] is None and settings.database_url is not None:
+            async with lock:
+                if state["pool"] is None:
+                    from activities.db import create_pool
+
+                    state["pool"] = await create_pool(settings.dsn())
+        return state["pool"]
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -133,6 +153,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             except TemporalUnavailable as err:  # keep serving: /healthz says so, requests retry the connect
                 log.warning("temporal unreachable at start-up", error=str(err))
         yield
+        pool, state["pool"] = state["pool"], None
+        if pool is not None:
+            try:
+                await pool.close()
+            except RuntimeError:  # made on another event loop (a test harness's): just drop its connections
+                pool.terminate()
 
     bearer = HTTPBearer(auto_error=False, description="INTAKE_TOKEN, when the server has one")
     app = FastAPI(
@@ -162,8 +188,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             return _error(404, str(err))
         if isinstance(err, ActionRejected):
             return _error(409, str(err), reason=err.reason)
-        if isinstance(err, ActionInvalid):
+        if isinstance(err, (ActionInvalid, IntakeInvalid)):
             return JSONResponse({"detail": _public(err.errors), "message": str(err)}, status_code=422)
+        if isinstance(err, EvidenceTooLarge):
+            return _error(413, str(err))
         if isinstance(err, CaseUnavailable):  # opening, or no worker: worth asking again
             response = _error(503, str(err))
             response.headers["Retry-After"] = "1"
@@ -186,25 +214,48 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return await cases.status(await get_client(), case_id)
 
     @app.get("/cases/{case_id}/timeline", response_model=list[TimelineEvent], dependencies=secured)
-    async def get_timeline(case_id: str) -> list[TimelineEvent]:
-        """Every event of the case in order, rejected actions included."""
-        return await cases.timeline(await get_client(), case_id)
+    async def get_timeline(case_id: str, after_seq: int = Query(0, ge=0, description="events after this seq"),
+                           limit: int = Query(1000, ge=1, le=10_000, description="at most this many")) -> list[TimelineEvent]:
+        """The case's events in order, rejected actions included, a page at a time: PostgreSQL's record
+        with the events it has not caught up with yet from the case itself."""
+        return await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
 
     @app.post("/cases/{case_id}/actions/{action}", response_model=ActionResult, dependencies=secured,
               responses={409: {"description": "refused by the case, with the reason"},
-                         404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"}},
+                         404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"},
+                         413: {"description": "too large: upload evidence to /cases/{case_id}/evidence"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
     async def post_action(case_id: str, action: str, request: Request) -> ActionResult:
-        """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields."""
+        """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields.
+        Every refusal, an invalid payload included, is recorded on the case before it is answered."""
         raw = await request.body()
-        if action not in ACTION_MODELS:
-            raise UnknownAction(action)
         try:
             payload = json.loads(raw) if raw else None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
-        return await cases.act(await get_client(), case_id, action, payload)
+        if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
+            payload = await evidence.inline_to_upload(payload)  # the case sees only the stored reference
+        with acting("http"):
+            return await cases.act(await get_client(), case_id, action, payload)
+
+    @app.post("/cases/{case_id}/evidence", response_model=ActionResult, dependencies=secured,
+              responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                  "schema": {"type": "string", "format": "binary"}}}}})
+    async def upload_evidence(case_id: str, request: Request, by: str = Query(..., min_length=1, max_length=200),
+                              kind: str = Query(..., min_length=1, max_length=200),
+                              description: str = Query(..., min_length=1, max_length=5000),
+                              location: str | None = Query(None, max_length=500),
+                              captured_at: str | None = Query(None, description="RFC 3339")) -> ActionResult:
+        """Upload one evidence file as the raw request body; it is stored by SHA-256 and the case gets
+        `add_evidence` with the reference (the content never enters the workflow's history)."""
+        await cases.status(await get_client(), case_id)  # an unknown case is a 404 before anything is stored
+        payload = {"by": by, "kind": kind, "description": description, "location": location,
+                   "captured_at": captured_at, "uri": await evidence.upload(request.stream())}
+        with acting("http"):
+            return await cases.act(await get_client(), case_id, "add_evidence",
+                                   {k: v for k, v in payload.items() if v is not None})
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from temporalio.client import Client
 
+from crisisdesk.acting import acting
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import ActionRefused, describe_validation_error
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
@@ -29,7 +30,7 @@ from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings
 from starter import client as cases
 from starter.client import (
-    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, StartedCase,
+    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
 )
 from starter.stuck import StuckCase, find_stuck
@@ -73,14 +74,32 @@ async def status_body(settings: Settings, case: str, client: Client | None = Non
     return await cases.status(await _client(settings, client), case)
 
 
-async def timeline_body(settings: Settings, case: str, client: Client | None = None) -> list[TimelineEvent]:
-    return await cases.timeline(await _client(settings, client), case)
+async def timeline_body(settings: Settings, case: str, client: Client | None = None, after_seq: int = 0,
+                        limit: int = 1000) -> list[TimelineEvent]:
+    """The whole record from PostgreSQL (when DATABASE_URL is set) with what the case has not recorded yet."""
+    client = await _client(settings, client)
+    if settings.database_url is None:
+        return await cases.timeline_page(client, case, None, after_seq, limit)
+    from activities.db import create_pool
+
+    pool = await create_pool(settings.dsn())
+    try:
+        return await cases.timeline_page(client, case, pool, after_seq, limit)
+    finally:
+        await pool.close()
 
 
 async def act_body(settings: Settings, case: str, action: str, raw: str, client: Client | None = None) -> ActionResult:
+    """Send the action; the case refuses (and records) what is wrong with it. With Temporal down, a
+    malformed payload is still reported first, by its fields."""
     payload = parse_json(raw, f"the {action} payload")
-    cases.validate_action(action, payload)  # before connecting: a typo is reported even with Temporal down
-    return await cases.act(await _client(settings, client), case, action, payload)
+    try:
+        client = await _client(settings, client)
+    except TemporalUnavailable:
+        cases.validate_action(action, payload)
+        raise
+    with acting("cli"):
+        return await cases.act(client, case, action, payload)
 
 
 async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, where: str | None = None,
@@ -122,7 +141,7 @@ def load_settings() -> Settings:
 # --- running and failing -------------------------------------------------------------------------
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (BadInput, 2), (ActionInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
+    (BadInput, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
     (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4),
     (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
 )
@@ -174,9 +193,12 @@ def status(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
 
 
 @app.command()
-def timeline(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"), as_json: bool = JSON_OPTION) -> None:
-    """Everything that happened to a case, rejected actions included."""
-    events = run(lambda: asyncio.run(timeline_body(load_settings(), case)))
+def timeline(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"),
+             after: int = typer.Option(0, "--after", min=0, help="only events after this seq"),
+             limit: int = typer.Option(1000, "--limit", min=1, help="at most this many events"),
+             as_json: bool = JSON_OPTION) -> None:
+    """Everything that happened to a case, rejected actions included (a page at a time: --after, --limit)."""
+    events = run(lambda: asyncio.run(timeline_body(load_settings(), case, after_seq=after, limit=limit)))
     emit_json(events) if as_json else show_timeline(events)
 
 

@@ -19,7 +19,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from crisisdesk.acting import ActingClientInterceptor
@@ -32,12 +32,7 @@ from crisisdesk.models.actions import (
 )
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
-from crisisdesk.names import (
-    CASE_ID_PREFIX,
-    REFUSAL_RECORDED,
-    WORKFLOW_TYPE,
-    case_id_for,
-)
+from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
 
@@ -96,11 +91,13 @@ class StartedCase(BaseModel):
     resolve_by: datetime
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the project's data converter; a clear error when Temporal does not answer."""
+async def connect(settings: Settings, worker: bool = False) -> Client:
+    """A client with the project's data converter; a clear error when Temporal does not answer.
+    `worker`: the worker's client, whose codec marks a payload it cannot decrypt instead of failing."""
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings),
+            settings.temporal_address, namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings, worker=worker),
             interceptors=[ActingClientInterceptor()],
         )
     except Exception as err:
@@ -147,21 +144,58 @@ async def _original_intake(handle: WorkflowHandle, client: Client) -> Intake | N
     return None
 
 
+class IntakeInvalid(CrisisClientError):
+    """The intake cannot open a case as it stands; `errors` name the fields (for a 422)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.errors = [{"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}]
+
+
+# How far ahead of this machine's clock an intake's received_at may be (clocks differ a little).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_received_at(intake: Intake, settings: Settings, now: datetime) -> None:
+    """A received_at in the future, or so old that every deadline would be born breached, is a
+    mistake unless the intake says it is a late entry."""
+    if intake.received_at is None:
+        return
+    if intake.received_at > now + CLOCK_SKEW:
+        raise IntakeInvalid("received_at", f"{intake.received_at.isoformat()} is in the future (now is "
+                            f"{now.isoformat(timespec='seconds')}): send when the customer reported")
+    *_, resolve = promise_for(intake, settings)
+    if resolve < now and not intake.late_entry:
+        raise IntakeInvalid("received_at", f"{intake.received_at.isoformat()} is so old that every deadline of the "
+                            "case would already be breached; set late_entry true to record it after the fact")
+
+
+def summary_line(intake: Intake, severity: Severity) -> str:
+    """The case as the Web UI's workflow list shows it (static summary)."""
+    project = intake.project.name or intake.project.id
+    return f"[{severity.value}] {intake.summary}" + (f" · {project}" if project else "")
+
+
 async def start_case(client: Client, intake: Intake, settings: Settings) -> StartedCase:
     """Open the case for an intake, or find the one it already opened (never a second one).
 
     The SDK does not say whether a USE_EXISTING start created the run, so we ask the server to
     fail on a conflict and read that as "already there": atomic, and one round trip when new.
     """
+    now = datetime.now(timezone.utc)
+    check_received_at(intake, settings, now)
     if intake.received_at is None:
-        intake = intake.model_copy(update={"received_at": datetime.now(timezone.utc)})
-    promise_for(intake, settings)  # an unknown playbook fails here, before a case exists
+        intake = intake.model_copy(update={"received_at": now})
+    severity, *_ = promise_for(intake, settings)  # an unknown playbook fails here, before a case exists
     case_id = case_id_for(intake.intake_id)
     try:
         await client.start_workflow(
             WORKFLOW_TYPE, intake, id=case_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=summary_line(intake, severity)[:400],
+            static_details=f"Intake {intake.intake_id} by {intake.channel.value}; playbook "
+                           f"{intake.playbook or settings.playbook}. The case sheet below is kept current.",
         )
     except WorkflowAlreadyStartedError:
         original = await _original_intake(client.get_workflow_handle(case_id), client)
@@ -211,28 +245,28 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
 
 
 async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
-    """Take an action on a case through its update; a refusal is also signalled so it is on the timeline."""
+    """Take an action on a case through its update. The case records every refusal itself, so a
+    payload this edge already finds invalid is still sent: the 4xx comes after the case has it on
+    its timeline (an unknown case, of course, records nothing)."""
     case_id = case_ref(case_id)
-    payload = validate_action(action, payload)
+    try:
+        validate_action(action, payload)
+        problem = None
+    except (UnknownAction, ActionInvalid) as err:
+        problem = err
     handle = client.get_workflow_handle(case_id)
-    bound = log.bind(case_id=case_id, action=action, by=payload.get("by"))
+    bound = log.bind(case_id=case_id, action=action, by=payload.get("by") if isinstance(payload, dict) else None)
     try:
         result = await asyncio.wait_for(
             handle.execute_update(action, payload, result_type=ActionResult), ANSWER_TIMEOUT.total_seconds()
         )
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
-        recorded = isinstance(err.cause, ApplicationError) and REFUSAL_RECORDED in err.cause.details
-        if not recorded:
-            try:  # the validator refused before anything was written: the signal path records it
-                await handle.signal(action, payload)
-            except RPCError as sig_err:
-                bound.warning("refusal not recorded", error=sig_err.message)
         bound.info("action rejected", reason=reason)
-        raise ActionRejected(reason) from None
+        raise problem or ActionRejected(reason) from None
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise await _closed_or_missing(client, case_id) from None
+        if err.status == RPCStatusCode.NOT_FOUND:  # no case to record it: what is wrong with the input first
+            raise problem or await _closed_or_missing(client, case_id) from None
         raise _unavailable(err) from err
     except asyncio.TimeoutError:
         raise _no_answer(case_id, ANSWER_TIMEOUT) from None
@@ -244,11 +278,11 @@ def _no_answer(case_id: str, timeout: timedelta) -> CaseUnavailable:
     return CaseUnavailable(f"case {case_id} did not answer within {timeout.seconds} s: is a worker running on its task queue?")
 
 
-async def _query(client: Client, case_id: str, name: str, result_type: Any, timeout: timedelta) -> Any:
+async def _query(client: Client, case_id: str, name: str, result_type: Any, timeout: timedelta, *args: Any) -> Any:
     case_id = case_ref(case_id)
     try:
         return await asyncio.wait_for(
-            client.get_workflow_handle(case_id).query(name, result_type=result_type, rpc_timeout=timeout),
+            client.get_workflow_handle(case_id).query(name, *args, result_type=result_type, rpc_timeout=timeout),
             timeout.total_seconds() + 1,
         )
     except RPCError as err:
@@ -268,4 +302,35 @@ async def status(client: Client, case_id: str, timeout: timedelta = ANSWER_TIMEO
 
 
 async def timeline(client: Client, case_id: str, timeout: timedelta = ANSWER_TIMEOUT) -> list[TimelineEvent]:
+    """The events the case holds itself (its most recent ones); `timeline_page` reads them all."""
     return await _query(client, case_id, "timeline", list[TimelineEvent], timeout)
+
+
+async def timeline_page(client: Client, case_id: str, pool: Any | None, after_seq: int = 0, limit: int = 1000,
+                        timeout: timedelta = ANSWER_TIMEOUT) -> list[TimelineEvent]:
+    """Events after `after_seq`, in order, at most `limit`: PostgreSQL's record first, then what the case
+    holds that the record has not caught up with (the case never drops an unrecorded event). With
+    PostgreSQL down, the case's own recent events; with the case gone, the record alone."""
+    from activities.records import timeline_rows
+
+    case_id = case_ref(case_id)
+    recorded: list[TimelineEvent] = []
+    if pool is not None:
+        try:
+            recorded = await timeline_rows(pool, case_id, after_seq, limit)
+        except (OSError, asyncio.TimeoutError) as err:
+            log.warning("timeline record unavailable; answering from the case", case_id=case_id, error=type(err).__name__)
+        except Exception as err:  # asyncpg's errors: an outage is not the caller's problem
+            if not type(err).__module__.startswith("asyncpg"):
+                raise
+            log.warning("timeline record unavailable; answering from the case", case_id=case_id, error=type(err).__name__)
+    if len(recorded) >= limit:
+        return recorded[:limit]
+    last = recorded[-1].seq if recorded else after_seq
+    try:
+        live = await _query(client, case_id, "timeline", list[TimelineEvent], timeout, {"after_seq": last})
+    except (CaseNotFound, CaseUnavailable):
+        if not recorded:
+            raise
+        live = []
+    return (recorded + live)[:limit]

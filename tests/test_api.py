@@ -3,7 +3,7 @@
 import hmac
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,7 +19,7 @@ def new_intake(**overrides) -> dict:
     return {
         "intake_id": f"api-{uuid.uuid4().hex[:8]}",
         "channel": "phone",
-        "received_at": "2030-01-01T08:00:00Z",
+        "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "reporter": {"name": "Owner of 3-201", "role": "owner"},
         "project": {"id": "P-1", "name": "Garden Court", "region": "east"},
         "summary": "Water leaking through the bedroom ceiling",

@@ -273,10 +273,12 @@ async def test_well_formed_actions_on_a_real_case_get_no_server_error(worker, ht
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_oversized_bodies_are_413(app_settings, client, chunked):
-    """Any body over the limit, on either POST route, with or without Content-Length: 413 before the case."""
-    settings = app_settings.model_copy(update={"evidence_max_bytes": 100_000})
-    # The actions route allows base64 evidence (4/3 of evidence_max_bytes plus room); twice that is over.
-    limits = {"/intakes": MAX_BODY, "/cases/crisis-x/actions/add_evidence": 2 * settings.evidence_max_bytes + 64 * 1024}
+    """Any body over the limit, on every POST route, with or without Content-Length: 413 before the case."""
+    settings = app_settings.model_copy(update={"evidence_inline_max_bytes": 100_000, "evidence_max_bytes": 300_000})
+    # The actions route allows inline base64 evidence (4/3 of its limit plus room); twice that is over.
+    # The upload route takes the raw file up to evidence_max_bytes.
+    limits = {"/intakes": MAX_BODY, "/cases/crisis-x/actions/add_evidence": 2 * settings.evidence_inline_max_bytes + 64 * 1024,
+              "/cases/crisis-x/evidence": settings.evidence_max_bytes}
     app = create_app(settings, client)
     strategy = st.tuples(st.sampled_from(sorted(limits)), st.integers(1, 256 * 1024))
 

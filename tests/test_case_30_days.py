@@ -78,7 +78,9 @@ async def test_thirty_day_crisis(open_case, pool):
                             knowledge_title="Mould after roof leaks", knowledge_body="Replace drywall; dehumidify.")
     assert closed.stage == Stage.closed
     final = await case.handle.result()
-    timeline = await case.timeline()
+    timeline = await case.record(pool)
+    held = await case.timeline()
+    assert len(held) <= 200 < len(timeline) and held == timeline[-len(held):]  # the case keeps a bounded tail
 
     def at(kind, name):
         return [e.at for e in timeline if e.kind == kind and e.name == name]

@@ -34,16 +34,17 @@ async def test_sixty_day_case_continues_as_new_without_losing_actions(open_case,
 
     status = await case.status()
     assert status.stage == Stage.planning and status.playbook == "long_haul"
-    timeline = await case.timeline()
+    timeline = await case.record(pool)  # PostgreSQL with what it has not caught up with: complete at any time
     continued = [e for e in timeline if e.kind == "continued"]
     assert len(continued) >= 2, "the case should have continued as new at least twice"
     assert [e.detail["text"] for e in timeline if e.kind == "action" and e.name == "note"] == sent
     assert [e.seq for e in timeline] == list(range(1, len(timeline) + 1))  # nothing lost, nothing twice
     weekly = [e for e in timeline if e.kind == "report" and e.name == "weekly"]
-    # Fast-forward may overshoot to the next timer, so count the weeks that actually passed.
-    entered = next(e.at for e in timeline if e.kind == "path" and e.name == "crisis")
-    assert len(weekly) == (timeline[-1].at - entered) // timedelta(days=7)
+    # At least the 60 days the test moved the clock: a report a week. (The time-skipping server also jumps
+    # ahead on its own while the case idles; missed slots are skipped, never sent in a burst.)
     due = [datetime.fromisoformat(e.detail["due_at"]) for e in timeline if e.kind == "report_due" and e.name == "weekly"]
-    assert {b - a for a, b in zip(due, due[1:])} == {timedelta(days=7)}  # anchored, even when a wake-up is late
-    count = "SELECT count(*) FROM timeline_events WHERE case_id = $1"
-    assert await eventually(lambda: pool.fetchval(count, case.id), lambda n: n >= len(timeline))
+    # Anchored: whole weeks apart, even when a wake-up came late (and a late one skips slots, never bursts).
+    assert all((b - a) % timedelta(days=7) == timedelta(0) and b > a for a, b in zip(due, due[1:]))
+    assert len(weekly) == len(due) and (len(due) >= 8 or any(b - a > timedelta(days=7) for a, b in zip(due, due[1:])))
+    held = await case.timeline()
+    assert len(held) <= 200 and held == timeline[-len(held):]  # the case keeps a bounded tail; PostgreSQL the rest

@@ -1,8 +1,10 @@
 """CrisisWorkflow: one case, from intake to closure, run by the playbook pinned when it opened.
 
-The run loop is small on purpose: settle what the case asked for (activities), sleep until the next
-deadline or the next action, let time do what the playbook says. The rules live in `steps`,
-`casefile`, `deadlines` and `authority`; this module is the durable shell around them.
+The run loop does one thing: sleep until the next deadline or the next action, then let time do
+what the playbook says. Actions arrive as signals and updates (any number and shape of inputs:
+what cannot be used is refused and recorded, never a failed workflow task); effects and the record
+in PostgreSQL run beside the loop (`workflows.effects`), so no deadline waits on bookkeeping. The
+rules live in `steps`, `casefile`, `deadlines` and `authority`; this module is the durable shell.
 """
 
 import asyncio
@@ -15,137 +17,225 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from crisisdesk.acting import received
+    from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
-    from crisisdesk.models.actions import ACTION_NAMES, ActionRefused, parse_action
+    from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+    from crisisdesk.models.guide import describe
     from crisisdesk.models.intake import Intake
     from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
+    from workflows import sheet
     from workflows.casefile import CaseFile
-    from workflows.state import ContinuedCase, Effect
+    from workflows.effects import BOOKKEEPING, EffectRunner
+    from workflows.legacy import LegacyLoop
+    from workflows.state import ContinuedCase
     from workflows.steps import apply
 
-# Records must land: retry until PostgreSQL is back (the case waits, nothing is lost).
-RECORD = dict(start_to_close_timeout=timedelta(seconds=30),
-              retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)))
-# Messages to people: a few tries, then the failure goes on the timeline and the case goes on.
-DELIVER = dict(start_to_close_timeout=timedelta(seconds=60),
-               retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5,
-                                        non_retryable_error_types=["PlaybookError", "EvidenceRefused"]))
+# Cases started from here on record in the background; older histories replay on the legacy loop.
+PATCH_BACKGROUND = "records-in-background"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
-REPORT_EVENTS = 300  # the most recent events a report is rendered with; PostgreSQL has them all
+# An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
-class CrisisWorkflow:
+def longest_target(playbook) -> timedelta:
+    return max(t.resolution for t in playbook.severity.values())
+
+
+class CrisisWorkflow(EffectRunner, LegacyLoop):
     @workflow.init
     def __init__(self, start: Intake | ContinuedCase) -> None:
         self.case: CaseFile | None = CaseFile(start.continued) if isinstance(start, ContinuedCase) else None
+        self.legacy = False
         self.woken = False
         self.search_attributes: dict = {}
+        self.details: str | None = None
+        self.inflight: dict = {}
+        self.timer: asyncio.Task | None = None
+        self.timer_for: datetime | None = None
 
     @workflow.run
     async def run(self, start: Intake | ContinuedCase) -> CaseStatus:
         """Starters send one `Intake`; a continued run gets the case it carries on."""
+        if not workflow.patched(PATCH_BACKGROUND):
+            self.legacy = True
+            return await self.run_legacy(start)
         if isinstance(start, Intake):
-            intake = start
-            case_id = workflow.info().workflow_id
-            opened = await workflow.execute_activity(
-                "open_case", fx.OpenCase(case_id=case_id, intake=intake, playbook=intake.playbook,
-                                         opened_at=workflow.now()),
-                result_type=fx.CaseOpened, **RECORD)
-            self.case = CaseFile.open(case_id, intake, opened.playbook, workflow.now())
+            await self.open(start)
         else:
             self.case.record(workflow.now(), "continued", "continue_as_new", run=self.case.state.runs)
-
-        while True:
-            await self.settle()
-            if self.case.state.stage.is_final:
-                break
-            if self.history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                await self.settle()
-                self.case.state.runs += 1
-                workflow.continue_as_new(ContinuedCase(continued=self.case.state))
+            self.case.effects[:0], self.case.state.carried_effects = self.case.state.carried_effects, []
+        asyncio.create_task(self.record_forever())
+        self.dispatch()
+        while not self.case.state.stage.is_final:
+            self.publish()
+            if self.history_is_long() and workflow.all_handlers_finished():
+                self.continue_as_new()
             await self.sleep_until(self.case.next_wakeup())
             self.case.tick(workflow.now())
-
+            self.dispatch()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.settle()
+        await workflow.wait_condition(self.records_settled)
+        self.publish()
         return self.case.status()
+
+    async def open(self, intake: Intake) -> None:
+        info = workflow.info()
+        opened = await workflow.execute_local_activity(
+            "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
+                                     opened_at=info.start_time),
+            result_type=fx.CaseOpened, summary="load the playbook and the project's team", **BOOKKEEPING)
+        # The SLA clock starts when the customer reported, or when the server accepted the case: never
+        # when a worker happened to run its first task (an outage would move it).
+        received_at, correction = intake.received_at or info.start_time, None
+        if received_at > info.start_time + CLOCK_SKEW:
+            received_at, correction = info.start_time, "received_at was in the future: the SLA clock starts at opening"
+        elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.start_time:
+            received_at, correction = info.start_time, ("received_at is older than every deadline and the intake is "
+                                                        "not a late entry: the SLA clock starts at opening")
+        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, workflow.now(), received_at, opened.team)
+        for problem in filter(None, [correction, opened.problem]):
+            self.case.record(workflow.now(), "intake_corrected", "intake", reason=problem)
 
     # -- time ---------------------------------------------------------------------------------
     async def sleep_until(self, wake: datetime | None) -> None:
-        """Until the next deadline falls due or an action changes the case, whichever is first."""
+        """Until the next deadline falls due or an action changes the case, whichever is first.
+
+        One timer at a time, kept across wake-ups while the next deadline stays the same: an action
+        that does not move the deadline costs no timer events."""
         self.woken = False
-        timeout = None if wake is None else wake - workflow.now()
-        if timeout is not None and timeout <= timedelta(0):
-            return
-        try:
-            await workflow.wait_condition(lambda: self.woken, timeout=timeout)
-        except asyncio.TimeoutError:
-            pass  # a deadline fell due: tick() handles it
+        if wake != self.timer_for:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer, self.timer_for = None, wake
+            if wake is not None:
+                delay = wake - workflow.now()
+                if delay <= timedelta(0):
+                    self.timer_for = None
+                    return
+                self.timer = asyncio.create_task(workflow.sleep(delay, summary=self.waiting_for(wake)))
+        timer = self.timer
+        await workflow.wait_condition(lambda: self.woken or (timer is not None and timer.done()))
+        if timer is not None and timer.done():
+            self.timer, self.timer_for = None, None
+
+    def waiting_for(self, wake: datetime) -> str:
+        due = [d.name for d in self.case.state.deadlines.values() if d.next_alert_at == wake]
+        what = ", ".join(due) or "the next report"
+        return f"waiting for {what} due {wake.strftime('%Y-%m-%d %H:%M')} UTC"
 
     def history_is_long(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.case.state.playbook.history_limit
 
+    def continue_as_new(self) -> None:
+        """Hand the case to a fresh run: its bounded state, and the effects still under way (their keys
+        make them idempotent, so the next run finishes what this one started, once)."""
+        state = self.case.state
+        state.carried_effects = [*self.inflight.values(), *self.case.effects]
+        state.runs += 1
+        workflow.continue_as_new(ContinuedCase(continued=state))
+
+    def changed(self) -> None:
+        self.woken = True
+        if not self.legacy and self.case is not None:
+            self.dispatch()
+
+    def publish(self) -> None:
+        """Search attributes and the Web UI's case sheet, each written only when it changed."""
+        self.upsert_search_attributes()
+        try:
+            details = sheet.render(self.case, workflow.now())
+        except Exception:  # the sheet is a courtesy: a bug in it must never stop the case
+            workflow.logger.exception("case sheet failed to render", extra={"case_id": self.case.state.case_id})
+            details = f"**{self.case.state.case_id}** · stage {self.case.state.stage.value} (the full sheet failed to render)"
+        if details != self.details:
+            workflow.set_current_details(details)
+            self.details = details
+
     # -- actions: every name is a signal and an update (registered below the class) --------------
-    def parse(self, name: str, payload: RawValue | None) -> Any:
-        if payload is None:
-            raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got nothing")
-        try:
-            value = workflow.payload_converter().from_payload(payload.payload)
-        except Exception:
-            raise ActionRefused(f"{name}: the input is not valid JSON") from None
-        return parse_action(name, value)
-
-    def validate(self, name: str, payload: RawValue | None) -> None:
-        action = self.parse(name, payload)
-        if self.case is None or name == "add_evidence":
-            return  # opening, or capture decides: the handler checks for real
-        with self.case.attempt(commit=False):
-            apply(self.case, name, action, workflow.now())
-
-    async def on_update(self, name: str, payload: RawValue | None) -> ActionResult:
-        await workflow.wait_condition(lambda: self.case is not None)
-        try:
-            message = await self.take(name, self.parse(name, payload))
-        except ActionRefused as refusal:
-            self.refuse(name, payload, refusal, via="update")
-            raise ApplicationError(str(refusal), REFUSAL_RECORDED, type="ActionRefused", non_retryable=True) from None
-        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
-
-    async def on_signal(self, name: str, payload: RawValue | None) -> None:
+    async def on_action(self, name: str, args: Sequence[Any], kind: str) -> ActionResult | None:
+        """Take or refuse one action. Refusals are recorded once, whatever the channel; nothing a
+        person sends can fail the workflow task (a bug in a step is refused and logged too)."""
         if self.case is None:
             await workflow.wait_condition(lambda: self.case is not None)
+        who = received()
+        via, identity = (who.channel, who.identity) if who else (f"ui-{kind}", None)
         try:
-            await self.take(name, self.parse(name, payload))
+            if who is not None and who.denied:
+                raise ActionRefused(f"{name}: {who.denied}")
+            message = await self.take(name, self.parse(name, args), via, identity)
         except ActionRefused as refusal:
-            self.refuse(name, payload, refusal, via="signal")
+            return self.refuse(name, args, str(refusal), via, identity, kind)
+        except (ActivityError, ApplicationError, ValueError, TypeError, KeyError, AttributeError, LookupError) as err:
+            workflow.logger.exception("action failed inside the case", extra={"case_id": self.case.state.case_id, "action": name})
+            reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
+            return self.refuse(name, args, reason, via, identity, kind)
+        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
 
-    async def take(self, name: str, action) -> str:
+    def parse(self, name: str, args: Sequence[Any]) -> Any:
+        if name not in ACTION_MODELS:
+            raise ActionRefused(f"unknown action {name[:100]!r}: see docs/operators.md for the list")
+        if not args:
+            raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got nothing")
+        if len(args) > 1:
+            raise ActionRefused(f"{name}: expected one JSON object, got {len(args)} inputs; send them as one object")
+        if isinstance(args[0], RawValue):
+            raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted)")
+        return parse_action(name, args[0])
+
+    async def take(self, name: str, action, via: str, identity: str | None) -> str:
+        if self.case.state.stage.is_final:
+            raise ActionRefused(f"{name}: the case is {self.case.state.stage.value}")
+        if name in ("assign_role", "delegate") and not self.legacy:
+            await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
-            return await self.capture_evidence(action)
+            return await self.capture_evidence(action, via, identity)
+        if name == "link":
+            await self.join_other_case(action)
         with self.case.attempt():
-            message = apply(self.case, name, action, workflow.now())
-        self.woken = True
+            message = apply(self.case, name, action, workflow.now(), via, identity)
+        self.changed()
         return message
 
-    def refuse(self, name: str, payload: RawValue | None, refusal: ActionRefused, via: str) -> None:
-        by = None
-        try:
-            raw = workflow.payload_converter().from_payload(payload.payload) if payload else None
-            by = raw.get("by") if isinstance(raw, dict) and isinstance(raw.get("by"), str) else None
-        except Exception:
-            pass
-        self.case.record(workflow.now(), "rejected", name, by=by, reason=str(refusal), via=via)
+    def refuse(self, name: str, args: Sequence[Any], reason: str, via: str, identity: str | None,
+               kind: str) -> None:
+        first = args[0] if len(args) == 1 else None
+        by = first.get("by") if isinstance(first, dict) and isinstance(first.get("by"), str) else None
+        self.case.record(workflow.now(), "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
+                         via=via, identity=identity)
         self.case.state.bump("rejected")
-        workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name, "via": via})
-        self.woken = True
+        workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name[:200], "via": via})
+        self.changed()
+        if kind == "update":
+            raise ApplicationError(reason, REFUSAL_RECORDED, type=REFUSAL_TYPE, non_retryable=True)
 
-    async def capture_evidence(self, action) -> str:
-        if self.case.state.stage.is_final:
-            raise ActionRefused(f"add_evidence: the case is {self.case.state.stage.value}")
+    async def check_people(self, name: str, person: str) -> None:
+        """With authentication on, roles and delegations name people from the directory."""
+        checked = await workflow.execute_local_activity(
+            "check_people", fx.PeopleCheck(names=[person]), result_type=fx.PeopleChecked,
+            summary="is this person in the directory?", **BOOKKEEPING)
+        if checked.unknown:
+            field = "person" if name == "assign_role" else "to"
+            raise ActionRefused(f"{name}: {field}: {checked.unknown[0]!r} is not in the directory; "
+                                "add them with `crisis users add` or name someone who is")
+
+    async def join_other_case(self, action) -> None:
+        """`link`: check here first, then tell the open case it has one more reporter."""
+        with self.case.attempt(commit=False):
+            apply(self.case, "link", action, workflow.now())
+        intake = self.case.state.intake
+        try:
+            await workflow.get_external_workflow_handle(action.case_id).signal("link_report", {
+                "by": action.by, "intake_id": intake.intake_id, "channel": intake.channel.value,
+                "received_at": self.case.state.received_at.isoformat(), "summary": intake.summary,
+                "location": intake.location, "reporter": intake.reporter.model_dump(exclude_none=True)})
+        except (ActivityError, ApplicationError) as err:
+            raise ActionRefused(f"link: case {action.case_id} could not be told ({err}); is it open?") from None
+
+    async def capture_evidence(self, action, via: str, identity: str | None) -> str:
         key = f"{self.case.state.case_id}:evidence:{workflow.info().run_id}:{workflow.uuid4()}"
         try:
             receipt = await workflow.execute_activity(
@@ -153,99 +243,18 @@ class CrisisWorkflow:
                     key=key, case_id=self.case.state.case_id, by=action.by, kind=action.kind,
                     description=action.description, content_base64=action.content_base64, uri=action.uri,
                     captured_at=action.captured_at or workflow.now(), location=action.location),
-                result_type=fx.EvidenceReceipt, **EVIDENCE)
+                result_type=fx.EvidenceReceipt, summary=f"store evidence: {action.kind}"[:200], **EVIDENCE)
         except ActivityError as err:
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             raise ActionRefused(f"add_evidence: {reason}") from None
         with self.case.attempt():
-            apply(self.case, "add_evidence", action, workflow.now())
+            apply(self.case, "add_evidence", action, workflow.now(), via, identity)
             self.case.record(workflow.now(), "evidence", action.kind, by=action.by, sha256=receipt.sha256,
                              size=receipt.size, media_type=receipt.media_type, evidence_id=receipt.evidence_id,
                              custody=f"captured by {action.by}")
-        self.woken = True
+        self.changed()
         return f"evidence {receipt.evidence_id} stored, sha256 {receipt.sha256}"
-
-    # -- effects: what the case asked the world to do --------------------------------------------
-    async def settle(self) -> None:
-        """Run queued effects, record new events in PostgreSQL, refresh the search attributes."""
-        while True:
-            queued, self.case.effects = self.case.effects, []
-            for effect in queued:
-                await self.run_effect(effect)
-            state = self.case.state
-            if state.recorded_seq < state.seq:
-                new = [e for e in state.events if e.seq > state.recorded_seq]
-                await workflow.execute_activity(
-                    "record_timeline", fx.RecordTimeline(case_id=state.case_id, status=self.case.status(), events=new),
-                    result_type=fx.Recorded, **RECORD)
-                state.recorded_seq = new[-1].seq
-            self.upsert_search_attributes()
-            if not self.case.effects and self.case.state.recorded_seq == self.case.state.seq:
-                return
-
-    async def run_effect(self, effect: Effect) -> None:
-        case, state, data = self.case, self.case.state, effect.data
-        at = datetime.fromisoformat(data["at"])
-        try:
-            if effect.kind == "notify":
-                await self.send(effect.key, data["kind"], data["subject"], data["body"], data["recipients"], at)
-            elif effect.kind == "report":
-                status = case.status()
-                receipt = await workflow.execute_activity(
-                    "write_report", fx.WriteReport(key=effect.key, case_id=state.case_id, kind=data["kind"],
-                                                   reason=data["reason"], status=status,
-                                                   timeline=state.events[-REPORT_EVENTS:], at=at),
-                    result_type=fx.ReportReceipt, **RECORD)
-                state.bump("reports")
-                case.record(workflow.now(), "report", data["kind"], report_id=receipt.report_id, title=receipt.title)
-                roles = state.playbook.reporting.recipients
-                await self.send(f"{effect.key}:sent", "report", receipt.title, receipt.summary,
-                                [{"role": r, "person": state.roles.get(r, r)} for r in roles], at)
-            elif effect.kind == "stakeholder":
-                ref = await workflow.execute_activity(
-                    "store_stakeholder", fx.StoreStakeholder(key=effect.key, case_id=state.case_id,
-                                                             **{k: v for k, v in data.items() if k != "at"}),
-                    result_type=fx.StakeholderRef, **RECORD)
-                case.record(workflow.now(), "stakeholder_stored", "stakeholder", stakeholder_id=ref.stakeholder_id)
-            elif effect.kind == "survey":
-                sent = await workflow.execute_activity(
-                    "send_survey", fx.SendSurvey(key=effect.key, case_id=state.case_id, at=at),
-                    result_type=fx.SurveySent, **RECORD)
-                reporter = state.intake.reporter
-                if reporter.contact:
-                    await self.send(f"{effect.key}:sent", "survey", "How did we do?",
-                                    f"Please rate timeliness, effectiveness and attitude (survey {sent.token}).",
-                                    [{"role": "reporter", "person": f"{reporter.name or 'Customer'} <{reporter.contact}>"}], at)
-                case.record(workflow.now(), "survey_sent", "survey")
-            elif effect.kind == "record_survey":
-                await workflow.execute_activity(
-                    "record_survey", fx.RecordSurvey(key=effect.key, case_id=state.case_id, **data),
-                    result_type=fx.Recorded, **RECORD)
-            elif effect.kind == "knowledge":
-                saved = await workflow.execute_activity(
-                    "save_knowledge", fx.SaveKnowledge(key=effect.key, case_id=state.case_id,
-                                                       category=state.category.value if state.category else None, **data),
-                    result_type=fx.KnowledgeSaved, **RECORD)
-                case.record(workflow.now(), "knowledge", data["title"], article_id=saved.article_id)
-        except ActivityError as err:
-            # Only DELIVER-style activities give up; the case records it and goes on.
-            case.record(workflow.now(), "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
-
-    async def send(self, key: str, kind: str, subject: str, body: str, recipients: list[dict], at: datetime) -> None:
-        try:
-            receipt = await workflow.execute_activity(
-                "notify", fx.Notification(key=key, case_id=self.case.state.case_id, kind=kind, subject=subject,
-                                          body=body, recipients=[fx.Recipient(**r) for r in recipients], at=at),
-                result_type=fx.NotificationReceipt, **DELIVER)
-        except ActivityError as err:
-            self.case.record(workflow.now(), "notification", kind, status="failed", error=str(err.cause or err),
-                             roles=[r["role"] for r in recipients])
-            self.case.state.bump("notifications_failed")
-            return
-        self.case.state.bump("notifications")
-        self.case.record(workflow.now(), "notification", kind, status=receipt.status, channels=receipt.channels,
-                         roles=[r["role"] for r in recipients], subject=subject)
 
     def upsert_search_attributes(self) -> None:
         wanted = self.case.search_attributes()
@@ -256,46 +265,48 @@ class CrisisWorkflow:
             self.search_attributes = {key.name: value for key, value in wanted.items()}
 
     # -- queries --------------------------------------------------------------------------------
-    @workflow.query(name="status")
-    def status(self) -> CaseStatus:
+    @workflow.query(name="status", description="Where the case stands: stage, path, roles, deadlines, "
+                                               "open actions (what moves it next), plan, counts.")
+    def status(self, *_args: Any) -> CaseStatus:
         if self.case is None:
             raise ApplicationError("the case is opening; ask again in a moment")
         return self.case.status()
 
-    @workflow.query(name="timeline")
-    def timeline(self) -> list[TimelineEvent]:
-        return self.case.state.events if self.case else []
+    @workflow.query(name="timeline", description="The case's recent events in order (the most recent 200; "
+                                                 "PostgreSQL, the API and `crisis timeline` have them all). "
+                                                 'Optional input: {"after_seq": N, "limit": M}.')
+    def timeline(self, *args: Any) -> list[TimelineEvent]:
+        events = self.case.state.events if self.case else []
+        page = args[0] if len(args) == 1 and isinstance(args[0], dict) else {}
+        after, limit = page.get("after_seq"), page.get("limit")
+        if isinstance(after, int):
+            events = [e for e in events if e.seq > after]
+        if isinstance(limit, int) and limit >= 0:
+            events = events[:limit]
+        return events
 
     # -- unknown names: refused, and recorded, never dropped ---------------------------------------
     @workflow.signal(dynamic=True)
     async def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        await self.on_signal(name, args[0] if args else None)
+        await self.on_action(name, args, "signal")
 
     @workflow.update(dynamic=True)
     async def unknown_update(self, name: str, args: Sequence[RawValue]) -> ActionResult:
-        return await self.on_update(name, args[0] if args else None)
-
-    @unknown_update.validator
-    def validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        raise ActionRefused(f"unknown action {name!r}: see docs/operators.md for the list")
+        return await self.on_action(name, args, "update")
 
 
 def _action_handlers(name: str) -> tuple[Any, Any]:
-    """A signal and an update named after the action, both taking one raw JSON argument."""
+    """A signal and an update named after the action, each taking whatever it is sent."""
 
-    async def signal(self, payload: RawValue = None) -> None:  # type: ignore[assignment]
-        await self.on_signal(name, payload)
+    async def signal(self, *args: Any) -> None:
+        await self.on_action(name, args, "signal")
 
-    async def update(self, payload: RawValue = None) -> ActionResult:  # type: ignore[assignment]
-        return await self.on_update(name, payload)
-
-    def validator(self, payload: RawValue = None) -> None:  # type: ignore[assignment]
-        self.validate(name, payload)
+    async def update(self, *args: Any) -> ActionResult:
+        return await self.on_action(name, args, "update")
 
     signal.__name__, update.__name__ = f"signal_{name}", f"update_{name}"
-    update_handler = workflow.update(name=name)(update)
-    update_handler.validator(validator)
-    return workflow.signal(name=name)(signal), update_handler
+    text = describe(name)
+    return workflow.signal(name=name, description=text)(signal), workflow.update(name=name, description=text)(update)
 
 
 for _name in ACTION_NAMES:

@@ -24,7 +24,7 @@ from crisisdesk.names import (
 )
 from crisisdesk.playbooks import Playbook
 from workflows import deadlines
-from workflows.state import CaseState, Effect
+from workflows.state import RULES_VERSION, TAIL, CaseState, Effect
 
 # What moves the case forward from each stage (status.open_actions) and whose turn it is (CrisisOwner).
 NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
@@ -54,21 +54,26 @@ class CaseFile:
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime) -> "CaseFile":
+    def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime, received_at: datetime | None = None,
+             team: dict[str, str] | None = None) -> "CaseFile":
+        """A new case. Its roles come from the playbook's defaults, then the project's standing team,
+        then what the intake itself names (which wins)."""
         state = CaseState(
             case_id=case_id,
             intake=intake,
             playbook=playbook,
-            received_at=intake.received_at or now,
+            received_at=received_at or now,
             severity=intake.severity or playbook.default_severity,
             category=intake.category,
-            roles={**playbook.default_roles, **intake.roles},
+            roles={**playbook.default_roles, **(team or {}), **intake.roles},
             updated_at=now,
+            rules=RULES_VERSION,
         )
         case = cls(state)
         opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
                              channel=intake.channel.value, playbook=playbook.name,
-                             playbook_version=playbook.version, playbook_digest=playbook.digest)
+                             playbook_version=playbook.version, playbook_digest=playbook.digest,
+                             received_at=state.received_at.isoformat(), late_entry=intake.late_entry or None)
         for name, due in deadlines.sla_targets(state).items():
             case.set_deadline(now, name, due)
         targets = playbook.severity[state.severity]
@@ -118,17 +123,32 @@ class CaseFile:
         self.state.updated_at = now
         return event
 
+    def unrecorded(self) -> list[TimelineEvent]:
+        """Events PostgreSQL does not have yet, oldest first."""
+        done = self.state.recorded_seq
+        return [e for e in self.state.events if e.seq > done]
+
+    def mark_recorded(self, seq: int) -> None:
+        """PostgreSQL has every event up to `seq`: keep only the tail of those in memory."""
+        state = self.state
+        state.recorded_seq = max(state.recorded_seq, seq)
+        if len(state.events) > TAIL:
+            keep_from = state.events[-TAIL].seq
+            state.events = [e for e in state.events if e.seq >= keep_from or e.seq > state.recorded_seq]
+
     def key(self, cause: TimelineEvent, what: str) -> str:
         return f"{self.state.case_id}:{cause.seq}:{what}"
 
-    def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str, reporter: bool = False) -> None:
-        recipients = [{"role": r, "person": self.state.roles.get(r, r)} for r in roles]
+    def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str,
+               reporter: bool = False, level: int = 0) -> None:
+        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent)."""
+        recipients = [{"role": r, "person": self.state.roles.get(r)} for r in roles]
         if reporter:
             who = self.state.intake.reporter
             recipients.append({"role": "reporter", "person": f"{who.name or 'Customer'} <{who.contact}>"})
         self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
             "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
-            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq}))
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level}))
 
     def report(self, cause: TimelineEvent, kind: str, reason: str) -> None:
         self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
@@ -223,7 +243,7 @@ class CaseFile:
                 s.bump("breaches")
             self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
                         f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
-                        f"{', '.join(NEXT_STEPS[s.stage][0]) or 'none'}.")
+                        f"{', '.join(NEXT_STEPS[s.stage][0]) or 'none'}.", level=deadline.level)
         if s.next_report_at is not None and s.next_report_at <= now:
             every = self.report_every()
             kind = "daily" if every <= timedelta(days=1) else "weekly"
@@ -256,6 +276,7 @@ class CaseFile:
             open_actions=NEXT_STEPS[s.stage][0], plan=s.plan, counts=s.counts, updated_at=s.updated_at,
             received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
+            reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
         )
 
     def search_attributes(self) -> dict:

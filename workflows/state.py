@@ -1,4 +1,9 @@
-"""Everything a case knows, as one model: carried whole across continue-as-new."""
+"""Everything a case knows, as one model: carried across continue-as-new.
+
+The state stays bounded however long a case runs: the full timeline lives in PostgreSQL, and the
+case keeps only its most recent events (`TAIL`) plus any the record has not caught up with yet;
+counters and bounded lists hold the rest.
+"""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -9,11 +14,16 @@ from crisisdesk.models.case import (
     DeadlineStatus,
     DelegationStatus,
     PlanStatus,
+    ReporterRef,
     Stage,
     TimelineEvent,
 )
 from crisisdesk.models.intake import Category, Intake, Path, Severity
 from crisisdesk.playbooks import Playbook
+
+TAIL = 200  # recorded events a case keeps in memory (and carries); PostgreSQL has every one
+KEPT = 50  # people alerted, reporters: the most recent ones are kept, the rest are counted
+RULES_VERSION = 2  # cases opened now run these rules; a carried state without the field ran version 1
 
 
 class Effect(BaseModel):
@@ -43,17 +53,29 @@ class CaseState(BaseModel):
     next_report_at: datetime | None = None
     next_media_report_at: datetime | None = None
     updated_at: datetime
-    events: list[TimelineEvent] = Field(default_factory=list)
+    events: list[TimelineEvent] = Field(default_factory=list)  # the tail, and everything not yet recorded
     recorded_seq: int = 0  # events up to this seq are in PostgreSQL
     seq: int = 0
     runs: int = 1  # how many workflow runs (continue-as-new) this case has had
+    rules: int = 1  # the version of the rules this case runs (see RULES_VERSION)
+    alerted: list[str] = Field(default_factory=list)  # people an alert reached: they may acknowledge
+    reporters: list[ReporterRef] = Field(default_factory=list)
+    scrub_records: bool = False  # PostgreSQL refused this case's text once: records are scrubbed
+    carried_effects: list[Effect] = Field(default_factory=list)  # under way when the last run continued as new
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by
 
+    def remember(self, field: Literal["alerted"], names: list[str]) -> None:
+        kept = getattr(self, field)
+        for name in names:
+            if name and name not in kept:
+                kept.append(name)
+        del kept[:-KEPT]
+
 
 class ContinuedCase(BaseModel):
-    """The input of a run after continue-as-new: the whole case, carried over."""
+    """The input of a run after continue-as-new: the case, carried over."""
 
     model_config = ConfigDict(extra="forbid")
     continued: CaseState

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
-from crisisdesk.models.intake import Category, Channel, Severity
+from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
 from crisisdesk.models.text import Name, StorableModel, Text
 
 ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
@@ -189,6 +189,23 @@ class Cancel(Action):
     reason: Text
 
 
+class LinkReport(Action):
+    """Another report of the same problem joins this case as one more reporter (a group complaint)."""
+
+    intake_id: str = Field(min_length=1, max_length=200, pattern=INTAKE_ID_PATTERN)
+    channel: Channel = Channel.internal
+    received_at: AwareDatetime | None = None
+    summary: str | None = Field(None, max_length=500)
+    location: str | None = Field(None, max_length=500)
+    reporter: Reporter = Field(default_factory=Reporter)
+
+
+class Link(Action):
+    """This case reports the same problem as an open case: it joins that case and closes here."""
+
+    case_id: Name
+
+
 ACTION_MODELS: dict[str, type[Action]] = {
     "triage": Triage,
     "acknowledge": Acknowledge,
@@ -219,6 +236,8 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "escalate": Escalate,
     "note": Note,
     "cancel": Cancel,
+    "link_report": LinkReport,
+    "link": Link,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 

@@ -59,6 +59,14 @@ class PlanStatus(BaseModel):
     pending_revision: dict[str, Any] | None = None
 
 
+class ReporterRef(BaseModel):
+    """Someone who reported this problem (a group complaint has several); no personal data."""
+
+    intake_id: str
+    channel: str
+    received_at: datetime
+
+
 class TimelineEvent(BaseModel):
     """One thing that happened to a case, in order. `seq` is unique per case and never reused."""
 
@@ -91,6 +99,8 @@ class CaseStatus(BaseModel):
     playbook: str
     playbook_version: int
     next_owner: str | None = None
+    reporters: list[ReporterRef] = Field(default_factory=list)
+    unrecorded: int = Field(0, description="events the PostgreSQL record has not caught up with yet")
 
 
 class ActionResult(BaseModel):

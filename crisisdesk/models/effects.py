@@ -23,7 +23,18 @@ class OpenCase(BaseModel):
 
 class CaseOpened(BaseModel):
     playbook: Playbook
-    created: bool  # False when the case row already existed (a retry or a continue-as-new)
+    created: bool = True  # (cases opened before records moved to the background: whether the row was new)
+    team: dict[str, str] = Field(default_factory=dict)  # role -> person from the project's standing team
+    problem: str | None = None  # e.g. the intake named a playbook that does not exist: the default was used
+
+
+class CaseOpening(BaseModel):
+    """What the first record of a case carries: the `cases` row and the reporter's personal data."""
+
+    intake: Intake
+    playbook: Playbook
+    received_at: datetime
+    opened_at: datetime
 
 
 class RecordTimeline(BaseModel):
@@ -32,15 +43,26 @@ class RecordTimeline(BaseModel):
     case_id: str
     status: CaseStatus
     events: list[TimelineEvent]
+    opening: CaseOpening | None = None
+    scrub: bool = False  # store text PostgreSQL refused with the offending characters replaced
 
 
 class Recorded(BaseModel):
     inserted: int
 
 
+class PeopleCheck(BaseModel):
+    names: list[str]
+
+
+class PeopleChecked(BaseModel):
+    unknown: list[str] = Field(default_factory=list)
+    enforced: bool = False  # False without authentication: anyone may be named
+
+
 class Recipient(BaseModel):
     role: str
-    person: str  # a name, or "Name <address@host>"; never logged
+    person: str | None = None  # a name, or "Name <address@host>"; None: resolved when sent; never logged
 
 
 class Notification(BaseModel):
@@ -51,6 +73,8 @@ class Notification(BaseModel):
     body: str
     recipients: list[Recipient]
     at: datetime
+    project_id: str | None = None  # whose team and rosters resolve the roles nobody is named for
+    escalation_level: int = 0  # 0: first level; from 1 the team's deputies are told too
 
 
 class NotificationReceipt(BaseModel):
@@ -60,6 +84,8 @@ class NotificationReceipt(BaseModel):
     delivered: int
     failed: int
     error: str | None = None
+    people: list[str] = Field(default_factory=list)  # who was reached (ids or names, never contacts)
+    unresolved: list[str] = Field(default_factory=list)  # roles nobody could be found for
 
 
 class CaptureEvidence(BaseModel):
@@ -96,6 +122,7 @@ class StoreStakeholder(BaseModel):
     intermediary: str | None = None
     key_contact: bool = False
     concerns: str | None = None
+    role: str = "stakeholder"  # or "reporter": one more owner reporting the same problem
 
 
 class StakeholderRef(BaseModel):
@@ -103,6 +130,11 @@ class StakeholderRef(BaseModel):
 
 
 class WriteReport(BaseModel):
+    """Render and store a report, then send it to `recipients` (one activity: no second round trip).
+
+    The report reads the case's timeline from PostgreSQL; `timeline` holds the events the record
+    has not caught up with yet."""
+
     key: str
     case_id: str
     kind: ReportKind
@@ -110,22 +142,27 @@ class WriteReport(BaseModel):
     status: CaseStatus
     timeline: list[TimelineEvent]
     at: datetime
+    recipients: list[Recipient] = Field(default_factory=list)
+    project_id: str | None = None
 
 
 class ReportReceipt(BaseModel):
     report_id: int
     title: str
     summary: str
+    sent: NotificationReceipt | None = None
 
 
 class SendSurvey(BaseModel):
     key: str
     case_id: str
     at: datetime
+    recipient: Recipient | None = None  # the reporter; None: issue the token only
 
 
 class SurveySent(BaseModel):
     token: str
+    delivered: bool = False
 
 
 class RecordSurvey(BaseModel):

@@ -57,12 +57,15 @@ class Project(StorableModel):
     region: str | None = Field(None, max_length=100)
 
 
+INTAKE_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+
+
 class Intake(StorableModel):
     """One reported problem. `intake_id` is the source system's id and names the case."""
 
     model_config = ConfigDict(extra="forbid")
 
-    intake_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")
+    intake_id: str = Field(min_length=1, max_length=200, pattern=INTAKE_ID_PATTERN)
     channel: Channel = Channel.internal
     received_at: AwareDatetime | None = Field(None, description="when the customer reported; SLA clocks start here (default: when the case opened)")
     late_entry: bool = Field(False, description="recorded after the fact: received_at may be long past")

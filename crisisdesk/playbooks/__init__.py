@@ -85,6 +85,7 @@ class Playbook(BaseModel):
     head_actions: list[str] = ["decide_plan", "approve_revision", "delegate", "revoke_delegation", "cancel"]
     experts_required_from: Severity = Severity.important
     contingency_after_rejections: int = Field(2, ge=1)
+    group_complaint_reporters: int = Field(3, ge=0, description="reporters that make a case a group complaint (crisis path); 0: never")
     default_roles: dict[str, str] = {}
     history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
 

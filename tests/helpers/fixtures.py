@@ -61,6 +61,12 @@ class Case:
     async def timeline(self) -> list[TimelineEvent]:
         return await self.handle.query("timeline", result_type=list[TimelineEvent])
 
+    async def record(self, pool) -> list[TimelineEvent]:
+        """The whole timeline as the API serves it: PostgreSQL's record plus what it has not caught up with."""
+        from starter.client import timeline_page
+
+        return await timeline_page(self.env.client, self.id, pool, limit=100_000)
+
     async def events(self, kind: str | None = None, name: str | None = None) -> list[TimelineEvent]:
         return [e for e in await self.timeline() if (kind is None or e.kind == kind) and (name is None or e.name == name)]
 

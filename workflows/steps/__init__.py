@@ -51,16 +51,18 @@ def retarget_sla(case: CaseFile, now: datetime) -> None:
             case.set_deadline(now, name, due)
 
 
-PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary"}
+PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary", "reporter"}
 
 
-def apply(case: CaseFile, name: str, action: a.Action, now: datetime) -> str:
+def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
+          identity: str | None = None) -> str:
     """Record the action, then let its step check and change the case (the event comes first so the
-    effects it causes can point at it). Call inside `case.attempt()`: a refusal rolls it all back."""
+    effects it causes can point at it). Call inside `case.attempt()`: a refusal rolls it all back.
+    `via` is the channel it came through, `identity` who was authenticated there (if anyone)."""
     if case.state.stage.is_final:
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL}, exclude_none=True)
-    case.record(now, "action", name, by=action.by, **payload)
+    case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
     return STEPS[name](case, action, now)
 

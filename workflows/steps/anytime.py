@@ -4,10 +4,11 @@ from datetime import datetime
 
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
-from crisisdesk.models.case import DelegationStatus, Stage
+from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
 from workflows.authority import require_head, require_spokesperson
 from workflows.casefile import CaseFile
+from workflows.state import KEPT
 from workflows.steps import case_effect, retarget_sla, step
 
 # Parties whose involvement moves a case onto the crisis path at any level (002 §4.4.1.4, §4.5.2).
@@ -145,3 +146,33 @@ def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, x.reason)
     return "case cancelled"
+
+
+@step("link_report")
+def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
+    """Another owner reports the same problem: one case, one more reporter (002 §4.3: a sign of a crisis)."""
+    s = case.state
+    if x.intake_id == s.intake.intake_id or any(r.intake_id == x.intake_id for r in s.reporters):
+        return f"report {x.intake_id} is already on this case"
+    s.reporters.append(ReporterRef(intake_id=x.intake_id, channel=x.channel.value, received_at=x.received_at or now))
+    del s.reporters[:-KEPT]
+    s.bump("reporters")
+    event = s.events[-1]
+    if x.reporter.name or x.reporter.contact:
+        case.effects.append(case_effect(case, event, "stakeholder", by=x.by, role="reporter",
+                                        name=x.reporter.name or "reporter", contact=x.reporter.contact))
+    total = s.counts["reporters"] + 1
+    threshold = s.playbook.group_complaint_reporters
+    if s.path == Path.ordinary and threshold and total >= threshold:
+        case.enter_crisis(now, x.by, f"group complaint: {total} reporters")
+    return f"{total} reporters on this case"
+
+
+@step("link")
+def link(case: CaseFile, x: a.Link, now: datetime) -> str:
+    """The workflow has told the other case already (workflows.case); here this case closes into it."""
+    if x.case_id == case.state.case_id:
+        raise ActionRefused("link: case_id names this case itself; name the open case this one duplicates")
+    case.state.deadlines.clear()
+    case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
+    return f"joined {x.case_id}; this case is closed"

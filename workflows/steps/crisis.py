@@ -14,7 +14,8 @@ from workflows.steps import need_path, need_stage, step
 # -- 4. crisis path ----------------------------------------------------------------------------
 @step("acknowledge")
 def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
-    require_role_holder(case.state, "acknowledge", x.by)
+    if x.by not in case.state.alerted:  # anyone an alert reached may acknowledge it
+        require_role_holder(case.state, "acknowledge", x.by)
     case.meet(now, "alert_acknowledgement", "acknowledgement")
     if case.state.stage == Stage.alerting:
         case.move(now, Stage.planning, x.by, "crisis team formed")
