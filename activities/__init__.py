@@ -10,8 +10,10 @@ import asyncpg
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
 from activities.notify import Notifier
+from activities.quality import QualityWatch
 from activities.records import CaseRecords, purge_personal_data
 from activities.reports import Reports, render_case_report
+from activities.service_reports import ServiceReports
 from activities.surveys import Surveys
 from crisisdesk.settings import Settings
 
@@ -29,6 +31,8 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     reports = Reports(pool, settings)
     surveys = Surveys(pool)
     knowledge = Knowledge(pool)
+    quality = QualityWatch(pool, settings, notifier)
+    service_reports = ServiceReports(pool, settings, notifier)
     return [
         records.open_case,
         records.record_timeline,
@@ -39,4 +43,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         surveys.send_survey,
         surveys.record_survey,
         knowledge.save_knowledge,
+        quality.watch_quality,
+        service_reports.write_service_report,
+        service_reports.send_service_report,
     ]

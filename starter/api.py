@@ -29,6 +29,7 @@ from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
+from starter.routes.metrics import metrics_router
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -212,6 +213,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         from starter.codec_server import mount_codec
 
         mount_codec(app, settings)
+
+    app.include_router(metrics_router(settings))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

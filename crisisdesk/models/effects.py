@@ -51,6 +51,7 @@ class Notification(BaseModel):
     body: str
     recipients: list[Recipient]
     at: datetime
+    html: str | None = None  # an HTML alternative (service reports with their charts); e-mail only
 
 
 class NotificationReceipt(BaseModel):
