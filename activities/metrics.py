@@ -44,7 +44,9 @@ DRILL_PREFIX = "drill-"
 _SKIP = "\x00skip"  # a key no group can have (PostgreSQL text never holds NUL)
 
 _SELECTION = """
-    SELECT c.case_id, c.received_at, c.category, {group} AS grp
+    SELECT c.case_id, c.category, {group} AS grp,
+           -- the SLA clocks' origin as the case itself keeps it (the column can lag it by the opening)
+           coalesce((c.status->>'received_at')::timestamptz, c.received_at) AS received_at
     FROM cases c
     WHERE c.received_at >= $1 AND c.received_at < $2
       AND (c.intake_id LIKE 'drill-%') = $3

@@ -48,10 +48,11 @@ def show_metrics(report: MetricsReport) -> None:
     out.print(report.message, markup=False)
     if report.empty:
         return
-    table = Table("", *(name for name, _ in COLUMNS))
-    rows: list[CaseMetrics] = [*report.groups, report] if report.by else [report]
-    for m in rows:
-        table.add_row(m.group if m is not report else "all", *(str(get(m)) for _, get in COLUMNS))
+    # One column per group (and "all"), one row per figure: reads down, fits a terminal.
+    columns: list[CaseMetrics] = [*report.groups, report] if report.by else [report]
+    table = Table(report.by or "", *(m.group if m is not report else "all" for m in columns))
+    for name, get in COLUMNS:
+        table.add_row(name, *(str(get(m)) for m in columns))
     out.print(table)
     sla = Table("deadline", "on time", "missed", "still breached", "compliance", "late by (median)", "late by (max)")
     for name, c in report.sla_compliance.items():
