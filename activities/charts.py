@@ -4,6 +4,7 @@ A value of None is drawn as an empty slot labelled "no data", never as a zero.
 """
 
 import html
+import math
 
 
 def svg_bars(title: str, items: list[tuple[str, float | None]], percent: bool = False, width: int = 640,
@@ -12,7 +13,8 @@ def svg_bars(title: str, items: list[tuple[str, float | None]], percent: bool = 
     left, right, top, bottom = 48, 12, 28, 52
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, v in items if v is not None]
-    top_value = 1.0 if percent else max(values + [1.0])
+    # Percentages on 0–100 %; counts up to a multiple of 4 so the four grid steps are whole numbers.
+    top_value = 1.0 if percent else 4 * math.ceil(max(values + [1.0]) / 4)
     slot = plot_w / max(len(items), 1)
     bar_w = max(min(slot * 0.7, 60), 2)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
