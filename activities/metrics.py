@@ -74,8 +74,11 @@ SELECT s.case_id, s.grp, s.category,
     coalesce(bool_or(e.kind = 'contingency'), false) AS contingency,
     coalesce(bool_or(e.kind = 'action' AND e.name = 'external_involvement'
                      AND e.detail->>'party' = 'media'), false) AS media
-FROM sel s LEFT JOIN timeline_events e ON e.case_id = s.case_id
+FROM sel s LEFT JOIN timeline_events e ON e.case_id = s.case_id AND e.kind IN ({kinds})
 GROUP BY s.case_id, s.grp, s.category, s.received_at"""
+# Only the kinds the facts read: notifications, reports and deadline_set are most of a timeline.
+_FACT_KINDS = ", ".join(f"'{k}'" for k in ("stage", "deadline_met", "breach", "reminder", "escalated", "action",
+                                            "survey_sent", "path", "contingency"))
 
 _CASES = """
 SELECT grp, GROUPING(grp) = 1 AS total,
@@ -201,7 +204,9 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
     params = _params(query, query.scope == "drill")
     # The same grouping sets with or without `by`: ungrouped, the per-group rows are dropped below.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        await conn.execute(_FACTS.format(selection=selection), *params)
+        # Room to hash and sort a month of cases in memory rather than in temporary files.
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute(_FACTS.format(selection=selection, kinds=_FACT_KINDS), *params)
         case_rows = await conn.fetch(_CASES.format(sets="((grp), ())"))
         level_rows = await conn.fetch(_LEVELS.format(sets="((grp, top_level), (top_level))"))
         deadline_rows = await conn.fetch(_DEADLINES.format(selection=selection, sets="((grp, name), (name), (grp), ())"),
