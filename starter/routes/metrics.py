@@ -69,7 +69,8 @@ def metrics_router(settings: Settings) -> APIRouter:
         report = await compute_metrics(await pool(), query)
         return JSONResponse(report.model_dump(mode="json"))
 
-    @router.get("/metrics", response_class=Response)
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text"}})
     async def prometheus() -> Response:
         """Prometheus text: open cases by stage and severity, breached now, the oldest overdue deadline."""
         if (down := unavailable()) is not None:
