@@ -23,24 +23,27 @@ LEVELS = {"no_data": -1, "ok": 0, "warning": 1, "missed": 2}
 
 
 def metrics_router(settings: Settings) -> APIRouter:
-    state: dict[str, asyncpg.Pool | None] = {"pool": None}
-    lock = asyncio.Lock()
+    # One pool per process, and per event loop should the app be served from more than one (a test
+    # harness may run the lifespan on a loop of its own): a pool only works on the loop that made it.
+    pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
+    locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def pool() -> asyncpg.Pool:
-        if state["pool"] is None:
+        loop = asyncio.get_running_loop()
+        if loop not in pools:
             from activities.db import create_pool
 
-            async with lock:
-                if state["pool"] is None:
-                    state["pool"] = await create_pool(settings.dsn(), min_size=0, max_size=3)
-        return state["pool"]
+            async with locks.setdefault(loop, asyncio.Lock()):
+                if loop not in pools:
+                    pools[loop] = await create_pool(settings.dsn(), min_size=0, max_size=3)
+        return pools[loop]
 
     @asynccontextmanager
     async def lifespan(_app):
         yield
-        if state["pool"] is not None:
-            await state["pool"].close()
-            state["pool"] = None
+        mine = pools.pop(asyncio.get_running_loop(), None)
+        if mine is not None:
+            await mine.close()
 
     router = APIRouter(lifespan=lifespan, tags=["metrics"])
 
