@@ -21,6 +21,7 @@ from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
 from workflows.case import CrisisWorkflow
+from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
 PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
@@ -38,7 +39,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         interceptors=[ActingWorkerInterceptor()],
@@ -63,6 +64,12 @@ async def main() -> int:
         log.error("postgresql unreachable", error=str(err).splitlines()[0] if str(err) else type(err).__name__)
         return 2
 
+    try:  # the management schedules: created or brought up to date by every worker that starts
+        from starter.schedules import ensure_schedules
+
+        await ensure_schedules(client, settings)
+    except Exception as err:  # a worker that cannot set them still serves cases; the next start tries again
+        log.warning("schedules not ensured", error=str(err).splitlines()[0] if str(err) else type(err).__name__)
     worker = build_worker(client, settings, pool)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

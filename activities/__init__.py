@@ -11,8 +11,10 @@ from activities.directory import DirectoryCheck
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
 from activities.notify import Notifier
+from activities.quality import QualityWatch
 from activities.records import CaseRecords, purge_personal_data
 from activities.reports import Reports, render_case_report
+from activities.service_reports import ServiceReports
 from activities.surveys import Surveys
 from crisisdesk.settings import Settings
 
@@ -31,6 +33,8 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     surveys = Surveys(pool, notifier)
     knowledge = Knowledge(pool)
     directory = DirectoryCheck(pool, settings)
+    quality = QualityWatch(pool, settings, notifier)
+    service_reports = ServiceReports(pool, settings, notifier)
     return [
         records.open_case,
         records.record_timeline,
@@ -42,4 +46,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         surveys.record_survey,
         knowledge.save_knowledge,
         directory.check_people,
+        quality.watch_quality,
+        service_reports.write_service_report,
+        service_reports.send_service_report,
     ]

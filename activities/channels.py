@@ -93,6 +93,8 @@ class SmtpChannel:
         msg["X-Crisis-Case"] = note.case_id
         msg["X-Crisis-Kind"] = note.kind
         msg.set_content(note.body)
+        if note.html:  # multipart/alternative: the text for any reader, the HTML (charts inline) for mail clients
+            msg.add_alternative(note.html, subtype="html")
         return msg
 
     def _send(self, msg: EmailMessage, addresses: list[str]) -> dict:

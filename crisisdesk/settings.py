@@ -1,5 +1,6 @@
 """One typed settings object, read from the environment variables of CONTRACT.md."""
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,13 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(None, validation_alias="CRISIS_OIDC_ISSUER")
     oidc_audience: str | None = Field(None, validation_alias="CRISIS_OIDC_AUDIENCE")
     oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
+    # Management: metrics, quality targets and periodic service reports (issue 13).
+    quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
+    management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
+    report_timezone: str = Field("UTC", validation_alias="CRISIS_REPORT_TIMEZONE")
+    report_weekly_cron: str = Field("0 7 * * 1", validation_alias="CRISIS_REPORT_WEEKLY_CRON")
+    report_monthly_cron: str = Field("0 7 1 * *", validation_alias="CRISIS_REPORT_MONTHLY_CRON")
+    quality_watch_every: timedelta = Field(timedelta(hours=1), gt=timedelta(0), validation_alias="CRISIS_QUALITY_WATCH_EVERY")
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,8 @@ from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
 from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
+from starter.pools import LoopPools
+from starter.routes.metrics import metrics_router
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -124,19 +126,11 @@ class Guard:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Any] = {"client": client, "pool": None}
+    state: dict[str, Any] = {"client": client}
     lock = asyncio.Lock()
-    evidence = EvidenceIntake(settings, lambda: get_pool())
-
-    async def get_pool():
-        """The API's one PostgreSQL pool, made on first use (None without DATABASE_URL)."""
-        if state["pool"] is None and settings.database_url is not None:
-            async with lock:
-                if state["pool"] is None:
-                    from activities.db import create_pool
-
-                    state["pool"] = await create_pool(settings.dsn())
-        return state["pool"]
+    pools = LoopPools(settings)
+    get_pool = pools.get
+    evidence = EvidenceIntake(settings, get_pool)
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -153,12 +147,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             except TemporalUnavailable as err:  # keep serving: /healthz says so, requests retry the connect
                 log.warning("temporal unreachable at start-up", error=str(err))
         yield
-        pool, state["pool"] = state["pool"], None
-        if pool is not None:
-            try:
-                await pool.close()
-            except RuntimeError:  # made on another event loop (a test harness's): just drop its connections
-                pool.terminate()
+        await pools.close()
 
     bearer = HTTPBearer(auto_error=False, description="INTAKE_TOKEN, when the server has one")
     app = FastAPI(
@@ -263,6 +252,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         from starter.codec_server import mount_codec
 
         mount_codec(app, settings)
+
+    app.include_router(metrics_router(settings, get_pool))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -319,3 +319,8 @@ def drill(file: Path = typer.Argument(..., help="a drill scenario as JSON (see d
     refused = sum(1 for o in result.outcomes if not o.accepted)
     out.print(f"{result.title}: stage {result.status.stage.value}, {met} deadlines met, "
               f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
+
+
+from starter.commands import metrics as metrics_command, playbook as playbook_command  # noqa: E402
+app.command("metrics")(metrics_command.metrics)
+app.add_typer(playbook_command.app, name="playbook")

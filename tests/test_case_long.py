@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from crisisdesk.models.case import Stage
-from crisisdesk.playbooks import load_playbook
+from crisisdesk.playbooks import load_playbook, record_check
 from tests.helpers import eventually
 
 
@@ -16,6 +16,8 @@ def settings(settings, tmp_path):
     book = load_playbook("delivery").model_copy(update={"name": "long_haul", "history_limit": 150})
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "long_haul.json").write_text(json.dumps(book.model_dump(mode="json")))
+    # Cases pin only checked versions (`crisis playbook check`); the drills are not this test's subject.
+    record_check(tmp_path / "playbooks" / "long_haul.json", book, drills=[], checked_at="test fixture")
     return settings.model_copy(update={"playbook_dir": tmp_path / "playbooks"})
 
 

@@ -135,9 +135,50 @@ def parse_playbook(raw: str | bytes, source: str = "playbook") -> Playbook:
         raise PlaybookError(f"{source}: {describe_validation_error(err)}") from None
 
 
-def load_playbook(name: str, directory: Path | None = None) -> Playbook:
-    """The playbook of that name (from `directory` first, then the shipped ones), validated."""
+def read_playbook(name: str, directory: Path | None = None) -> tuple[Playbook, Any]:
+    """The playbook of that name and where it came from, validated but not necessarily checked."""
     sources = _sources(directory)
     if name not in sources:
         raise PlaybookError(f"playbook {name!r} does not exist: choose one of {', '.join(sorted(sources))}")
-    return parse_playbook(sources[name].read_bytes(), name)
+    return parse_playbook(sources[name].read_bytes(), name), sources[name]
+
+
+def load_playbook(name: str, directory: Path | None = None) -> Playbook:
+    """The playbook of that name (from `directory` first, then the shipped ones), validated; one from
+    the organisation's directory must also have passed `crisis playbook check` in this very version."""
+    playbook, source = read_playbook(name, directory)
+    if directory is not None and Path(str(source)).parent == Path(directory):
+        record = check_record(Path(str(source)))
+        if record is None or record.get("digest") != playbook.digest:
+            raise PlaybookError(
+                f"playbook {name!r} version {playbook.version} (digest {playbook.digest}) has not passed "
+                f"`crisis playbook check {source}`: check it (validation and every drill) before a case can use it")
+    return playbook
+
+
+# -- plan revision: a new version is checked (validated, every drill played) before cases pin it --
+CHECKS_DIR = ".checks"
+
+
+def check_record_path(playbook_file: Path) -> Path:
+    return playbook_file.parent / CHECKS_DIR / playbook_file.name
+
+
+def check_record(playbook_file: Path) -> dict[str, Any] | None:
+    """What `crisis playbook check` recorded for this file (its digest, drills, when), if anything."""
+    try:
+        record = json.loads(check_record_path(playbook_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def record_check(playbook_file: Path, playbook: Playbook, drills: list[str], checked_at: str) -> Path:
+    """Mark this file's current content as checked: cases may pin it from now on."""
+    path = check_record_path(playbook_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"name": playbook.name, "version": playbook.version, "digest": playbook.digest,
+                               "drills": drills, "checked_at": checked_at}, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path

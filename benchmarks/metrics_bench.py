@@ -1,0 +1,156 @@
+"""The month's service metrics over 100,000 recorded cases, as a ratio to a plain COUNT(*).
+
+    python -m benchmarks.metrics_bench [--cases 100000] [--runs 3]
+
+A throw-away PostgreSQL is loaded with N cases reported over one month, each with a realistic
+timeline of 20 events (deadlines set and met, some late and breached, actions, stages,
+notifications, a survey; some cancelled, some crises) and most with a survey answer: about 20 × N
+timeline rows. Then `compute_metrics` for that month (all N cases) is timed against
+`SELECT count(*)` over the same `cases` table (the figure the issue asks for) and over
+`timeline_events` (the rows the metrics actually read). Median of `--runs`, after one warm-up each.
+
+`run(progress)` is what `make bench` calls: `progress(label, done, total)` is told while data loads.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+MONTH = (datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 4, 1, tzinfo=timezone.utc))
+BATCH = 10_000
+
+_CASES = """
+INSERT INTO cases (case_id, intake_id, summary, project_id, region, playbook, playbook_version, received_at,
+                   stage, path, severity, category, contingency, breached, status, updated_at)
+SELECT 'crisis-b' || i, 'b' || i, 'benchmark case', 'P-' || (i % 50), 'r' || (i % 7), 'delivery', 1 + i % 2, r.at,
+       CASE WHEN i % 20 = 0 THEN 'cancelled' WHEN i % 10 < 8 THEN 'closed' ELSE 'solving' END,
+       CASE WHEN i % 20 = 1 THEN 'crisis' ELSE 'ordinary' END,
+       (ARRAY['general', 'important', 'urgent'])[1 + i % 3],
+       (ARRAY['technical', 'complaint', 'safety', 'operational'])[1 + i % 4],
+       i % 50 = 1, i % 10 = 9,
+       jsonb_build_object('received_at', r.at), r.at + interval '3 days'
+FROM generate_series($1::int, $2::int - 1) AS i,
+     LATERAL (SELECT $3::timestamptz + (i % 2678400) * interval '1 second' AS at) r"""
+
+# Twenty events per case; what each is depends on its number and on the case (i).
+_EVENTS = """
+INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
+SELECT 'crisis-b' || i, s, $3::timestamptz + (i % 2678400) * interval '1 second' + s * (300 + i % 3600) * interval '1 second',
+       e.kind, e.name, 'Chen CS', e.detail
+FROM generate_series($1::int, $2::int - 1) AS i, generate_series(1, 20) AS s,
+LATERAL (SELECT
+  CASE WHEN i % 20 = 0 AND s > 6 THEN 'notification'
+       ELSE (ARRAY['opened', 'deadline_set', 'deadline_set', 'deadline_set', 'notification', 'action', 'deadline_met',
+                   'stage', 'action', 'deadline_met', 'stage', 'action', 'action', 'stage', 'action', 'deadline_met',
+                   'stage', 'survey_sent',
+                   CASE WHEN i % 7 = 0 THEN 'breach' WHEN i % 20 = 1 THEN 'path' ELSE 'notification' END,
+                   CASE WHEN i % 50 = 1 THEN 'contingency' ELSE 'stage' END])[s] END AS kind,
+  CASE WHEN i % 20 = 0 AND s = 6 THEN 'cancelled' WHEN i % 20 = 0 AND s > 6 THEN 'reminder'
+       ELSE (ARRAY['intake', 'acknowledgement', 'response', 'resolution', 'acknowledgement', 'triage', 'acknowledgement',
+                   'solving', 'solution_proposed', 'response', 'executing', 'execution_started', 'execution_done',
+                   'confirming', 'resolution_confirmed', 'resolution', 'surveying', 'survey',
+                   CASE WHEN i % 7 = 0 THEN 'acknowledgement' WHEN i % 20 = 1 THEN 'crisis' ELSE 'breach' END,
+                   CASE WHEN i % 50 = 1 THEN 'on' WHEN i % 10 < 8 THEN 'closed' ELSE 'reviewing' END])[s] END AS name,
+  CASE WHEN s IN (2, 3, 4, 19) OR (s IN (7, 10, 16) AND i % 7 = 0)
+       THEN jsonb_build_object('due_at', $3::timestamptz + (i % 2678400 + 3600 * s) * interval '1 second',
+                               'late_by_seconds', CASE WHEN s IN (7, 10, 16) THEN 60 * (i % 240) END,
+                               'level', CASE WHEN s = 19 THEN i % 2 END)
+       WHEN s = 15 THEN jsonb_build_object('satisfied', i % 25 <> 0)
+       WHEN s IN (7, 10, 16) THEN jsonb_build_object('due_at', $3::timestamptz + (i % 2678400 + 3600 * s) * interval '1 second')
+       ELSE '{}'::jsonb END AS detail) e"""
+
+_SURVEYS = """
+INSERT INTO survey_responses (key, case_id, score, timeliness, effectiveness, attitude, at)
+SELECT 'crisis-b' || i || ':survey', 'crisis-b' || i, 1 + i % 5, 1 + (i / 5) % 5, 1 + (i / 25) % 5, 1 + (i / 7) % 5,
+       $3::timestamptz + (i % 2678400) * interval '1 second' + interval '2 days'
+FROM generate_series($1::int, $2::int - 1) AS i WHERE i % 10 < 7 AND i % 20 <> 0"""
+
+
+def stderr_progress(label: str, done: int, total: int) -> None:
+    print(f"\r  {label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+async def _timed(call, runs: int) -> float:
+    await call()  # warm-up: plans cached, pages in memory
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def load(pool, cases: int, progress: Callable[[str, int, int], None]) -> None:
+    async with pool.acquire() as conn:
+        for lo in range(0, cases, BATCH):
+            hi = min(lo + BATCH, cases)
+            async with conn.transaction():
+                for sql in (_CASES, _EVENTS, _SURVEYS):
+                    await conn.execute(sql, lo, hi, MONTH[0])
+            progress("loading cases", hi, cases)
+        await conn.execute("ANALYZE cases; ANALYZE timeline_events; ANALYZE survey_responses")
+
+
+async def run(progress: Callable[[str, int, int], None] = stderr_progress, cases: int = 100_000,
+              runs: int = 3) -> dict[str, dict]:
+    from activities.db import create_pool, migrate
+    from activities.metrics import compute_metrics
+    from crisisdesk.models.metrics import MetricsQuery
+    from starter.stack import start_postgres
+
+    with tempfile.TemporaryDirectory(prefix="crisis-bench-metrics-") as tmp:
+        pg = start_postgres(Path(tmp) / "pg")
+        try:
+            await migrate(pg.get_uri())
+            pool = await create_pool(pg.get_uri(), max_size=2)
+            try:
+                await load(pool, cases, progress)
+                query = MetricsQuery(since=MONTH[0], until=MONTH[1])
+                report = await compute_metrics(pool, query)
+                assert report.cases_opened == cases, report.message  # the month really holds them all
+
+                async def metrics():
+                    await compute_metrics(pool, query)
+
+                async def count_cases():
+                    await pool.fetchval("SELECT count(*) FROM cases")
+
+                async def count_events():
+                    await pool.fetchval("SELECT count(*) FROM timeline_events")
+
+                progress("timing", 0, 3)
+                measured = await _timed(metrics, runs)
+                progress("timing", 1, 3)
+                cases_baseline = await _timed(count_cases, runs)
+                progress("timing", 2, 3)
+                events_baseline = await _timed(count_events, runs)
+                progress("timing", 3, 3)
+            finally:
+                await pool.close()
+        finally:
+            pg.cleanup()
+    return {
+        "metrics_month_vs_count_cases": {"value": round(measured, 4), "baseline": round(cases_baseline, 5),
+                                         "ratio": round(measured / cases_baseline, 1), "unit": "s"},
+        "metrics_month_vs_count_events": {"value": round(measured, 4), "baseline": round(events_baseline, 5),
+                                          "ratio": round(measured / events_baseline, 2), "unit": "s"},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000, help="cases recorded in the month")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each query (median)")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(stderr_progress, args.cases, args.runs)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

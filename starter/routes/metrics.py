@@ -1,0 +1,74 @@
+"""`GET /metrics/cases` (the service metrics as JSON, like `crisis metrics --json`) and `GET /metrics`
+(Prometheus text: business gauges from PostgreSQL, via the `prometheus_client` library).
+
+They read through the app's one pool (starter/pools.py).
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import asyncpg
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from activities.gauges import business_gauges
+from activities.metrics import compute_metrics
+from crisisdesk.models.metrics import GROUP_FIELDS, MetricsReport
+from crisisdesk.settings import Settings
+from starter.metrics_query import QueryError, build_query
+
+LEVELS = {"no_data": -1, "ok": 0, "warning": 1, "missed": 2}
+
+
+def metrics_router(settings: Settings, pool: Callable[[], Awaitable[asyncpg.Pool | None]]) -> APIRouter:
+    """The routes, reading through the app's pool (`starter.pools.LoopPools.get`)."""
+    router = APIRouter(tags=["metrics"])
+
+    def unavailable() -> JSONResponse | None:
+        if settings.database_url is None:
+            return JSONResponse({"detail": "metrics need PostgreSQL: set DATABASE_URL"}, status_code=503)
+        return None
+
+    @router.get("/metrics/cases", response_model=MetricsReport)
+    async def metrics_cases(
+        since: str = Query("30d", description="a duration back from `until` (7d, 12h, P30D) or a date"),
+        until: str | None = Query(None, description="a date or a duration back from now; default now"),
+        by: Literal[GROUP_FIELDS] | None = Query(None, description="group by this field"),  # type: ignore[valid-type]
+        drills: bool = Query(False, description="the drill cases instead of the real ones"),
+        project: str | None = None, region: str | None = None,
+    ):
+        """Service metrics over the cases reported in the period (the JSON of `crisis metrics --json`)."""
+        if (down := unavailable()) is not None:
+            return down
+        try:
+            query = build_query(since, until, by, drills, project, region)
+        except QueryError as err:
+            field = str(err).split(":", 1)[0]
+            return JSONResponse({"detail": [{"loc": ["query", field], "msg": str(err), "type": "value_error"}],
+                                 "message": str(err)}, status_code=422)
+        report = await compute_metrics(await pool(), query)
+        return JSONResponse(report.model_dump(mode="json"))
+
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text"}})
+    async def prometheus() -> Response:
+        """Prometheus text: open cases by stage and severity, breached now, the oldest overdue deadline."""
+        if (down := unavailable()) is not None:
+            return down
+        gauges = await business_gauges(await pool())
+        registry = CollectorRegistry()
+        open_cases = Gauge("crisis_open_cases", "Open cases (real, not drills) by stage and severity",
+                           ["stage", "severity"], registry=registry)
+        for row in gauges.open_cases:
+            open_cases.labels(stage=row.stage, severity=row.severity).set(row.cases)
+        Gauge("crisis_breached_cases", "Open cases with a deadline breached now", registry=registry).set(gauges.breached_now)
+        Gauge("crisis_oldest_overdue_seconds", "How long the most overdue open deadline is past due (0: none)",
+              registry=registry).set(gauges.oldest_overdue_seconds)
+        level = Gauge("crisis_quality_target_level", "Quality target level: -1 no data, 0 ok, 1 warning, 2 missed",
+                      ["target"], registry=registry)
+        for target, name in gauges.quality_levels.items():
+            level.labels(target=target).set(LEVELS.get(name, -1))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

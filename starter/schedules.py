@@ -1,0 +1,100 @@
+"""The management schedules, created or updated when a worker starts (any number may start at once).
+
+    crisis-report-weekly   CRISIS_REPORT_WEEKLY_CRON  (Mondays 07:00)   ServiceReportWorkflow weekly
+    crisis-report-monthly  CRISIS_REPORT_MONTHLY_CRON (the 1st, 07:00)  ServiceReportWorkflow monthly
+    crisis-quality-watch   every CRISIS_QUALITY_WATCH_EVERY (1 h)       QualityWatchWorkflow
+
+They are ordinary Temporal Schedules: the Web UI's Schedules page lists them, and pausing one there
+survives restarts, because an update keeps the schedule's state (paused, note) as it finds it.
+"""
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError
+
+from crisisdesk.logs import log
+from crisisdesk.models.service import (
+    QUALITY_WORKFLOW,
+    REPORT_WORKFLOW,
+    SCHEDULE_MONTHLY,
+    SCHEDULE_QUALITY,
+    SCHEDULE_WEEKLY,
+    ServiceReportRequest,
+)
+from crisisdesk.settings import Settings
+
+
+def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
+    """Each schedule id with what it should be under these settings."""
+    catch_up = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1))
+
+    def report(period: str, cron: str, schedule_id: str) -> Schedule:
+        return Schedule(
+            action=ScheduleActionStartWorkflow(REPORT_WORKFLOW, ServiceReportRequest(period=period), id=schedule_id,
+                                               task_queue=settings.task_queue,
+                                               static_summary=f"{period} after-sales service report to management"),
+            spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=settings.report_timezone),
+            policy=catch_up,
+            state=ScheduleState(note=f"{period} service report (crisisdesk); pause here to stop it"))
+
+    return {
+        SCHEDULE_WEEKLY: report("weekly", settings.report_weekly_cron, SCHEDULE_WEEKLY),
+        SCHEDULE_MONTHLY: report("monthly", settings.report_monthly_cron, SCHEDULE_MONTHLY),
+        SCHEDULE_QUALITY: Schedule(
+            action=ScheduleActionStartWorkflow(QUALITY_WORKFLOW, id=SCHEDULE_QUALITY, task_queue=settings.task_queue,
+                                               static_summary="judge the quality targets; alert management on a crossing"),
+            spec=ScheduleSpec(intervals=[_interval(settings.quality_watch_every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=settings.quality_watch_every),
+            state=ScheduleState(note="quality watch (crisisdesk); pause here to stop the alerts")),
+    }
+
+
+def _interval(every: timedelta):
+    from temporalio.client import ScheduleIntervalSpec
+
+    return ScheduleIntervalSpec(every=every)
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> dict[str, str]:
+    """Create each schedule, or bring an existing one up to date keeping its paused state and note.
+
+    Safe to call from every worker at once: a lost create race becomes an update, and updates that
+    meet another update are tried again.
+    """
+    outcome: dict[str, str] = {}
+    for schedule_id, schedule in wanted_schedules(settings).items():
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            outcome[schedule_id] = "created"
+            continue
+        except ScheduleAlreadyRunningError:
+            pass
+
+        def update(current: ScheduleUpdateInput, wanted: Schedule = schedule) -> ScheduleUpdate:
+            state = current.description.schedule.state
+            return ScheduleUpdate(schedule=Schedule(action=wanted.action, spec=wanted.spec, policy=wanted.policy,
+                                                    state=ScheduleState(paused=state.paused, note=state.note)))
+
+        handle = client.get_schedule_handle(schedule_id)
+        for attempt in range(3):
+            try:
+                await handle.update(update)
+                break
+            except RPCError:
+                if attempt == 2:
+                    raise
+        outcome[schedule_id] = "updated"
+    log.info("schedules ready", **{k.replace("-", "_"): v for k, v in outcome.items()})
+    return outcome
