@@ -289,8 +289,22 @@ def dev(ctx: typer.Context) -> None:
     raise typer.Exit(code if isinstance(code, int) else 0)
 
 
+def main() -> None:
+    """The console script. It leaves by `os._exit` once its output is flushed: the Temporal client's
+    Rust threads can outlive the event loop and abort interpreter finalisation ("Fatal Python error:
+    PyGILState_Release", temporalio/sdk-python#300), which a cron job would read as a failure."""
+    try:
+        app()  # typer answers usage errors and --help itself, and leaves by SystemExit
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()
 
 
 @app.command()

@@ -1,9 +1,12 @@
 """Find the cases that are not moving, say why, and what would move them (`crisis stuck`).
 
-Three reasons, each a Web UI saved view too (docs/operators.md):
+Four reasons (the first three are Web UI saved views too, docs/operators.md):
 - overdue: a deadline passed (`CrisisNextDeadline < now`) and nobody recorded the step that meets it;
 - idle: nothing happened on the case for N hours;
-- failing: an activity keeps retrying, or the workflow task itself fails (a bug or a bad deploy).
+- failing: an activity keeps retrying, or the workflow task itself fails (code that needs a fix);
+- unrecorded: the case runs, but its record in PostgreSQL is behind (an outage, most likely).
+Each row's advice names the real cause where it can be told: bad data on a record, an outage, no
+worker polling the case's task queue, or code that needs a fix.
 """
 
 import asyncio
@@ -11,6 +14,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecution
 
 from crisisdesk.models.case import CaseStatus
@@ -33,6 +39,14 @@ MEETS_DEADLINE = {
     "resolution": "resolution_confirmed",
 }
 
+# What a failure's message says about its cause, said before where to look.
+FAILURE_CAUSES = (
+    (("invalid byte sequence", "unicode", "dataerror", "recordrejected", "untranslatable"),
+     "bad data on the record: PostgreSQL refuses this case's text; a current worker records the refusal and "
+     "stores it scrubbed (deploy it), nothing needs deleting"),
+    (("connection refused", "no such file or directory", "cannot connect", "connectionerror", "timeout", "unreachable"),
+     "an outage: the service it talks to does not answer, and the activity retries by itself once it is back"),
+)
 # Where to look when an activity keeps failing, by the words in its name.
 ACTIVITY_HINTS = (
     (("notif", "send", "mail", "webhook"), "check SMTP_URL / WEBHOOK_URL and that the mail or webhook server answers"),
@@ -44,7 +58,7 @@ ACTIVITY_HINTS = (
 
 class StuckCase(BaseModel):
     case_id: str
-    reason: Literal["overdue", "idle", "failing"]
+    reason: Literal["overdue", "idle", "failing", "unrecorded"]
     why: str
     unstick: str
     stage: str | None = None
@@ -80,12 +94,13 @@ async def _status(client: Client, case_id: str, timeout: timedelta) -> CaseStatu
         return None
 
 
-def _hint(activity: str) -> str:
-    name = activity.lower()
-    for words, hint in ACTIVITY_HINTS:
-        if any(w in name for w in words):
-            return hint
-    return "read its last failure in the Web UI (Pending Activities); it retries by itself once the cause is fixed"
+def _hint(activity: str, failure: str = "") -> str:
+    text, name = failure.lower(), activity.lower()
+    cause = next((c for words, c in FAILURE_CAUSES if any(w in text for w in words)), None)
+    where = next((hint for words, hint in ACTIVITY_HINTS if any(w in name for w in words)), None)
+    if cause and where and not cause.startswith("bad data"):
+        return f"{cause}; {where}"
+    return cause or where or "read its last failure in the Web UI (Pending Activities); it retries by itself once the cause is fixed"
 
 
 async def _overdue(client: Client, execution: WorkflowExecution, now: datetime, state: CaseStatus | None) -> StuckCase:
@@ -117,22 +132,52 @@ async def _failing(client: Client, execution: WorkflowExecution, min_attempts: i
         rows.append(StuckCase(
             case_id=execution.id, reason="failing", stage=stage, attempt=pending.attempt,
             since=pending.last_started_time.ToDatetime(timezone.utc) if pending.HasField("last_started_time") else None,
-            why=f"activity {name} failing (attempt {pending.attempt}): {failure[:200]}", unstick=_hint(name),
+            why=f"activity {name} failing (attempt {pending.attempt}): {failure[:200]}", unstick=_hint(name, failure),
         ))
     task = desc.raw_description.pending_workflow_task
     if desc.raw_description.HasField("pending_workflow_task") and task.attempt >= min_attempts:
         rows.append(StuckCase(
             case_id=execution.id, reason="failing", stage=stage, attempt=task.attempt,
             why=f"workflow task failing (attempt {task.attempt}): the worker cannot run this case's code",
-            unstick="read the WorkflowTaskFailed event in the Web UI; deploy a fixed worker (a replay or code bug)",
+            unstick="code that needs a fix: read the WorkflowTaskFailed event in the Web UI and deploy a fixed "
+                    "worker (a bug, or a change that running cases cannot replay); the case resumes where it stopped",
         ))
     return rows
 
 
+class Pollers:
+    """Whether any worker polls a task queue: asked once per queue, so a case that does not answer can be
+    told apart from a case nobody serves."""
+
+    def __init__(self, client: Client) -> None:
+        self.client, self.seen = client, {}
+
+    async def any(self, task_queue: str) -> bool | None:
+        if task_queue not in self.seen:
+            try:
+                response = await self.client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+                    namespace=self.client.namespace, task_queue=TaskQueue(name=task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+                self.seen[task_queue] = bool(response.pollers)
+            except Exception:
+                self.seen[task_queue] = None  # unknown: say nothing rather than guess
+        return self.seen[task_queue]
+
+
+async def _no_answer(pollers: Pollers, execution: WorkflowExecution) -> tuple[str, str] | None:
+    """(why, what to do) when the case did not answer its status query."""
+    queue = execution.task_queue
+    if await pollers.any(queue) is False:
+        return (f"no worker polls its task queue {queue!r}",
+                f"a worker missing: start one on task queue {queue!r} (`python worker.py` with CRISIS_TASK_QUEUE={queue})")
+    return None
+
+
 async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: int = 3,
                      now: datetime | None = None, where: str | None = None,
-                     query_timeout: timedelta = QUERY_TIMEOUT) -> list[StuckCase]:
-    """Every running case that is overdue, idle for `idle_hours`, or failing `min_attempts` times.
+                     query_timeout: timedelta = QUERY_TIMEOUT, unrecorded_minutes: float = 10) -> list[StuckCase]:
+    """Every running case that is overdue, idle for `idle_hours`, failing `min_attempts` times, or whose
+    record has lagged for `unrecorded_minutes`.
 
     `where` narrows the search with more visibility query, e.g. `CrisisProject = 'P-7'`.
     """
@@ -140,6 +185,7 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
     running = await _list(client, running_query(where))
     overdue_ids = {e.id for e in await _list(client, overdue_query(now, where))}
     gate = asyncio.Semaphore(CONCURRENCY)
+    pollers = Pollers(client)
 
     async def examine(execution: WorkflowExecution) -> list[StuckCase]:
         async with gate:
@@ -156,8 +202,16 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
                     why=f"no change for {(now - last) / timedelta(hours=1):.0f} h (in {stage or 'unknown stage'})",
                     unstick=f"record {step}, or `note` why it waits",
                 ))
+            if state and state.unrecorded and now - state.updated_at >= timedelta(minutes=unrecorded_minutes):
+                rows.append(StuckCase(
+                    case_id=execution.id, reason="unrecorded", stage=str(state.stage), since=state.updated_at,
+                    why=f"{state.unrecorded} events wait for PostgreSQL (deadlines and alerts run regardless)",
+                    unstick="an outage: check that PostgreSQL (DATABASE_URL) answers; the record catches up by itself",
+                ))
+            if state is None and rows and (cause := await _no_answer(pollers, execution)):
+                rows = [row.model_copy(update={"why": f"{row.why}; {cause[0]}", "unstick": cause[1]}) for row in rows]
             return rows
 
     found = [row for rows in await asyncio.gather(*(examine(e) for e in running)) for row in rows]
-    order = {"failing": 0, "overdue": 1, "idle": 2}
+    order = {"failing": 0, "overdue": 1, "unrecorded": 2, "idle": 3}
     return sorted(found, key=lambda r: (order[r.reason], r.since or now, r.case_id))

@@ -127,5 +127,7 @@ async def test_stuck_lists_a_case_whose_worker_is_gone(client: Client, task_queu
             eventually(lambda: find_stuck(client, where=where, idle_hours=1, now=later,
                                              query_timeout=timedelta(milliseconds=300)), bool), 20)
         assert [r.case_id for r in rows] == [case_id] and rows[0].reason == "idle"
+        assert f"no worker polls its task queue '{task_queue}'" in rows[0].why  # the real cause, named
+        assert f"CRISIS_TASK_QUEUE={task_queue}" in rows[0].unstick
     finally:
         await client.get_workflow_handle(case_id).terminate("test over")

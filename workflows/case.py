@@ -20,7 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
-    from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, parse_action
+    from pydantic import ValidationError
+
+    from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, describe_validation_error, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.guide import describe
     from crisisdesk.models.intake import Intake
@@ -44,10 +46,28 @@ def longest_target(playbook) -> timedelta:
     return max(t.resolution for t in playbook.severity.values())
 
 
+def read_start(start: Any) -> Intake | ContinuedCase:
+    """The run's input: an `Intake` from a starter, or the carried case after continue-as-new. Decoded
+    here, not by the SDK, so an intake that fails validation (sent past the API, say with a NUL in its
+    summary) fails the workflow with the field named instead of failing its first task for ever."""
+    if isinstance(start, (Intake, ContinuedCase)):
+        return start
+    try:
+        if isinstance(start, RawValue):
+            return workflow.payload_converter().from_payload(start.payload, Intake | ContinuedCase)
+        if isinstance(start, dict) and "continued" in start:
+            return ContinuedCase.model_validate(start)
+        return Intake.model_validate(start)
+    except Exception as err:
+        message = describe_validation_error(err) if isinstance(err, ValidationError) else str(err)[:500]
+        raise ApplicationError(f"the intake cannot open a case: {message}", type="IntakeInvalid",
+                               non_retryable=True) from None
+
+
 class CrisisWorkflow(EffectRunner, LegacyLoop):
     @workflow.init
-    def __init__(self, start: Intake | ContinuedCase) -> None:
-        self.case: CaseFile | None = CaseFile(start.continued) if isinstance(start, ContinuedCase) else None
+    def __init__(self, start: RawValue) -> None:
+        self.case: CaseFile | None = None
         self.legacy = False
         self.woken = False
         self.search_attributes: dict = {}
@@ -57,8 +77,11 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         self.timer_for: datetime | None = None
 
     @workflow.run
-    async def run(self, start: Intake | ContinuedCase) -> CaseStatus:
+    async def run(self, raw: RawValue) -> CaseStatus:
         """Starters send one `Intake`; a continued run gets the case it carries on."""
+        start = read_start(raw)
+        if isinstance(start, ContinuedCase):
+            self.case = CaseFile(start.continued)
         if not workflow.patched(PATCH_BACKGROUND):
             self.legacy = True
             return await self.run_legacy(start)
@@ -85,15 +108,15 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         info = workflow.info()
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
-                                     opened_at=info.start_time),
+                                     opened_at=info.workflow_start_time),
             result_type=fx.CaseOpened, summary="load the playbook and the project's team", **BOOKKEEPING)
         # The SLA clock starts when the customer reported, or when the server accepted the case: never
         # when a worker happened to run its first task (an outage would move it).
-        received_at, correction = intake.received_at or info.start_time, None
-        if received_at > info.start_time + CLOCK_SKEW:
-            received_at, correction = info.start_time, "received_at was in the future: the SLA clock starts at opening"
-        elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.start_time:
-            received_at, correction = info.start_time, ("received_at is older than every deadline and the intake is "
+        received_at, correction = intake.received_at or info.workflow_start_time, None
+        if received_at > info.workflow_start_time + CLOCK_SKEW:
+            received_at, correction = info.workflow_start_time, "received_at was in the future: the SLA clock starts at opening"
+        elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
+            received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
         self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, workflow.now(), received_at, opened.team)
         for problem in filter(None, [correction, opened.problem]):

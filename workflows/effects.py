@@ -157,6 +157,7 @@ class EffectRunner:
                     # PostgreSQL refused this text as data (not an outage): say so, tell the admins, and
                     # store it scrubbed from now on rather than retry for ever.
                     state.scrub_records = True
+                    state.bump("record_rejected")
                     event = case.record(workflow.now(), "record_rejected", "timeline", reason=cause.message[:500])
                     case.notify(event, "record_rejected", [ADMIN_ROLE], "The case record refused data",
                                 f"PostgreSQL refused part of this case's record ({cause.message[:300]}); "

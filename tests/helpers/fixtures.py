@@ -46,6 +46,14 @@ class Case:
             return str(err.cause.message if hasattr(err.cause, "message") else err.cause)
         raise AssertionError(f"{action} was accepted: {result}")
 
+    async def refused_raw(self, action: str, args: list) -> str:
+        """The reason an update sent with exactly these arguments (any number) is refused."""
+        try:
+            result = await self.handle.execute_update(action, args=args, result_type=ActionResult)
+        except WorkflowUpdateFailedError as err:
+            return str(err.cause.message if hasattr(err.cause, "message") else err.cause)
+        raise AssertionError(f"{action} was accepted: {result}")
+
     async def signal(self, action: str, payload=None) -> None:
         await self.handle.signal(action, payload) if payload is not None else await self.handle.signal(action)
 
