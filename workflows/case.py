@@ -311,11 +311,17 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
     # -- unknown names: refused, and recorded, never dropped ---------------------------------------
     @workflow.signal(dynamic=True)
     async def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        await self.on_action(name, args, "signal")
+        await self.on_action(name, decoded(args), "signal")
 
     @workflow.update(dynamic=True)
     async def unknown_update(self, name: str, args: Sequence[RawValue]) -> ActionResult:
-        return await self.on_action(name, args, "update")
+        return await self.on_action(name, decoded(args), "update")
+
+
+def decoded(args: Sequence[RawValue]) -> list[Any]:
+    """Raw inputs as values, as the named handlers get them (what cannot be decoded stays raw), so a
+    refusal of an unknown name still records who sent it."""
+    return workflow.payload_converter().from_payloads([a.payload for a in args], None)
 
 
 def _action_handlers(name: str) -> tuple[Any, Any]:
