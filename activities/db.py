@@ -19,6 +19,16 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_LOCK_ID = 0x0C15_15DE
 _MIGRATION_FILE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
 
+# What PostgreSQL being down or restarting looks like from a pool (as opposed to bad data or SQL).
+OUTAGE = (
+    OSError,  # refused, reset, unreachable
+    TimeoutError,  # acquire or command timed out
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.InterfaceError,  # the connection closed under us
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+)
+
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, str, Path]]:
     """(version, name, path) of every migration file, in version order."""

@@ -7,16 +7,25 @@ outcome afterwards. A retry (or a second call with the same key) skips every cha
 The one unavoidable window: the process dies after a channel accepted the message and before the
 outcome was committed. For that, SMTP messages carry a Message-ID derived from the key and the
 webhook an `Idempotency-Key` header, so the receiver can drop the duplicate.
+
+The outbox is bookkeeping, and an alert must not wait for it: while PostgreSQL is unreachable the
+notification goes out through every channel without it (a retry may then resend, and the same
+Message-ID / Idempotency-Key lets the receiver drop the copy); the timeline still records it.
 """
 
 import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import OUTAGE
 from activities.channels import Channel, Delivery, TransientDeliveryError, build_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
 from crisisdesk.settings import Settings
+
+
+# How long an alert waits for a connection to its outbox before going out without it.
+OUTBOX_WAIT_S = 5.0
 
 
 class Notifier:
@@ -26,7 +35,28 @@ class Notifier:
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
-        async with self.pool.acquire() as conn:
+        try:
+            receipt = await self._notify_through_outbox(note)
+        except OUTAGE as err:
+            log.warning("notification outbox unreachable, sending without it", case_id=note.case_id,
+                        key=note.key, error=type(err).__name__)
+            receipt = await self._notify_directly(note)
+        log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
+                 status=receipt.status, channels=receipt.channels,
+                 delivered=receipt.delivered, failed=receipt.failed)
+        return receipt
+
+    async def _notify_directly(self, note: Notification) -> NotificationReceipt:
+        outcomes: dict[str, Delivery] = {}
+        for channel in self.channels:
+            try:
+                outcomes[channel.name] = await channel.deliver(note)
+            except TransientDeliveryError as err:
+                raise ApplicationError(f"{channel.name}: {err}", type="DeliveryUnavailable") from None
+        return _receipt(note.key, outcomes)
+
+    async def _notify_through_outbox(self, note: Notification) -> NotificationReceipt:
+        async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn:
             await conn.execute(
                 """INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
@@ -37,20 +67,17 @@ class Notifier:
         for channel in self.channels:
             outcomes[channel.name] = await self._deliver_once(channel, note)
         receipt = _receipt(note.key, outcomes)
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn:
             await conn.execute(
                 "UPDATE notifications SET status = $2, updated_at = now() WHERE key = $1",
                 note.key, receipt.status,
             )
-        log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
-                 status=receipt.status, channels=receipt.channels,
-                 delivered=receipt.delivered, failed=receipt.failed)
         return receipt
 
     async def _deliver_once(self, channel: Channel, note: Notification) -> Delivery:
         """Deliver through one channel unless that was already done for this key."""
         transient: str | None = None
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO notification_deliveries (key, channel, status) VALUES ($1, $2, 'pending')
                    ON CONFLICT (key, channel) DO NOTHING""",
