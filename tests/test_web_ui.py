@@ -15,6 +15,7 @@ Playwright and Debian's Chromium, then checks the case through the `status` quer
 
 import contextlib
 import json
+import re
 import shutil
 import time
 import subprocess
@@ -186,6 +187,12 @@ async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
 
 
+def update_option(dialog, name: str):
+    """The Update dialog's option for one handler: its accessible name is the handler's name followed
+    by its description."""
+    return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
+
+
 async def send_update(page: Page, name: str, payload: dict) -> None:
     """More Actions -> Send an Update -> pick the name, paste the JSON, submit, wait for the toast."""
     await page.get_by_role("button", name="More Actions").click()
@@ -193,7 +200,7 @@ async def send_update(page: Page, name: str, payload: dict) -> None:
     dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
     await expect(dialog).to_be_visible()
     await dialog.get_by_test_id("update-select-button").click()
-    await dialog.get_by_role("option", name=name, exact=True).click()
+    await update_option(dialog, name).click()
     await dialog.get_by_role("textbox", name="Data").click()
     await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
     await page.keyboard.press("Delete")
@@ -247,7 +254,10 @@ async def test_operator_finds_a_case_and_triages_it_in_the_web_ui(ui_env, ui_wor
         # The Name field lists the update handlers the worker reports. It is a button wrapping a disabled
         # input labelled "Name", so it has no accessible name of its own: its test id is the stable handle.
         await dialog.get_by_test_id("update-select-button").click()
-        await dialog.get_by_role("option", name="triage", exact=True).click()
+        triage = update_option(dialog, "triage")
+        # Each option carries the handler's description: what it does, who may, which fields.
+        await expect(triage).to_contain_text("Fields:")
+        await triage.click()
         await expect(dialog.get_by_test_id("update-select")).to_have_value("triage")
 
     async with step("update-data-filled"):
