@@ -131,8 +131,15 @@ async def test_the_api_refuses_a_nul_and_bad_received_at_naming_the_field(client
         assert any(d["breached"] or datetime.fromisoformat(d["due_at"]) < now for d in status.json()["deadlines"])
         note = await http.post(f"/cases/{case_id}/actions/note", content=json.dumps({"by": "Chen", "text": "a\u0000b"}))
         assert note.status_code == 422 and note.json()["detail"][0]["loc"] == ["text"]
+        # An unpaired surrogate is valid JSON but not UTF-8: refused alike, and recorded without the text.
+        lone = await http.post(f"/cases/{case_id}/actions/note", content='{"by": "Chen", "text": "a\\udc80b"}')
+        assert lone.status_code == 422 and lone.json()["detail"][0]["loc"] == ["text"], lone.text
         timeline = await http.get(f"/cases/{case_id}/timeline")
-        assert [e["name"] for e in timeline.json() if e["kind"] == "rejected"] == ["note"]  # recorded, once
+        refused = [e for e in timeline.json() if e["kind"] == "rejected"]
+        assert [e["name"] for e in refused] == ["note", "note"]  # each recorded, once
+        assert "surrogate" in refused[1]["detail"]["reason"] and refused[1]["detail"]["via"] == "http"
+        status = await http.get(f"/cases/{case_id}")
+        assert not any(e["kind"] == "action" and e["name"] == "note" for e in timeline.json())
 
 
 async def test_the_sla_clock_starts_when_the_server_accepted_the_case_not_when_a_worker_came(
