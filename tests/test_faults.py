@@ -202,7 +202,8 @@ class Fuzzer:
 
     async def send(self, http, case_id: str, name: str, args: list, channel: str) -> bool:
         handle = self.stack.client.get_workflow_handle(case_id)
-        args = [as_the_cli_sends(a) for a in args]
+        if channel != "http":
+            args = [as_the_cli_sends(a) for a in args]
         for attempt in range(5):
             try:
                 if channel == "signal":

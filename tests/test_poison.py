@@ -173,3 +173,14 @@ async def _status(handle):
         return await handle.query("status", result_type=CaseStatus)
     except Exception:
         return None
+
+
+async def test_an_unpaired_surrogate_sent_as_the_temporal_cli_sends_it_is_refused_and_recorded(open_case, pool):
+    case = await open_case(potential_crisis=True)
+    escaped = RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b'{"by": "Chen CS", "text": "a\\udc80b"}'))
+    await case.handle.signal("note", escaped)
+    [refused] = await case.wait_for("rejected", "note")
+    assert refused.by == "Chen CS" and "surrogate" in refused.detail["reason"], refused
+    await breaches_on_time(case)
+    await no_task_failed(case)
+    await recorded_like_the_case(case, pool)
