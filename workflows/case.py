@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Cases started from here on record in the background; older histories replay on the legacy loop.
 PATCH_BACKGROUND = "records-in-background"
+PATCH_RULES_3 = "lifecycle-rules-3"  # cases opened before it keep rules 2 (see workflows/state.py)
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -90,8 +91,10 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         if not workflow.patched(PATCH_BACKGROUND):
             self.legacy = True
             return await self.run_legacy(start)
+        # Asked here, in the first activation: a patch asked after a local activity does not replay.
+        rules = 3 if workflow.patched(PATCH_RULES_3) else 2
         if isinstance(start, Intake):
-            await self.open(start, now)
+            await self.open(start, now, rules)
         else:
             self.case.record(now, "continued", "continue_as_new", run=self.case.state.runs)
             self.case.effects[:0], self.case.state.carried_effects = self.case.state.carried_effects, []
@@ -109,7 +112,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         self.publish()
         return self.case.status()
 
-    async def open(self, intake: Intake, now: datetime) -> None:
+    async def open(self, intake: Intake, now: datetime, rules: int) -> None:
         """`now` is read before the local activity (see `changed_at`)."""
         info = workflow.info()
         opened = await workflow.execute_local_activity(
@@ -125,6 +128,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
         self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team)
+        self.case.state.rules = rules
         for problem in filter(None, [correction, opened.problem]):
             self.case.record(now, "intake_corrected", "intake", reason=problem)
 

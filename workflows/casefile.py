@@ -225,7 +225,7 @@ class CaseFile:
     def next_wakeup(self) -> datetime | None:
         s = self.state
         times = [deadlines.next_alert(s), s.next_report_at, s.next_media_report_at,
-                 s.delegation.until if s.delegation else None]
+                 s.delegation.until if s.delegation else None, self.survey_wakeup()]
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: datetime) -> None:
@@ -257,6 +257,36 @@ class CaseFile:
         if s.delegation is not None and s.delegation.until <= now:
             self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())
             s.delegation = None
+        self.survey_tick(now)
+
+    # -- closure that cannot jam (rules 3): the survey does not hold the case --------------------
+    def await_survey(self, now: datetime) -> None:
+        if self.state.rules >= 3:
+            self.state.survey_due_at, self.state.survey_reminded = now + self.state.playbook.survey_period, False
+
+    def survey_wakeup(self) -> datetime | None:
+        s = self.state
+        if s.stage != Stage.surveying or s.survey_due_at is None:
+            return None
+        return s.survey_due_at if s.survey_reminded else s.survey_due_at - s.playbook.survey_period / 2
+
+    def survey_tick(self, now: datetime) -> None:
+        """Halfway: customer service reminds the customer. At the end: the case moves on to the review,
+        recording that the customer did not answer (004 §四(六): the survey follows, it never gates)."""
+        s = self.state
+        due = self.survey_wakeup()
+        if due is None or due > now:
+            return
+        if not s.survey_reminded:
+            s.survey_reminded = True
+            event = self.record(now, "reminder", "survey", due_at=s.survey_due_at.isoformat())
+            self.notify(event, "reminder", ["cs_owner"], "Survey not answered yet",
+                        f"Remind the customer of the satisfaction survey; the case moves on at {s.survey_due_at.isoformat()}.")
+            return
+        s.survey_due_at = None
+        s.bump("surveys_unanswered")
+        self.record(now, "survey_unanswered", "survey", period=str(s.playbook.survey_period))
+        self.move(now, Stage.reviewing, "system", "the customer did not answer the survey in time")
 
     # -- what the world sees ----------------------------------------------------------------
     def owner(self) -> str:

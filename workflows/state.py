@@ -23,7 +23,7 @@ from crisisdesk.playbooks import Playbook
 
 TAIL = 200  # recorded events a case keeps in memory (and carries); PostgreSQL has every one
 KEPT = 50  # people alerted, reporters: the most recent ones are kept, the rest are counted
-RULES_VERSION = 2  # cases opened now run these rules; a carried state without the field ran version 1
+RULES_VERSION = 3  # cases opened now run these rules; a carried state without the field ran version 1
 
 
 class Effect(BaseModel):
@@ -58,6 +58,8 @@ class CaseState(BaseModel):
     seq: int = 0
     runs: int = 1  # how many workflow runs (continue-as-new) this case has had
     rules: int = 1  # the version of the rules this case runs (see RULES_VERSION)
+    survey_due_at: datetime | None = None  # rules 3: when an unanswered survey lets the case move on
+    survey_reminded: bool = False
     alerted: list[str] = Field(default_factory=list)  # people an alert reached: they may acknowledge
     reporters: list[ReporterRef] = Field(default_factory=list)
     scrub_records: bool = False  # PostgreSQL refused this case's text once: records are scrubbed

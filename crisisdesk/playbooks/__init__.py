@@ -18,7 +18,7 @@ from crisisdesk.models.intake import Severity
 
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
-    "first_contact", "revision", "explanation", "progress_update",
+    "first_contact", "revision", "revision_approval", "explanation", "progress_update",
 ]
 ReportKind = Literal["daily", "weekly", "change", "media", "final"]
 
@@ -62,7 +62,8 @@ class Reporting(BaseModel):
     key_phase_every: timedelta = timedelta(days=1)
     other_every: timedelta = timedelta(days=7)
     media_every: timedelta = timedelta(days=7)
-    key_phases: list[str] = ["contacting", "awaiting_answer", "revising", "explaining", "executing"]
+    # 4.5.1: planning right after an alert is as hot as contacting the customer.
+    key_phases: list[str] = ["planning", "contacting", "awaiting_answer", "revising", "explaining", "executing"]
     recipients: list[str] = ["head", "regional_cs", "department:crisis_team"]
 
 
@@ -84,7 +85,8 @@ class Playbook(BaseModel):
     spokesperson_default_role: str = "department:marketing"
     head_actions: list[str] = ["decide_plan", "approve_revision", "delegate", "revoke_delegation", "cancel"]
     experts_required_from: Severity = Severity.important
-    contingency_after_rejections: int = Field(2, ge=1)
+    contingency_after_rejections: int = Field(1, ge=1, description="unsatisfied answers that start the contingency (4.4.1.4: the first)")
+    survey_period: timedelta = Field(timedelta(days=7), description="how long the survey waits for the customer before the case moves on")
     group_complaint_reporters: int = Field(3, ge=0, description="reporters that make a case a group complaint (crisis path); 0: never")
     default_roles: dict[str, str] = {}
     history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
@@ -97,6 +99,8 @@ class Playbook(BaseModel):
         for name in ("first_contact", "revision", "explanation", "progress_update", "alert_acknowledgement"):
             if name not in self.deadlines:
                 raise ValueError(f"deadlines: {name} is required")
+        if self.survey_period <= timedelta(0):
+            raise ValueError("survey_period: must be longer than zero, or a survey nobody answers holds the case for ever")
         unknown = [a for a in self.head_actions if a not in ACTION_NAMES]
         if unknown:
             raise ValueError(f"head_actions: unknown actions {unknown}")

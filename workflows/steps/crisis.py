@@ -52,13 +52,21 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
 def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     need_stage(case, "customer_answer", Stage.awaiting_answer)
     plan = case.state.plan
+    answer = case.state.events[-1]
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
+        if case.state.rules >= 3:  # 4.4.1.2: the department is told to carry it out, and by when
+            due = case.state.playbook.deadlines["progress_update"].due
+            case.notify(answer, "handover", [f"department:{plan.department}"], "Carry out the accepted plan",
+                        f"The customer accepted: {plan.summary}. Record execution_started, and report progress "
+                        f"to the customer within {due} of starting.")
         return "customer satisfied; the department carries the plan out"
     plan.rejections += 1
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, "customer rejected the plan")
     case.start_timer(now, "revision")
+    if case.state.rules >= 3:  # 4.5.1: a rejection is a major change, reported at once
+        case.report(answer, "change", f"customer rejected the plan ({plan.rejections})")
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         case.contingency_on(now, x.by, f"customer rejected the plan {plan.rejections} times")
     return f"customer not satisfied; revise within {case.state.playbook.deadlines['revision'].due}"
@@ -69,6 +77,8 @@ def revise_plan(case: CaseFile, x: a.RevisePlan, now: datetime) -> str:
     need_stage(case, "revise_plan", Stage.revising)
     case.state.plan.pending_revision = {"kind": x.kind, "summary": x.summary, "by": x.by, "at": now.isoformat()}
     case.meet(now, "revision")
+    if case.state.rules >= 3 and x.kind == "principled" and "revision_approval" in case.state.playbook.deadlines:
+        case.start_timer(now, "revision_approval")  # 4.4.1.1: the head's approval has a clock too
     approver = "the head or a delegate" if x.kind == "principled" else f"the {case.state.plan.department} department"
     return f"{x.kind} revision proposed; {approver} approves it"
 
@@ -83,6 +93,10 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
         capacity = require_head(case.state, "approve_revision", x.by, now)
     else:
         capacity = require_department(case.state, "approve_revision", plan.department, x.by, now)
+    if case.state.rules >= 3 and plan.pending_revision["by"] == x.by:
+        raise ActionRefused(f"approve_revision: {x.by} proposed this revision, and a proposer never approves their "
+                            "own change: the head, a delegate in scope or the plan's department approves it")
+    case.meet(now, "revision_approval")
     plan.summary = plan.pending_revision["summary"]
     plan.revisions += 1
     plan.pending_revision = None

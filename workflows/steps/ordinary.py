@@ -79,6 +79,7 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
         return f"not satisfied; back to {back.value}"
     case.meet(now, "resolution", "response")
     case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
+    case.await_survey(now)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
     return "resolution confirmed; a satisfaction survey was sent"
