@@ -55,7 +55,7 @@ class DevStack:
         self.temporal_address = f"{host}:{temporal_port}"
         self.ui_url, self.api_url = f"http://{host}:{ui_port}", f"http://{host}:{api_port}"
         # With a key, payloads are encrypted and the Web UI reads them through the API's codec route.
-        self.encrypted = bool(os.environ.get("CRISIS_ENCRYPTION_KEY", "").strip())
+        self.encrypted = os.environ.get("CRISIS_ENCRYPTION_KEY") is not None  # set but blank: refused in _preflight
         self.codec_url = f"{self.api_url}{CODEC_PREFIX}" if self.encrypted else None
         self.temporal: Child | None = None
         self.worker: Child | None = None

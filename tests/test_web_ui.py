@@ -1,45 +1,54 @@
-"""The operator's path through the real Temporal Web UI, in a real (headless) browser.
+"""An operator works whole cases in the real Temporal Web UI, in a real (headless) browser.
 
-An operator finds a case in the Web UI's workflow list with a search-attribute query, opens it, and
-triages it with *More Actions → Send an Update* (docs/operators.md). The test drives exactly that with
-Playwright and Debian's Chromium, then checks the case through the `status` query.
+The stack is the one a user runs: `crisis dev` (Temporal with its Web UI, PostgreSQL, worker, intake
+API), once with payloads in clear and once encrypted (`CRISIS_ENCRYPTION_KEY`; the UI then reads and
+writes every payload through the API's codec endpoint, which `crisis dev` configures).
 
-- The session's Temporal server (conftest) runs without the UI, so this module starts its own dev
-  server with the Web UI on a free port, and a worker from the production factory on it.
-- Chromium comes from Debian (`tools/install-system-packages.sh`, which `make test` runs; run here too when it is missing). Playwright's
-  own browser download does not work on these machines: never `playwright install`.
-- Missing tools fail the test loudly; it never skips.
-- Screenshots of every step go to tests/artifacts/web-ui/ (git-ignored); on a failure the page's URL
-  and text and the browser console are printed.
+- An ordinary case: found in the workflow list by a search-attribute query, triaged with *More
+  Actions -> Send an Update*; the case sheet (User Metadata -> Current Details) moves on.
+- A crisis case from triage to closed using only what the UI shows: each step's action and its
+  example JSON are read from the case sheet, the person whose turn it is replaces the example's
+  `by`, the JSON is pasted into the Update dialog, and the sheet changes. The refusals it provokes
+  (an unknown field, the example pasted unchanged by someone without authority) show one sentence,
+  no stack trace and no source path, and each is on the case's timeline exactly once. Encrypted, the
+  dialog says where to read the reason, and the reason comes back through the codec server (HTTP).
+
+Chromium comes from Debian (`tools/install-system-packages.sh`, run here when it is missing); never
+`playwright install`. Screenshots of every step go to tests/artifacts/web-ui/; with
+`CRISIS_DOC_SCREENSHOTS=1` the guide's pictures are (re)written to docs/img/.
 """
 
+import base64
 import contextlib
 import json
+import os
 import re
 import shutil
-import time
 import subprocess
+import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from google.protobuf import json_format
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
-from crisisdesk.converter import data_converter
-from crisisdesk.models.case import CaseStatus
+from crisisdesk.converter import ENCRYPTED_REFUSAL, data_converter
+from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
-from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
-from starter.stack import free_port, temporal_binary
-from tests.helpers import ORDINARY_CLOSURE, eventually
-from worker import build_worker
+from crisisdesk.settings import Settings
+from starter.client import start_case as start_case_as_users_do
+from tests.helpers import eventually
+from tests.helpers.dev_stack import DevStackProcess
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
+    from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 except ImportError as err:  # a collection error, never a skip: the dev extra must bring it
     raise ImportError(f"tests/test_web_ui.py needs Playwright's Python package (pip install playwright; "
                       f"the `dev` extra of pyproject.toml): {err}") from err
@@ -47,10 +56,15 @@ except ImportError as err:  # a collection error, never a skip: the dev extra mu
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web-ui"
+DOC_IMAGES = ROOT / "docs" / "img"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 UI_TIMEOUT_MS = 20_000  # the UI is a single-page app that loads data after the page: be generous
-TRIAGE = '{"by":"Chen CS","severity":"urgent","category":"safety"}'
+KEY = "5f" * 32  # a test key (64 hex digits)
+TRIAGE = {"by": "Chen CS", "severity": "urgent", "category": "safety"}
+# What only the outside world can tell the operator: the customer's answer.
+CUSTOMER_SAYS = {"customer_answer": {"satisfied": True, "note": "accepts the plan"}}
+SOURCE_PATH = re.compile(r'File "|\.py\b|Traceback|line \d+')
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -68,37 +82,39 @@ def chromium() -> str:
     return path
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    """A dev server of its own with the Web UI; yields it and the UI's base URL once the UI answers."""
-    ui_port = free_port()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        ui=True,
-        ui_port=ui_port,
-        search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=data_converter(),
-        dev_server_log_level="error",
-    )
-    base = f"http://127.0.0.1:{ui_port}"
+@dataclass
+class Stack:
+    encrypted: bool
+    info: dict  # stack.json
+    client: Client  # with the stack's data converter (and key)
+    raw: Client  # no codec: sees what the server stores
+
+    @property
+    def base(self) -> str:
+        return self.info["ui_url"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["plain", "encrypted"])
+async def stack(request, tmp_path_factory) -> AsyncIterator[Stack]:
+    """`crisis dev` on free ports, payloads in clear or encrypted."""
+    encrypted = request.param == "encrypted"
+    env = {"CRISIS_ENCRYPTION_KEY": KEY} if encrypted else {"CRISIS_ENCRYPTION_KEY": None}
+    dev = DevStackProcess(tmp_path_factory.mktemp(f"ui-{request.param}"), env=env)
     try:
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            async def ui_status() -> int:
-                with contextlib.suppress(httpx.HTTPError):
-                    return (await http.get(base)).status_code
-                return 0
-
-            await eventually(ui_status, lambda code: code == 200, timeout=30.0, interval=0.2)
-        yield env, base
+        info = await dev.wait_ready()
+        banner = dev.output()
+        if encrypted:  # the banner says the UI decodes through the codec endpoint, for the UI's own port
+            assert info["codec_url"] and info["codec_url"] in banner and "ENCRYPTED" in banner, banner
+            assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
+        else:
+            assert info["codec_url"] is None and "encryption        off" in banner
+        settings = Settings(CRISIS_ENCRYPTION_KEY=KEY) if encrypted else None
+        client = await Client.connect(info["temporal_address"], data_converter=data_converter(settings))
+        raw = await Client.connect(info["temporal_address"])
+        yield Stack(encrypted, info, client, raw)
     finally:
-        await env.shutdown()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def ui_worker(ui_env, settings, pool, task_queue):
-    env, _ = ui_env
-    async with build_worker(env.client, settings, pool, task_queue) as w:
-        yield w
+        code = dev.stop()
+        assert code == 0, f"crisis dev exited {code}:\n{dev.output()[-3000:]}"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -113,7 +129,7 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
     p = await context.new_page()
     p.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -130,21 +146,21 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 class Steps:
     """Each step ends with a screenshot; a failing step also dumps the page for diagnosis."""
 
-    def __init__(self, page: Page) -> None:
-        self.page, self.n = page, 0
+    def __init__(self, page: Page, prefix: str) -> None:
+        self.page, self.prefix, self.n = page, prefix, 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTIFACTS.glob("*.png"):  # only this run's screenshots, none left from an earlier one
+        for old in ARTIFACTS.glob(f"{prefix}-*.png"):  # only this run's screenshots
             old.unlink()
 
     @contextlib.asynccontextmanager
     async def __call__(self, name: str):
         self.n += 1
-        shot = ARTIFACTS / f"{self.n:02d}-{name}.png"
+        shot = ARTIFACTS / f"{self.prefix}-{self.n:02d}-{name}.png"
         started = time.monotonic()
         try:
             yield
         except BaseException:
-            failed = shot.with_name(f"{self.n:02d}-{name}-FAILED.png")
+            failed = shot.with_name(shot.stem + "-FAILED.png")
             with contextlib.suppress(Exception):
                 await self.page.screenshot(path=failed, full_page=True)
             text = "<unreadable>"
@@ -155,10 +171,17 @@ class Steps:
                   f"--- page text:\n{text}\n--- browser console (last 30):\n{console}\n===")
             raise
         await self.page.screenshot(path=shot)
-        print(f"web-ui step {self.n:02d} {name}: {time.monotonic() - started:.1f}s")
+        print(f"web-ui {self.prefix} step {self.n:02d} {name}: {time.monotonic() - started:.1f}s")
 
 
-async def start_case(client: Client, task_queue: str, project: str, **fields) -> WorkflowHandle:
+async def for_guide(stack: Stack, target: Page | Locator, name: str) -> None:
+    """A picture for docs/operators.md, when asked for (CRISIS_DOC_SCREENSHOTS=1) and in clear."""
+    if os.environ.get("CRISIS_DOC_SCREENSHOTS") and not stack.encrypted:
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        await target.screenshot(path=DOC_IMAGES / f"{name}.png")
+
+
+async def start_case(stack: Stack, project: str, **fields) -> WorkflowHandle:
     intake = Intake.model_validate({
         "intake_id": f"ui-{uuid.uuid4().hex[:10]}",
         "channel": "phone",
@@ -166,11 +189,12 @@ async def start_case(client: Client, task_queue: str, project: str, **fields) ->
         "severity": "important",
         "reporter": {"name": "Zhang San", "contact": "zhang.san@example.com", "role": "owner"},
         "project": {"id": project, "name": "Web UI Court", "region": "east"},
-        "roles": {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS"},
+        "roles": {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "technician": "Tech Liu"},
         **fields,
     })
-    return await client.start_workflow("CrisisWorkflow", intake, id=case_id_for(intake.intake_id),
-                                       task_queue=task_queue, result_type=CaseStatus)
+    settings = Settings(CRISIS_TASK_QUEUE=stack.info["task_queue"], CRISIS_ENCRYPTION_KEY=KEY if stack.encrypted else None)
+    started = await start_case_as_users_do(stack.client, intake, settings)  # static summary and details included
+    return stack.client.get_workflow_handle(started.case_id, result_type=CaseStatus)
 
 
 async def status_of(handle: WorkflowHandle) -> CaseStatus:
@@ -183,119 +207,263 @@ async def status_of(handle: WorkflowHandle) -> CaseStatus:
     return await eventually(probe, lambda s: s is not None, timeout=15.0)
 
 
+async def timeline_of(handle: WorkflowHandle) -> list[TimelineEvent]:
+    return await handle.query("timeline", result_type=list[TimelineEvent])
+
+
 async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
 
 
-def update_option(dialog, name: str):
+def update_option(dialog: Locator, name: str) -> Locator:
     """The Update dialog's option for one handler: its accessible name is the handler's name followed
     by its description."""
     return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
 
 
-async def send_update(page: Page, name: str, payload: dict) -> None:
-    """More Actions -> Send an Update -> pick the name, paste the JSON, submit, wait for the toast."""
+def update_dialog(page: Page) -> Locator:
+    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
+
+
+async def open_update_dialog(page: Page) -> Locator:
     await page.get_by_role("button", name="More Actions").click()
     await page.get_by_role("menuitem", name="Send an Update").click()
-    dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
+    dialog = update_dialog(page)
     await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def fill_update(page: Page, dialog: Locator, name: str, data: str) -> None:
     await dialog.get_by_test_id("update-select-button").click()
     await update_option(dialog, name).click()
-    await dialog.get_by_role("textbox", name="Data").click()
+    await expect(dialog.get_by_test_id("update-select")).to_have_value(name)
+    editor = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
+    await editor.click()
     await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
     await page.keyboard.press("Delete")
-    await page.keyboard.insert_text(json.dumps(payload))  # insert, not type: the editor auto-closes braces
-    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")  # lets the editor reformat
-    await expect(dialog.get_by_role("textbox", name="Data")).to_contain_text('"by"')
+    await page.keyboard.insert_text(data)  # insert, not type: the editor auto-closes braces and quotes
+    # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and moving
+    # the focus lets the editor reformat the JSON before Submit is pressed.
+    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")
+    await expect(editor).to_contain_text('"by"')
+
+
+async def send_update(page: Page, name: str, payload: dict | str, shot: tuple[Stack, str] | None = None) -> str | None:
+    """More Actions -> Send an Update -> the name, the JSON, Submit. None when the case accepted it, else
+    the refusal the dialog shows (the dialog is then closed with Cancel)."""
+    dialog = await open_update_dialog(page)
+    await fill_update(page, dialog, name, payload if isinstance(payload, str) else json.dumps(payload))
     await dialog.get_by_role("button", name="Submit").click()
-    await expect(page.get_by_text("Update successful").first).to_be_visible()
+    refusal = dialog.locator('div[role="alert"].error')
+
+    async def outcome() -> str:  # the dialog closes on success (a toast may linger from the step before)
+        if await refusal.count() and await refusal.first.is_visible():
+            return "refused"
+        return "open" if await dialog.is_visible() else "accepted"
+
+    if await eventually(outcome, lambda o: o != "open", timeout=UI_TIMEOUT_MS / 1000, interval=0.1) == "accepted":
+        return None
+    if shot:
+        await for_guide(shot[0], dialog, shot[1])
+    text = (await refusal.first.inner_text()).strip()
+    await dialog.get_by_test_id("cancel-modal-button").click()
     await expect(dialog).to_be_hidden()
+    return text
 
 
-# ---------------------------------------------------------------------------------------- test
+# --- the case sheet as the UI shows it ---------------------------------------------------------------
 
-async def test_operator_finds_a_case_and_triages_it_in_the_web_ui(ui_env, ui_worker, task_queue, page: Page):
-    env, base = ui_env
-    t0 = time.monotonic()
-    case = await start_case(env.client, task_queue, "P-UI-1")
-    other = await start_case(env.client, task_queue, "P-UI-2")  # must not match the query
-    before = await status_of(case)
-    assert before.stage == "reported" and before.severity == "important"
+TURN = re.compile(r"Whose turn:\s*(?P<role>[^\s(.]+)(?:\s*\((?P<person>[^)]*)\))?")
+STEP = re.compile(r"^\W*(?P<name>[a-z_]+): [^\n]*? · (?P<example>\{[^\n]*\})\s*$", re.M)
+STAGE = re.compile(r"Stage\s+(?P<stage>[a-z_]+)")
 
-    query = "CrisisProject = 'P-UI-1'"
+
+@dataclass
+class Sheet:
+    text: str
+
+    @property
+    def stage(self) -> str:
+        return STAGE.search(self.text)["stage"]
+
+    @property
+    def person(self) -> str | None:
+        """Whose turn it is, when the sheet names a person (not only a role)."""
+        found = TURN.search(self.text)
+        person = found and found["person"]
+        return person if person and ":" not in person else None
+
+    @property
+    def steps(self) -> list[tuple[str, dict]]:
+        return [(m["name"], json.loads(m["example"])) for m in STEP.finditer(self.text)]
+
+
+def sheet_frame(page: Page) -> Locator:
+    """The Current Details column: the UI renders the Markdown in a sandboxed iframe."""
+    heading = page.get_by_role("heading", name="Current Details", exact=True)
+    return page.locator("div").filter(has=heading).filter(has=page.locator("iframe")).last
+
+
+async def read_sheet(page: Page) -> Sheet:
+    frame = sheet_frame(page).frame_locator("iframe")
+    await expect(frame.locator("body")).to_contain_text("Stage")
+    return Sheet(await frame.locator("body").inner_text())
+
+
+async def sheet_after(page: Page, before: Sheet, timeout: float = 15.0) -> Sheet:
+    """Press R (the UI's refresh of Current Details) until the sheet differs from `before`."""
+    async def probe() -> Sheet:
+        await page.keyboard.press("r")
+        return await read_sheet(page)
+
+    return await eventually(probe, lambda s: s.text != before.text, timeout=timeout, interval=0.5)
+
+
+async def open_case_sheet(page: Page, stack: Stack, case: WorkflowHandle) -> Sheet:
+    await page.goto(f"{stack.base}/namespaces/default/workflows/{case.id}")
+    await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
+    await page.get_by_text("User Metadata", exact=True).click()
+    return await read_sheet(page)
+
+
+def refusal_is_one_sentence(text: str) -> None:
+    assert text and "\n" not in text.strip() and not SOURCE_PATH.search(text), text
+
+
+async def refusal_failures(stack: Stack, case: WorkflowHandle):
+    """The failures of refused updates, as the server stores them (raw) and as the key decodes them."""
+    raw, decoded = [], []
+    async for event in stack.raw.get_workflow_handle(case.id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            outcome = event.workflow_execution_update_completed_event_attributes.outcome
+            if outcome.HasField("failure"):
+                raw.append(outcome.failure)
+                copy = type(outcome.failure)()
+                copy.CopyFrom(outcome.failure)  # decoding works in place
+                decoded.append(await stack.client.data_converter.decode_failure(copy))
+    return raw, decoded
+
+
+# ---------------------------------------------------------------------------------------- tests
+
+async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: Stack, page: Page):
+    case = await start_case(stack, f"P-UI-{uuid.uuid4().hex[:4]}")
+    other = await start_case(stack, "P-UI-OTHER")  # must not match the query
+    assert (await status_of(case)).stage == "reported"
+    project = (await status_of(case)).project["id"]
+    query = f"CrisisProject = '{project}'"
     # The search attributes are upserted after the case opens: wait for visibility, not for the UI.
-    await eventually(lambda: listed(env.client, query), lambda ids: case.id in ids, timeout=15.0)
-    print(f"web-ui: cases started and listed in {time.monotonic() - t0:.1f}s")
-    step = Steps(page)
+    await eventually(lambda: listed(stack.client, query), lambda ids: case.id in ids, timeout=15.0)
+    step = Steps(page, f"ordinary-{'enc' if stack.encrypted else 'plain'}")
 
     async with step("workflows-filtered-by-project"):
-        await page.goto(f"{base}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
+        await page.goto(f"{stack.base}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
         row_link = page.get_by_role("link", name=case.id, exact=True)
         await expect(row_link).to_be_visible()
         await expect(page.get_by_role("link", name=other.id, exact=True)).to_have_count(0)
+        await for_guide(stack, page, "01-workflow-list")
 
-    async with step("workflow-page"):
+    async with step("case-sheet-reported"):
         await row_link.click()
         await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
-        actions = page.get_by_role("button", name="More Actions")
-        await expect(actions).to_be_enabled()
+        await page.get_by_text("User Metadata", exact=True).click()
+        sheet = await read_sheet(page)
+        assert sheet.stage == "reported" and [name for name, _ in sheet.steps] == ["triage"], sheet.text
+        assert sheet.person == "Chen CS"
+        assert "zhang.san@example.com" not in sheet.text and "Zhang San" not in sheet.text  # no personal data
+        await for_guide(stack, page, "02-case-sheet-reported")
 
-    async with step("more-actions-menu"):
-        await actions.click()
-        send_update = page.get_by_role("menuitem", name="Send an Update")
-        await expect(send_update).to_be_visible()
-
-    async with step("update-dialog"):
-        await send_update.click()
-        dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
-        await expect(dialog).to_be_visible()
-
-    async with step("update-name-triage"):
-        # The Name field lists the update handlers the worker reports. It is a button wrapping a disabled
-        # input labelled "Name", so it has no accessible name of its own: its test id is the stable handle.
+    async with step("update-dialog-describes-triage"):
+        dialog = await open_update_dialog(page)
         await dialog.get_by_test_id("update-select-button").click()
         triage = update_option(dialog, "triage")
-        # Each option carries the handler's description: what it does, who may, which fields.
-        await expect(triage).to_contain_text("Fields:")
+        await expect(triage).to_contain_text("Fields:")  # what it does, who may, which fields
+        await for_guide(stack, dialog, "03-update-dialog-names")
         await triage.click()
-        await expect(dialog.get_by_test_id("update-select")).to_have_value("triage")
+        await dialog.get_by_test_id("cancel-modal-button").click()
 
-    async with step("update-data-filled"):
-        data = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
-        await data.click()
-        # insert_text, not typing: the editor would auto-close the braces and quotes typed one by one.
-        await page.keyboard.insert_text(TRIAGE)
-        # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and
-        # moving the focus lets the editor reformat the JSON before Submit is pressed: otherwise the
-        # reformat moves the button out from under the first click.
-        await dialog.get_by_test_id("update-id").fill(f"ui-triage-{uuid.uuid4().hex[:8]}")
-        await expect(data).to_contain_text('"severity": "urgent"')
-        submit = dialog.get_by_role("button", name="Submit")
-        await expect(submit).to_be_enabled()
-
-    async with step("update-submitted"):
-        await submit.click()
-        await expect(page.get_by_text("Update successful").first).to_be_visible()  # the toast
-        await expect(dialog).to_be_hidden()
+    async with step("triaged"):
+        assert await send_update(page, "triage", TRIAGE) is None
+        sheet = await sheet_after(page, sheet)
+        assert sheet.stage == "solving" and sheet.steps[0][0] == "solution_proposed", sheet.text
+        await for_guide(stack, page, "04-case-sheet-solving")
 
     after = await status_of(case)
-    assert (after.stage, after.severity, after.category) == ("solving", "urgent", "safety"), after
-    assert after.path == "ordinary"
+    assert (after.stage, after.severity, after.category, after.path) == ("solving", "urgent", "safety", "ordinary")
     assert (await status_of(other)).stage == "reported"  # the other case was not touched
 
 
-async def test_an_operator_takes_a_case_to_closure_with_the_web_ui_alone(ui_env, ui_worker, task_queue, page: Page):
-    """Every action from triage to review through the Update dialog; nothing but the browser acts."""
-    env, base = ui_env
-    case = await start_case(env.client, task_queue, "P-UI-3")
+async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack: Stack, page: Page):
+    """Only the UI acts: the sheet names the next action, its example and whose turn it is."""
+    case = await start_case(stack, f"P-UI-{uuid.uuid4().hex[:4]}")
     await status_of(case)
-    step = Steps(page)
-    async with step("closure-workflow-page"):
-        await page.goto(f"{base}/namespaces/default/workflows/{case.id}")
-        await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
-    for number, (name, payload) in enumerate(ORDINARY_CLOSURE, 1):
-        async with step(f"closure-{name}"):
-            await send_update(page, name, payload)
-            await eventually(lambda: status_of(case), lambda s, n=number: s.counts.get("actions", 0) >= n)
+    step = Steps(page, f"crisis-{'enc' if stack.encrypted else 'plain'}")
+    async with step("case-sheet"):
+        sheet = await open_case_sheet(page, stack, case)
+    refusals: list[str] = []
+
+    # Bad input from the dialog: refused with a sentence naming the field, recorded, the case unharmed.
+    async with step("refused-unknown-field"):
+        refusal = await send_update(page, "triage", {**TRIAGE, "colour": "red"})
+        refusals.append(refusal)
+        sheet = await sheet_after(page, sheet)  # the refusal is among the sheet's last events
+
+    taken: dict[str, set[str]] = {}
+    pasted_as_is = False
+    for _ in range(20):
+        if sheet.stage == "closed":
+            break
+        done_here = taken.setdefault(sheet.stage, set())
+        name, example = next((n, e) for n, e in sheet.steps if n not in done_here)
+        if name == "decide_plan" and not pasted_as_is:
+            # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
+            async with step("refused-example-as-is"):
+                refusal = await send_update(page, name, example, shot=(stack, "06-refusal-in-dialog"))
+                refusals.append(refusal)
+                pasted_as_is = True
+                sheet = await sheet_after(page, sheet)
+        payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
+        async with step(f"{sheet.stage}-{name}"):
+            if name == "decide_plan":
+                await for_guide(stack, page, "05-case-sheet-alerting")
+            assert await send_update(page, name, payload) is None, f"{name} {payload} refused"
+            done_here.add(name)
+            sheet = await sheet_after(page, sheet)
+    assert sheet.stage == "closed", sheet.text
+    await for_guide(stack, page, "07-case-sheet-closed")
     final = await case.result()
-    assert final.stage == "closed" and final.counts["actions"] == len(ORDINARY_CLOSURE)
+    assert final.stage == "closed" and final.path == "crisis"
+
+    # Every refusal: one sentence in the dialog, no stack trace or source path, on the timeline exactly once.
+    timeline = await timeline_of(case)
+    rejected = [e for e in timeline if e.kind == "rejected"]
+    assert len(rejected) == len(refusals) == 2, (refusals, rejected)
+    assert [e.name for e in rejected] == ["triage", "decide_plan"]
+    assert all(e.detail.get("via") == "ui-update" for e in rejected), rejected
+    for shown in refusals:
+        refusal_is_one_sentence(shown)
+    reasons = [e.detail["reason"] for e in rejected]
+    assert "colour" in reasons[0] and "Wang Head" in reasons[1], reasons
+    raw, decoded = await refusal_failures(stack, case)
+    assert [d.message for d in decoded] == reasons, (decoded, reasons)
+    for failure in raw:
+        assert not failure.stack_trace and not failure.HasField("cause"), failure
+        assert failure.application_failure_info.type == "ActionRefused" and failure.application_failure_info.non_retryable
+    if stack.encrypted:
+        # The dialog says where to read the reason; the server holds it only encrypted; the codec server
+        # (what the UI's event view calls) gives it back.
+        assert refusals == [ENCRYPTED_REFUSAL] * 2
+        for failure, reason in zip(raw, reasons):
+            assert reason not in str(failure), failure
+        async with httpx.AsyncClient(timeout=10) as http:
+            for failure, reason in zip(raw, reasons):
+                body = {"payloads": [json_format.MessageToDict(failure.encoded_attributes)]}
+                answer = await http.post(stack.info["codec_url"] + "/decode", json=body,
+                                         headers={"Origin": stack.base, "X-Namespace": "default"})
+                assert answer.status_code == 200, answer.text
+                assert answer.headers["access-control-allow-origin"] == stack.base
+                [payload] = answer.json()["payloads"]
+                attributes = json.loads(base64.b64decode(payload["data"]))
+                assert attributes == {"message": reason, "stack_trace": ""}, attributes
+    else:
+        assert refusals == reasons  # the dialog shows exactly the recorded reason
