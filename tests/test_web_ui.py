@@ -18,6 +18,7 @@ Chromium comes from Debian (`tools/install-system-packages.sh`, run here when it
 `CRISIS_DOC_SCREENSHOTS=1` the guide's pictures are (re)written to docs/img/.
 """
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -25,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -85,6 +87,7 @@ def chromium() -> str:
 @dataclass
 class Stack:
     encrypted: bool
+    data_dir: Path
     info: dict  # stack.json
     client: Client  # with the stack's data converter (and key)
     raw: Client  # no codec: sees what the server stores
@@ -111,7 +114,7 @@ async def stack(request, tmp_path_factory) -> AsyncIterator[Stack]:
         settings = Settings(CRISIS_ENCRYPTION_KEY=KEY) if encrypted else None
         client = await Client.connect(info["temporal_address"], data_converter=data_converter(settings))
         raw = await Client.connect(info["temporal_address"])
-        yield Stack(encrypted, info, client, raw)
+        yield Stack(encrypted, dev.data_dir, info, client, raw)
     finally:
         code = dev.stop()
         assert code == 0, f"crisis dev exited {code}:\n{dev.output()[-3000:]}"
@@ -467,3 +470,29 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
                 assert attributes == {"message": reason, "stack_trace": ""}, attributes
     else:
         assert refusals == reasons  # the dialog shows exactly the recorded reason
+
+
+async def test_crisis_commands_run_in_the_project_directory_find_the_stack(stack: Stack, tmp_path: Path):
+    """No TEMPORAL_ADDRESS or DATABASE_URL: `crisis` reads .data/stack.json; without the key it says so."""
+    case = await start_case(stack, "P-UI-CLI")
+    await status_of(case)
+    (tmp_path / ".data").symlink_to(stack.data_dir)  # a project directory whose .data is the stack's
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "CRISIS_STACK_FILE", "CRISIS_ENCRYPTION_KEY")}
+    keyed = {**env, "CRISIS_ENCRYPTION_KEY": KEY} if stack.encrypted else env
+
+    async def crisis(*args: str, environ: dict = keyed) -> subprocess.CompletedProcess:
+        return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "starter.cli", *args], cwd=tmp_path,
+                                       env=environ, capture_output=True, text=True, timeout=60)
+
+    shown = await crisis("status", case.id)
+    assert shown.returncode == 0 and case.id in shown.stdout, shown.stderr
+    report = await eventually(lambda: crisis("report", case.id), lambda done: done.returncode == 0, timeout=20, interval=0.5)
+    assert case.id in report.stdout
+    found = await crisis("kb", "search", "ceiling")
+    assert found.returncode == 0, found.stderr
+    if stack.encrypted:
+        refused = await crisis("status", case.id, environ=env)
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        assert "encrypted" in refused.stderr and "CRISIS_ENCRYPTION_KEY is not set" in refused.stderr
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
