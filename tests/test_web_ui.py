@@ -446,6 +446,14 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
                 refusals.append(refusal)
                 pasted_as_is = True
                 sheet = await sheet_after(page, sheet)
+            if stack.encrypted:  # where the dialog sends the operator: the event, decoded by the codec server
+                async with step("event-history-decodes-the-refusal"):
+                    await page.get_by_text("Event History", exact=False).first.click()
+                    failed = page.get_by_role("row").filter(has_text="Outcome Failure").first  # newest first
+                    await failed.get_by_text("Workflow Execution Update Completed").click()
+                    await expect(page.get_by_text("only the head (Wang Head)").first).to_be_visible()
+                    await page.get_by_text("User Metadata", exact=True).click()
+                    sheet = await read_sheet(page)
         payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
         async with step(f"{sheet.stage}-{name}"):
             if name == "decide_plan":
