@@ -15,6 +15,7 @@ Three choices here keep what people send from ever failing a workflow task:
   that meets a payload it cannot decrypt says so.
 """
 
+import json
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -42,8 +43,20 @@ class LenientPayloadConverter(PydanticPayloadConverter):
             try:
                 values.extend(super().from_payloads([payload], None))
             except Exception:
-                values.append(RawValue(payload))
+                values.append(_plain_json(payload))
         return values
+
+
+def _plain_json(payload: Payload) -> Any:
+    """JSON that pydantic will not read (an escaped unpaired surrogate, which the Temporal CLI sends
+    as typed) read by the standard library, so the case can refuse the field by name and record who
+    sent it; anything else stays raw."""
+    if payload.metadata.get("encoding") == b"json/plain":
+        try:
+            return json.loads(payload.data)
+        except (ValueError, RecursionError):
+            pass
+    return RawValue(payload)
 
 
 def _failure_converter(encode: bool) -> type[DefaultFailureConverter]:

@@ -23,7 +23,8 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from crisisdesk.logs import log
-from crisisdesk.acting import acting
+from crisisdesk.acting import acting, carrying_acting
+from crisisdesk.models.actions import error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
@@ -57,7 +58,8 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
 
 def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Never echo the input back: it can be megabytes of evidence or someone's phone number.
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+    return [{"loc": list(e.get("loc", ())), "msg": error_message(e) if "type" in e else e.get("msg"), "type": e.get("type")}
+            for e in errors]
 
 
 def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
@@ -126,7 +128,8 @@ class Guard:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Any] = {"client": client}
+    # A client handed in (tests, an embedding service) still says who acts and through which channel.
+    state: dict[str, Any] = {"client": carrying_acting(client) if client is not None else None}
     lock = asyncio.Lock()
     pools = LoopPools(settings)
     get_pool = pools.get

@@ -48,5 +48,7 @@ async def test_sixty_day_case_continues_as_new_without_losing_actions(open_case,
     # Anchored: whole weeks apart, even when a wake-up came late (and a late one skips slots, never bursts).
     assert all((b - a) % timedelta(days=7) == timedelta(0) and b > a for a, b in zip(due, due[1:]))
     assert len(weekly) == len(due) and (len(due) >= 8 or any(b - a > timedelta(days=7) for a, b in zip(due, due[1:])))
+    # Once PostgreSQL has caught up, the case holds only a bounded tail of what it recorded.
+    await eventually(case.status, lambda s: s.unrecorded == 0)
     held = await case.timeline()
     assert len(held) <= 200 and held == timeline[-len(held):]  # the case keeps a bounded tail; PostgreSQL the rest

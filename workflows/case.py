@@ -75,10 +75,15 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         self.inflight: dict = {}
         self.timer: asyncio.Task | None = None
         self.timer_for: datetime | None = None
+        # When the last action changed the case. Time read in a task woken by a local activity's
+        # result is not the same on replay (the SDK takes the marker's completion time), so steps
+        # use the time their handler or timer started with, which replays exactly.
+        self.changed_at: datetime | None = None
 
     @workflow.run
     async def run(self, raw: RawValue) -> CaseStatus:
         """Starters send one `Intake`; a continued run gets the case it carries on."""
+        now = workflow.now()
         start = read_start(raw)
         if isinstance(start, ContinuedCase):
             self.case = CaseFile(start.continued)
@@ -86,9 +91,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             self.legacy = True
             return await self.run_legacy(start)
         if isinstance(start, Intake):
-            await self.open(start)
+            await self.open(start, now)
         else:
-            self.case.record(workflow.now(), "continued", "continue_as_new", run=self.case.state.runs)
+            self.case.record(now, "continued", "continue_as_new", run=self.case.state.runs)
             self.case.effects[:0], self.case.state.carried_effects = self.case.state.carried_effects, []
         asyncio.create_task(self.record_forever())
         self.dispatch()
@@ -96,15 +101,16 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             self.publish()
             if self.history_is_long() and workflow.all_handlers_finished():
                 self.continue_as_new()
-            await self.sleep_until(self.case.next_wakeup())
-            self.case.tick(workflow.now())
+            now = await self.sleep_until(self.case.next_wakeup(), now)
+            self.case.tick(now)
             self.dispatch()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await workflow.wait_condition(self.records_settled)
         self.publish()
         return self.case.status()
 
-    async def open(self, intake: Intake) -> None:
+    async def open(self, intake: Intake, now: datetime) -> None:
+        """`now` is read before the local activity (see `changed_at`)."""
         info = workflow.info()
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
@@ -118,13 +124,14 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
             received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
-        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, workflow.now(), received_at, opened.team)
+        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team)
         for problem in filter(None, [correction, opened.problem]):
-            self.case.record(workflow.now(), "intake_corrected", "intake", reason=problem)
+            self.case.record(now, "intake_corrected", "intake", reason=problem)
 
     # -- time ---------------------------------------------------------------------------------
-    async def sleep_until(self, wake: datetime | None) -> None:
-        """Until the next deadline falls due or an action changes the case, whichever is first.
+    async def sleep_until(self, wake: datetime | None, now: datetime) -> datetime:
+        """Until the next deadline falls due or an action changes the case, whichever is first; returns
+        the moment to take stock at (`now` is the moment the case was last brought up to date).
 
         One timer at a time, kept across wake-ups while the next deadline stays the same: an action
         that does not move the deadline costs no timer events."""
@@ -134,15 +141,16 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
                 self.timer.cancel()
             self.timer, self.timer_for = None, wake
             if wake is not None:
-                delay = wake - workflow.now()
-                if delay <= timedelta(0):
+                if wake <= now:
                     self.timer_for = None
-                    return
-                self.timer = asyncio.create_task(workflow.sleep(delay, summary=self.waiting_for(wake)))
+                    return now
+                self.timer = asyncio.create_task(workflow.sleep(wake - now, summary=self.waiting_for(wake)))
         timer = self.timer
         await workflow.wait_condition(lambda: self.woken or (timer is not None and timer.done()))
         if timer is not None and timer.done():
             self.timer, self.timer_for = None, None
+            return workflow.now()
+        return self.changed_at
 
     def waiting_for(self, wake: datetime) -> str:
         due = [d.name for d in self.case.state.deadlines.values() if d.next_alert_at == wake]
@@ -161,8 +169,8 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         state.runs += 1
         workflow.continue_as_new(ContinuedCase(continued=state))
 
-    def changed(self) -> None:
-        self.woken = True
+    def changed(self, at: datetime | None = None) -> None:
+        self.woken, self.changed_at = True, at or workflow.now()
         if not self.legacy and self.case is not None:
             self.dispatch()
 
@@ -184,18 +192,19 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         person sends can fail the workflow task (a bug in a step is refused and logged too)."""
         if self.case is None:
             await workflow.wait_condition(lambda: self.case is not None)
+        now = workflow.now()
         who = received()
         via, identity = (who.channel, who.identity) if who else (f"ui-{kind}", None)
         try:
             if who is not None and who.denied:
                 raise ActionRefused(f"{name}: {who.denied}")
-            message = await self.take(name, self.parse(name, args), via, identity)
+            message = await self.take(name, self.parse(name, args), now, via, identity)
         except ActionRefused as refusal:
-            return self.refuse(name, args, str(refusal), via, identity, kind)
+            return self.refuse(name, args, str(refusal), now, via, identity, kind)
         except (ActivityError, ApplicationError, ValueError, TypeError, KeyError, AttributeError, LookupError) as err:
             workflow.logger.exception("action failed inside the case", extra={"case_id": self.case.state.case_id, "action": name})
             reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
-            return self.refuse(name, args, reason, via, identity, kind)
+            return self.refuse(name, args, reason, now, via, identity, kind)
         return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
 
     def parse(self, name: str, args: Sequence[Any]) -> Any:
@@ -209,7 +218,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted)")
         return parse_action(name, args[0])
 
-    async def take(self, name: str, action, via: str, identity: str | None) -> str:
+    async def take(self, name: str, action, now: datetime, via: str, identity: str | None) -> str:
         if self.case.state.stage.is_final:
             raise ActionRefused(f"{name}: the case is {self.case.state.stage.value}")
         if name in ("assign_role", "delegate") and not self.legacy:
@@ -219,19 +228,19 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         if name == "link":
             await self.join_other_case(action)
         with self.case.attempt():
-            message = apply(self.case, name, action, workflow.now(), via, identity)
-        self.changed()
+            message = apply(self.case, name, action, now, via, identity)
+        self.changed(now)
         return message
 
-    def refuse(self, name: str, args: Sequence[Any], reason: str, via: str, identity: str | None,
-               kind: str) -> None:
+    def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
+               identity: str | None, kind: str) -> None:
         first = args[0] if len(args) == 1 else None
         by = first.get("by") if isinstance(first, dict) and isinstance(first.get("by"), str) else None
-        self.case.record(workflow.now(), "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
+        self.case.record(now, "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
                          via=via, identity=identity)
         self.case.state.bump("rejected")
         workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name[:200], "via": via})
-        self.changed()
+        self.changed(now)
         if kind == "update":
             raise ApplicationError(reason, REFUSAL_RECORDED, type=REFUSAL_TYPE, non_retryable=True)
 

@@ -38,6 +38,10 @@ REPORT = dict(start_to_close_timeout=timedelta(minutes=2),
 ADMIN_ROLE = "admin"
 
 
+# Effects run as local activities: their results arrive without a workflow task of their own.
+BOOKKEEPING_EFFECTS = frozenset({"stakeholder", "record_survey", "knowledge"})
+
+
 class EffectRunner:
     """Mixed into CrisisWorkflow: `self.case` is its CaseFile; `self.changed()` wakes the run loop."""
 
@@ -58,7 +62,12 @@ class EffectRunner:
             await self.run_effect(effect)
         finally:
             self.inflight.pop(effect.key, None)
-            self.changed()
+            if effect.kind in BOOKKEEPING_EFFECTS:
+                # A local activity's result: nothing for the run loop to take stock of, and the time
+                # read here would not replay the same (see CrisisWorkflow.changed_at).
+                self.dispatch()
+            else:
+                self.changed()
 
     async def run_effect(self, effect: Effect) -> None:
         case, state, data = self.case, self.case.state, effect.data
@@ -85,7 +94,7 @@ class EffectRunner:
                     "store_stakeholder", fx.StoreStakeholder(key=effect.key, case_id=state.case_id,
                                                              **{k: v for k, v in data.items() if k != "at"}),
                     result_type=fx.StakeholderRef, **BOOKKEEPING)
-                case.record(workflow.now(), "stakeholder_stored", data.get("role", "stakeholder"),
+                case.record(state.updated_at, "stakeholder_stored", data.get("role", "stakeholder"),
                             stakeholder_id=ref.stakeholder_id)
             elif effect.kind == "survey":
                 reporter = state.intake.reporter
@@ -105,9 +114,10 @@ class EffectRunner:
                     "save_knowledge", fx.SaveKnowledge(key=effect.key, case_id=state.case_id,
                                                        category=state.category.value if state.category else None, **data),
                     result_type=fx.KnowledgeSaved, **BOOKKEEPING)
-                case.record(workflow.now(), "knowledge", data["title"], article_id=saved.article_id)
+                case.record(state.updated_at, "knowledge", data["title"], article_id=saved.article_id)
         except ActivityError as err:
-            case.record(workflow.now(), "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
+            at = state.updated_at if effect.kind in BOOKKEEPING_EFFECTS else workflow.now()
+            case.record(at, "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
 
     async def send(self, key: str, kind: str, subject: str, body: str, recipients: list[dict], at: datetime,
                    level: int = 0) -> None:
@@ -158,7 +168,7 @@ class EffectRunner:
                     # store it scrubbed from now on rather than retry for ever.
                     state.scrub_records = True
                     state.bump("record_rejected")
-                    event = case.record(workflow.now(), "record_rejected", "timeline", reason=cause.message[:500])
+                    event = case.record(state.updated_at, "record_rejected", "timeline", reason=cause.message[:500])
                     case.notify(event, "record_rejected", [ADMIN_ROLE], "The case record refused data",
                                 f"PostgreSQL refused part of this case's record ({cause.message[:300]}); "
                                 "it is now stored with the offending characters replaced.")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
 from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
-from crisisdesk.models.text import Name, StorableModel, Text
+from crisisdesk.models.text import SURROGATE, Name, StorableModel, Text
 
 ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
 
@@ -246,12 +246,19 @@ class ActionRefused(ValueError):
     """An action that is malformed, unknown, out of order or unauthorised; says why."""
 
 
+def error_message(error: dict) -> str:
+    """pydantic's reason for one field, in words a sender can act on."""
+    if error["type"] == "string_unicode":  # pydantic-core cannot even read the text: say why
+        return SURROGATE
+    return error["msg"]
+
+
 def describe_validation_error(err: ValidationError) -> str:
     """One line naming each bad field and the reason: `severity: Input should be ...`."""
     parts = []
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "input"
-        parts.append(f"{field}: {e['msg']}")
+        parts.append(f"{field}: {error_message(e)}")
     return "; ".join(parts)
 
 
