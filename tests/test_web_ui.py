@@ -523,6 +523,7 @@ async def test_crisis_commands_run_in_the_project_directory_find_the_stack(stack
     assert shown.returncode == 0 and case.id in shown.stdout, shown.stderr
     report = await eventually(lambda: crisis("report", case.id), lambda done: done.returncode == 0, timeout=20, interval=0.5)
     assert case.id in report.stdout
+    assert "| # | at | what happened |" in report.stdout and " opened: intake by owner |" in report.stdout  # in words
     found = await crisis("kb", "search", "ceiling")
     assert found.returncode == 0, found.stderr
     if stack.encrypted:
