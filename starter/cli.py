@@ -74,8 +74,9 @@ async def _client(settings: Settings, client: Client | None) -> Client:
     if client is None and settings.encryption_key is None:
         from starter.discovery import read_stack
 
-        if (read_stack() or {}).get("encrypted"):  # say so before sending anything in clear
-            raise KeyMissing(KEY_MISSING)
+        stack = read_stack() or {}
+        if stack.get("encrypted") and stack.get("temporal_address") == settings.temporal_address:
+            raise KeyMissing(KEY_MISSING)  # say so before sending anything in clear
     return client or await cases.connect(settings)
 
 
