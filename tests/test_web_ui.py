@@ -20,14 +20,12 @@ Chromium comes from Debian (`tools/install-system-packages.sh`, run here when it
 
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
@@ -49,20 +47,21 @@ from crisisdesk.settings import Settings
 from starter.client import start_case as start_case_as_users_do
 from tests.helpers import eventually
 from tests.helpers.dev_stack import DevStackProcess
+from tests.helpers.web_ui import (
+    UI_TIMEOUT_MS, Sheet, Steps, for_guide, metadata_panels, open_update_dialog, read_sheet, send_update, sheet_after,
+    update_option,
+)
 
 try:
-    from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+    from playwright.async_api import Browser, Page, async_playwright, expect
 except ImportError as err:  # a collection error, never a skip: the dev extra must bring it
     raise ImportError(f"tests/test_web_ui.py needs Playwright's Python package (pip install playwright; "
                       f"the `dev` extra of pyproject.toml): {err}") from err
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
-ARTIFACTS = ROOT / "tests" / "artifacts" / "web-ui"
-DOC_IMAGES = ROOT / "docs" / "img"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
-UI_TIMEOUT_MS = 20_000  # the UI is a single-page app that loads data after the page: be generous
 KEY = "5f" * 32  # a test key (64 hex digits)
 TRIAGE = {"by": "Chen CS", "severity": "urgent", "category": "safety"}
 # What only the outside world can tell the operator: the customer's answer.
@@ -147,53 +146,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 # -------------------------------------------------------------------------------------- helpers
 
-class Steps:
-    """Each step ends with a screenshot; a failing step also dumps the page for diagnosis."""
-
-    def __init__(self, page: Page, prefix: str) -> None:
-        self.page, self.prefix, self.n = page, prefix, 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTIFACTS.glob(f"{prefix}-*.png"):  # only this run's screenshots
-            old.unlink()
-
-    @contextlib.asynccontextmanager
-    async def __call__(self, name: str):
-        self.n += 1
-        shot = ARTIFACTS / f"{self.prefix}-{self.n:02d}-{name}.png"
-        started = time.monotonic()
-        try:
-            yield
-        except BaseException:
-            failed = shot.with_name(shot.stem + "-FAILED.png")
-            with contextlib.suppress(Exception):
-                await self.page.screenshot(path=failed, full_page=True)
-            text = "<unreadable>"
-            with contextlib.suppress(Exception):
-                text = await self.page.inner_text("body", timeout=2000)
-            console = "\n".join(getattr(self.page, "console_lines", [])[-30:])
-            print(f"\n=== Web UI step {name!r} failed at {self.page.url}\n--- screenshot: {failed}\n"
-                  f"--- page text:\n{text}\n--- browser console (last 30):\n{console}\n===")
-            raise
-        await self.page.screenshot(path=shot)
-        print(f"web-ui {self.prefix} step {self.n:02d} {name}: {time.monotonic() - started:.1f}s")
-
-
-async def for_guide(stack: Stack, target: Page | Locator, name: str) -> None:
-    """A picture for docs/operators.md, when asked for (CRISIS_DOC_SCREENSHOTS=1) and in clear."""
-    if os.environ.get("CRISIS_DOC_SCREENSHOTS") and not stack.encrypted:
-        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-        page = target if isinstance(target, Page) else target.page
-        with contextlib.suppress(AssertionError):  # a lingering toast would cover the sheet
-            await expect(page.get_by_text("Update successful")).to_have_count(0, timeout=10_000)
-        await target.screenshot(path=DOC_IMAGES / f"{name}.png")
-
-
-def metadata_panels(page: Page) -> Locator:
-    """The User Metadata tab's panels: Summary, Details and Current Details (the case sheet)."""
-    return (page.locator("div").filter(has=page.get_by_role("heading", name="Summary", exact=True))
-            .filter(has=page.get_by_role("heading", name="Current Details", exact=True)).last)
-
-
 async def start_case(stack: Stack, project: str, **fields) -> WorkflowHandle:
     intake = Intake.model_validate({
         "intake_id": f"ui-{uuid.uuid4().hex[:10]}",
@@ -226,111 +178,6 @@ async def timeline_of(handle: WorkflowHandle) -> list[TimelineEvent]:
 
 async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
-
-
-def update_option(dialog: Locator, name: str) -> Locator:
-    """The Update dialog's option for one handler: its accessible name is the handler's name followed
-    by its description."""
-    return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
-
-
-def update_dialog(page: Page) -> Locator:
-    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
-
-
-async def open_update_dialog(page: Page) -> Locator:
-    await page.get_by_role("button", name="More Actions").click()
-    await page.get_by_role("menuitem", name="Send an Update").click()
-    dialog = update_dialog(page)
-    await expect(dialog).to_be_visible()
-    return dialog
-
-
-async def fill_update(page: Page, dialog: Locator, name: str, data: str) -> None:
-    await dialog.get_by_test_id("update-select-button").click()
-    await update_option(dialog, name).click()
-    await expect(dialog.get_by_test_id("update-select")).to_have_value(name)
-    editor = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
-    await editor.click()
-    await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
-    await page.keyboard.press("Delete")
-    await page.keyboard.insert_text(data)  # insert, not type: the editor auto-closes braces and quotes
-    # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and moving
-    # the focus lets the editor reformat the JSON before Submit is pressed.
-    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")
-    squeezed = re.sub(r"\s", "", data)  # the editor reformats what was pasted: compare without blanks
-    await eventually(editor.inner_text, lambda text: re.sub(r"\s", "", text) == squeezed, timeout=10.0)
-
-
-async def send_update(page: Page, name: str, payload: dict | str, shot: tuple[Stack, str] | None = None) -> str | None:
-    """More Actions -> Send an Update -> the name, the JSON, Submit. None when the case accepted it, else
-    the refusal the dialog shows (the dialog is then closed with Cancel)."""
-    dialog = await open_update_dialog(page)
-    await fill_update(page, dialog, name, payload if isinstance(payload, str) else json.dumps(payload))
-    await dialog.get_by_role("button", name="Submit").click()
-    refusal = dialog.locator('div[role="alert"].error')
-
-    async def outcome() -> str:  # the dialog closes on success (a toast may linger from the step before)
-        if await refusal.count() and await refusal.first.is_visible():
-            return "refused"
-        return "open" if await dialog.is_visible() else "accepted"
-
-    if await eventually(outcome, lambda o: o != "open", timeout=UI_TIMEOUT_MS / 1000, interval=0.1) == "accepted":
-        return None
-    if shot:
-        await for_guide(shot[0], dialog, shot[1])
-    text = (await refusal.first.inner_text()).strip()
-    await dialog.get_by_test_id("cancel-modal-button").click()
-    await expect(dialog).to_be_hidden()
-    return text
-
-
-# --- the case sheet as the UI shows it ---------------------------------------------------------------
-
-TURN = re.compile(r"Whose turn:\s*(?P<role>[^\s(.]+)(?:\s*\((?P<person>[^)]*)\))?")
-STEP = re.compile(r"^\W*(?P<name>[a-z_]+): [^\n]*? · (?P<example>\{[^\n]*\})\s*$", re.M)
-STAGE = re.compile(r"Stage\s+(?P<stage>[a-z_]+)")
-
-
-@dataclass
-class Sheet:
-    text: str
-
-    @property
-    def stage(self) -> str:
-        return STAGE.search(self.text)["stage"]
-
-    @property
-    def person(self) -> str | None:
-        """Whose turn it is, when the sheet names a person (not only a role)."""
-        found = TURN.search(self.text)
-        person = found and found["person"]
-        return person if person and ":" not in person else None
-
-    @property
-    def steps(self) -> list[tuple[str, dict]]:
-        return [(m["name"], json.loads(m["example"])) for m in STEP.finditer(self.text)]
-
-
-def sheet_frame(page: Page) -> Locator:
-    """The Current Details column: the UI renders the Markdown in a sandboxed iframe."""
-    heading = page.get_by_role("heading", name="Current Details", exact=True)
-    return page.locator("div").filter(has=heading).filter(has=page.locator("iframe")).last
-
-
-async def read_sheet(page: Page) -> Sheet:
-    frame = sheet_frame(page).frame_locator("iframe")
-    await expect(frame.locator("body")).to_contain_text("Stage")
-    return Sheet(await frame.locator("body").inner_text())
-
-
-async def sheet_after(page: Page, before: Sheet, timeout: float = 15.0) -> Sheet:
-    """Press R (the UI's refresh of Current Details) until the sheet differs from `before`."""
-    async def probe() -> Sheet:
-        await page.keyboard.press("r")
-        return await read_sheet(page)
-
-    return await eventually(probe, lambda s: s.text != before.text, timeout=timeout, interval=0.5)
 
 
 async def open_case_sheet(page: Page, stack: Stack, case: WorkflowHandle) -> Sheet:
@@ -375,7 +222,7 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
         row_link = page.get_by_role("link", name=case.id, exact=True)
         await expect(row_link).to_be_visible()
         await expect(page.get_by_role("link", name=other.id, exact=True)).to_have_count(0)
-        await for_guide(stack, page, "01-workflow-list")
+        await for_guide(page, "01-workflow-list", not stack.encrypted)
 
     async with step("case-sheet-reported"):
         await row_link.click()
@@ -385,14 +232,14 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
         assert sheet.stage == "reported" and [name for name, _ in sheet.steps] == ["triage"], sheet.text
         assert sheet.person == "Chen CS"
         assert "zhang.san@example.com" not in sheet.text and "Zhang San" not in sheet.text  # no personal data
-        await for_guide(stack, metadata_panels(page), "02-case-sheet-reported")
+        await for_guide(metadata_panels(page), "02-case-sheet-reported", not stack.encrypted)
 
     async with step("update-dialog-describes-triage"):
         dialog = await open_update_dialog(page)
         await dialog.get_by_test_id("update-select-button").click()
         triage = update_option(dialog, "triage")
         await expect(triage).to_contain_text("Fields:")  # what it does, who may, which fields
-        await for_guide(stack, dialog, "03-update-dialog-names")
+        await for_guide(dialog, "03-update-dialog-names", not stack.encrypted)
         await triage.click()
         await dialog.get_by_test_id("cancel-modal-button").click()
 
@@ -400,7 +247,7 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
         assert await send_update(page, "triage", TRIAGE) is None
         sheet = await sheet_after(page, sheet)
         assert sheet.stage == "solving" and sheet.steps[0][0] == "solution_proposed", sheet.text
-        await for_guide(stack, metadata_panels(page), "04-case-sheet-solving")
+        await for_guide(metadata_panels(page), "04-case-sheet-solving", not stack.encrypted)
 
     after = await status_of(case)
     assert (after.stage, after.severity, after.category, after.path) == ("solving", "urgent", "safety", "ordinary")
@@ -442,7 +289,10 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
         if name == "decide_plan" and not pasted_as_is:
             # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
             async with step("refused-example-as-is"):
-                refusal = await send_update(page, name, example, shot=(stack, "06-refusal-in-dialog"))
+                async def picture(dialog) -> None:
+                    await for_guide(dialog, "06-refusal-in-dialog", not stack.encrypted)
+
+                refusal = await send_update(page, name, example, on_refused=picture)
                 refusals.append(refusal)
                 pasted_as_is = True
                 sheet = await sheet_after(page, sheet)
@@ -457,12 +307,12 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
         payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
         async with step(f"{sheet.stage}-{name}"):
             if name == "decide_plan":
-                await for_guide(stack, metadata_panels(page), "05-case-sheet-alerting")
+                await for_guide(metadata_panels(page), "05-case-sheet-alerting", not stack.encrypted)
             assert await send_update(page, name, payload) is None, f"{name} {payload} refused"
             done_here.add(name)
             sheet = await sheet_after(page, sheet)
     assert sheet.stage == "closed", sheet.text
-    await for_guide(stack, metadata_panels(page), "07-case-sheet-closed")
+    await for_guide(metadata_panels(page), "07-case-sheet-closed", not stack.encrypted)
     final = await case.result()
     assert final.stage == "closed" and final.path == "crisis"
 
@@ -489,7 +339,8 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
         inputs = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args
                   async for e in stack.raw.get_workflow_handle(case.id).fetch_history_events()
                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
-        assert len(inputs) == len(refusals) + sum(map(len, taken.values())) and all(p.metadata["encoding"] == b"binary/encrypted" for args in inputs for p in args.payloads)
+        assert len(inputs) == len(refusals) + sum(map(len, taken.values()))
+        assert all(p.metadata["encoding"] == b"binary/encrypted" for args in inputs for p in args.payloads)
         for failure, reason in zip(raw, reasons):
             assert reason not in str(failure), failure
         async with httpx.AsyncClient(timeout=10) as http:
