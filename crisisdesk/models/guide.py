@@ -6,6 +6,7 @@ action, so a description cannot drift from the code.
 """
 
 import json
+import re
 from typing import Any, NamedTuple
 
 from pydantic_core import PydanticUndefined
@@ -105,7 +106,8 @@ def fields(name: str) -> list[str]:
     for field_name, info in model.model_fields.items():
         if field_name in ("by", "note"):
             continue
-        kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        kind = re.sub(r"\b[\w.]+\.(\w+)", r"\1", kind)  # `pydantic.types.AwareDatetime` -> `AwareDatetime`
         if info.is_required() or info.default is PydanticUndefined and info.default_factory is None:
             required.append(f"{field_name} ({kind}, required)")
         else:
@@ -120,6 +122,6 @@ def example(name: str) -> str:
 def describe(name: str) -> str:
     """One paragraph for the Web UI's dialog: what, who, when, fields, an example to paste."""
     guide = GUIDE[name]
-    listed = ", ".join(fields(name)) or "none"
+    listed = "".join(f"{f}, " for f in fields(name))
     return (f"{guide.what[0].upper()}{guide.what[1:]}. Who: {guide.who}. When: {guide.stages}. "
-            f"Fields: by (required), {listed}, note. Example: {example(name)}")
+            f"Fields: by (required), {listed}note. Example: {example(name)}")
