@@ -8,7 +8,7 @@ import pytest
 
 from crisisdesk.models.case import Stage
 from crisisdesk.playbooks import Playbook, PlaybookError, load_playbook
-from tests.helpers import ORDINARY_CLOSURE
+from tests.helpers import ORDINARY_CLOSURE, eventually
 
 HEAD, CS, ENG = "Wang Head", "Chen CS", "Zhao Eng"
 
@@ -47,13 +47,17 @@ async def crisis_at_answer(open_case):
     return case
 
 
-async def test_the_first_unsatisfied_answer_starts_the_contingency_and_is_reported_at_once(open_case):
+async def test_the_first_unsatisfied_answer_starts_the_contingency_and_is_reported_at_once(open_case, client):
     case = await crisis_at_answer(open_case)
     await case.act("customer_answer", by=CS, satisfied=False, note="wants a full repaint")
     status = await case.status()
     assert status.contingency and status.stage == Stage.revising
     reports = await case.wait_for("report", "change", count=2)  # the alert's, and the rejection's
     assert len(reports) >= 2
+
+    async def contingency_view():  # the operators' saved view "contingency on"
+        return [w.id async for w in client.list_workflows(f"WorkflowId = '{case.id}' AND CrisisContingency = true")]
+    assert await eventually(contingency_view, lambda ids: ids == [case.id])
 
 
 async def test_a_principled_revision_waits_for_the_head_on_a_clock_and_never_for_its_proposer(open_case):

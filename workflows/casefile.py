@@ -13,6 +13,7 @@ from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
 from crisisdesk.names import (
     SA_BREACHED,
+    SA_CONTINGENCY,
     SA_CATEGORY,
     SA_NEXT_DEADLINE,
     SA_OWNER,
@@ -318,7 +319,7 @@ class CaseFile:
             SA_OWNER: None if s.stage.is_final else self.owner(),
             SA_NEXT_DEADLINE: deadlines.nearest_due(s),
             SA_BREACHED: any(d.breached for d in s.deadlines.values()),
-        }
+        } | ({SA_CONTINGENCY: s.contingency} if s.rules >= 3 else {})  # rules 2 never upserted it: replays stay equal
 
 
 def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:
