@@ -93,3 +93,18 @@ async def test_a_police_liaison_and_a_media_statement_are_reported_at_once(open_
     await case.act("media_statement", by="Sun Marketing", filed_with="City Daily", text="We are repairing")
     reports = await case.wait_for("report", "change", count=before + 2)
     assert len(reports) >= before + 2
+
+
+async def test_a_crisis_asks_the_monitor_to_check_in_and_escalates_a_missed_one(open_case):
+    case = await open_case(potential_crisis=True, roles={"head": HEAD, "monitor": "Sun Marketing", "cs_owner": CS})
+    assert "monitor_checkin" in {d.name for d in (await case.status()).deadlines}
+    await case.act("acknowledge", by=HEAD)
+    assert "monitor" in await case.refused("monitor_checkin", by=CS)
+    await case.act("monitor_checkin", by="Sun Marketing", watched=["owner group"], findings="two new posts")
+    [checked] = await case.events("deadline_met", "monitor_checkin")
+    due = next(d for d in (await case.status()).deadlines if d.name == "monitor_checkin").due_at
+    assert due - checked.at == timedelta(days=1)  # the clock restarts at each check-in
+
+    await case.skip(days=1, minutes=1)
+    [breach] = await case.wait_for("breach", "monitor_checkin")
+    assert breach.detail["notified"] == ["monitor"]

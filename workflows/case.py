@@ -127,8 +127,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
             received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
-        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team)
-        self.case.state.rules = rules
+        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team, rules)
         for problem in filter(None, [correction, opened.problem]):
             self.case.record(now, "intake_corrected", "intake", reason=problem)
 

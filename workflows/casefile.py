@@ -56,7 +56,7 @@ class CaseFile:
     # -- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime, received_at: datetime | None = None,
-             team: dict[str, str] | None = None) -> "CaseFile":
+             team: dict[str, str] | None = None, rules: int = RULES_VERSION) -> "CaseFile":
         """A new case. Its roles come from the playbook's defaults, then the project's standing team,
         then what the intake itself names (which wins)."""
         state = CaseState(
@@ -68,7 +68,7 @@ class CaseFile:
             category=intake.category,
             roles={**playbook.default_roles, **(team or {}), **intake.roles},
             updated_at=now,
-            rules=RULES_VERSION,
+            rules=rules,
         )
         case = cls(state)
         opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
@@ -195,6 +195,8 @@ class CaseFile:
         self.notify(event, "risk_warning", book.risk_warning_roles, "Risk warning", f"{state.intake.summary}. {why}.")
         self.move(now, Stage.alerting, by, why)
         self.start_timer(now, "alert_acknowledgement")
+        if state.rules >= 3 and "monitor_checkin" in book.deadlines:  # 4.5.2: watch owner groups, forums, media
+            self.start_timer(now, "monitor_checkin")
         self.report(event, "change", f"moved to the crisis path: {why}")
 
     def contingency_on(self, now: datetime, by: str, why: str) -> None:

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_va
 from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
 from crisisdesk.models.text import SURROGATE, Name, StorableModel, Text
 
-ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
+ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert", "monitor")
 
 
 def valid_role(role: str) -> str:
@@ -135,6 +135,12 @@ class AddEvidence(Action):
             raise ValueError("give exactly one of content_base64 or uri")
 
 
+class MonitorCheckin(Action):
+    """002 §4.5.2: owner groups, forums and the media were watched; what was seen."""
+    watched: list[Name] = Field(default_factory=list, max_length=20)
+    findings: Text | None = None
+
+
 class PoliceLiaison(Action):
     contact: Name
     conditions: Text
@@ -238,6 +244,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "cancel": Cancel,
     "link_report": LinkReport,
     "link": Link,
+    "monitor_checkin": MonitorCheckin,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 

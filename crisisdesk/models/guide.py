@@ -69,6 +69,9 @@ GUIDE: dict[str, Guide] = {
                           "limit, or a uri)", "anyone on site", ANY,
                           {"by": "Sun", "kind": "photo", "description": "ceiling stain, bedroom",
                            "uri": "file:///srv/uploads/3-201.jpg", "location": "3-201"}),
+    "monitor_checkin": Guide("reports that owner groups, forums and the media were watched (and what was seen); "
+                             "restarts the monitoring clock, whose miss is escalated", "the monitor or the head", ANY,
+                             {"by": "Sun", "watched": ["owner WeChat group", "city forum"], "findings": "no new posts"}),
     "police_liaison": Guide("records the arrangements with the police: contact, conditions and channel",
                             "the head or the crisis team", ANY,
                             {"by": "Zhang", "contact": "Station 4 duty desk", "conditions": "blocking the sales office",

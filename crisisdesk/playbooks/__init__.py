@@ -18,7 +18,7 @@ from crisisdesk.models.intake import Severity
 
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
-    "first_contact", "revision", "revision_approval", "explanation", "progress_update",
+    "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
 ]
 ReportKind = Literal["daily", "weekly", "change", "media", "final"]
 
