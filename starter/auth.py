@@ -117,7 +117,7 @@ class AuthGate:
         self.app, self.authenticator = app, authenticator
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):  # CORS preflights too
             return await self.app(scope, receive, send)
         try:
             principal = await self.authenticator.authenticate(bearer_of(dict(scope["headers"])))
