@@ -108,3 +108,77 @@ def test_every_route_says_what_it_needs_and_the_matrix_is_least_privilege(settin
     assert Permission.decode not in permissions_for(["operator", "technician", "manager"])
     docs = (Path(__file__).parents[1] / "docs" / "access.md").read_text(encoding="utf-8")
     assert matrix_markdown() in docs  # the documented matrix is the enforced one
+
+
+class Issuer:
+    """An OpenID provider on loopback: discovery and a JWKS, served by the test over real HTTP."""
+
+    def __init__(self) -> None:
+        import json as _json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.key, self.other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+        jwk = _json.loads(RSAAlgorithm.to_jwk(self.key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = {"/.well-known/openid-configuration": {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks"},
+                        "/jwks": {"keys": [jwk]}}.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(_json.dumps(body or {}).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, sub: str, key=None, expires_in: int = 300, alg: str = "RS256", aud: str = "crisisdesk") -> str:
+        import time
+
+        import jwt
+
+        claims = {"sub": sub, "iss": self.url, "aud": aud, "exp": int(time.time()) + expires_in}
+        if alg == "none":
+            return jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+        return jwt.encode(claims, key or self.key, algorithm=alg, headers={"kid": "k1"})
+
+
+async def test_oidc_jwts_are_verified_against_the_issuers_jwks(client, worker, settings, dsn):
+    from activities.db import create_pool
+    from activities.directory import save_person
+    from crisisdesk.models.people import Person
+
+    issuer = Issuer()
+    person = f"oidc-head-{uuid.uuid4().hex[:6]}"
+    pool = await create_pool(dsn)
+    try:
+        await save_person(pool, Person(person_id=person, display_name="Head via SSO", roles=["head"]))
+    finally:
+        await pool.close()
+    oidc = Settings(**{**settings.model_dump(by_alias=False), "auth": "oidc", "oidc_issuer": issuer.url,
+                       "oidc_audience": "crisisdesk"})
+    app = create_app(oidc, client)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+            async def ask(token: str) -> httpx.Response:
+                return await http.get("/cases/crisis-nobody", headers={"Authorization": f"Bearer {token}"})
+
+            assert (await ask(issuer.token(person))).status_code == 404  # through the door: no such case
+            for bad, reason in ((issuer.token(person, key=issuer.other), "signature"),
+                                (issuer.token(person, alg="none"), "not accepted"),
+                                (issuer.token(person, expires_in=-600), "expired"),
+                                (issuer.token(person, aud="someone-else"), "audience"),
+                                (issuer.token("stranger"), "not in the directory")):
+                answer = await ask(bad)
+                assert answer.status_code == 401 and reason in answer.json()["detail"], answer.text
+    finally:
+        issuer.server.shutdown()
