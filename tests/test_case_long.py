@@ -13,7 +13,10 @@ from tests.helpers import eventually
 @pytest.fixture
 def settings(settings, tmp_path):
     """The delivery playbook with a small history limit, from an organisation's playbook directory."""
-    book = load_playbook("delivery").model_copy(update={"name": "long_haul", "history_limit": 150})
+    delivery = load_playbook("delivery")
+    # Two months in planning: reported weekly, as a stage that is not a key phase is.
+    weekly = delivery.reporting.model_copy(update={"key_phases": [p for p in delivery.reporting.key_phases if p != "planning"]})
+    book = delivery.model_copy(update={"name": "long_haul", "history_limit": 150, "reporting": weekly})
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "long_haul.json").write_text(json.dumps(book.model_dump(mode="json")))
     # Cases pin only checked versions (`crisis playbook check`); the drills are not this test's subject.
