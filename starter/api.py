@@ -35,6 +35,7 @@ from starter import client as cases
 from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
 from starter.pools import LoopPools
 from starter.routes.metrics import metrics_router
+from starter.routes.projects import projects_router
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -285,6 +286,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         mount_codec(app, settings)
 
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
+    app.include_router(projects_router(get_pool))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

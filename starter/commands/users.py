@@ -35,21 +35,29 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
         role: list[str] = typer.Option([], "--role", help="a role they may hold (repeat for several)"),
         service: bool = typer.Option(False, "--service", help="an intake service: may open cases and nothing else"),
         name: str | None = typer.Option(None, "--name", help="display name (default: the id)"),
+        email: str | None = typer.Option(None, "--email", help="where alerts reach them (personal data: never logged)"),
         expires_days: int = typer.Option(365, "--expires-days", min=1, help="days the token stays valid")) -> None:
     """Add or change a person and print a new API token for them (shown once: keep it)."""
     from datetime import timedelta
 
+    from activities.channels import address_of
     from activities.credentials import issue_token
-    from starter.cli import _with_pool, load_settings, run
+    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body() -> str:
+        if email is not None and address_of(email) != email.strip():
+            raise BadInput(f"--email: {email!r} is not an e-mail address")
         who = Person(person_id=person, display_name=name or person, roles=_roles(role, service), service=service)
 
         async def use(pool) -> str:
             from activities.directory import save_person
 
+            from activities.teams import set_contact
+
             async with pool.acquire() as conn, conn.transaction():
                 await save_person(conn, who)
+                if email:
+                    await set_contact(conn, who.person_id, email)
                 token, _ = await issue_token(conn, who.person_id, timedelta(days=expires_days))
             return token
 
