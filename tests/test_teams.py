@@ -2,6 +2,7 @@
 notification to a role goes to whoever holds it, the deputy once escalated, never to a role name.
 Real PostgreSQL, Temporal and SMTP (aiosmtpd) on loopback."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -46,7 +47,8 @@ async def test_a_team_names_directory_people_and_fills_the_roles_of_its_cases(cl
 
         team = {"head": people["head"], "regional_cs": {"person": people["regional_cs"], "deputy": people["deputy"]}}
         assert (await http.put(f"/projects/{project}/team", json=team)).status_code == 200
-        shown = CliRunner().invoke(cli, ["projects", "show", project, "--json"], env={"DATABASE_URL": dsn})
+        shown = await asyncio.to_thread(CliRunner().invoke, cli, ["projects", "show", project, "--json"],
+                                        env={"DATABASE_URL": dsn})  # the CLI runs its own event loop
         assert shown.exit_code == 0 and people["deputy"] in shown.output, shown.output
 
         opened = await http.post("/intakes", json={"intake_id": f"team-{uuid.uuid4().hex[:6]}", "channel": "phone",
