@@ -16,6 +16,8 @@ a bare workflow, intake against raw starts, deadline lateness and memory with ma
 """
 
 import argparse
+import logging
+import os
 import asyncio
 import json
 import sys
@@ -30,6 +32,7 @@ from temporalio.worker import Worker
 
 from benchmarks.baseline import BenchBaseline
 from crisisdesk.converter import data_converter
+from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import parse_action
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
@@ -128,6 +131,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
     parser.add_argument("--readme", action="store_true", help="only regenerate README.md's table from --out")
     args = parser.parse_args()
+    configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)  # stderr is for progress
     if args.readme:
         write_readme_table(json.loads(args.out.read_text()))
         return
