@@ -179,10 +179,10 @@ class CostBench:
     async def deadlines_and_memory(self, n: int) -> dict:
         client = self.env.client
         async with self.worker():
-            for i in range(5):  # warm: the worker's code, caches and first workflow are loaded before measuring
+            for i in range(5):  # warm: the worker's code, caches and first workflows are loaded before measuring
                 case = intake(f"warm{i}")
-                await (await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id),
-                                                   task_queue="bench")).query("status")
+                await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench")
+            await asyncio.sleep(3)
             before = rss_mib()
             ids = []
             for i in range(n):
