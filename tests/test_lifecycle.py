@@ -93,6 +93,8 @@ async def test_a_police_liaison_and_a_media_statement_are_reported_at_once(open_
     await case.act("media_statement", by="Sun Marketing", filed_with="City Daily", text="We are repairing")
     reports = await case.wait_for("report", "change", count=before + 2)
     assert len(reports) >= before + 2
+    # Once the media are involved, the spokesperson's media-contact report goes out at once as well.
+    await case.wait_for("report", "media")
 
 
 async def test_a_crisis_asks_the_monitor_to_check_in_and_escalates_a_missed_one(open_case):

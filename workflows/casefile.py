@@ -211,6 +211,17 @@ class CaseFile:
         self.schedule_reports(now)
 
     # -- reports ----------------------------------------------------------------------------
+    def major_change(self, what: str, cause: TimelineEvent | None = None) -> None:
+        """4.5.1 (rules 3): on the crisis path a major change is reported at once, and once the media
+        are involved the spokesperson's media-contact report goes out at once too."""
+        s = self.state
+        if s.rules < 3 or s.path != Path.crisis:
+            return
+        cause = cause or s.events[-1]
+        self.report(cause, "change", what)
+        if s.next_media_report_at is not None:
+            self.report(cause, "media", f"media contact report: {what}")
+
     def report_every(self) -> timedelta:
         rep = self.state.playbook.reporting
         key = self.state.contingency or self.state.stage.value in rep.key_phases

@@ -112,7 +112,7 @@ def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
 @step("police_liaison")
 def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
     case.state.bump("police_liaisons")
-    report_major_change(case, f"police liaison with {x.contact}")
+    case.major_change(f"police liaison with {x.contact}")
     return "police liaison arranged; on-site staff know the conditions and channel"
 
 
@@ -122,7 +122,7 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
     case.state.bump("media_statements")
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
-    report_major_change(case, f"media statement filed with {x.filed_with}")
+    case.major_change(f"media statement filed with {x.filed_with}")
     return f"statement filed with {x.filed_with}"
 
 
@@ -193,9 +193,3 @@ def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
     return f"joined {x.case_id}; this case is closed"
-
-
-def report_major_change(case: CaseFile, what: str) -> None:
-    """4.5.1: on the crisis path, a major change is reported at once (rules 3)."""
-    if case.state.rules >= 3 and case.state.path == Path.crisis:
-        case.report(case.state.events[-1], "change", what)

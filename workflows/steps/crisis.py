@@ -65,8 +65,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, "customer rejected the plan")
     case.start_timer(now, "revision")
-    if case.state.rules >= 3:  # 4.5.1: a rejection is a major change, reported at once
-        case.report(answer, "change", f"customer rejected the plan ({plan.rejections})")
+    case.major_change(f"customer rejected the plan ({plan.rejections})", answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         case.contingency_on(now, x.by, f"customer rejected the plan {plan.rejections} times")
     return f"customer not satisfied; revise within {case.state.playbook.deadlines['revision'].due}"
