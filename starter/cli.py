@@ -356,8 +356,9 @@ def drill(file: Path = typer.Argument(..., help="a drill scenario as JSON (see d
               f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
 
 
-from starter.commands import metrics as metrics_command, playbook as playbook_command, projects as projects_command, users as users_command  # noqa: E402
+from starter.commands import metrics as metrics_command, playbook as playbook_command, privacy as privacy_command, projects as projects_command, users as users_command  # noqa: E402
 app.command("metrics")(metrics_command.metrics)
 app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
+app.add_typer(privacy_command.app, name="privacy")
