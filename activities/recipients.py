@@ -26,6 +26,7 @@ class Resolver:
         self.teams: dict[str, dict[str, Seat]] = {}
         self.contacts: dict[str, str] = {}
         self.admins: list[str] = []
+        self.warned: set[tuple[str | None, str]] = set()
 
     async def resolve(self, note: Notification) -> tuple[Notification, list[str], list[str]]:
         """The notification addressed to people; who they are (ids or names, never contacts); the
@@ -57,8 +58,10 @@ class Resolver:
             if person not in seen:
                 seen.add(person)
                 recipients.append(Recipient(role=role, person=self.contacts.get(person, person)))
-        if unresolved:
-            log.warning("roles nobody holds", case_id=note.case_id, key=note.key, roles=unresolved,
+        new = [role for role in unresolved if (note.project_id, role) not in self.warned]
+        if new:  # once per project and role in this process: the receipts say it every time
+            self.warned.update((note.project_id, role) for role in new)
+            log.warning("roles nobody holds", case_id=note.case_id, project_id=note.project_id, roles=new,
                         fallback=len(self.admins))
         return note.model_copy(update={"recipients": recipients}), people, unresolved
 
