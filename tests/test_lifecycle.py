@@ -110,3 +110,15 @@ async def test_a_crisis_asks_the_monitor_to_check_in_and_escalates_a_missed_one(
     await case.skip(days=1, minutes=1)
     [breach] = await case.wait_for("breach", "monitor_checkin")
     assert breach.detail["notified"] == ["monitor"]
+
+
+async def test_the_head_reclassifies_a_specific_revision_as_principled_and_then_approves_it(open_case):
+    case = await crisis_at_answer(open_case)
+    await case.act("customer_answer", by=CS, satisfied=False)
+    await case.act("revise_plan", by=CS, kind="specific", summary="Full refund instead of repair")
+    assert "reclassify_revision" in await case.refused("reclassify_revision", by=ENG, reason="not mine to say")
+    await case.act("reclassify_revision", by=HEAD, reason="a refund changes the plan's principle")
+    assert "revision_approval" in {d.name for d in (await case.status()).deadlines}
+    assert "head" in await case.refused("approve_revision", by=ENG)  # the department may no longer approve it
+    approved = await case.act("approve_revision", by=HEAD)
+    assert approved.stage == Stage.contacting

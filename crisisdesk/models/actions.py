@@ -96,6 +96,11 @@ class ApproveRevision(Action):
     pass
 
 
+class ReclassifyRevision(Action):
+    """4.4.1.1: the head sees every `specific` revision and may call it a change of principle."""
+    reason: Text
+
+
 class PlanNotAdjustable(Action):
     reason: Text
 
@@ -225,6 +230,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "customer_answer": CustomerAnswer,
     "revise_plan": RevisePlan,
     "approve_revision": ApproveRevision,
+    "reclassify_revision": ReclassifyRevision,
     "plan_not_adjustable": PlanNotAdjustable,
     "explained": Explained,
     "execution_started": ExecutionStarted,

@@ -52,6 +52,9 @@ GUIDE: dict[str, Guide] = {
                          {"by": "Chen", "kind": "specific", "summary": "Repair in 2 days instead of 3"}),
     "approve_revision": Guide("approves the pending revision", "principled: the head or a delegate in scope; "
                               "specific: the plan's department or the head", "revising", {"by": "Zhang"}),
+    "reclassify_revision": Guide("calls a pending 'specific' revision a change of principle: it then needs the head's "
+                                 "approval, on the approval clock", "the head or a delegate in scope", "revising",
+                                 {"by": "Zhang", "reason": "a full refund changes the plan's principle"}),
     "plan_not_adjustable": Guide("the plan cannot change; starts the 12 h explanation deadline", "customer service",
                                  "revising", {"by": "Chen", "reason": "the membrane warranty forbids it"}),
     "explained": Guide("the customer was told why the plan cannot change; did they understand", "customer service",

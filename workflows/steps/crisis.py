@@ -105,6 +105,20 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
     return f"revision approved by the {capacity}; contact the customer again"
 
 
+@step("reclassify_revision")
+def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) -> str:
+    need_stage(case, "reclassify_revision", Stage.revising)
+    plan = case.state.plan
+    if plan.pending_revision is None or plan.pending_revision["kind"] != "specific":
+        raise ActionRefused("reclassify_revision: no specific revision is pending; only a specific one can be "
+                            "reclassified as a change of principle")
+    capacity = require_head(case.state, "reclassify_revision", x.by, now)
+    plan.pending_revision = {**plan.pending_revision, "kind": "principled", "reclassified_by": x.by}
+    if "revision_approval" in case.state.playbook.deadlines:
+        case.start_timer(now, "revision_approval")
+    return f"reclassified as principled by the {capacity}: the head or a delegate in scope approves it"
+
+
 @step("plan_not_adjustable")
 def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -> str:
     need_stage(case, "plan_not_adjustable", Stage.revising)
