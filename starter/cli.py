@@ -187,6 +187,9 @@ def run(body: Awaitable[T] | Callable[[], T]) -> T:
         for kind, code in EXIT_CODES:
             if isinstance(err, kind):
                 fail(str(err), code)
+        if "invalid search attribute" in str(err):  # a Temporal server nobody set up for crisisdesk
+            fail(f"Temporal does not know crisisdesk's search attributes ({err}); `crisis dev` and the compose "
+                 "stack register them, elsewhere see docs/contract.md", 5)
         if _is_postgres_error(err):
             fail(f"PostgreSQL unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
                  "(check DATABASE_URL, or run `crisis dev`)", 5)
