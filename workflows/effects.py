@@ -60,14 +60,21 @@ class EffectRunner:
     async def _run(self, effect: Effect) -> None:
         try:
             await self.run_effect(effect)
-        finally:
-            self.inflight.pop(effect.key, None)
-            if effect.kind in BOOKKEEPING_EFFECTS:
-                # A local activity's result: nothing for the run loop to take stock of, and the time
-                # read here would not replay the same (see CrisisWorkflow.changed_at).
-                self.dispatch()
-            else:
-                self.changed()
+        except GeneratorExit:  # the worker is discarding this run (evicted): there is nothing to tidy
+            raise
+        except BaseException:
+            self._done(effect)
+            raise
+        self._done(effect)
+
+    def _done(self, effect: Effect) -> None:
+        self.inflight.pop(effect.key, None)
+        if effect.kind in BOOKKEEPING_EFFECTS:
+            # A local activity's result: nothing for the run loop to take stock of, and the time
+            # read here would not replay the same (see CrisisWorkflow.changed_at).
+            self.dispatch()
+        else:
+            self.changed()
 
     async def run_effect(self, effect: Effect) -> None:
         case, state, data = self.case, self.case.state, effect.data
