@@ -68,7 +68,8 @@ class CaseRecords:
         except OUTAGE as err:
             log.warning("project team unknown at opening", case_id=req.case_id, error=type(err).__name__)
             return {}
-        return {role: seat.person for role, seat in seats.items()}
+        # A roster's seat is left empty: its person on duty is found when each alert is sent.
+        return {role: seat.person for role, seat in seats.items() if seat.person}
 
     @activity.defn(name="record_timeline")
     async def record_timeline(self, req: RecordTimeline) -> Recorded:

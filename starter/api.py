@@ -36,6 +36,8 @@ from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
 from starter.pools import LoopPools
 from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
+from starter.routes.ack import ack_router
+from starter.routes.reach import reach_router
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -87,7 +89,8 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        if self.token is not None and path not in OPEN_PATHS and not self._authorised(scope):
+        # /ack/<token>: the signed token is the credential (opened from a phone, no bearer token).
+        if self.token is not None and path not in OPEN_PATHS and not path.startswith("/ack/") and not self._authorised(scope):
             response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")
             response.headers["WWW-Authenticate"] = "Bearer"
             return await response(scope, receive, send)
@@ -287,6 +290,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
     app.include_router(projects_router(get_pool))
+    app.include_router(reach_router(get_pool))
+    app.include_router(ack_router(settings, get_pool, get_client))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -34,7 +34,7 @@ from starter.oidc import OidcVerifier, looks_like_jwt
 # Reachable without a credential. An acknowledgement link carries its own capability in the URL:
 # its router's prefix goes in PUBLIC_PREFIXES.
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES: tuple[str, ...] = ()
+PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/",)  # an acknowledgement link's signed token is its credential
 
 
 class Principal(BaseModel):
