@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias="CRISIS_PUBLIC_URL",
                                    description="where the API's /ack/{token} is reached from people's phones")
     ack_ttl: timedelta = Field(timedelta(hours=24), gt=timedelta(0), validation_alias="CRISIS_ACK_TTL")
+    group_window: timedelta = Field(
+        timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
+        description="an intake joins an open case of the same project, category and location received within this; 0: off")
 
     @model_validator(mode="after")
     def _channels_complete(self) -> "Settings":

@@ -38,6 +38,7 @@ from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
 from starter.routes.ack import ack_router
 from starter.routes.reach import reach_router
+from starter.grouping import join_open_case
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -206,8 +207,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @app.post("/intakes", status_code=201, response_model=StartedCase, dependencies=secured,
               responses={200: {"model": StartedCase, "description": "the same intake again: the same case"}})
     async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
-        """Open the case for a reported problem; answers the case id and the promised response time."""
+        """Open the case for a reported problem; answers the case id and the promised response time.
+        The same problem as an open case (project, category, location) joins it: `joined`, `200`."""
         try:
+            joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
+            if joined is not None:
+                return JSONResponse(joined.model_dump(mode="json"), status_code=200)
             started = await cases.start_case(await get_client(), intake, settings)
         except PlaybookError as err:
             return validation_failed([{"loc": ["body", "playbook"], "msg": str(err), "type": "value_error"}])

@@ -86,6 +86,7 @@ class CaseUnavailable(CrisisClientError):
 class StartedCase(BaseModel):
     case_id: str
     created: bool
+    joined: bool = False  # the intake reports the same problem as an open case: it joined it as a reporter
     severity: Severity
     response_level: str
     received_at: datetime

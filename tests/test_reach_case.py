@@ -126,3 +126,29 @@ async def test_team_roster_channels_escalation_and_an_acknowledgement_link(tempo
         refusals = await eventually(lambda: case.events("rejected"), lambda found: len(found) >= 2)
         assert {e.detail.get("via") for e in refusals} == {"link"}
         assert any("used already" in str(e.detail) for e in refusals) and any("expired" in str(e.detail) for e in refusals)
+
+
+async def test_a_second_owner_reporting_the_same_leak_joins_the_open_case(temporal_env, client, worker, settings, pool):
+    tag = uuid.uuid4().hex[:6]
+    app = create_app(settings, client)
+
+    def intake(n: str, location: str) -> dict:
+        return {"intake_id": f"group-{tag}-{n}", "channel": "phone", "summary": "Water through the ceiling",
+                "category": "technical", "location": location, "project": {"id": f"P-G-{tag}"},
+                "reporter": {"name": f"Owner {n}", "contact": f"owner{n}@example.com"}}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as http:
+        first = await http.post("/intakes", json=intake("1", "Block 3, unit 1201"))
+        assert first.status_code == 201
+        case_id = first.json()["case_id"]
+        await eventually(lambda: pool.fetchval("SELECT 1 FROM cases WHERE case_id = $1", case_id), bool)
+        again = await http.post("/intakes", json={**intake("2", "block 3,  Unit 1201"), "channel": "owner_group"})
+        assert again.status_code == 200 and again.json()["case_id"] == case_id and again.json()["joined"] is True
+        repeated = await http.post("/intakes", json={**intake("2", "block 3,  Unit 1201"), "channel": "owner_group"})
+        assert repeated.json()["case_id"] == case_id  # the same report twice is still one reporter
+        elsewhere = await http.post("/intakes", json=intake("3", "Block 9, garage"))
+        assert elsewhere.status_code == 201 and elsewhere.json()["case_id"] != case_id
+        status = (await http.get(f"/cases/{case_id}")).json()
+        assert [r["intake_id"] for r in status["reporters"]] == [f"group-{tag}-2"]
+        assert "owner2@example.com" not in str(status["reporters"])  # reporters without contacts
+        assert not [w async for w in client.list_workflows(f"WorkflowId = 'crisis-group-{tag}-2'")]  # no second case
