@@ -13,6 +13,7 @@ named by address, the generic webhook), which no longer carry the people reached
 channels, so the timeline says which channels were used and which failed: never an address.
 """
 
+import asyncio
 from datetime import datetime, timezone
 
 import asyncpg
@@ -28,6 +29,7 @@ from crisisdesk.settings import Settings
 # These carry a one-time acknowledgement link per person (when CRISIS_ACK_SECRET and CRISIS_PUBLIC_URL are set).
 ACK_KINDS = ("alert", "breach", "escalated", "escalation", "contingency")
 SLOT_WAIT_S = 2.0
+PEOPLE_AT_ONCE = 4
 
 
 class Router:
@@ -89,8 +91,14 @@ class PeopleDelivery:
     async def deliver(self, note: Notification) -> Delivery:
         every = note.kind in self.router.settings.urgent_kinds
         reached, unreached, waiting = 0, 0, []
-        for target in self.targets:
-            used, transient = await self._reach(note, target, every)
+        gate = asyncio.Semaphore(PEOPLE_AT_ONCE)
+
+        async def one(target: Target) -> tuple[bool, bool]:
+            async with gate:  # people at once (one slow vendor must not use up the activity's time); channels in order
+                return await self._reach(note, target, every)
+
+        outcomes = await asyncio.gather(*(one(t) for t in self.targets))
+        for target, (used, transient) in zip(self.targets, outcomes):
             if used:
                 reached += 1
             elif transient:

@@ -60,15 +60,16 @@ class Resolver:
         return found.note, found.people, found.unresolved
 
     async def resolve_people(self, note: Notification) -> Resolution:
+        state = {"down": False}  # one wait for PostgreSQL per notification, not one per lookup
         team = await self._cached("team", self.teams.get(note.project_id or "", {}),
-                                  lambda conn: team_for(conn, note.project_id))
+                                  lambda conn: team_for(conn, note.project_id), state)
         if note.project_id:
             self.teams[note.project_id] = team
         targets: list[tuple[str, str]] = []
         unresolved: list[str] = []
         for r in note.recipients:
             seat = team.get(r.role)
-            seated = await self._holder(seat, note) if seat else None
+            seated = await self._holder(seat, note, state) if seat else None
             holder = r.person or seated
             if holder:
                 targets.append((r.role, holder))
@@ -79,12 +80,13 @@ class Resolver:
             else:
                 unresolved.append(r.role)
         if unresolved:
-            self.admins = await self._cached("admins", self.admins, lambda conn: people_with_role(conn, FALLBACK_ROLE))
+            self.admins = await self._cached("admins", self.admins,
+                                             lambda conn: people_with_role(conn, FALLBACK_ROLE), state)
             targets += [(FALLBACK_ROLE, admin) for admin in self.admins]
         people = list(dict.fromkeys(person for _, person in targets))
-        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, people))
+        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, people), state)
         self.contacts.update(known)
-        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, people))
+        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, people), state)
         if channels is not None:  # a fresh answer: people without contacts have none now
             self.channels.update({p: channels.get(p, []) for p in people})
         recipients, reach, seen = [], [], set()
@@ -101,19 +103,22 @@ class Resolver:
                         fallback=len(self.admins))
         return Resolution(note.model_copy(update={"recipients": recipients}), people, unresolved, reach)
 
-    async def _holder(self, seat: Seat, note: Notification) -> str | None:
+    async def _holder(self, seat: Seat, note: Notification, state: dict) -> str | None:
         """The seat's person, or its roster's person on duty when the notification is sent."""
         if seat.person or not seat.roster:
             return seat.person
         name = seat.roster
-        roster = await self._cached("roster", self.rosters.get(name), lambda conn: get_roster(conn, name))
+        roster = await self._cached("roster", self.rosters.get(name), lambda conn: get_roster(conn, name), state)
         self.rosters[name] = roster
         return roster.on_duty(note.at) if roster else None
 
-    async def _cached(self, what: str, last, query):
+    async def _cached(self, what: str, last, query, state: dict):
+        if state["down"]:
+            return last
         try:
             async with self.pool.acquire(timeout=2.0) as conn:
                 return await query(conn)
         except OUTAGE as err:
+            state["down"] = True
             log.warning("directory unreachable, using what it said last", what=what, error=type(err).__name__)
             return last
