@@ -167,7 +167,7 @@ class PeopleDelivery:
                            delivered = EXCLUDED.delivered, failed = EXCLUDED.failed, error = EXCLUDED.error,
                            attempts = notification_deliveries.attempts + 1, updated_at = now()""",
                     key, slot, status, int(status == "sent"), int(status == "failed"), error)
-        except (OUTAGE, asyncpg.ForeignKeyViolationError):
+        except (*OUTAGE, asyncpg.ForeignKeyViolationError):
             pass  # no outbox row (PostgreSQL was down when the notification began): nothing to record against
 
 

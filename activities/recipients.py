@@ -60,11 +60,14 @@ class Resolver:
         return found.note, found.people, found.unresolved
 
     async def resolve_people(self, note: Notification) -> Resolution:
-        state = {"down": False}  # one wait for PostgreSQL per notification, not one per lookup
+        # One wait for PostgreSQL per notification, not one per lookup; `also`: the rest of the team and
+        # its rosters, whose contacts are kept too, so an outage after a hand-over still finds the new person.
+        state: dict = {"down": False, "also": set()}
         team = await self._cached("team", self.teams.get(note.project_id or "", {}),
                                   lambda conn: team_for(conn, note.project_id), state)
         if note.project_id:
             self.teams[note.project_id] = team
+        state["also"].update(p for seat in team.values() for p in (seat.person, seat.deputy) if p)
         targets: list[tuple[str, str]] = []
         unresolved: list[str] = []
         for r in note.recipients:
@@ -84,11 +87,12 @@ class Resolver:
                                              lambda conn: people_with_role(conn, FALLBACK_ROLE), state)
             targets += [(FALLBACK_ROLE, admin) for admin in self.admins]
         people = list(dict.fromkeys(person for _, person in targets))
-        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, people), state)
+        wanted = list(dict.fromkeys([*people, *sorted(state["also"])]))
+        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, wanted), state)
         self.contacts.update(known)
-        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, people), state)
+        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, wanted), state)
         if channels is not None:  # a fresh answer: people without contacts have none now
-            self.channels.update({p: channels.get(p, []) for p in people})
+            self.channels.update({p: channels.get(p, []) for p in wanted})
         recipients, reach, seen = [], [], set()
         for role, person in targets:
             if person not in seen:
@@ -110,6 +114,8 @@ class Resolver:
         name = seat.roster
         roster = await self._cached("roster", self.rosters.get(name), lambda conn: get_roster(conn, name), state)
         self.rosters[name] = roster
+        if roster:
+            state["also"].update(roster.everyone())
         return roster.on_duty(note.at) if roster else None
 
     async def _cached(self, what: str, last, query, state: dict):

@@ -159,3 +159,24 @@ async def test_people_are_reached_on_their_channels_by_roster_urgency_and_fall_t
                                           at=datetime(2025, 3, 3, 10, tzinfo=CST)))
         assert refused.channels == ["feishu:failed", "log"] and refused.status == "failed" and refused.failed == 1
         assert doubles.rejected == [("feishu", "sign")]
+
+
+async def test_while_postgres_is_down_the_people_on_duty_it_said_last_are_still_reached(pool, dsn):
+    from activities.db import create_pool
+
+    ann, bo = await people(pool, "ann", "bo")
+    roster = uid("night")
+    await set_roster(pool, roster, Roster(handover="daily", starts=date(2025, 3, 1), people=[ann, bo]))
+    project = uid("P")
+    await set_team(pool, project, Team.model_validate({"regional_cs": {"roster": roster}}))
+    await reach(pool, ann, ("sms", "+8613700000001"))
+    await reach(pool, bo, ("sms", "+8613700000002"))
+    own = await create_pool(dsn)
+    with reach_doubles() as doubles:
+        notifier = Notifier(own, Settings(database_url=dsn, **doubles.env()))
+        await notifier.notify(note(project, Recipient(role="regional_cs"), at=datetime(2025, 3, 1, 10, tzinfo=timezone.utc)))
+        await own.close()  # from here every acquire fails as an outage does
+        # The roster is still worked out at send time from what PostgreSQL said last: the next day is bo's.
+        receipt = await notifier.notify(note(project, Recipient(role="regional_cs"),
+                                             at=datetime(2025, 3, 2, 10, tzinfo=timezone.utc)))
+        assert receipt.people == [bo] and receipt.status == "sent" and len(doubles.to("+8613700000002")) == 1
