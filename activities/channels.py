@@ -124,7 +124,7 @@ class SmtpChannel:
 
     async def send(self, note: Notification, address: str, text: str) -> None:
         """One person's own copy (their e-mail contact), the text carrying their acknowledgement link."""
-        own = note.model_copy(update={"body": text, "html": None, "key": f"{note.key}>{address}"})
+        own = note.model_copy(update={"body": text, "key": f"{note.key}>{address}"})  # a report keeps its HTML
         try:
             await asyncio.to_thread(self._send, self._message(own, [address]), [address])
         except smtplib.SMTPRecipientsRefused as err:
