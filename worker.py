@@ -75,7 +75,8 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
+             personal_data="sealed" if settings.encryption_key else "in clear: set CRISIS_ENCRYPTION_KEY to seal it")
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing running tasks")

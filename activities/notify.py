@@ -22,6 +22,7 @@ from activities.recipients import Resolver
 from activities.channels import Channel, Delivery, TransientDeliveryError, build_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
+from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 
@@ -34,6 +35,7 @@ class Notifier:
         self.pool = pool
         self.channels = channels if channels is not None else build_channels(settings)
         self.resolver = Resolver(pool, settings)
+        self.sealer = Sealer.from_settings(settings)
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
@@ -65,7 +67,8 @@ class Notifier:
                 """INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
                 note.key, note.case_id, note.kind, note.subject, note.body,
-                [r.model_dump(mode="json") for r in note.recipients], note.at,
+                [{"role": r.role, "person": self.sealer.seal(r.person, "notifications.person")} if r.person
+                 else {"role": r.role} for r in note.recipients], note.at,
             )
         outcomes: dict[str, Delivery] = {}
         for channel in self.channels:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(None, validation_alias="CRISIS_OIDC_ISSUER")
     oidc_audience: str | None = Field(None, validation_alias="CRISIS_OIDC_AUDIENCE")
     oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
+    token: SecretStr | None = Field(None, validation_alias="CRISIS_TOKEN",
+                                    description="the CLI's personal credential when CRISIS_AUTH is not none")
     # Management: metrics, quality targets and periodic service reports (issue 13).
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")

@@ -90,6 +90,28 @@ async def test_tokens_fill_by_refuse_impersonation_and_keep_least_privilege(clie
         assert (await http.post(f"/cases/{case_id}/actions/note", json={"text": "x"}, headers=bearer["boss"])).status_code == 403
         assert (await http.get("/metrics/cases", headers=bearer["cs"])).status_code == 403
 
+    # The CLI acts as the person of CRISIS_TOKEN, with the same rules.
+    cli_env = {"TEMPORAL_ADDRESS": client.service_client.config.target_host, "CRISIS_TASK_QUEUE": settings.task_queue,
+               "DATABASE_URL": dsn, "CRISIS_AUTH": "tokens", "CRISIS_DEBUG": "", "INTAKE_TOKEN": ""}
+
+    def crisis(token: str | None, action: str, payload: str):
+        env = cli_env | ({"CRISIS_TOKEN": token} if token else {})
+        return CliRunner().invoke(cli, ["act", case_id, action, payload], env=env)
+
+    missing = await asyncio.to_thread(crisis, None, "note", '{"text": "from the CLI"}')
+    assert missing.exit_code == 4 and "CRISIS_TOKEN" in missing.stderr, missing.stderr
+    noted = await asyncio.to_thread(crisis, tokens["cs"], "note", '{"text": "from the CLI"}')
+    assert noted.exit_code == 0, noted.stderr
+    posing = await asyncio.to_thread(crisis, tokens["cs"], "cancel", f'{{"by": "{names["head"]}", "reason": "x"}}')
+    assert posing.exit_code == 4 and "act as yourself" in posing.stderr
+    assert (await asyncio.to_thread(crisis, tokens["intake"], "note", '{"text": "x"}')).exit_code == 4
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        timeline = (await http.get(f"/cases/{case_id}/timeline", headers=bearer["head"])).json()
+    [note] = [e for e in timeline if e["kind"] == "action" and e["name"] == "note"]
+    assert (note["by"], note["detail"]["via"], note["detail"]["identity"]) == (names["cs"], "cli", names["cs"])
+    [cancel] = [e for e in timeline if e["kind"] == "rejected" and e["name"] == "cancel"]
+    assert cancel["detail"]["identity"] == names["cs"] and cancel["detail"]["via"] == "cli"
+
     # Revoked: every token of the person stops working at once.
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["users", "revoke", names["cs"]],
                                      env={"DATABASE_URL": dsn, "CRISIS_DEBUG": ""})
