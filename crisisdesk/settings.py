@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         default_factory=dict, validation_alias="CRISIS_DEFAULT_TEAM",
         description="JSON role → person id: who holds a role no case and no project team names")
 
+    # -- the worker's capacity (issue 14; README "Tuning the worker" says what was measured) --------
+    worker_cached_workflows: int = Field(1000, ge=0, validation_alias="CRISIS_WORKER_CACHED_WORKFLOWS",
+                                         description="cases kept in memory between tasks (sticky cache)")
+    worker_workflow_tasks: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_TASKS")
+    worker_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_ACTIVITIES")
+    worker_local_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_LOCAL_ACTIVITIES")
+    worker_workflow_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_POLLERS")
+    worker_activity_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_ACTIVITY_POLLERS")
+    db_pool_size: int = Field(10, ge=1, validation_alias="CRISIS_DB_POOL_SIZE",
+                              description="PostgreSQL connections per worker process")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:
