@@ -44,6 +44,12 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
         workflow_runner=workflow_runner(),
         interceptors=[ActingWorkerInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=settings.worker_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+        max_concurrent_activities=settings.worker_activities,
+        max_concurrent_local_activities=settings.worker_local_activities,
+        max_concurrent_workflow_task_polls=settings.worker_workflow_pollers,
+        max_concurrent_activity_task_polls=settings.worker_activity_pollers,
     )
 
 
@@ -59,7 +65,7 @@ async def main() -> int:
         return 2
     try:
         await migrate(settings.dsn())
-        pool = await create_pool(settings.dsn())
+        pool = await create_pool(settings.dsn(), max_size=settings.db_pool_size)
     except Exception as err:
         log.error("postgresql unreachable", error=str(err).splitlines()[0] if str(err) else type(err).__name__)
         return 2
@@ -75,7 +81,8 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
+             personal_data="sealed" if settings.encryption_key else "in clear: set CRISIS_ENCRYPTION_KEY to seal it")
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing running tasks")

@@ -24,6 +24,7 @@ from activities.channels import (Channel, Delivery, PersonalChannel, TransientDe
 from activities.reach import Router, receipt_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
+from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 
@@ -37,6 +38,7 @@ class Notifier:
         self.pool = pool
         self.channels = channels if channels is not None else build_channels(settings)
         self.resolver = Resolver(pool, settings)
+        self.sealer = Sealer.from_settings(settings)
         # Each directory person through their own channels (activities/reach.py), as one channel `people`.
         self.router = Router(pool, settings, personal if personal is not None else (
             build_personal_channels(settings) if channels is None else {}))
@@ -74,7 +76,8 @@ class Notifier:
                 """INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
                 note.key, note.case_id, note.kind, note.subject, note.body,
-                [r.model_dump(mode="json") for r in note.recipients], note.at,
+                [{"role": r.role, "person": self.sealer.seal(r.person, "notifications.person")} if r.person
+                 else {"role": r.role} for r in note.recipients], note.at,
             )
         outcomes: dict[str, Delivery] = {}
         for channel in channels:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(None, validation_alias="CRISIS_OIDC_ISSUER")
     oidc_audience: str | None = Field(None, validation_alias="CRISIS_OIDC_AUDIENCE")
     oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
+    token: SecretStr | None = Field(None, validation_alias="CRISIS_TOKEN",
+                                    description="the CLI's personal credential when CRISIS_AUTH is not none")
     # Management: metrics, quality targets and periodic service reports (issue 13).
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
@@ -88,6 +90,17 @@ class Settings(BaseSettings):
             if getattr(self, have) is not None and not (value and str(value).strip()):
                 raise ValueError(f"{env}: required when {because} is set (the channel cannot sign or log in without it)")
         return self
+
+    # -- the worker's capacity (issue 14; README "Tuning the worker" says what was measured) --------
+    worker_cached_workflows: int = Field(1000, ge=0, validation_alias="CRISIS_WORKER_CACHED_WORKFLOWS",
+                                         description="cases kept in memory between tasks (sticky cache)")
+    worker_workflow_tasks: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_TASKS")
+    worker_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_ACTIVITIES")
+    worker_local_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_LOCAL_ACTIVITIES")
+    worker_workflow_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_POLLERS")
+    worker_activity_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_ACTIVITY_POLLERS")
+    db_pool_size: int = Field(10, ge=1, validation_alias="CRISIS_DB_POOL_SIZE",
+                              description="PostgreSQL connections per worker process")
 
     @field_validator("database_url")
     @classmethod

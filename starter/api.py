@@ -23,9 +23,9 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from crisisdesk.logs import log
-from crisisdesk.acting import acting, carrying_acting
+from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
-from starter.auth import AuthGate, Authenticator, Principal, require
+from starter.auth import AuthGate, Authenticator, Principal, acting_as, require
 from crisisdesk.models.actions import error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
@@ -268,23 +268,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return await act_as(who, case_id, "add_evidence", {k: v for k, v in payload.items() if v is not None})
 
     async def act_as(who: Principal, case_id: str, action: str, payload: object) -> ActionResult:
-        """With authentication on, `by` is the caller: filled in when absent; naming someone else is
-        refused (403) and recorded on the case as a refused attempt."""
-        if who.method == "local":
-            with acting("http"):
-                return await cases.act(await get_client(), case_id, action, payload)
-        denied = None
-        if isinstance(payload, dict):
-            by = payload.setdefault("by", who.person_id)
-            if by != who.person_id:
-                denied = f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
-        with acting("http", identity=who.person_id, denied=denied):
-            try:
-                return await cases.act(await get_client(), case_id, action, payload)
-            except ActionRejected as refused:
-                if denied is not None:
-                    raise HTTPException(403, denied) from None
-                raise refused
+        try:
+            return await acting_as(await get_client(), who, "http", case_id, action, payload)
+        except cases.Impersonation as refused:
+            raise HTTPException(403, str(refused)) from None
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.

@@ -79,6 +79,9 @@ class ActionRejected(CrisisClientError):
         self.reason = reason
 
 
+class Impersonation(ActionRejected):
+    """`by` names someone other than the authenticated person; the case recorded the refused attempt."""
+
 class CaseUnavailable(CrisisClientError):
     """The case exists but no worker answered in time."""
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.records import CaseRecords, purge_personal_data
+from activities.privacy import purge_personal_data
+from activities.records import CaseRecords
 from crisisdesk.models.effects import CaseOpening, OpenCase, RecordTimeline, StoreStakeholder
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.models.intake import Intake
