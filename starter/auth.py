@@ -197,6 +197,18 @@ def require(permission: Permission) -> Any:
     return Depends(check)
 
 
+def api_routes(app: Any) -> list[Any]:
+    """Every route of the app with its path, methods and dependant, those of included routers too
+    (FastAPI keeps an included router as one lazy entry of `app.routes`)."""
+    found = []
+    for route in app.routes:
+        if hasattr(route, "effective_route_contexts"):
+            found.extend(route.effective_route_contexts())
+        else:
+            found.append(route)
+    return found
+
+
 def route_permissions(route: Any) -> set[Permission]:
     """The permissions `require` guards an APIRoute with (empty: unguarded)."""
     found: set[Permission] = set()
