@@ -178,12 +178,19 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
     events = sorted(req.events, key=lambda e: e.seq)
     if not events:
         return 0
+    # A retry writes nothing new. A workflow task that was lost (its worker died before completing it)
+    # may have recorded its events already; the server runs the task again, and the events it commits
+    # can differ (a later clock): the last write wins, so the record equals the history that counts.
     result = await conn.execute(
-        """INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
+        """INSERT INTO timeline_events AS t (case_id, seq, at, kind, name, by_person, detail)
            SELECT $1, e.seq, e.at, e.kind, e.name, e.by_person, e.detail
            FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
                        $7::jsonb[]) AS e(seq, at, kind, name, by_person, detail)
-           ON CONFLICT (case_id, seq) DO NOTHING""",
+           ON CONFLICT (case_id, seq) DO UPDATE
+               SET at = EXCLUDED.at, kind = EXCLUDED.kind, name = EXCLUDED.name,
+                   by_person = EXCLUDED.by_person, detail = EXCLUDED.detail
+               WHERE (t.at, t.kind, t.name, t.by_person, t.detail)
+                     IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.name, EXCLUDED.by_person, EXCLUDED.detail)""",
         req.case_id,
         [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
         [e.name for e in events], [e.by for e in events],
