@@ -31,7 +31,7 @@ async def drive_crisis(case) -> None:
     await case.skip(hours=13)
     await case.act("customer_contacted", by="Chen CS")
     await case.act("customer_answer", by="Chen CS", satisfied=False)
-    await case.signal("revise_plan", {"by": "Zhao Eng", "kind": "specific", "summary": "Saturday"})
+    await case.signal("revise_plan", {"by": "Chen CS", "kind": "specific", "summary": "Saturday"})
     await case.signal("approve_revision", {"by": "Nobody"})  # refused, recorded
     await case.act("approve_revision", by="Zhao Eng")
     await case.act("customer_contacted", by="Chen CS")

@@ -31,11 +31,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.casefile import CaseFile
     from workflows.effects import BOOKKEEPING, EffectRunner
     from workflows.legacy import LegacyLoop
-    from workflows.state import ContinuedCase
+    from workflows.state import RULES_VERSION, ContinuedCase
     from workflows.steps import apply
 
 # Cases started from here on record in the background; older histories replay on the legacy loop.
 PATCH_BACKGROUND = "records-in-background"
+# Cases started from here on run rules 3 (issue 11's lifecycle); a history recorded before keeps rules 2.
+PATCH_LIFECYCLE = "lifecycle-rules-3"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -111,6 +113,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
 
     async def open(self, intake: Intake, now: datetime) -> None:
         """`now` is read before the local activity (see `changed_at`)."""
+        rules = RULES_VERSION if workflow.patched(PATCH_LIFECYCLE) else 2
         info = workflow.info()
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
@@ -124,7 +127,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
         elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
             received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
-        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team)
+        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team, rules=rules)
         for problem in filter(None, [correction, opened.problem]):
             self.case.record(now, "intake_corrected", "intake", reason=problem)
 

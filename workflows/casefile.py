@@ -23,21 +23,21 @@ from crisisdesk.names import (
     SA_STAGE,
 )
 from crisisdesk.playbooks import Playbook
-from workflows import deadlines
+from workflows import deadlines, waits
 from workflows.state import RULES_VERSION, TAIL, CaseState, Effect
 
 # What moves the case forward from each stage (status.open_actions) and whose turn it is (CrisisOwner).
 NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
     Stage.reported: (["triage"], "cs_owner"),
-    Stage.triaged: (["solution_proposed"], "technician"),
-    Stage.solving: (["solution_proposed"], "technician"),
+    Stage.triaged: (["convene_experts", "solution_proposed"], "technician"),
+    Stage.solving: (["convene_experts", "solution_proposed"], "technician"),
     Stage.alerting: (["acknowledge", "decide_plan"], "head"),
     Stage.planning: (["decide_plan"], "head"),
     Stage.contacting: (["customer_contacted"], "cs_owner"),
     Stage.awaiting_answer: (["customer_answer"], "cs_owner"),
-    Stage.revising: (["revise_plan", "approve_revision", "plan_not_adjustable"], "department"),
+    Stage.revising: (["revise_plan", "approve_revision", "reclassify_revision", "plan_not_adjustable"], "department"),
     Stage.explaining: (["explained"], "cs_owner"),
-    Stage.executing: (["execution_started", "progress_reported", "execution_done"], "department"),
+    Stage.executing: (["execution_started", "progress_reported", "adjust_plan", "execution_done"], "department"),
     Stage.confirming: (["resolution_confirmed"], "cs_owner"),
     Stage.surveying: (["survey_response"], "cs_owner"),
     Stage.reviewing: (["review_done"], "head"),
@@ -55,7 +55,7 @@ class CaseFile:
     # -- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime, received_at: datetime | None = None,
-             team: dict[str, str] | None = None) -> "CaseFile":
+             team: dict[str, str] | None = None, rules: int = RULES_VERSION) -> "CaseFile":
         """A new case. Its roles come from the playbook's defaults, then the project's standing team,
         then what the intake itself names (which wins)."""
         state = CaseState(
@@ -67,7 +67,7 @@ class CaseFile:
             category=intake.category,
             roles={**playbook.default_roles, **(team or {}), **intake.roles},
             updated_at=now,
-            rules=RULES_VERSION,
+            rules=rules,
         )
         case = cls(state)
         opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
@@ -160,6 +160,8 @@ class CaseFile:
             return
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
+        if self.state.rules >= 3:
+            waits.on_move(self, now, before, stage)
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
@@ -177,7 +179,8 @@ class CaseFile:
         for name in names:
             deadline = self.state.deadlines.pop(name, None)
             if deadline is not None:
-                late = now - deadline.due_at if now > deadline.due_at else None
+                due = deadline.due_at + (now - deadline.paused_at) if deadline.paused_at else deadline.due_at
+                late = now - due if now > due else None
                 self.record(now, "deadline_met", name, due_at=deadline.due_at.isoformat(),
                             late_by_seconds=int(late.total_seconds()) if late else None)
 
@@ -225,7 +228,7 @@ class CaseFile:
     def next_wakeup(self) -> datetime | None:
         s = self.state
         times = [deadlines.next_alert(s), s.next_report_at, s.next_media_report_at,
-                 s.delegation.until if s.delegation else None]
+                 s.delegation.until if s.delegation else None, waits.next_wakeup(self)]
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: datetime) -> None:
@@ -257,6 +260,7 @@ class CaseFile:
         if s.delegation is not None and s.delegation.until <= now:
             self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())
             s.delegation = None
+        waits.tick(self, now)
 
     # -- what the world sees ----------------------------------------------------------------
     def owner(self) -> str:
@@ -277,6 +281,7 @@ class CaseFile:
             received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
             reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
+            waiting_until=s.waiting.until if s.waiting else None, experts=s.experts, implementation=s.implementation,
         )
 
     def search_attributes(self) -> dict:

@@ -23,7 +23,9 @@ from crisisdesk.playbooks import Playbook
 
 TAIL = 200  # recorded events a case keeps in memory (and carries); PostgreSQL has every one
 KEPT = 50  # people alerted, reporters: the most recent ones are kept, the rest are counted
-RULES_VERSION = 2  # cases opened now run these rules; a carried state without the field ran version 1
+RULES_VERSION = 3  # cases opened now run these rules; a carried state without the field ran version 1
+# 3: the lifecycle of issue 11 (customer waits end, approval deadlines, reports on every major change,
+#    ordinary-path roles and implementation plans); a case opened before it keeps 2 (see case.open).
 
 
 class Effect(BaseModel):
@@ -32,6 +34,15 @@ class Effect(BaseModel):
     kind: Literal["notify", "report", "stakeholder", "survey", "record_survey", "knowledge"]
     key: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomerWait(BaseModel):
+    """A stage waiting on the customer: reminded halfway, moved on without them at `until`."""
+
+    stage: Stage
+    since: datetime
+    remind_at: datetime | None
+    until: datetime
 
 
 class CaseState(BaseModel):
@@ -62,6 +73,9 @@ class CaseState(BaseModel):
     reporters: list[ReporterRef] = Field(default_factory=list)
     scrub_records: bool = False  # PostgreSQL refused this case's text once: records are scrubbed
     carried_effects: list[Effect] = Field(default_factory=list)  # under way when the last run continued as new
+    waiting: CustomerWait | None = None  # rules 3: the stage waits on the customer until then
+    experts: list[str] = Field(default_factory=list)  # rules 3: convened for this case (004 §四(二))
+    implementation: dict[str, Any] | None = None  # rules 3: the ordinary solution's owner and milestones
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by
