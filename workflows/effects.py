@@ -58,11 +58,17 @@ class EffectRunner:
             asyncio.create_task(self._run(effect))
 
     async def _run(self, effect: Effect) -> None:
+        torn_down = False
         try:
             await self.run_effect(effect)
+        except GeneratorExit:  # the worker dropped this run from its cache: there is no workflow to wake
+            torn_down = True
+            raise
         finally:
             self.inflight.pop(effect.key, None)
-            if effect.kind in BOOKKEEPING_EFFECTS:
+            if torn_down:
+                pass
+            elif effect.kind in BOOKKEEPING_EFFECTS:
                 # A local activity's result: nothing for the run loop to take stock of, and the time
                 # read here would not replay the same (see CrisisWorkflow.changed_at).
                 self.dispatch()

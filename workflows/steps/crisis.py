@@ -113,8 +113,10 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
         raise ActionRefused("approve_revision: no revision is pending; revise_plan first")
     pending = plan.pending_revision
     if v3(case) and x.by == pending["by"]:
-        who = "the head or a delegate in scope" if pending["kind"] == "principled" else \
-            f"the {plan.department} department or the head"
+        head = f"the head ({case.state.roles.get('head', 'unassigned')})"
+        department = case.state.roles.get(f"department:{plan.department}", "unassigned")
+        who = f"{head} or a delegate in scope" if pending["kind"] == "principled" else \
+            f"the {plan.department} department ({department}) or {head}"
         raise ActionRefused(f"approve_revision: {x.by} proposed this revision and cannot approve it; {who} approves it")
     if pending["kind"] == "principled":
         capacity = require_head(case.state, "approve_revision", x.by, now)
