@@ -10,6 +10,7 @@ import pytest
 
 from crisisdesk.models.case import Stage
 from crisisdesk.playbooks import PlaybookError, load_playbook, parse_playbook
+from tests.helpers import eventually
 
 HEAD, CS, ENG = "Wang Head", "Chen CS", "Zhao Eng"
 REVIEW = {"by": HEAD, "cause": "Worn seal", "lessons": "Check seals", "knowledge_title": "Seal leaks",
@@ -197,6 +198,36 @@ async def test_the_department_is_told_to_carry_out_the_accepted_plan(open_case):
     await case.act("external_involvement", by=CS, party="media", level="local", source="forum post")
     brief = (await case.wait_for("notification", "media_brief"))[0]
     assert brief.detail["roles"] == ["department:marketing"]
+
+
+async def test_review_follow_ups_are_tracked_with_reminders_until_done(open_case, temporal_env, client):
+    """004 §六(一): the review's follow-up actions outlive the case, reminded until done, in `crisis stuck`."""
+    from crisisdesk.models.followups import FollowUps, follow_ups_id
+    from starter.stuck import find_stuck
+    from tests.helpers.fixtures import Case
+
+    case = await general_at_confirmation(open_case)
+    await case.act("resolution_confirmed", by=CS, satisfied=True)
+    await case.act("survey_response", by=CS, score=4)
+    due = (await case.now()) + timedelta(days=2)
+    closed = await case.act("review_done", **REVIEW, follow_ups=[
+        {"what": "Inspect every roof drain in phase 2", "owner": ENG, "due_at": due.isoformat()}])
+    assert closed.stage == Stage.closed and "1 follow-ups tracked" in closed.message
+    await case.handle.result()
+
+    tracker = Case(temporal_env, client.get_workflow_handle(follow_ups_id(case.id), result_type=FollowUps))
+    await tracker.skip(days=3, minutes=1)  # a day past due: reminded at due and a day later
+    plan = await eventually(lambda: tracker.handle.query("follow_ups", result_type=FollowUps),
+                            lambda p: p.items[0].reminders >= 2)
+    assert plan.items[0].done_at is None
+    stuck = await find_stuck(client, now=await tracker.now(), where=f"WorkflowId = '{tracker.id}'")
+    assert [(r.reason, r.stage) for r in stuck] == [("overdue", "follow_up")] and ENG in stuck[0].why
+    reason = await tracker.refused_raw("follow_up_done", [{"by": CS, "what": "Inspect every roof drain in phase 2"}])
+    assert "only its owner (Zhao Eng) or the head (Wang Head)" in reason
+    await tracker.handle.execute_update("follow_up_done", {"by": ENG, "what": "Inspect every roof drain in phase 2"},
+                                        result_type=FollowUps)
+    done = await tracker.handle.result()
+    assert done.items[0].done_by == ENG
 
 
 # -- the playbook's new fields: refused when they make no sense ---------------------------------------

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, describe_validation_error, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.guide import describe
+    from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps, follow_ups_id
     from crisisdesk.models.intake import Intake
     from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
     from workflows import sheet
@@ -232,8 +234,19 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             await self.join_other_case(action)
         with self.case.attempt():
             message = apply(self.case, name, action, now, via, identity)
+        if name == "review_done" and action.follow_ups:
+            await self.start_follow_ups(action)
         self.changed(now)
         return message
+
+    async def start_follow_ups(self, action) -> None:
+        """The review's follow-up actions live on after the case: a child that outlives it (rules 3)."""
+        state = self.case.state
+        plan = FollowUps(case_id=state.case_id, project_id=state.intake.project.id, head=state.roles.get("head"),
+                         items=[FollowUpItem(what=f.what, owner=f.owner, due_at=f.due_at) for f in action.follow_ups])
+        await workflow.start_child_workflow(
+            FOLLOW_UP_WORKFLOW, plan, id=follow_ups_id(state.case_id), parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"follow-ups of {state.case_id}")
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
                identity: str | None, kind: str) -> None:

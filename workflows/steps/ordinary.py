@@ -111,9 +111,15 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
 @step("review_done")
 def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
     need_stage(case, "review_done", Stage.reviewing)
+    if x.follow_ups and not v3(case):
+        raise ActionRefused("review_done: follow_ups: this case opened under older rules and cannot track them; "
+                            "record them in lessons")
+    if x.follow_ups:
+        case.state.bump("follow_ups", len(x.follow_ups))
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "knowledge", title=x.knowledge_title, body=x.knowledge_body,
                                     cause=x.cause, lessons=x.lessons))
     case.move(now, Stage.closed, x.by, "reviewed")
     case.report(case.state.events[-1], "final", "post-incident report")
-    return "case closed; the knowledge base has the lesson"
+    tracked = f"; {len(x.follow_ups)} follow-ups tracked until done" if x.follow_ups else ""
+    return f"case closed; the knowledge base has the lesson{tracked}"
