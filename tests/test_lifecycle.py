@@ -230,6 +230,24 @@ async def test_review_follow_ups_are_tracked_with_reminders_until_done(open_case
     assert done.items[0].done_by == ENG
 
 
+async def test_triage_shows_the_most_similar_knowledge_base_articles(open_case, pool):
+    """004 §六(一): the knowledge base is offered when a similar case is triaged. Old code: never."""
+    import uuid
+
+    token = f"valve{uuid.uuid4().hex[:8]}"
+    await pool.execute("""INSERT INTO knowledge_articles (key, case_id, title, body, cause, lessons, category, at)
+                          VALUES ($1, 'crisis-old-1', $2, 'Replace it.', 'wear', 'inspect', 'technical', now()),
+                                 ($3, 'crisis-old-2', 'Lift door sensor', 'Clean it.', 'dust', 'clean', 'technical', now())""",
+                       f"kb-{token}", f"Leaking {token} in the plant room", f"kb-other-{token}")
+    case = await open_case(summary=f"Water leaking from the {token} behind the boiler")
+    result = await case.act("triage", by=CS, severity="general", category="technical")
+    assert f"Leaking {token} in the plant room" in result.message
+    status = await case.status()
+    assert status.similar_articles[0]["title"] == f"Leaking {token} in the plant room"
+    suggested = (await case.events("knowledge_suggested"))[0]
+    assert suggested.detail["articles"][0]["case_id"] == "crisis-old-1"
+
+
 # -- the playbook's new fields: refused when they make no sense ---------------------------------------
 def playbook_with(**changes) -> str:
     import json

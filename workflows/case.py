@@ -42,6 +42,8 @@ PATCH_BACKGROUND = "records-in-background"
 PATCH_LIFECYCLE = "lifecycle-rules-3"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
+# A knowledge-base search at triage is a courtesy: two quick tries, never a wait on an outage.
+SUGGEST = dict(start_to_close_timeout=timedelta(seconds=5), retry_policy=RetryPolicy(maximum_attempts=2))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -236,8 +238,28 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             message = apply(self.case, name, action, now, via, identity)
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
+        if name == "triage" and self.case.state.rules >= 3:
+            message += await self.suggest_knowledge(now)
         self.changed(now)
         return message
+
+    async def suggest_knowledge(self, now: datetime) -> str:
+        """Triage shows the knowledge base's articles most like this case (004 §六(一)); a search that
+        fails leaves triage done and says so. `now` is the handler's (see `changed_at`)."""
+        state = self.case.state
+        try:
+            found = await workflow.execute_local_activity(
+                "similar_knowledge", fx.SimilarKnowledge(case_id=state.case_id, text=state.intake.summary,
+                                                         category=state.category.value if state.category else None),
+                result_type=fx.KnowledgeMatches, summary="similar knowledge-base articles", **SUGGEST)
+        except ActivityError as err:
+            self.case.record(now, "effect_failed", "similar_knowledge", error=str(err.cause or err)[:500])
+            return "; the knowledge base could not be searched"
+        state.similar_articles = [m.model_dump() for m in found.articles]
+        if not found.articles:
+            return "; no similar knowledge-base article"
+        self.case.record(now, "knowledge_suggested", "triage", articles=state.similar_articles)
+        return "; similar in the knowledge base: " + "; ".join(f"#{m.article_id} {m.title}" for m in found.articles)
 
     async def start_follow_ups(self, action) -> None:
         """The review's follow-up actions live on after the case: a child that outlives it (rules 3)."""

@@ -282,6 +282,7 @@ class CaseFile:
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
             reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
             waiting_until=s.waiting.until if s.waiting else None, experts=s.experts, implementation=s.implementation,
+            similar_articles=s.similar_articles,
         )
 
     def search_attributes(self) -> dict:

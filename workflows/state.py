@@ -76,6 +76,7 @@ class CaseState(BaseModel):
     waiting: CustomerWait | None = None  # rules 3: the stage waits on the customer until then
     experts: list[str] = Field(default_factory=list)  # rules 3: convened for this case (004 §四(二))
     implementation: dict[str, Any] | None = None  # rules 3: the ordinary solution's owner and milestones
+    similar_articles: list[dict[str, Any]] = Field(default_factory=list)  # rules 3: suggested at triage
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by

@@ -105,6 +105,8 @@ class CaseStatus(BaseModel):
     waiting_until: datetime | None = Field(None, description="the stage waits on the customer until then, then moves on")
     experts: list[str] = Field(default_factory=list)
     implementation: dict[str, Any] | None = None
+    similar_articles: list[dict[str, Any]] = Field(default_factory=list, description="knowledge-base articles "
+                                                   "most like this case, found at triage")
     unrecorded: int = Field(0, description="events the PostgreSQL record has not caught up with yet")
 
 
