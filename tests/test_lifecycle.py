@@ -228,6 +228,7 @@ async def test_review_follow_ups_are_tracked_with_reminders_until_done(open_case
                                         result_type=FollowUps)
     done = await tracker.handle.result()
     assert done.items[0].done_by == ENG
+    await replays(case)  # the child's start is a command of the case: it replays
 
 
 async def test_triage_shows_the_most_similar_knowledge_base_articles(open_case, pool):
@@ -246,6 +247,16 @@ async def test_triage_shows_the_most_similar_knowledge_base_articles(open_case, 
     assert status.similar_articles[0]["title"] == f"Leaking {token} in the plant room"
     suggested = (await case.events("knowledge_suggested"))[0]
     assert suggested.detail["articles"][0]["case_id"] == "crisis-old-1"
+    await case.act("cancel", by=HEAD, reason="test over")
+    await case.handle.result()
+    await replays(case)  # the search is a local activity awaited in the handler: it replays
+
+
+async def replays(case) -> None:
+    from tests.test_replay import replayer
+
+    result = await replayer().replay_workflow(await case.handle.fetch_history(), raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
 
 
 # -- the playbook's new fields: refused when they make no sense ---------------------------------------
