@@ -26,7 +26,7 @@ async def crisis(case):
     await case.skip(hours=13)
     await case.act("customer_contacted", by="Chen CS", channel="phone")
     await case.act("customer_answer", by="Chen CS", satisfied=False)
-    await case.act("revise_plan", by="Zhao Eng", kind="specific", summary="Repair and dry the ceiling")
+    await case.act("revise_plan", by="Chen CS", kind="specific", summary="Repair and dry the ceiling")
     await case.act("approve_revision", by="Zhao Eng")
     await case.act("customer_contacted", by="Chen CS", channel="phone")
     await case.act("customer_answer", by="Chen CS", satisfied=True)
