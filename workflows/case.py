@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.workflow import ParentClosePolicy
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -26,12 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, describe_validation_error, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.guide import describe
-    from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps, follow_ups_id
     from crisisdesk.models.intake import Intake
     from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
     from workflows import sheet
     from workflows.casefile import CaseFile
     from workflows.effects import BOOKKEEPING, EffectRunner
+    from workflows.learning import Learning
     from workflows.legacy import LegacyLoop
     from workflows.state import RULES_VERSION, ContinuedCase
     from workflows.steps import apply
@@ -42,8 +41,6 @@ PATCH_BACKGROUND = "records-in-background"
 PATCH_LIFECYCLE = "lifecycle-rules-3"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
-# A knowledge-base search at triage is a courtesy: two quick tries, never a wait on an outage.
-SUGGEST = dict(start_to_close_timeout=timedelta(seconds=5), retry_policy=RetryPolicy(maximum_attempts=2))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -70,7 +67,7 @@ def read_start(start: Any) -> Intake | ContinuedCase:
                                non_retryable=True) from None
 
 
-class CrisisWorkflow(EffectRunner, LegacyLoop):
+class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     @workflow.init
     def __init__(self, start: RawValue) -> None:
         self.case: CaseFile | None = None
@@ -242,33 +239,6 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             message += await self.suggest_knowledge(now)
         self.changed(now)
         return message
-
-    async def suggest_knowledge(self, now: datetime) -> str:
-        """Triage shows the knowledge base's articles most like this case (004 §六(一)); a search that
-        fails leaves triage done and says so. `now` is the handler's (see `changed_at`)."""
-        state = self.case.state
-        try:
-            found = await workflow.execute_local_activity(
-                "similar_knowledge", fx.SimilarKnowledge(case_id=state.case_id, text=state.intake.summary,
-                                                         category=state.category.value if state.category else None),
-                result_type=fx.KnowledgeMatches, summary="similar knowledge-base articles", **SUGGEST)
-        except ActivityError as err:
-            self.case.record(now, "effect_failed", "similar_knowledge", error=str(err.cause or err)[:500])
-            return "; the knowledge base could not be searched"
-        state.similar_articles = [m.model_dump() for m in found.articles]
-        if not found.articles:
-            return "; no similar knowledge-base article"
-        self.case.record(now, "knowledge_suggested", "triage", articles=state.similar_articles)
-        return "; similar in the knowledge base: " + "; ".join(f"#{m.article_id} {m.title}" for m in found.articles)
-
-    async def start_follow_ups(self, action) -> None:
-        """The review's follow-up actions live on after the case: a child that outlives it (rules 3)."""
-        state = self.case.state
-        plan = FollowUps(case_id=state.case_id, project_id=state.intake.project.id, head=state.roles.get("head"),
-                         items=[FollowUpItem(what=f.what, owner=f.owner, due_at=f.due_at) for f in action.follow_ups])
-        await workflow.start_child_workflow(
-            FOLLOW_UP_WORKFLOW, plan, id=follow_ups_id(state.case_id), parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"follow-ups of {state.case_id}")
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
                identity: str | None, kind: str) -> None:
