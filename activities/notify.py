@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import OUTAGE
+from activities.recipients import Resolver
 from activities.channels import Channel, Delivery, TransientDeliveryError, build_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
@@ -32,15 +33,18 @@ class Notifier:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None) -> None:
         self.pool = pool
         self.channels = channels if channels is not None else build_channels(settings)
+        self.resolver = Resolver(pool, settings)
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
+        note, people, unresolved = await self.resolver.resolve(note)
         try:
             receipt = await self._notify_through_outbox(note)
         except OUTAGE as err:
             log.warning("notification outbox unreachable, sending without it", case_id=note.case_id,
                         key=note.key, error=type(err).__name__)
             receipt = await self._notify_directly(note)
+        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved})
         log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
                  status=receipt.status, channels=receipt.channels,
                  delivered=receipt.delivered, failed=receipt.failed)

@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from activities.db import OUTAGE
+from activities.teams import team_for
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -43,8 +46,8 @@ class CaseRecords:
 
     @activity.defn(name="open_case")
     async def open_case(self, req: OpenCase) -> CaseOpened:
-        """The playbook the case pins (no PostgreSQL: a case opens, and its deadlines run, while the
-        record store is down). An unknown playbook name falls back to the default, and says so."""
+        """The playbook the case pins, and its project's team when PostgreSQL answers (a case opens,
+        and its deadlines run, while the record store is down). An unknown playbook name falls back to the default, and says so."""
         problem = None
         try:
             playbook = load_playbook(req.playbook or self.settings.playbook, self.settings.playbook_dir)
@@ -54,7 +57,18 @@ class CaseRecords:
             playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
             problem = f"{err}; the default playbook {playbook.name!r} runs this case"
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
-        return CaseOpened(playbook=playbook, problem=problem)
+        return CaseOpened(playbook=playbook, problem=problem, team=await self._team(req))
+
+    async def _team(self, req: OpenCase) -> dict[str, str]:
+        """The project's standing team (role → person), best effort: a case opens without it while
+        PostgreSQL is down, and its alerts find the team when they are sent."""
+        try:
+            async with self.pool.acquire(timeout=2.0) as conn:
+                seats = await team_for(conn, req.intake.project.id)
+        except OUTAGE as err:
+            log.warning("project team unknown at opening", case_id=req.case_id, error=type(err).__name__)
+            return {}
+        return {role: seat.person for role, seat in seats.items()}
 
     @activity.defn(name="record_timeline")
     async def record_timeline(self, req: RecordTimeline) -> Recorded:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
+from crisisdesk.words import what_happened
 
 TITLES = {
     "daily": "Daily situation report",
@@ -162,9 +163,14 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
         facts.append(("Next owner", display_name(status.next_owner)))
     roles = [] if public else sorted((role, display_name(p)) for role, p in status.roles.items())
     deadlines = [(d.name, _when(d.due_at), "breached" if d.breached else "open") for d in status.deadlines]
-    columns = ["#", "at", "kind", "name"] + ([] if public else ["by"]) + ["detail"]
-    rows = [[str(e.seq), _when(e.at), e.kind, e.name] + ([] if public else [display_name(e.by)]) + [_detail(e)]
-            for e in shown]
+    if public:  # names nobody: kind and name only, as before
+        columns = ["#", "at", "kind", "name", "detail"]
+        rows = [[str(e.seq), _when(e.at), e.kind, e.name, _detail(e)] for e in shown]
+    else:  # in words: what happened, by whom (never an address), when to the minute
+        columns = ["#", "at", "what happened"]
+        rows = [[str(e.seq), _when(e.at),
+                 what_happened(e.model_copy(update={"by": display_name(e.by) if e.by else None}), channel=True)]
+                for e in shown]
     hidden = len(timeline) - len(shown)
     period_note = f"{hidden} earlier event(s) are outside this report's period." if hidden else ""
 

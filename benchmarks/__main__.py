@@ -1,6 +1,11 @@
 """Speed and memory of the parts a busy crisis desk leans on, each as a ratio to a baseline.
 
-    python -m benchmarks [--actions N]
+    python -m benchmarks [--quick] [--open-cases N] [--intakes N] [--out bench-results.json] [--readme]
+
+Every figure is written to bench-results.json with its baseline and ratio; `--readme` regenerates
+README.md's table from that file. Beside the three below, benchmarks/cost.py measures a case against
+a bare workflow, intake against raw starts, deadline lateness and memory with many open cases, the
+30-day drill and a replay; benchmarks/metrics_bench.py the month's metrics against COUNT(*).
 
 1. rules: an action through the case's transactional rules (snapshot, step, rollback on refusal)
    against parsing the same action alone: what the all-or-nothing guarantee costs.
@@ -11,6 +16,8 @@
 """
 
 import argparse
+import logging
+import os
 import asyncio
 import json
 import sys
@@ -25,6 +32,7 @@ from temporalio.worker import Worker
 
 from benchmarks.baseline import BenchBaseline
 from crisisdesk.converter import data_converter
+from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import parse_action
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
@@ -109,23 +117,69 @@ async def bench_end_to_end(n: int) -> tuple[float, float]:
     return baseline, measured
 
 
+SIZES = {  # (updates, actions, intakes, open cases, metrics cases)
+    "quick": (20, 200, 20, 20, 2_000),
+    "default": (200, 2000, 400, 1000, 100_000),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--actions", type=int, default=2000, help="actions for the in-process benchmarks")
-    parser.add_argument("--updates", type=int, default=200, help="updates for the end-to-end benchmark")
+    parser.add_argument("--quick", action="store_true", help="small sizes: about a minute (the test suite runs this)")
+    parser.add_argument("--open-cases", type=int, help="cases whose deadline falls due together (memory, lateness)")
+    parser.add_argument("--intakes", type=int, help="intakes for intake_vs_raw")
+    parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
+    parser.add_argument("--readme", action="store_true", help="only regenerate README.md's table from --out")
     args = parser.parse_args()
+    configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)  # stderr is for progress
+    if args.readme:
+        write_readme_table(json.loads(args.out.read_text()))
+        return
+    updates, actions, intakes, open_cases, metric_cases = SIZES["quick" if args.quick else "default"]
+    intakes, open_cases = args.intakes or intakes, args.open_cases or open_cases
 
-    base, rules = bench_rules(args.actions)
-    raw, carried = bench_state(args.actions)
-    e2e_base, e2e = asyncio.run(bench_end_to_end(args.updates))
-    rows = [
-        ("rules per action vs parse only", rules / base, f"{rules / args.actions * 1e6:.0f} µs vs {base / args.actions * 1e6:.0f} µs"),
-        ("carried state vs raw payloads", carried / raw, f"{carried / 1024:.0f} KiB vs {raw / 1024:.0f} KiB after {args.actions} actions"),
-        ("case update vs no-op update", e2e / e2e_base, f"{e2e / args.updates * 1e3:.1f} ms vs {e2e_base / args.updates * 1e3:.1f} ms"),
-    ]
-    print(f"{'benchmark':34} {'ratio':>7}  detail")
-    for name, ratio, detail in rows:
-        print(f"{name:34} {ratio:7.2f}  {detail}")
+    from benchmarks import cost, metrics_bench
+
+    base, rules = bench_rules(actions)
+    raw, carried = bench_state(actions)
+    e2e_base, e2e = asyncio.run(bench_end_to_end(updates))
+    results = {
+        "rules_vs_parse": {"value": round(rules / actions * 1e6, 1), "baseline": round(base / actions * 1e6, 1),
+                           "ratio": round(rules / base, 2), "unit": "µs per action"},
+        "carried_state_vs_payloads": {"value": round(carried / 1024, 1), "baseline": round(raw / 1024, 1),
+                                      "ratio": round(carried / raw, 2), "unit": "KiB", "actions": actions},
+        "update_vs_noop": {"value": round(e2e / updates * 1e3, 2), "baseline": round(e2e_base / updates * 1e3, 2),
+                           "ratio": round(e2e / e2e_base, 2), "unit": "ms per update"},
+    }
+    with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
+        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, open_cases))
+    results |= cost.drill_seconds(progress)
+    results |= asyncio.run(cost.replay_seconds(progress))
+    results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
+    args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2, ensure_ascii=False))
+    print(table(results))
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+
+
+def table(results: dict) -> str:
+    lines = ["| figure | value | baseline | ratio |", "| --- | ---: | ---: | ---: |"]
+    for name, r in results.items():
+        unit = r.get("unit", "")
+        lines.append(f"| `{name}` | {r['value']} {unit} | {r.get('baseline', '–')} | {r.get('ratio', '–')} |")
+    return "\n".join(lines)
+
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_readme_table(data: dict) -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if BEGIN not in text:
+        raise SystemExit(f"README.md has no {BEGIN} … {END} section to fill")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{table(data['results'])}\n{END}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":

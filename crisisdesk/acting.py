@@ -53,6 +53,14 @@ def acting(channel: str, identity: str | None = None, denied: str | None = None)
         _sending.reset(token)
 
 
+@contextmanager
+def denying(reason: str) -> Iterator[Acting]:
+    """Inside `acting(...)` (or on its own, as the system): the edge refuses what it sends now."""
+    current = _sending.get() or Acting("system")
+    with acting(current.channel, current.identity, reason) as who:
+        yield who
+
+
 def to_headers(who: Acting) -> dict[str, Payload]:
     values = {HEADER_CHANNEL: who.channel, HEADER_IDENTITY: who.identity, HEADER_DENIED: who.denied}
     return {name: _converter.to_payload(value) for name, value in values.items() if value is not None}
@@ -83,6 +91,15 @@ def received() -> Acting | None:
 class ActingClientInterceptor(temporalio.client.Interceptor):
     def intercept_client(self, next: temporalio.client.OutboundInterceptor) -> temporalio.client.OutboundInterceptor:
         return _ActingOutbound(next)
+
+
+def carrying_acting(client: temporalio.client.Client) -> temporalio.client.Client:
+    """`client`, or a client on the same connection that sends the channel and identity headers."""
+    config = client.config()
+    if any(isinstance(i, ActingClientInterceptor) for i in config["interceptors"]):
+        return client
+    config["interceptors"] = [*config["interceptors"], ActingClientInterceptor()]
+    return temporalio.client.Client(**config)
 
 
 def _with_acting(headers: Mapping[str, Payload]) -> Mapping[str, Payload]:

@@ -6,14 +6,16 @@ Three choices here keep what people send from ever failing a workflow task:
   decoded comes back as the `RawValue` it was, and the handler refuses it with a reason. Decoding
   with a type hint (activity results, workflow input) is strict as always.
 - `RefusalFailureConverter`: an `ActionRefused` failure carries its one-sentence reason and no
-  stack trace (people read it in the Web UI); with encryption the reason is encoded like every
-  failure message, and the codec server decodes it for the UI.
+  stack trace or cause (people read it in the Web UI); with encryption the reason is encoded like
+  every failure message (`encoded_attributes`, which the UI's event view sends to the codec server
+  and SDK clients decode), and the clear outer message says where to read it (ENCRYPTED_REFUSAL).
 - The worker's codec (`worker=True`) turns a payload it cannot decrypt into an "undecodable"
   payload instead of raising, so a forged or foreign-key input is refused by the handler rather
   than failing the case's workflow task on every retry. Clients keep the strict codec: a command
   that meets a payload it cannot decrypt says so.
 """
 
+import json
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +29,8 @@ from temporalio.converter import DataConverter, DefaultFailureConverter, Payload
 from crisisdesk.settings import Settings
 
 REFUSAL_TYPE = "ActionRefused"
+ENCRYPTED_REFUSAL = ("Refused; the reason is encrypted: read it under User Metadata, Current Details (press R), "
+                     "or in this update's event in Event History")
 UNDECODABLE = b"binary/undecodable"
 
 
@@ -39,8 +43,20 @@ class LenientPayloadConverter(PydanticPayloadConverter):
             try:
                 values.extend(super().from_payloads([payload], None))
             except Exception:
-                values.append(RawValue(payload))
+                values.append(_plain_json(payload))
         return values
+
+
+def _plain_json(payload: Payload) -> Any:
+    """JSON that pydantic will not read (an escaped unpaired surrogate, which the Temporal CLI sends
+    as typed) read by the standard library, so the case can refuse the field by name and record who
+    sent it; anything else stays raw."""
+    if payload.metadata.get("encoding") == b"json/plain":
+        try:
+            return json.loads(payload.data)
+        except (ValueError, RecursionError):
+            pass
+    return RawValue(payload)
 
 
 def _failure_converter(encode: bool) -> type[DefaultFailureConverter]:
@@ -49,10 +65,18 @@ def _failure_converter(encode: bool) -> type[DefaultFailureConverter]:
             super().__init__(encode_common_attributes=encode)
 
         def to_failure(self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure) -> None:
-            # A refusal is an answer to a person, not a crash: no stack trace, no source paths.
-            if getattr(exception, "type", None) == REFUSAL_TYPE:
+            # A refusal is an answer to a person, not a crash: no stack trace, no source paths, and no
+            # cause (the exception it was raised from repeats the reason with its own stack trace).
+            refusal = getattr(exception, "type", None) == REFUSAL_TYPE
+            if refusal:
                 exception.__traceback__ = None
+                exception.__cause__ = None
+                exception.__suppress_context__ = True
             super().to_failure(exception, payload_converter, failure)
+            if refusal and encode:
+                # The Web UI's Update dialog shows this outer message as it is (it decodes only events),
+                # so it says where the encrypted reason can be read instead of "Encoded failure".
+                failure.message = ENCRYPTED_REFUSAL
 
     return RefusalFailureConverter
 

@@ -23,6 +23,17 @@ def redact(_logger, _method, event_dict: dict) -> dict:
     return event_dict
 
 
+class _Stderr:
+    """sys.stderr as it is when a line is written: a CLI runner or a test may swap (and close) the one
+    that was current when logging was configured."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(log_format: str = "console", level: int = logging.INFO) -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -39,13 +50,13 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
         # Not cached: a cached logger keeps the processors of its first use, so a later configure (a
         # CLI command, a test capturing logs) would silently miss it. The saving is a dict lookup.
         cache_logger_on_first_use=False,
     )
     # The SDK's own stdlib logging (workflow.logger included) goes through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[
         structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer,
     ], foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]))

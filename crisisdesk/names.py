@@ -24,10 +24,12 @@ SA_REGION = SearchAttributeKey.for_keyword("CrisisRegion")
 SA_OWNER = SearchAttributeKey.for_keyword("CrisisOwner")
 SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("CrisisNextDeadline")
 SA_BREACHED = SearchAttributeKey.for_bool("CrisisBreached")
+# The contingency (escalation) flag, for the "contingency on" saved view (docs/operators.md).
+SA_CONTINGENCY = SearchAttributeKey.for_bool("CrisisContingency")
 
 SEARCH_ATTRIBUTES = [
     SA_STAGE, SA_SEVERITY, SA_CATEGORY, SA_PATH, SA_PROJECT,
-    SA_REGION, SA_OWNER, SA_NEXT_DEADLINE, SA_BREACHED,
+    SA_REGION, SA_OWNER, SA_NEXT_DEADLINE, SA_BREACHED, SA_CONTINGENCY,
 ]
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     report_monthly_cron: str = Field("0 7 1 * *", validation_alias="CRISIS_REPORT_MONTHLY_CRON")
     quality_watch_every: timedelta = Field(timedelta(hours=1), gt=timedelta(0), validation_alias="CRISIS_QUALITY_WATCH_EVERY")
 
+    # -- reach (issue 10) ----------------------------------------------------------------------
+    default_team: dict[str, str] = Field(
+        default_factory=dict, validation_alias="CRISIS_DEFAULT_TEAM",
+        description="JSON role → person id: who holds a role no case and no project team names")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:

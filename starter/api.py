@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,10 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from crisisdesk.logs import log
-from crisisdesk.acting import acting
+from crisisdesk.acting import acting, carrying_acting
+from crisisdesk.permissions import Permission
+from starter.auth import AuthGate, Authenticator, Principal, require
+from crisisdesk.models.actions import error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
@@ -32,6 +35,7 @@ from starter import client as cases
 from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
 from starter.pools import LoopPools
 from starter.routes.metrics import metrics_router
+from starter.routes.projects import projects_router
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -57,7 +61,8 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
 
 def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Never echo the input back: it can be megabytes of evidence or someone's phone number.
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+    return [{"loc": list(e.get("loc", ())), "msg": error_message(e) if "type" in e else e.get("msg"), "type": e.get("type")}
+            for e in errors]
 
 
 def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
@@ -70,7 +75,9 @@ class Guard:
 
     def __init__(self, app, settings: Settings):
         self.app = app
-        self.token = settings.intake_token.get_secret_value().encode() if settings.intake_token else None
+        # With CRISIS_AUTH on, personal credentials replace the shared INTAKE_TOKEN (AuthGate checks them).
+        shared = settings.intake_token if settings.auth == "none" else None
+        self.token = shared.get_secret_value().encode() if shared else None
         # Inline evidence travels base64-encoded inside an action: 4/3 of its limit plus room for the rest;
         # larger files are uploaded (the raw file as the body of /cases/{id}/evidence).
         self.action_limit = settings.evidence_inline_max_bytes * 4 // 3 + 64 * 1024
@@ -126,7 +133,8 @@ class Guard:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Any] = {"client": client}
+    # A client handed in (tests, an embedding service) still says who acts and through which channel.
+    state: dict[str, Any] = {"client": carrying_acting(client) if client is not None else None}
     lock = asyncio.Lock()
     pools = LoopPools(settings)
     get_pool = pools.get
@@ -157,7 +165,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     app.add_middleware(Guard, settings=settings)
-    secured = [Depends(bearer)]  # the Guard enforces it; this shows the lock in /docs
+    authenticator = Authenticator(settings, get_pool)
+    if authenticator.enabled:
+        app.add_middleware(AuthGate, authenticator=authenticator)
+    else:
+        log.info("authentication is off (CRISIS_AUTH=none): every caller is the one local user")
+    secured = [Depends(bearer)]  # the Guard (or AuthGate) enforces it; this shows the lock in /docs
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
@@ -189,7 +202,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @app.post("/intakes", status_code=201, response_model=StartedCase, dependencies=secured,
               responses={200: {"model": StartedCase, "description": "the same intake again: the same case"}})
-    async def post_intake(intake: Intake) -> JSONResponse:
+    async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
         """Open the case for a reported problem; answers the case id and the promised response time."""
         try:
             started = await cases.start_case(await get_client(), intake, settings)
@@ -198,13 +211,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return JSONResponse(started.model_dump(mode="json"), status_code=201 if started.created else 200)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=secured)
-    async def get_case(case_id: str) -> CaseStatus:
+    async def get_case(case_id: str, _who: Principal = require(Permission.read_case)) -> CaseStatus:
         """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id."""
         return await cases.status(await get_client(), case_id)
 
     @app.get("/cases/{case_id}/timeline", response_model=list[TimelineEvent], dependencies=secured)
     async def get_timeline(case_id: str, after_seq: int = Query(0, ge=0, description="events after this seq"),
-                           limit: int = Query(1000, ge=1, le=10_000, description="at most this many")) -> list[TimelineEvent]:
+                           limit: int = Query(1000, ge=1, le=10_000, description="at most this many"),
+                           _who: Principal = require(Permission.read_case)) -> list[TimelineEvent]:
         """The case's events in order, rejected actions included, a page at a time: PostgreSQL's record
         with the events it has not caught up with yet from the case itself."""
         return await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
@@ -215,7 +229,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                          413: {"description": "too large: upload evidence to /cases/{case_id}/evidence"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
-    async def post_action(case_id: str, action: str, request: Request) -> ActionResult:
+    async def post_action(case_id: str, action: str, request: Request,
+                          who: Principal = require(Permission.act)) -> ActionResult:
         """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields.
         Every refusal, an invalid payload included, is recorded on the case before it is answered."""
         raw = await request.body()
@@ -225,8 +240,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
         if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
             payload = await evidence.inline_to_upload(payload)  # the case sees only the stored reference
-        with acting("http"):
-            return await cases.act(await get_client(), case_id, action, payload)
+        return await act_as(who, case_id, action, payload)
 
     @app.post("/cases/{case_id}/evidence", response_model=ActionResult, dependencies=secured,
               responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"}},
@@ -236,15 +250,33 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                               kind: str = Query(..., min_length=1, max_length=200),
                               description: str = Query(..., min_length=1, max_length=5000),
                               location: str | None = Query(None, max_length=500),
-                              captured_at: str | None = Query(None, description="RFC 3339")) -> ActionResult:
+                              captured_at: str | None = Query(None, description="RFC 3339"),
+                              who: Principal = require(Permission.act)) -> ActionResult:
         """Upload one evidence file as the raw request body; it is stored by SHA-256 and the case gets
         `add_evidence` with the reference (the content never enters the workflow's history)."""
         await cases.status(await get_client(), case_id)  # an unknown case is a 404 before anything is stored
         payload = {"by": by, "kind": kind, "description": description, "location": location,
                    "captured_at": captured_at, "uri": await evidence.upload(request.stream())}
-        with acting("http"):
-            return await cases.act(await get_client(), case_id, "add_evidence",
-                                   {k: v for k, v in payload.items() if v is not None})
+        return await act_as(who, case_id, "add_evidence", {k: v for k, v in payload.items() if v is not None})
+
+    async def act_as(who: Principal, case_id: str, action: str, payload: object) -> ActionResult:
+        """With authentication on, `by` is the caller: filled in when absent; naming someone else is
+        refused (403) and recorded on the case as a refused attempt."""
+        if who.method == "local":
+            with acting("http"):
+                return await cases.act(await get_client(), case_id, action, payload)
+        denied = None
+        if isinstance(payload, dict):
+            by = payload.setdefault("by", who.person_id)
+            if by != who.person_id:
+                denied = f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
+        with acting("http", identity=who.person_id, denied=denied):
+            try:
+                return await cases.act(await get_client(), case_id, action, payload)
+            except ActionRejected as refused:
+                if denied is not None:
+                    raise HTTPException(403, denied) from None
+                raise refused
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.
@@ -253,7 +285,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
         mount_codec(app, settings)
 
-    app.include_router(metrics_router(settings, get_pool))
+    app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
+    app.include_router(projects_router(get_pool))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

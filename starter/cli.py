@@ -22,6 +22,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from crisisdesk.acting import acting
+from crisisdesk.codec import PayloadDecryptionError
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import ActionRefused, describe_validation_error
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
@@ -61,7 +62,21 @@ class BadInput(Exception):
 
 # --- the async bodies: each takes an optional client, so tests call what users call -------------
 
+class KeyMissing(Exception):
+    """The case data is encrypted and this command has no key to read it."""
+
+
+KEY_MISSING = ("the case data is encrypted (payload encoding binary/encrypted) and CRISIS_ENCRYPTION_KEY is not set: "
+               "set it to the key the worker and `crisis dev` use")
+
+
 async def _client(settings: Settings, client: Client | None) -> Client:
+    if client is None and settings.encryption_key is None:
+        from starter.discovery import read_stack
+
+        stack = read_stack() or {}
+        if stack.get("encrypted") and stack.get("temporal_address") == settings.temporal_address:
+            raise KeyMissing(KEY_MISSING)  # say so before sending anything in clear
     return client or await cases.connect(settings)
 
 
@@ -132,6 +147,10 @@ def read_intake(source: str) -> Intake:
 
 
 def load_settings() -> Settings:
+    """Settings from the environment; what is unset comes from the running `crisis dev` (.data/stack.json)."""
+    from starter.discovery import apply_stack
+
+    apply_stack()
     try:
         return Settings()
     except ValidationError as err:
@@ -141,7 +160,7 @@ def load_settings() -> Settings:
 # --- running and failing -------------------------------------------------------------------------
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (BadInput, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
+    (BadInput, 2), (KeyMissing, 2), (PayloadDecryptionError, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
     (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4),
     (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
 )
@@ -163,9 +182,14 @@ def run(body: Awaitable[T] | Callable[[], T]) -> T:
     except Exception as err:
         if os.environ.get("CRISIS_DEBUG"):
             raise
+        if "binary/encrypted" in str(err):  # the SDK's "Unknown payload encoding": no codec, no key
+            fail(KEY_MISSING, 2)
         for kind, code in EXIT_CODES:
             if isinstance(err, kind):
                 fail(str(err), code)
+        if "invalid search attribute" in str(err):  # a Temporal server nobody set up for crisisdesk
+            fail(f"Temporal does not know crisisdesk's search attributes ({err}); `crisis dev` and the compose "
+                 "stack register them, elsewhere see docs/contract.md", 5)
         if _is_postgres_error(err):
             fail(f"PostgreSQL unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
                  "(check DATABASE_URL, or run `crisis dev`)", 5)
@@ -335,6 +359,9 @@ def drill(file: Path = typer.Argument(..., help="a drill scenario as JSON (see d
               f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
 
 
-from starter.commands import metrics as metrics_command, playbook as playbook_command  # noqa: E402
+from starter.commands import metrics as metrics_command, playbook as playbook_command, privacy as privacy_command, projects as projects_command, users as users_command  # noqa: E402
 app.command("metrics")(metrics_command.metrics)
 app.add_typer(playbook_command.app, name="playbook")
+app.add_typer(users_command.app, name="users")
+app.add_typer(projects_command.app, name="projects")
+app.add_typer(privacy_command.app, name="privacy")

@@ -6,6 +6,7 @@ answers or a line on stderr.
 """
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,16 +23,18 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from crisisdesk.acting import ActingClientInterceptor
+from crisisdesk.acting import ActingClientInterceptor, denying
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
 from crisisdesk.models.actions import (
     ACTION_MODELS,
     ActionRefused,
     describe_validation_error,
+    error_message,
 )
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
+from crisisdesk.models.text import sendable
 from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
@@ -225,7 +228,7 @@ def validate_action(action: str, payload: object) -> dict[str, Any]:
     try:
         model.model_validate(payload)
     except ValidationError as err:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        errors = [{"loc": list(e["loc"]), "msg": error_message(e), "type": e["type"]} for e in err.errors()]
         raise ActionInvalid(f"{action}: {describe_validation_error(err)}", errors) from None
     return payload
 
@@ -255,11 +258,15 @@ async def act(client: Client, case_id: str, action: str, payload: object) -> Act
     except (UnknownAction, ActionInvalid) as err:
         problem = err
     handle = client.get_workflow_handle(case_id)
-    bound = log.bind(case_id=case_id, action=action, by=payload.get("by") if isinstance(payload, dict) else None)
+    sent = sendable(payload)
+    bound = log.bind(case_id=case_id, action=action, by=sent.get("by") if isinstance(sent, dict) else None)
     try:
-        result = await asyncio.wait_for(
-            handle.execute_update(action, payload, result_type=ActionResult), ANSWER_TIMEOUT.total_seconds()
-        )
+        # Text JSON cannot carry (an unpaired surrogate) goes as U+FFFD, with this edge's refusal
+        # beside it, so the case records the attempt and never takes the altered text.
+        with denying(str(problem).removeprefix(f"{action}: ")) if sent != payload and problem else contextlib.nullcontext():
+            result = await asyncio.wait_for(
+                handle.execute_update(action, sent, result_type=ActionResult), ANSWER_TIMEOUT.total_seconds()
+            )
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
         bound.info("action rejected", reason=reason)

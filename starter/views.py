@@ -1,6 +1,12 @@
-"""How the `crisis` CLI shows things: rich tables for people, JSON for scripts."""
+"""How the `crisis` CLI shows things: rich tables for people, JSON for scripts.
+
+Two rules hold for every command: a case id is never cut (its column never wraps or shortens, the
+other columns give way), and output into a pipe or a file is plain text: no colours, no box drawing,
+no wrapping, columns separated by spaces, so `grep`, `cut` and `awk` work on it.
+"""
 
 import json
+import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -8,10 +14,42 @@ from rich.console import Console
 from rich.table import Table
 
 from crisisdesk.models.case import CaseStatus, TimelineEvent
+from crisisdesk.words import FULL_TIME, in_words
 from starter.client import StartedCase
 from starter.stuck import StuckCase
 
-out = Console(soft_wrap=True)
+PLAIN_WIDTH = 10_000  # piped: lines as long as their content, never wrapped
+
+
+class CliConsole(Console):
+    """A console that prints tables plain when its output is not a terminal."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not self.is_terminal:
+            for table in objects:
+                if isinstance(table, Table):
+                    table.box, table.show_edge, table.pad_edge = None, False, False
+                    for column in table.columns:
+                        column.no_wrap, column.overflow = True, "ignore"
+            saved, self.width = self._width, PLAIN_WIDTH  # print(width=) can only narrow the console
+            try:
+                return super().print(*objects, **kwargs)
+            finally:
+                self._width = saved
+        super().print(*objects, **kwargs)
+
+
+def _console() -> CliConsole:
+    piped = not sys.stdout.isatty()
+    return CliConsole(soft_wrap=True, **({"color_system": None, "highlight": False} if piped else {}))
+
+
+out = _console()
+
+
+def id_column(table: Table, header: str, ids: list[str]) -> None:
+    """A column of case ids that is never wrapped or cut: the other columns shrink instead."""
+    table.add_column(header, no_wrap=True, overflow="fold", min_width=max([len(i) for i in ids] + [len(header)]))
 
 
 def emit_json(value: Any) -> None:
@@ -35,7 +73,7 @@ def _compact(detail: dict[str, Any], width: int = 80) -> str:
 
 def show_started(started: StartedCase) -> None:
     verb = "opened" if started.created else "already open"
-    out.print(f"[bold]{started.case_id}[/] {verb}: {started.severity} ({started.response_level})")
+    out.print(f"{started.case_id} {verb}: {started.severity} ({started.response_level})", markup=False, highlight=False)
     table = Table(show_header=False, box=None)
     table.add_row("received", _when(started.received_at))
     table.add_row("acknowledge by", _when(started.acknowledge_by))
@@ -45,7 +83,8 @@ def show_started(started: StartedCase) -> None:
 
 
 def show_status(state: CaseStatus) -> None:
-    table = Table(title=f"{state.case_id}: {state.summary}", show_header=False, title_justify="left")
+    out.print(f"{state.case_id}: {state.summary}", markup=False, highlight=False)  # the id on a line of its own
+    table = Table(show_header=False)
     table.add_row("stage", f"{state.stage} ({state.path} path)")
     table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
     table.add_row("contingency", "yes" if state.contingency else "no")
@@ -67,18 +106,23 @@ def show_status(state: CaseStatus) -> None:
 
 
 def show_timeline(events: list[TimelineEvent]) -> None:
-    table = Table("#", "at", "kind", "name", "by", "detail")
+    """One sentence per event: when (to the minute), what happened, by whom; refusals in red on a terminal."""
+    if not events:
+        out.print("no events")
+        return
     for e in events:
-        style = "red" if e.kind == "rejected" else None
-        table.add_row(str(e.seq), _when(e.at), e.kind, e.name, e.by or "", _compact(e.detail), style=style)
-    out.print(table)
+        line = f"{e.seq:>4}  {in_words(e, FULL_TIME, channel=True)}"
+        out.print(line, style="red" if e.kind == "rejected" else None, markup=False, highlight=False)
 
 
 def show_stuck(rows: list[StuckCase]) -> None:
     if not rows:
         out.print("no stuck cases")
         return
-    table = Table("case", "reason", "stage", "why", "what would unstick it")
+    table = Table()
+    id_column(table, "case", [r.case_id for r in rows])
+    for header in ("reason", "stage", "why", "what would unstick it"):
+        table.add_column(header, overflow="fold")  # wrapped, never shortened with "…"
     for r in rows:
         table.add_row(r.case_id, r.reason, r.stage or "-", r.why, r.unstick)
     out.print(table)

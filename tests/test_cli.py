@@ -6,6 +6,8 @@ CLI makes its own with asyncio.run, as it does for a user.
 
 import asyncio
 import json
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -106,3 +108,25 @@ def test_report_and_kb_read_postgres(env, dsn):
     assert found.exit_code == 0, found.stderr
     assert isinstance(json.loads(found.stdout), list)
     one_error_line(crisis({**env, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "kb", "search", "x"), 5, "PostgreSQL unavailable")
+
+
+def test_a_server_without_the_search_attributes_is_named_as_the_cause(tmp_path):
+    """A bare dev server (nobody registered crisisdesk's search attributes): one line saying so, exit 5."""
+    from starter.stack import free_port, temporal_binary
+
+    port = free_port()
+    server = subprocess.Popen([temporal_binary(), "server", "start-dev", "--port", str(port), "--headless",
+                               "--ui-port", str(free_port()), "--log-level", "error"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "CRISIS_DEBUG": ""}
+        result = None
+        for _ in range(50):  # the server takes a moment to answer
+            result = crisis(env, "stuck", "--json")
+            if "unreachable" not in result.stderr:
+                break
+            time.sleep(0.2)
+        one_error_line(result, 5, "does not know crisisdesk's search attributes")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

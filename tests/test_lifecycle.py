@@ -145,6 +145,7 @@ async def test_every_major_change_is_reported_at_once_and_planning_is_a_key_phas
     await case.wait_for("report", "change", before + 2)
     await case.act("media_statement", by="Sun Marketing", text="We are repairing.", filed_with="regional marketing")
     await case.wait_for("report", "change", before + 3)
+    await case.wait_for("report", "media")  # once the media are involved, the media-contact report goes out at once too
 
 
 async def test_ordinary_roles_and_an_implementation_plan_with_milestones(open_case):
@@ -315,3 +316,18 @@ def test_shipped_playbooks_take_the_new_defaults():
         book = load_playbook(name)
         assert book.customer_waits.survey > timedelta(0) and book.contingency_after_rejections == 1
         assert "planning" in book.reporting.key_phases and "revision_approval" in book.deadlines
+
+
+async def test_a_crisis_asks_the_monitor_to_check_in_and_escalates_a_missed_one(open_case):
+    case = await open_case(potential_crisis=True, roles={"head": HEAD, "monitor": "Sun Marketing", "cs_owner": CS})
+    assert "monitor_checkin" in {d.name for d in (await case.status()).deadlines}
+    await case.act("acknowledge", by=HEAD)
+    assert "monitor" in await case.refused("monitor_checkin", by=CS)
+    await case.act("monitor_checkin", by="Sun Marketing", watched=["owner group"], findings="two new posts")
+    [checked] = await case.events("deadline_met", "monitor_checkin")
+    due = next(d for d in (await case.status()).deadlines if d.name == "monitor_checkin").due_at
+    assert due - checked.at == timedelta(days=1)  # the clock restarts at each check-in
+
+    await case.skip(days=1, minutes=1)
+    [breach] = await case.wait_for("breach", "monitor_checkin")
+    assert breach.detail["notified"] == ["monitor"]

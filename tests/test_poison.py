@@ -131,8 +131,15 @@ async def test_the_api_refuses_a_nul_and_bad_received_at_naming_the_field(client
         assert any(d["breached"] or datetime.fromisoformat(d["due_at"]) < now for d in status.json()["deadlines"])
         note = await http.post(f"/cases/{case_id}/actions/note", content=json.dumps({"by": "Chen", "text": "a\u0000b"}))
         assert note.status_code == 422 and note.json()["detail"][0]["loc"] == ["text"]
+        # An unpaired surrogate is valid JSON but not UTF-8: refused alike, and recorded without the text.
+        lone = await http.post(f"/cases/{case_id}/actions/note", content='{"by": "Chen", "text": "a\\udc80b"}')
+        assert lone.status_code == 422 and lone.json()["detail"][0]["loc"] == ["text"], lone.text
         timeline = await http.get(f"/cases/{case_id}/timeline")
-        assert [e["name"] for e in timeline.json() if e["kind"] == "rejected"] == ["note"]  # recorded, once
+        refused = [e for e in timeline.json() if e["kind"] == "rejected"]
+        assert [e["name"] for e in refused] == ["note", "note"]  # each recorded, once
+        assert "surrogate" in refused[1]["detail"]["reason"] and refused[1]["detail"]["via"] == "http"
+        status = await http.get(f"/cases/{case_id}")
+        assert not any(e["kind"] == "action" and e["name"] == "note" for e in timeline.json())
 
 
 async def test_the_sla_clock_starts_when_the_server_accepted_the_case_not_when_a_worker_came(
@@ -166,3 +173,14 @@ async def _status(handle):
         return await handle.query("status", result_type=CaseStatus)
     except Exception:
         return None
+
+
+async def test_an_unpaired_surrogate_sent_as_the_temporal_cli_sends_it_is_refused_and_recorded(open_case, pool):
+    case = await open_case(potential_crisis=True)
+    escaped = RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b'{"by": "Chen CS", "text": "a\\udc80b"}'))
+    await case.handle.signal("note", escaped)
+    [refused] = await case.wait_for("rejected", "note")
+    assert refused.by == "Chen CS" and "surrogate" in refused.detail["reason"], refused
+    await breaches_on_time(case)
+    await no_task_failed(case)
+    await recorded_like_the_case(case, pool)

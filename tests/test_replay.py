@@ -33,7 +33,7 @@ async def drive_crisis(case) -> None:
     await case.act("customer_answer", by="Chen CS", satisfied=False)
     await case.signal("revise_plan", {"by": "Chen CS", "kind": "specific", "summary": "Saturday"})
     await case.signal("approve_revision", {"by": "Nobody"})  # refused, recorded
-    await case.act("approve_revision", by="Zhao Eng")
+    await case.act("approve_revision", by="Wang Head")  # never the proposer
     await case.act("customer_contacted", by="Chen CS")
     await case.act("customer_answer", by="Chen CS", satisfied=True)
     await case.act("execution_started", by="Zhao Eng", department="engineering")

@@ -1,42 +1,56 @@
-"""The operator's path through the real Temporal Web UI, in a real (headless) browser.
+"""An operator works whole cases in the real Temporal Web UI, in a real (headless) browser.
 
-An operator finds a case in the Web UI's workflow list with a search-attribute query, opens it, and
-triages it with *More Actions → Send an Update* (docs/operators.md). The test drives exactly that with
-Playwright and Debian's Chromium, then checks the case through the `status` query.
+The stack is the one a user runs: `crisis dev` (Temporal with its Web UI, PostgreSQL, worker, intake
+API), once with payloads in clear and once encrypted (`CRISIS_ENCRYPTION_KEY`; the UI then reads and
+writes every payload through the API's codec endpoint, which `crisis dev` configures).
 
-- The session's Temporal server (conftest) runs without the UI, so this module starts its own dev
-  server with the Web UI on a free port, and a worker from the production factory on it.
-- Chromium comes from Debian (`tools/install-system-packages.sh`, which `make test` runs; run here too when it is missing). Playwright's
-  own browser download does not work on these machines: never `playwright install`.
-- Missing tools fail the test loudly; it never skips.
-- Screenshots of every step go to tests/artifacts/web-ui/ (git-ignored); on a failure the page's URL
-  and text and the browser console are printed.
+- An ordinary case: found in the workflow list by a search-attribute query, triaged with *More
+  Actions -> Send an Update*; the case sheet (User Metadata -> Current Details) moves on.
+- A crisis case from triage to closed using only what the UI shows: each step's action and its
+  example JSON are read from the case sheet, the person whose turn it is replaces the example's
+  `by`, the JSON is pasted into the Update dialog, and the sheet changes. The refusals it provokes
+  (an unknown field, the example pasted unchanged by someone without authority) show one sentence,
+  no stack trace and no source path, and each is on the case's timeline exactly once. Encrypted, the
+  dialog says where to read the reason, and the reason comes back through the codec server (HTTP).
+
+Chromium comes from Debian (`tools/install-system-packages.sh`, run here when it is missing); never
+`playwright install`. Screenshots of every step go to tests/artifacts/web-ui/; with
+`CRISIS_DOC_SCREENSHOTS=1` the guide's pictures are (re)written to docs/img/.
 """
 
-import contextlib
+import asyncio
+import base64
 import json
+import os
 import re
 import shutil
-import time
 import subprocess
+import sys
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from google.protobuf import json_format
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
-from crisisdesk.converter import data_converter
-from crisisdesk.models.case import CaseStatus
+from crisisdesk.converter import ENCRYPTED_REFUSAL, data_converter
+from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
-from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
-from starter.stack import free_port, temporal_binary
-from tests.helpers import ORDINARY_CLOSURE, eventually
-from worker import build_worker
+from crisisdesk.settings import Settings
+from starter.client import start_case as start_case_as_users_do
+from tests.helpers import eventually
+from tests.helpers.dev_stack import DevStackProcess
+from tests.helpers.web_ui import (
+    UI_TIMEOUT_MS, Sheet, Steps, for_guide, metadata_panels, open_update_dialog, read_sheet, send_update, sheet_after,
+    update_option,
+)
 
 try:
     from playwright.async_api import Browser, Page, async_playwright, expect
@@ -46,11 +60,13 @@ except ImportError as err:  # a collection error, never a skip: the dev extra mu
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
-ARTIFACTS = ROOT / "tests" / "artifacts" / "web-ui"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
-UI_TIMEOUT_MS = 20_000  # the UI is a single-page app that loads data after the page: be generous
-TRIAGE = '{"by":"Chen CS","severity":"urgent","category":"safety"}'
+KEY = "5f" * 32  # a test key (64 hex digits)
+TRIAGE = {"by": "Chen CS", "severity": "urgent", "category": "safety"}
+# What only the outside world can tell the operator: the customer's answer.
+CUSTOMER_SAYS = {"customer_answer": {"satisfied": True, "note": "accepts the plan"}}
+SOURCE_PATH = re.compile(r'File "|\.py\b|Traceback|line \d+')
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -68,37 +84,40 @@ def chromium() -> str:
     return path
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    """A dev server of its own with the Web UI; yields it and the UI's base URL once the UI answers."""
-    ui_port = free_port()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        ui=True,
-        ui_port=ui_port,
-        search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=data_converter(),
-        dev_server_log_level="error",
-    )
-    base = f"http://127.0.0.1:{ui_port}"
+@dataclass
+class Stack:
+    encrypted: bool
+    data_dir: Path
+    info: dict  # stack.json
+    client: Client  # with the stack's data converter (and key)
+    raw: Client  # no codec: sees what the server stores
+
+    @property
+    def base(self) -> str:
+        return self.info["ui_url"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["plain", "encrypted"])
+async def stack(request, tmp_path_factory) -> AsyncIterator[Stack]:
+    """`crisis dev` on free ports, payloads in clear or encrypted."""
+    encrypted = request.param == "encrypted"
+    env = {"CRISIS_ENCRYPTION_KEY": KEY} if encrypted else {"CRISIS_ENCRYPTION_KEY": None}
+    dev = DevStackProcess(tmp_path_factory.mktemp(f"ui-{request.param}"), env=env)
     try:
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            async def ui_status() -> int:
-                with contextlib.suppress(httpx.HTTPError):
-                    return (await http.get(base)).status_code
-                return 0
-
-            await eventually(ui_status, lambda code: code == 200, timeout=30.0, interval=0.2)
-        yield env, base
+        info = await dev.wait_ready()
+        banner = dev.output()
+        if encrypted:  # the banner says the UI decodes through the codec endpoint, for the UI's own port
+            assert info["codec_url"] and info["codec_url"] in banner and "ENCRYPTED" in banner, banner
+            assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
+        else:
+            assert info["codec_url"] is None and "encryption        off" in banner
+        settings = Settings(CRISIS_ENCRYPTION_KEY=KEY) if encrypted else None
+        client = await Client.connect(info["temporal_address"], data_converter=data_converter(settings))
+        raw = await Client.connect(info["temporal_address"])
+        yield Stack(encrypted, dev.data_dir, info, client, raw)
     finally:
-        await env.shutdown()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def ui_worker(ui_env, settings, pool, task_queue):
-    env, _ = ui_env
-    async with build_worker(env.client, settings, pool, task_queue) as w:
-        yield w
+        code = dev.stop()
+        assert code == 0, f"crisis dev exited {code}:\n{dev.output()[-3000:]}"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -113,7 +132,7 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
     p = await context.new_page()
     p.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -127,38 +146,7 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 # -------------------------------------------------------------------------------------- helpers
 
-class Steps:
-    """Each step ends with a screenshot; a failing step also dumps the page for diagnosis."""
-
-    def __init__(self, page: Page) -> None:
-        self.page, self.n = page, 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTIFACTS.glob("*.png"):  # only this run's screenshots, none left from an earlier one
-            old.unlink()
-
-    @contextlib.asynccontextmanager
-    async def __call__(self, name: str):
-        self.n += 1
-        shot = ARTIFACTS / f"{self.n:02d}-{name}.png"
-        started = time.monotonic()
-        try:
-            yield
-        except BaseException:
-            failed = shot.with_name(f"{self.n:02d}-{name}-FAILED.png")
-            with contextlib.suppress(Exception):
-                await self.page.screenshot(path=failed, full_page=True)
-            text = "<unreadable>"
-            with contextlib.suppress(Exception):
-                text = await self.page.inner_text("body", timeout=2000)
-            console = "\n".join(getattr(self.page, "console_lines", [])[-30:])
-            print(f"\n=== Web UI step {name!r} failed at {self.page.url}\n--- screenshot: {failed}\n"
-                  f"--- page text:\n{text}\n--- browser console (last 30):\n{console}\n===")
-            raise
-        await self.page.screenshot(path=shot)
-        print(f"web-ui step {self.n:02d} {name}: {time.monotonic() - started:.1f}s")
-
-
-async def start_case(client: Client, task_queue: str, project: str, **fields) -> WorkflowHandle:
+async def start_case(stack: Stack, project: str, **fields) -> WorkflowHandle:
     intake = Intake.model_validate({
         "intake_id": f"ui-{uuid.uuid4().hex[:10]}",
         "channel": "phone",
@@ -166,11 +154,12 @@ async def start_case(client: Client, task_queue: str, project: str, **fields) ->
         "severity": "important",
         "reporter": {"name": "Zhang San", "contact": "zhang.san@example.com", "role": "owner"},
         "project": {"id": project, "name": "Web UI Court", "region": "east"},
-        "roles": {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS"},
+        "roles": {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "technician": "Tech Liu"},
         **fields,
     })
-    return await client.start_workflow("CrisisWorkflow", intake, id=case_id_for(intake.intake_id),
-                                       task_queue=task_queue, result_type=CaseStatus)
+    settings = Settings(CRISIS_TASK_QUEUE=stack.info["task_queue"], CRISIS_ENCRYPTION_KEY=KEY if stack.encrypted else None)
+    started = await start_case_as_users_do(stack.client, intake, settings)  # static summary and details included
+    return stack.client.get_workflow_handle(started.case_id, result_type=CaseStatus)
 
 
 async def status_of(handle: WorkflowHandle) -> CaseStatus:
@@ -183,119 +172,213 @@ async def status_of(handle: WorkflowHandle) -> CaseStatus:
     return await eventually(probe, lambda s: s is not None, timeout=15.0)
 
 
+async def timeline_of(handle: WorkflowHandle) -> list[TimelineEvent]:
+    return await handle.query("timeline", result_type=list[TimelineEvent])
+
+
 async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
 
 
-def update_option(dialog, name: str):
-    """The Update dialog's option for one handler: its accessible name is the handler's name followed
-    by its description."""
-    return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
+async def open_case_sheet(page: Page, stack: Stack, case: WorkflowHandle) -> Sheet:
+    await page.goto(f"{stack.base}/namespaces/default/workflows/{case.id}")
+    await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
+    await page.get_by_text("User Metadata", exact=True).click()
+    return await read_sheet(page)
 
 
-async def send_update(page: Page, name: str, payload: dict) -> None:
-    """More Actions -> Send an Update -> pick the name, paste the JSON, submit, wait for the toast."""
-    await page.get_by_role("button", name="More Actions").click()
-    await page.get_by_role("menuitem", name="Send an Update").click()
-    dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
-    await expect(dialog).to_be_visible()
-    await dialog.get_by_test_id("update-select-button").click()
-    await update_option(dialog, name).click()
-    await dialog.get_by_role("textbox", name="Data").click()
-    await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
-    await page.keyboard.press("Delete")
-    await page.keyboard.insert_text(json.dumps(payload))  # insert, not type: the editor auto-closes braces
-    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")  # lets the editor reformat
-    await expect(dialog.get_by_role("textbox", name="Data")).to_contain_text('"by"')
-    await dialog.get_by_role("button", name="Submit").click()
-    await expect(page.get_by_text("Update successful").first).to_be_visible()
-    await expect(dialog).to_be_hidden()
+def refusal_is_one_sentence(text: str) -> None:
+    assert text and "\n" not in text.strip() and not SOURCE_PATH.search(text), text
 
 
-# ---------------------------------------------------------------------------------------- test
+async def refusal_failures(stack: Stack, case: WorkflowHandle):
+    """The failures of refused updates, as the server stores them (raw) and as the key decodes them."""
+    raw, decoded = [], []
+    async for event in stack.raw.get_workflow_handle(case.id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            outcome = event.workflow_execution_update_completed_event_attributes.outcome
+            if outcome.HasField("failure"):
+                raw.append(outcome.failure)
+                copy = type(outcome.failure)()
+                copy.CopyFrom(outcome.failure)  # decoding works in place
+                decoded.append(await stack.client.data_converter.decode_failure(copy))
+    return raw, decoded
 
-async def test_operator_finds_a_case_and_triages_it_in_the_web_ui(ui_env, ui_worker, task_queue, page: Page):
-    env, base = ui_env
-    t0 = time.monotonic()
-    case = await start_case(env.client, task_queue, "P-UI-1")
-    other = await start_case(env.client, task_queue, "P-UI-2")  # must not match the query
-    before = await status_of(case)
-    assert before.stage == "reported" and before.severity == "important"
 
-    query = "CrisisProject = 'P-UI-1'"
+# ---------------------------------------------------------------------------------------- tests
+
+async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: Stack, page: Page):
+    case = await start_case(stack, f"P-UI-{uuid.uuid4().hex[:4]}")
+    other = await start_case(stack, "P-UI-OTHER")  # must not match the query
+    assert (await status_of(case)).stage == "reported"
+    project = (await status_of(case)).project["id"]
+    query = f"CrisisProject = '{project}'"
     # The search attributes are upserted after the case opens: wait for visibility, not for the UI.
-    await eventually(lambda: listed(env.client, query), lambda ids: case.id in ids, timeout=15.0)
-    print(f"web-ui: cases started and listed in {time.monotonic() - t0:.1f}s")
-    step = Steps(page)
+    await eventually(lambda: listed(stack.client, query), lambda ids: case.id in ids, timeout=15.0)
+    step = Steps(page, f"ordinary-{'enc' if stack.encrypted else 'plain'}")
 
     async with step("workflows-filtered-by-project"):
-        await page.goto(f"{base}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
+        await page.goto(f"{stack.base}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
         row_link = page.get_by_role("link", name=case.id, exact=True)
         await expect(row_link).to_be_visible()
         await expect(page.get_by_role("link", name=other.id, exact=True)).to_have_count(0)
+        await for_guide(page, "01-workflow-list", not stack.encrypted)
 
-    async with step("workflow-page"):
+    async with step("case-sheet-reported"):
         await row_link.click()
         await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
-        actions = page.get_by_role("button", name="More Actions")
-        await expect(actions).to_be_enabled()
+        await page.get_by_text("User Metadata", exact=True).click()
+        sheet = await read_sheet(page)
+        assert sheet.stage == "reported" and [name for name, _ in sheet.steps] == ["triage"], sheet.text
+        assert sheet.person == "Chen CS"
+        assert "zhang.san@example.com" not in sheet.text and "Zhang San" not in sheet.text  # no personal data
+        await for_guide(metadata_panels(page), "02-case-sheet-reported", not stack.encrypted)
 
-    async with step("more-actions-menu"):
-        await actions.click()
-        send_update = page.get_by_role("menuitem", name="Send an Update")
-        await expect(send_update).to_be_visible()
-
-    async with step("update-dialog"):
-        await send_update.click()
-        dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
-        await expect(dialog).to_be_visible()
-
-    async with step("update-name-triage"):
-        # The Name field lists the update handlers the worker reports. It is a button wrapping a disabled
-        # input labelled "Name", so it has no accessible name of its own: its test id is the stable handle.
+    async with step("update-dialog-describes-triage"):
+        dialog = await open_update_dialog(page)
         await dialog.get_by_test_id("update-select-button").click()
         triage = update_option(dialog, "triage")
-        # Each option carries the handler's description: what it does, who may, which fields.
-        await expect(triage).to_contain_text("Fields:")
+        await expect(triage).to_contain_text("Fields:")  # what it does, who may, which fields
+        await for_guide(dialog, "03-update-dialog-names", not stack.encrypted)
         await triage.click()
-        await expect(dialog.get_by_test_id("update-select")).to_have_value("triage")
+        await dialog.get_by_test_id("cancel-modal-button").click()
 
-    async with step("update-data-filled"):
-        data = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
-        await data.click()
-        # insert_text, not typing: the editor would auto-close the braces and quotes typed one by one.
-        await page.keyboard.insert_text(TRIAGE)
-        # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and
-        # moving the focus lets the editor reformat the JSON before Submit is pressed: otherwise the
-        # reformat moves the button out from under the first click.
-        await dialog.get_by_test_id("update-id").fill(f"ui-triage-{uuid.uuid4().hex[:8]}")
-        await expect(data).to_contain_text('"severity": "urgent"')
-        submit = dialog.get_by_role("button", name="Submit")
-        await expect(submit).to_be_enabled()
-
-    async with step("update-submitted"):
-        await submit.click()
-        await expect(page.get_by_text("Update successful").first).to_be_visible()  # the toast
-        await expect(dialog).to_be_hidden()
+    async with step("triaged"):
+        assert await send_update(page, "triage", TRIAGE) is None
+        sheet = await sheet_after(page, sheet)
+        assert sheet.stage == "solving" and sheet.steps[0][0] == "solution_proposed", sheet.text
+        await for_guide(metadata_panels(page), "04-case-sheet-solving", not stack.encrypted)
 
     after = await status_of(case)
-    assert (after.stage, after.severity, after.category) == ("solving", "urgent", "safety"), after
-    assert after.path == "ordinary"
+    assert (after.stage, after.severity, after.category, after.path) == ("solving", "urgent", "safety", "ordinary")
+    # The guide's "my turn" saved view finds it for the technician the sheet names.
+    my_turn = f"ExecutionStatus = 'Running' AND CrisisOwner = 'Tech Liu' AND CrisisProject = '{project}'"
+    await eventually(lambda: listed(stack.client, my_turn), lambda ids: ids == {case.id}, timeout=15.0)
     assert (await status_of(other)).stage == "reported"  # the other case was not touched
 
 
-async def test_an_operator_takes_a_case_to_closure_with_the_web_ui_alone(ui_env, ui_worker, task_queue, page: Page):
-    """Every action from triage to review through the Update dialog; nothing but the browser acts."""
-    env, base = ui_env
-    case = await start_case(env.client, task_queue, "P-UI-3")
+async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack: Stack, page: Page):
+    """Only the UI acts: the sheet names the next action, its example and whose turn it is."""
+    case = await start_case(stack, f"P-UI-{uuid.uuid4().hex[:4]}")
     await status_of(case)
-    step = Steps(page)
-    async with step("closure-workflow-page"):
-        await page.goto(f"{base}/namespaces/default/workflows/{case.id}")
-        await expect(page.get_by_role("heading", name=case.id)).to_be_visible()
-    for number, (name, payload) in enumerate(ORDINARY_CLOSURE, 1):
-        async with step(f"closure-{name}"):
-            await send_update(page, name, payload)
-            await eventually(lambda: status_of(case), lambda s, n=number: s.counts.get("actions", 0) >= n)
+    step = Steps(page, f"crisis-{'enc' if stack.encrypted else 'plain'}")
+    async with step("case-sheet"):
+        sheet = await open_case_sheet(page, stack, case)
+    refusals: list[str] = []
+
+    # Bad input from the dialog: refused with a sentence naming what is wrong, recorded, the case unharmed.
+    for label, data in (("unknown-field", json.dumps({**TRIAGE, "colour": "red"})), ("array", "[1, 2]"),
+                        ("bare-string", '"urgent"')):
+        async with step(f"refused-{label}"):
+            refusals.append(await send_update(page, "triage", data))
+            sheet = await sheet_after(page, sheet)  # the refusal is among the sheet's last events
+
+    taken: dict[str, set[str]] = {}
+    pasted_as_is = False
+    for _ in range(20):
+        if sheet.stage == "closed":
+            break
+        if sheet.stage == "alerting" and not taken:
+            # The guide's "due in the next 2 h" view lists a case whose alert waits for acknowledgement.
+            now = datetime.now(timezone.utc)
+            due_soon = (f"ExecutionStatus = 'Running' AND CrisisNextDeadline BETWEEN '{now:%Y-%m-%dT%H:%M:%SZ}' "
+                        f"AND '{now + timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}'")
+            await eventually(lambda: listed(stack.client, due_soon), lambda ids: case.id in ids, timeout=15.0)
+        done_here = taken.setdefault(sheet.stage, set())
+        name, example = next((n, e) for n, e in sheet.steps if n not in done_here)
+        if name == "decide_plan" and not pasted_as_is:
+            # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
+            async with step("refused-example-as-is"):
+                async def picture(dialog) -> None:
+                    await for_guide(dialog, "06-refusal-in-dialog", not stack.encrypted)
+
+                refusal = await send_update(page, name, example, on_refused=picture)
+                refusals.append(refusal)
+                pasted_as_is = True
+                sheet = await sheet_after(page, sheet)
+            if stack.encrypted:  # where the dialog sends the operator: the event, decoded by the codec server
+                async with step("event-history-decodes-the-refusal"):
+                    await page.get_by_text("Event History", exact=False).first.click()
+                    failed = page.get_by_role("row").filter(has_text="Outcome Failure").first  # newest first
+                    await failed.get_by_text("Workflow Execution Update Completed").click()
+                    await expect(page.get_by_text("only the head (Wang Head)").first).to_be_visible()
+                    await page.get_by_text("User Metadata", exact=True).click()
+                    sheet = await read_sheet(page)
+        payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
+        async with step(f"{sheet.stage}-{name}"):
+            if name == "decide_plan":
+                await for_guide(metadata_panels(page), "05-case-sheet-alerting", not stack.encrypted)
+            assert await send_update(page, name, payload) is None, f"{name} {payload} refused"
+            done_here.add(name)
+            sheet = await sheet_after(page, sheet)
+    assert sheet.stage == "closed", sheet.text
+    await for_guide(metadata_panels(page), "07-case-sheet-closed", not stack.encrypted)
     final = await case.result()
-    assert final.stage == "closed" and final.counts["actions"] == len(ORDINARY_CLOSURE)
+    assert final.stage == "closed" and final.path == "crisis"
+
+    # Every refusal: one sentence in the dialog, no stack trace or source path, on the timeline exactly once.
+    timeline = await timeline_of(case)
+    rejected = [e for e in timeline if e.kind == "rejected"]
+    assert len(rejected) == len(refusals) == 4, (refusals, rejected)
+    assert [e.name for e in rejected] == ["triage", "triage", "triage", "decide_plan"]
+    assert all(e.detail.get("via") == "ui-update" for e in rejected), rejected
+    for shown in refusals:
+        refusal_is_one_sentence(shown)
+    reasons = [e.detail["reason"] for e in rejected]
+    assert "colour" in reasons[0] and "Wang Head" in reasons[3], reasons
+    raw, decoded = await refusal_failures(stack, case)
+    assert [d.message for d in decoded] == reasons, (decoded, reasons)
+    for failure in raw:
+        assert not failure.stack_trace and not failure.HasField("cause"), failure
+        assert failure.application_failure_info.type == "ActionRefused" and failure.application_failure_info.non_retryable
+    if stack.encrypted:
+        # The dialog says where to read the reason; the server holds it only encrypted; the codec server
+        # (what the UI's event view calls) gives it back.
+        assert refusals == [ENCRYPTED_REFUSAL] * 4
+        # What the UI sent went through the codec server's /encode: the server holds it encrypted.
+        inputs = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args
+                  async for e in stack.raw.get_workflow_handle(case.id).fetch_history_events()
+                  if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        assert len(inputs) == len(refusals) + sum(map(len, taken.values()))
+        assert all(p.metadata["encoding"] == b"binary/encrypted" for args in inputs for p in args.payloads)
+        for failure, reason in zip(raw, reasons):
+            assert reason not in str(failure), failure
+        async with httpx.AsyncClient(timeout=10) as http:
+            for failure, reason in zip(raw, reasons):
+                body = {"payloads": [json_format.MessageToDict(failure.encoded_attributes)]}
+                answer = await http.post(stack.info["codec_url"] + "/decode", json=body,
+                                         headers={"Origin": stack.base, "X-Namespace": "default"})
+                assert answer.status_code == 200, answer.text
+                assert answer.headers["access-control-allow-origin"] == stack.base
+                [payload] = answer.json()["payloads"]
+                attributes = json.loads(base64.b64decode(payload["data"]))
+                assert attributes == {"message": reason, "stack_trace": ""}, attributes
+    else:
+        assert refusals == reasons  # the dialog shows exactly the recorded reason
+
+
+async def test_crisis_commands_run_in_the_project_directory_find_the_stack(stack: Stack, tmp_path: Path):
+    """No TEMPORAL_ADDRESS or DATABASE_URL: `crisis` reads .data/stack.json; without the key it says so."""
+    case = await start_case(stack, "P-UI-CLI")
+    await status_of(case)
+    (tmp_path / ".data").symlink_to(stack.data_dir)  # a project directory whose .data is the stack's
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "CRISIS_STACK_FILE", "CRISIS_ENCRYPTION_KEY")}
+    keyed = {**env, "CRISIS_ENCRYPTION_KEY": KEY} if stack.encrypted else env
+
+    async def crisis(*args: str, environ: dict = keyed) -> subprocess.CompletedProcess:
+        return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "starter.cli", *args], cwd=tmp_path,
+                                       env=environ, capture_output=True, text=True, timeout=60)
+
+    shown = await crisis("status", case.id)
+    assert shown.returncode == 0 and case.id in shown.stdout, shown.stderr
+    report = await eventually(lambda: crisis("report", case.id), lambda done: done.returncode == 0, timeout=20, interval=0.5)
+    assert case.id in report.stdout
+    assert "| # | at | what happened |" in report.stdout and " opened: intake by owner |" in report.stdout  # in words
+    found = await crisis("kb", "search", "ceiling")
+    assert found.returncode == 0, found.stderr
+    if stack.encrypted:
+        refused = await crisis("status", case.id, environ=env)
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        assert "encrypted" in refused.stderr and "CRISIS_ENCRYPTION_KEY is not set" in refused.stderr
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr

@@ -37,8 +37,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Cases started from here on record in the background; older histories replay on the legacy loop.
 PATCH_BACKGROUND = "records-in-background"
-# Cases started from here on run rules 3 (issue 11's lifecycle); a history recorded before keeps rules 2.
-PATCH_LIFECYCLE = "lifecycle-rules-3"
+# Cases started from here on run rules 3 (issue 11's lifecycle); a history recorded before keeps rules 2
+# (asked before anything else runs, so that replay asks it at the same point).
+PATCH_RULES_3 = "lifecycle-rules-3"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -93,8 +94,10 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         if not workflow.patched(PATCH_BACKGROUND):
             self.legacy = True
             return await self.run_legacy(start)
+        # Asked here, in the first activation: a patch asked after a local activity does not replay.
+        rules = RULES_VERSION if workflow.patched(PATCH_RULES_3) else 2
         if isinstance(start, Intake):
-            await self.open(start, now)
+            await self.open(start, now, rules)
         else:
             self.case.record(now, "continued", "continue_as_new", run=self.case.state.runs)
             self.case.effects[:0], self.case.state.carried_effects = self.case.state.carried_effects, []
@@ -112,9 +115,8 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         self.publish()
         return self.case.status()
 
-    async def open(self, intake: Intake, now: datetime) -> None:
+    async def open(self, intake: Intake, now: datetime, rules: int) -> None:
         """`now` is read before the local activity (see `changed_at`)."""
-        rules = RULES_VERSION if workflow.patched(PATCH_LIFECYCLE) else 2
         info = workflow.info()
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
@@ -128,7 +130,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
             received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
                                                         "not a late entry: the SLA clock starts at opening")
-        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team, rules=rules)
+        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team, rules)
         for problem in filter(None, [correction, opened.problem]):
             self.case.record(now, "intake_corrected", "intake", reason=problem)
 

@@ -13,6 +13,7 @@ from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
 from crisisdesk.names import (
     SA_BREACHED,
+    SA_CONTINGENCY,
     SA_CATEGORY,
     SA_NEXT_DEADLINE,
     SA_OWNER,
@@ -197,6 +198,8 @@ class CaseFile:
         self.notify(event, "risk_warning", book.risk_warning_roles, "Risk warning", f"{state.intake.summary}. {why}.")
         self.move(now, Stage.alerting, by, why)
         self.start_timer(now, "alert_acknowledgement")
+        if state.rules >= 3 and "monitor_checkin" in book.deadlines:  # 4.5.2: watch owner groups, forums, media
+            self.start_timer(now, "monitor_checkin")
         self.report(event, "change", f"moved to the crisis path: {why}")
 
     def contingency_on(self, now: datetime, by: str, why: str) -> None:
@@ -211,6 +214,17 @@ class CaseFile:
         self.schedule_reports(now)
 
     # -- reports ----------------------------------------------------------------------------
+    def major_change(self, what: str, cause: TimelineEvent | None = None) -> None:
+        """4.5.1 (rules 3): on the crisis path a major change is reported at once, and once the media
+        are involved the spokesperson's media-contact report goes out at once too."""
+        s = self.state
+        if s.rules < 3 or s.path != Path.crisis:
+            return
+        cause = cause or s.events[-1]
+        self.report(cause, "change", what)
+        if s.next_media_report_at is not None:
+            self.report(cause, "media", f"media contact report: {what}")
+
     def report_every(self) -> timedelta:
         rep = self.state.playbook.reporting
         key = self.state.contingency or self.state.stage.value in rep.key_phases
@@ -294,7 +308,7 @@ class CaseFile:
             SA_OWNER: None if s.stage.is_final else self.owner(),
             SA_NEXT_DEADLINE: deadlines.nearest_due(s),
             SA_BREACHED: any(d.breached for d in s.deadlines.values()),
-        }
+        } | ({SA_CONTINGENCY: s.contingency} if s.rules >= 3 else {})  # rules 2 never upserted it: replays stay equal
 
 
 def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:

@@ -61,19 +61,21 @@ class EffectRunner:
         torn_down = False
         try:
             await self.run_effect(effect)
-        except GeneratorExit:  # the worker dropped this run from its cache: there is no workflow to wake
-            torn_down = True
+        except GeneratorExit:  # the worker is discarding this run (evicted): there is nothing to tidy
             raise
-        finally:
-            self.inflight.pop(effect.key, None)
-            if torn_down:
-                pass
-            elif effect.kind in BOOKKEEPING_EFFECTS:
-                # A local activity's result: nothing for the run loop to take stock of, and the time
-                # read here would not replay the same (see CrisisWorkflow.changed_at).
-                self.dispatch()
-            else:
-                self.changed()
+        except BaseException:
+            self._done(effect)
+            raise
+        self._done(effect)
+
+    def _done(self, effect: Effect) -> None:
+        self.inflight.pop(effect.key, None)
+        if effect.kind in BOOKKEEPING_EFFECTS:
+            # A local activity's result: nothing for the run loop to take stock of, and the time
+            # read here would not replay the same (see CrisisWorkflow.changed_at).
+            self.dispatch()
+        else:
+            self.changed()
 
     async def run_effect(self, effect: Effect) -> None:
         case, state, data = self.case, self.case.state, effect.data

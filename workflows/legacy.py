@@ -44,8 +44,7 @@ class LegacyLoop:
                                          opened_at=workflow.now()),
                 result_type=fx.CaseOpened, **LEGACY_RECORD)
             self.case = CaseFile.open(workflow.info().workflow_id, start, opened.playbook, workflow.now(),
-                                      received_at=start.received_at or workflow.now())
-            self.case.state.rules = 1
+                                      received_at=start.received_at or workflow.now(), rules=1)
         else:
             self.case.record(workflow.now(), "continued", "continue_as_new", run=self.case.state.runs)
         while True:

@@ -8,8 +8,8 @@ events in words. Never personal data: no reporter or stakeholder names or contac
 
 from datetime import datetime, timedelta
 
-from crisisdesk.models.case import TimelineEvent
 from crisisdesk.models.guide import GUIDE, example
+from crisisdesk.words import in_words
 from workflows.casefile import NEXT_STEPS, CaseFile
 
 LAST_EVENTS = 6
@@ -26,33 +26,6 @@ def left(delta: timedelta) -> str:
     hours, mins = divmod(rest, 60)
     parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"]
     return sign + " ".join(parts)
-
-
-def in_words(e: TimelineEvent) -> str:
-    d = e.detail
-    who = f" by {e.by}" if e.by else ""
-    told = ", ".join(str(r) for r in d.get("notified", []) or [])
-    if e.kind == "action":
-        what = f"{e.name}{who}"
-    elif e.kind == "rejected":
-        what = f"{e.name} refused{who}: {d.get('reason', '')}"
-    elif e.kind == "stage":
-        what = f"stage → {e.name}{who}"
-    elif e.kind == "path":
-        what = f"moved to the {e.name} path{who}"
-    elif e.kind == "deadline_set":
-        what = f"deadline {e.name} set, due {str(d.get('due_at', ''))[:16].replace('T', ' ')}"
-    elif e.kind == "deadline_met":
-        what = f"deadline {e.name} met" + (" late" if d.get("late_by_seconds") else "")
-    elif e.kind in ("breach", "reminder", "escalated"):
-        what = {"breach": f"deadline {e.name} BREACHED", "reminder": f"reminder: {e.name} still open",
-                "escalated": f"{e.name} escalated"}[e.kind] + (f"; told {told}" if told else "")
-    elif e.kind == "notification":
-        roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
-        what = f"{e.name} sent to {roles} ({d.get('status', '')})"
-    else:
-        what = f"{e.kind.replace('_', ' ')}: {e.name}{who}"
-    return f"{e.at.strftime('%m-%d %H:%M')} {what}"
 
 
 def render(case: CaseFile, now: datetime) -> str:
@@ -97,4 +70,14 @@ def render(case: CaseFile, now: datetime) -> str:
     recent = s.events[-LAST_EVENTS:]
     if recent:
         lines += ["", "**Last events**"] + [f"- {in_words(e)}" for e in reversed(recent)]
-    return "\n".join(lines)
+    return "\n".join(with_list_breaks(lines))
+
+
+def with_list_breaks(lines: list[str]) -> list[str]:
+    """The Web UI's Markdown starts a list only after an empty line."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("- ") and out and out[-1] and not out[-1].startswith("- "):
+            out.append("")
+        out.append(line)
+    return out

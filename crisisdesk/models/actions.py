@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
 from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
-from crisisdesk.models.text import Name, StorableModel, Text
+from crisisdesk.models.text import SURROGATE, Name, StorableModel, Text
 
-ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert")
+ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert", "monitor")
 
 
 def valid_role(role: str) -> str:
@@ -96,6 +96,11 @@ class ApproveRevision(Action):
     pass
 
 
+class ReclassifyRevision(Action):
+    """4.4.1.1: the head sees every `specific` revision and may call it a change of principle."""
+    reason: Text
+
+
 class PlanNotAdjustable(Action):
     reason: Text
 
@@ -133,6 +138,12 @@ class AddEvidence(Action):
     def model_post_init(self, _context) -> None:
         if (self.content_base64 is None) == (self.uri is None):
             raise ValueError("give exactly one of content_base64 or uri")
+
+
+class MonitorCheckin(Action):
+    """002 §4.5.2: owner groups, forums and the media were watched; what was seen."""
+    watched: list[Name] = Field(default_factory=list, max_length=20)
+    findings: Text | None = None
 
 
 class PoliceLiaison(Action):
@@ -192,12 +203,6 @@ class AdjustPlan(Action):
     def model_post_init(self, _context) -> None:
         if self.owner is None and self.milestones is None and self.summary is None:
             raise ValueError("give at least one of owner, milestones or summary to change")
-
-
-class ReclassifyRevision(Action):
-    """The head says a `specific` revision changes the plan in principle: it needs the head's approval."""
-
-    reason: Text
 
 
 class ResolutionConfirmed(Action):
@@ -298,6 +303,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "cancel": Cancel,
     "link_report": LinkReport,
     "link": Link,
+    "monitor_checkin": MonitorCheckin,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 
@@ -306,12 +312,19 @@ class ActionRefused(ValueError):
     """An action that is malformed, unknown, out of order or unauthorised; says why."""
 
 
+def error_message(error: dict) -> str:
+    """pydantic's reason for one field, in words a sender can act on."""
+    if error["type"] == "string_unicode":  # pydantic-core cannot even read the text: say why
+        return SURROGATE
+    return error["msg"]
+
+
 def describe_validation_error(err: ValidationError) -> str:
     """One line naming each bad field and the reason: `severity: Input should be ...`."""
     parts = []
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "input"
-        parts.append(f"{field}: {e['msg']}")
+        parts.append(f"{field}: {error_message(e)}")
     return "; ".join(parts)
 
 

@@ -6,6 +6,7 @@ action, so a description cannot drift from the code.
 """
 
 import json
+import re
 from typing import Any, NamedTuple
 
 from pydantic_core import PydanticUndefined
@@ -72,6 +73,9 @@ GUIDE: dict[str, Guide] = {
                           "limit, or a uri)", "anyone on site", ANY,
                           {"by": "Sun", "kind": "photo", "description": "ceiling stain, bedroom",
                            "uri": "file:///srv/uploads/3-201.jpg", "location": "3-201"}),
+    "monitor_checkin": Guide("reports that owner groups, forums and the media were watched (and what was seen); "
+                             "restarts the monitoring clock, whose miss is escalated", "the monitor or the head", ANY,
+                             {"by": "Sun", "watched": ["owner WeChat group", "city forum"], "findings": "no new posts"}),
     "police_liaison": Guide("records the arrangements with the police: contact, conditions and channel",
                             "the head or the crisis team", ANY,
                             {"by": "Zhang", "contact": "Station 4 duty desk", "conditions": "blocking the sales office",
@@ -121,7 +125,8 @@ def fields(name: str) -> list[str]:
     for field_name, info in model.model_fields.items():
         if field_name in ("by", "note"):
             continue
-        kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        kind = re.sub(r"\b[\w.]+\.(\w+)", r"\1", kind)  # `pydantic.types.AwareDatetime` -> `AwareDatetime`
         if info.is_required() or info.default is PydanticUndefined and info.default_factory is None:
             required.append(f"{field_name} ({kind}, required)")
         else:
@@ -136,6 +141,6 @@ def example(name: str) -> str:
 def describe(name: str) -> str:
     """One paragraph for the Web UI's dialog: what, who, when, fields, an example to paste."""
     guide = GUIDE[name]
-    listed = ", ".join(fields(name)) or "none"
+    listed = "".join(f"{f}, " for f in fields(name))
     return (f"{guide.what[0].upper()}{guide.what[1:]}. Who: {guide.who}. When: {guide.stages}. "
-            f"Fields: by (required), {listed}, note. Example: {example(name)}")
+            f"Fields: by (required), {listed}note. Example: {example(name)}")

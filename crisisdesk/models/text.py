@@ -13,6 +13,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 
+SURROGATE = "contains an unpaired surrogate (not valid UTF-8), which cannot be stored: send valid Unicode"
+
+
 def unstorable(text: str) -> str | None:
     """Why `text` cannot be stored, or None when it can."""
     if "\x00" in text:
@@ -20,7 +23,7 @@ def unstorable(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return "contains an unpaired surrogate (not valid UTF-8), which cannot be stored: send valid Unicode"
+        return SURROGATE
     return None
 
 
@@ -49,3 +52,15 @@ class StorableModel(BaseModel):
 
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def sendable(value: Any) -> Any:
+    """`value` with unpaired surrogates replaced by U+FFFD, so that it can be sent as UTF-8 JSON (to
+    be refused by its receiver, which is told why: the replacement is not the person's text)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if unstorable(value) else value
+    if isinstance(value, dict):
+        return {sendable(k): sendable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sendable(v) for v in value]
+    return value

@@ -18,11 +18,11 @@ from crisisdesk.models.intake import Severity
 
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
-    "first_contact", "revision", "explanation", "progress_update", "revision_approval",
+    "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
 ]
 # Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
 CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "progress_update",
-                 "revision_approval")
+                 "revision_approval", "monitor_checkin")
 SLA_TIMERS = ("acknowledgement", "response", "resolution")
 ReportKind = Literal["daily", "weekly", "change", "media", "final"]
 

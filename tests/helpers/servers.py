@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -38,11 +39,13 @@ class DedupInbox:
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
         self.kinds: dict[str, str] = {}
+        self.first_at: dict[str, datetime] = {}
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
         key = message.get("Message-ID", "")
         self.received[key] += 1
+        self.first_at.setdefault(key, datetime.now(UTC))
         self.kinds[key] = message.get("X-Crisis-Kind", "")
         return "250 Message accepted for delivery"
 

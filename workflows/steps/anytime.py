@@ -107,11 +107,25 @@ def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
     return "evidence stored with its SHA-256 and custody record"
 
 
+@step("monitor_checkin")
+def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
+    """002 §4.5.2: until the crisis closes, someone watches owner groups, forums and the media."""
+    s = case.state
+    allowed = {s.roles.get("monitor"), s.roles.get("head")} - {None}
+    if allowed and x.by not in allowed:
+        raise ActionRefused(f"monitor_checkin: the monitor ({s.roles.get('monitor') or 'nobody named'}) or the head "
+                            f"checks in, not {x.by}")
+    s.bump("monitor_checkins")
+    case.meet(now, "monitor_checkin")
+    if s.path == Path.crisis and "monitor_checkin" in s.playbook.deadlines:
+        case.start_timer(now, "monitor_checkin")
+    return "monitoring recorded; the next check-in is due at the playbook's pace"
+
+
 @step("police_liaison")
 def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
     case.state.bump("police_liaisons")
-    if v3(case):  # a major change: reported at once (002 §4.5.1)
-        case.report(case.state.events[-1], "change", "police liaison arranged")
+    case.major_change(f"police liaison with {x.contact}")
     return "police liaison arranged; on-site staff know the conditions and channel"
 
 
@@ -121,8 +135,7 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
     case.state.bump("media_statements")
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
-    if v3(case):  # a major change: reported at once (002 §4.5.1)
-        case.report(case.state.events[-1], "change", f"media statement filed with {x.filed_with}")
+    case.major_change(f"media statement filed with {x.filed_with}")
     return f"statement filed with {x.filed_with}"
 
 

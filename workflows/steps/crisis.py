@@ -52,6 +52,7 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
 def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     need_stage(case, "customer_answer", Stage.awaiting_answer)
     plan = case.state.plan
+    answer = case.state.events[-1]
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
         if v3(case):
@@ -61,8 +62,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, "customer rejected the plan")
     case.start_timer(now, "revision")
-    if v3(case):  # a major change: reported at once (002 §4.5.1)
-        case.report(case.state.events[-1], "change", f"the customer rejected the plan ({plan.rejections})")
+    case.major_change(f"customer rejected the plan ({plan.rejections})", answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         times = "once" if plan.rejections == 1 else f"{plan.rejections} times"
         case.contingency_on(now, x.by, f"customer rejected the plan {times}")

@@ -1,0 +1,59 @@
+"""Project teams and contacts in PostgreSQL: who a role means on a project, and how to reach them."""
+
+import asyncpg
+
+from activities.directory import unknown_people
+from crisisdesk.models.teams import Seat, Team
+
+
+class TeamInvalid(ValueError):
+    """A team naming someone the directory does not know; says which field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+async def team_for(conn: asyncpg.Connection | asyncpg.Pool, project_id: str | None) -> dict[str, Seat]:
+    """The project's team, role → seat (empty for no project or no team)."""
+    if not project_id:
+        return {}
+    rows = await conn.fetch("SELECT role, person_id, deputy_id FROM project_teams WHERE project_id = $1", project_id)
+    return {r["role"]: Seat(person=r["person_id"], deputy=r["deputy_id"]) for r in rows}
+
+
+async def set_team(pool: asyncpg.Pool, project_id: str, team: Team) -> dict[str, Seat]:
+    """Replace the project's team as a whole; every person must be active in the directory."""
+    async with pool.acquire() as conn, conn.transaction():
+        unknown = set(await unknown_people(conn, [person for _, person in team.people()]))
+        for field, person in team.people():
+            if person in unknown:
+                raise TeamInvalid(field, f"{person!r} is not in the directory (`crisis users add` them first)")
+        await conn.execute("DELETE FROM project_teams WHERE project_id = $1", project_id)
+        await conn.executemany(
+            "INSERT INTO project_teams (project_id, role, person_id, deputy_id) VALUES ($1, $2, $3, $4)",
+            [(project_id, role, seat.person, seat.deputy) for role, seat in team.seats.items()])
+    return team.seats
+
+
+async def set_contact(conn: asyncpg.Connection | asyncpg.Pool, person_id: str, email: str) -> None:
+    await conn.execute(
+        """INSERT INTO person_contacts (person_id, channel, address) VALUES ($1, 'email', $2)
+           ON CONFLICT (person_id, channel) DO UPDATE SET address = EXCLUDED.address, updated_at = now()""",
+        person_id, email)
+
+
+async def reach_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str]) -> dict[str, str]:
+    """person id → "Display Name <address>" for the active people with an e-mail contact."""
+    rows = await conn.fetch(
+        """SELECT p.person_id, p.display_name, c.address FROM people p
+           JOIN person_contacts c ON c.person_id = p.person_id AND c.channel = 'email'
+           WHERE p.person_id = ANY($1) AND p.disabled_at IS NULL""", person_ids)
+    return {r["person_id"]: f"{r['display_name']} <{r['address']}>" for r in rows}
+
+
+async def people_with_role(conn: asyncpg.Connection | asyncpg.Pool, role: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT person_id FROM people WHERE $1 = ANY(roles) AND disabled_at IS NULL AND NOT service ORDER BY person_id",
+        role)
+    return [r["person_id"] for r in rows]

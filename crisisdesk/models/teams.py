@@ -1,0 +1,52 @@
+"""A project's standing team (002 §4.1): for each role a person, and a deputy for escalations."""
+
+from typing import Any
+
+from pydantic import ConfigDict, field_validator, model_validator
+
+from crisisdesk.models.actions import valid_role
+from crisisdesk.models.text import Name, StorableModel
+
+
+class Seat(StorableModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person: Name
+    deputy: Name | None = None
+
+    @model_validator(mode="after")
+    def _two_people(self) -> "Seat":
+        if self.deputy == self.person:
+            raise ValueError("deputy: must be someone other than the person")
+        return self
+
+
+class Team(StorableModel):
+    """`PUT /projects/{id}/team`: role → person, or role → {"person", "deputy"}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seats: dict[str, Seat]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_object(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "seats" not in value:
+            return {"seats": {role: {"person": seat} if isinstance(seat, str) else seat for role, seat in value.items()}}
+        return value
+
+    @field_validator("seats")
+    @classmethod
+    def _roles(cls, seats: dict[str, Seat]) -> dict[str, Seat]:
+        for role in seats:
+            valid_role(role)
+        return seats
+
+    def people(self) -> list[tuple[str, str]]:
+        """(field, person id) of everyone the team names, for the directory check."""
+        found = []
+        for role, seat in self.seats.items():
+            found.append((f"{role}.person", seat.person))
+            if seat.deputy:
+                found.append((f"{role}.deputy", seat.deputy))
+        return found

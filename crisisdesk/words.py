@@ -1,0 +1,43 @@
+"""A case's events in words: what happened, by whom, when (to the minute).
+
+One function for every place a person reads events: the case sheet's "Last events" (workflows/sheet.py
+has the same wording and can import it from here; pure, no I/O, safe in the workflow sandbox) and
+`crisis timeline`. JSON stays for `--json`.
+"""
+
+from crisisdesk.models.case import TimelineEvent
+
+SHEET_TIME = "%m-%d %H:%M"
+FULL_TIME = "%Y-%m-%d %H:%M UTC"
+
+
+def what_happened(e: TimelineEvent, channel: bool = False) -> str:
+    """The event as a sentence without its time; `channel` adds how an action came (cli, http, ui-update…)."""
+    d = e.detail
+    who = f" by {e.by}" if e.by else ""
+    via = f" (via {d['via']})" if channel and d.get("via") else ""
+    told = ", ".join(str(r) for r in d.get("notified", []) or [])
+    if e.kind == "action":
+        return f"{e.name}{who}{via}"
+    if e.kind == "rejected":
+        return f"{e.name} refused{who}{via}: {d.get('reason', '')}"
+    if e.kind == "stage":
+        return f"stage → {e.name}{who}"
+    if e.kind == "path":
+        return f"moved to the {e.name} path{who}"
+    if e.kind == "deadline_set":
+        return f"deadline {e.name} set, due {str(d.get('due_at', ''))[:16].replace('T', ' ')}"
+    if e.kind == "deadline_met":
+        return f"deadline {e.name} met" + (" late" if d.get("late_by_seconds") else "")
+    if e.kind in ("breach", "reminder", "escalated"):
+        return {"breach": f"deadline {e.name} BREACHED", "reminder": f"reminder: {e.name} still open",
+                "escalated": f"{e.name} escalated"}[e.kind] + (f"; told {told}" if told else "")
+    if e.kind == "notification":
+        roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
+        return f"{e.name} sent to {roles} ({d.get('status', '')})"
+    return f"{e.kind.replace('_', ' ')}: {e.name}{who}"
+
+
+def in_words(e: TimelineEvent, time_format: str = SHEET_TIME, channel: bool = False) -> str:
+    """`<time> <what happened>`; the default time format is the case sheet's."""
+    return f"{e.at.strftime(time_format)} {what_happened(e, channel)}"

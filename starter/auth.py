@@ -1,0 +1,162 @@
+"""Who is calling the API, and may they: authentication at the door, permissions per route.
+
+`AuthGate` (ASGI middleware) authenticates every request outside `PUBLIC_PATHS` / `PUBLIC_PREFIXES`
+before any body is read, and puts the caller (a `Principal`) in the request's state; a missing,
+malformed, expired, revoked or forged credential is a 401 with a one-line reason, logged without the
+secret. Routes then say what they need with `require(permission)`, a FastAPI dependency that
+answers 403 naming the permission, and hands the route the principal:
+
+    router = APIRouter(dependencies=[require(Permission.reports)])        # a whole router
+    async def route(who: Principal = require(Permission.act)): ...         # one route, with the caller
+
+`CRISIS_AUTH=none` (the default, the embedded stack): everyone is the one local user with every
+permission, and a set `INTAKE_TOKEN` stays the shared bearer of contract v1 (checked by the API's
+Guard). `tokens`: personal API tokens (`crisis users add`). `oidc`: OpenID Connect JWTs, and
+personal tokens too (service accounts and scripts cannot sign in interactively).
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from activities.credentials import CredentialRefused, looks_like_token, verify_token
+from activities.directory import get_person
+from crisisdesk.logs import log
+from crisisdesk.models.people import Person
+from crisisdesk.permissions import ALL_PERMISSIONS, Permission, permissions_for
+from crisisdesk.settings import Settings
+from starter.oidc import OidcVerifier, looks_like_jwt
+
+# Reachable without a credential. An acknowledgement link carries its own capability in the URL:
+# its router's prefix goes in PUBLIC_PREFIXES.
+PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PREFIXES: tuple[str, ...] = ()
+
+
+class Principal(BaseModel):
+    """The authenticated caller."""
+
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    display_name: str
+    roles: tuple[str, ...] = ()
+    service: bool = False
+    permissions: frozenset[Permission]
+    method: Literal["local", "token", "oidc"]
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+LOCAL = Principal(person_id="local", display_name="the local user (CRISIS_AUTH=none)",
+                  permissions=ALL_PERMISSIONS, method="local")
+
+
+def principal_of(person: Person, method: Literal["token", "oidc"]) -> Principal:
+    return Principal(person_id=person.person_id, display_name=person.display_name, roles=tuple(person.roles),
+                     service=person.service, permissions=permissions_for(person.roles, person.service), method=method)
+
+
+class Authenticator:
+    """Turns a bearer credential into a Principal, or CredentialRefused. One per process."""
+
+    def __init__(self, settings: Settings, get_pool: Callable[[], Awaitable[asyncpg.Pool | None]]) -> None:
+        self.mode, self.get_pool = settings.auth, get_pool
+        self.oidc: OidcVerifier | None = None
+        if self.mode != "none" and settings.database_url is None:
+            raise RuntimeError(f"CRISIS_AUTH={self.mode} needs DATABASE_URL: the directory and its tokens live in PostgreSQL")
+        if self.mode == "oidc":
+            if not settings.oidc_issuer or not settings.oidc_audience:
+                raise RuntimeError("CRISIS_AUTH=oidc needs CRISIS_OIDC_ISSUER and CRISIS_OIDC_AUDIENCE")
+            self.oidc = OidcVerifier(settings.oidc_issuer, settings.oidc_audience, settings.oidc_person_claim)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none"
+
+    async def authenticate(self, bearer: str | None) -> Principal:
+        if not self.enabled:
+            return LOCAL
+        if not bearer:
+            raise CredentialRefused("missing credential: send `Authorization: Bearer <token>` "
+                                    f"({'a personal token or an OIDC JWT' if self.oidc else 'a personal token from `crisis users add`'})")
+        pool = await self.get_pool()
+        if self.oidc is not None and looks_like_jwt(bearer):
+            person_id = await self.oidc.verify(bearer)
+            person = await get_person(pool, person_id)
+            if person is None:
+                raise CredentialRefused(f"{person_id[:200]!r} is not in the directory: `crisis users add` them first")
+            if not person.active:
+                raise CredentialRefused(f"{person_id[:200]!r} is disabled in the directory")
+            return principal_of(person, "oidc")
+        if looks_like_token(bearer):
+            return principal_of(await verify_token(pool, bearer), "token")
+        raise CredentialRefused("malformed credential: neither a personal token (cdk_…)"
+                                + (" nor a JWT" if self.oidc else ""))
+
+
+def bearer_of(headers: dict[bytes, bytes]) -> str | None:
+    """The bearer credential of an ASGI scope's headers (None when absent or another scheme)."""
+    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or any(path.startswith(p) for p in PUBLIC_PREFIXES)
+
+
+class AuthGate:
+    """Pure ASGI middleware: authenticate before the body is read; 401 with the reason on failure."""
+
+    def __init__(self, app, authenticator: Authenticator) -> None:
+        self.app, self.authenticator = app, authenticator
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):  # CORS preflights too
+            return await self.app(scope, receive, send)
+        try:
+            principal = await self.authenticator.authenticate(bearer_of(dict(scope["headers"])))
+        except CredentialRefused as refused:
+            log.warning("credential refused", path=scope["path"], method=scope["method"], reason=str(refused))
+            response = JSONResponse({"detail": str(refused)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return await response(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = principal
+        return await self.app(scope, receive, send)
+
+
+def caller(request: Request) -> Principal:
+    """The principal AuthGate put on the request; the local user when no gate runs (a bare app)."""
+    return getattr(request.state, "principal", None) or LOCAL
+
+
+def require(permission: Permission) -> Any:
+    """A dependency: the caller, when they hold `permission`; 403 naming it otherwise."""
+    def check(request: Request) -> Principal:
+        who = caller(request)
+        if not who.can(permission):
+            reason = (f"{who.person_id} may not {permission.value} "
+                      f"({'a service account may only open cases' if who.service else 'roles: ' + (', '.join(who.roles) or 'none')})")
+            log.warning("permission refused", person=who.person_id, permission=permission.value,
+                        path=request.url.path, method=request.method)
+            raise HTTPException(403, reason)
+        return who
+
+    check.crisis_permission = permission  # what tests/test_access.py looks for on every route
+    return Depends(check)
+
+
+def route_permissions(route: Any) -> set[Permission]:
+    """The permissions `require` guards an APIRoute with (empty: unguarded)."""
+    found: set[Permission] = set()
+    stack = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while stack:
+        dep = stack.pop()
+        if (p := getattr(dep.call, "crisis_permission", None)) is not None:
+            found.add(p)
+        stack.extend(dep.dependencies)
+    return found

@@ -1,0 +1,48 @@
+"""`crisis privacy …`: erase personal data after retention, or on a person's request; the case
+records (what was done, when, by whom) stay whole, and each run says how many rows it changed."""
+
+import asyncio
+import getpass
+
+import typer
+
+app = typer.Typer(help="personal data: retention and erasure requests", no_args_is_help=True)
+
+
+def _days(duration: str) -> float:
+    from starter.cli import BadInput
+
+    units = {"d": 1, "w": 7, "h": 1 / 24}
+    number, unit = duration[:-1], duration[-1:]
+    try:
+        value = float(number) * units[unit]
+    except (KeyError, ValueError):
+        raise BadInput(f"--older-than: {duration!r} is not a duration like 365d, 52w or 48h") from None
+    if value <= 0:
+        raise BadInput("--older-than: must be longer than zero")
+    return value
+
+
+@app.command("purge")
+def purge(older_than: str = typer.Option(..., "--older-than", help="closed or cancelled longer ago than this: 365d, 52w, 48h")) -> None:
+    """Erase the personal data of cases closed longer ago than the retention period."""
+    from activities.privacy import purge_closed
+    from starter.cli import _with_pool, load_settings, run
+
+    def body() -> dict:
+        days = _days(older_than)
+        return asyncio.run(_with_pool(load_settings(), lambda pool: purge_closed(pool, days, getpass.getuser())))
+
+    counts = run(body)
+    print(f"{counts['cases']} case(s) past retention: {counts['stakeholders']} stakeholder row(s), "
+          f"{counts['notifications']} notification(s) and {counts['survey_responses']} survey comment(s) erased")
+
+
+@app.command("erase")
+def erase(person: str = typer.Argument(..., help="the name or contact the request gives")) -> None:
+    """Serve an erasure request: every stakeholder or reporter entry naming this person."""
+    from activities.privacy import erase_person
+    from starter.cli import _with_pool, load_settings, run
+
+    counts = run(lambda: asyncio.run(_with_pool(load_settings(), lambda pool: erase_person(pool, person, getpass.getuser()))))
+    print(f"{counts['stakeholders']} stakeholder row(s) erased")

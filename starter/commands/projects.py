@@ -1,0 +1,61 @@
+"""`crisis projects …`: each project's standing team (002 §4.1), as the intake and alerts use it."""
+
+import asyncio
+
+import typer
+from rich.table import Table
+
+app = typer.Typer(help="projects' standing teams: who holds each role, and their deputy", no_args_is_help=True)
+
+
+@app.command("set-team")
+def set_team_command(project: str = typer.Argument(..., help="the project id intakes name"),
+                     seats: list[str] = typer.Argument(..., help="ROLE=PERSON or ROLE=PERSON/DEPUTY, one per role")) -> None:
+    """Replace the project's team (people must be in the directory: `crisis users add`)."""
+    from pydantic import ValidationError
+
+    from activities.teams import TeamInvalid, set_team
+    from crisisdesk.models.actions import describe_validation_error
+    from crisisdesk.models.teams import Team
+    from starter.cli import BadInput, _with_pool, load_settings, run
+
+    def body() -> int:
+        parsed = {}
+        for seat in seats:
+            role, sep, people = seat.partition("=")
+            if not sep or not people:
+                raise BadInput(f"SEATS: {seat!r} is not ROLE=PERSON[/DEPUTY]")
+            person, _, deputy = people.partition("/")
+            parsed[role] = {"person": person, **({"deputy": deputy} if deputy else {})}
+        try:
+            team = Team.model_validate(parsed)
+        except ValidationError as err:
+            raise BadInput(f"SEATS: {describe_validation_error(err)}") from None
+
+        async def use(pool) -> int:
+            try:
+                return len(await set_team(pool, project, team))
+            except TeamInvalid as err:
+                raise BadInput(str(err)) from None
+
+        return asyncio.run(_with_pool(load_settings(), use))
+
+    print(f"{project}: {run(body)} role(s) set")
+
+
+@app.command("show")
+def show(project: str = typer.Argument(..., help="the project id"),
+         as_json: bool = typer.Option(False, "--json", help="machine-readable JSON on stdout")) -> None:
+    """The project's team: role, person, deputy."""
+    from activities.teams import team_for
+    from starter.cli import _with_pool, load_settings, run
+    from starter.views import emit_json, out
+
+    seats = run(lambda: asyncio.run(_with_pool(load_settings(), lambda pool: team_for(pool, project))))
+    if as_json:
+        emit_json({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
+        return
+    table = Table("role", "person", "deputy")
+    for role, seat in sorted(seats.items()):
+        table.add_row(role, seat.person, seat.deputy or "–")
+    out.print(table)

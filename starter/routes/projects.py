@@ -1,0 +1,44 @@
+"""Project teams over HTTP: `PUT /projects/{project_id}/team` (role → person, or role → {person,
+deputy}) and `GET`. A case of the project fills its roles from the team at intake."""
+
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from activities.teams import TeamInvalid, set_team, team_for
+from crisisdesk.models.actions import describe_validation_error
+from crisisdesk.models.teams import Team
+from crisisdesk.permissions import Permission
+from starter.auth import require
+
+
+def projects_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRouter:
+    router = APIRouter(prefix="/projects", tags=["projects"])
+
+    @router.put("/{project_id}/team", dependencies=[require(Permission.manage_projects)])
+    async def put_team(project_id: str, body: Any = Body(..., examples=[{"head": "wang", "regional_cs": {
+            "person": "li", "deputy": "zhou"}}])) -> JSONResponse:
+        """Replace the project's standing team; every person must be in the directory."""
+        try:
+            team = Team.model_validate(body)
+            seats = await set_team(await get_pool(), project_id, team)
+        except ValidationError as err:
+            return invalid(["body", "team"], describe_validation_error(err))
+        except TeamInvalid as err:
+            return invalid(["body", *err.field.split(".")], str(err))
+        return JSONResponse({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
+
+    @router.get("/{project_id}/team", dependencies=[require(Permission.read_case)])
+    async def get_team(project_id: str) -> JSONResponse:
+        seats = await team_for(await get_pool(), project_id)
+        return JSONResponse({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
+
+    return router
+
+
+def invalid(loc: list[str], message: str) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}], "message": message},
+                        status_code=422)

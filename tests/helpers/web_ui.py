@@ -1,0 +1,179 @@
+"""Driving the Temporal Web UI (2.54) with Playwright: the Update dialog and the case sheet.
+
+The UI's handles used here, found by looking at it: the Update dialog's name field is a button with
+test id `update-select-button` whose options are named by the handler and its description; Data is a
+CodeMirror editor; a refusal is a `div[role=alert].error` in the dialog; User Metadata -> Current
+Details renders the case sheet's Markdown in an iframe, refreshed by the R key.
+"""
+
+import contextlib
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Locator, Page, expect
+
+from tests.helpers import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "web-ui"
+DOC_IMAGES = ROOT / "docs" / "img"
+UI_TIMEOUT_MS = 20_000  # the UI is a single-page app that loads data after the page: be generous
+
+
+class Steps:
+    """Each step ends with a screenshot; a failing step also dumps the page for diagnosis."""
+
+    def __init__(self, page: Page, prefix: str) -> None:
+        self.page, self.prefix, self.n = page, prefix, 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob(f"{prefix}-*.png"):  # only this run's screenshots
+            old.unlink()
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, name: str):
+        self.n += 1
+        shot = ARTIFACTS / f"{self.prefix}-{self.n:02d}-{name}.png"
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            failed = shot.with_name(shot.stem + "-FAILED.png")
+            with contextlib.suppress(Exception):
+                await self.page.screenshot(path=failed, full_page=True)
+            text = "<unreadable>"
+            with contextlib.suppress(Exception):
+                text = await self.page.inner_text("body", timeout=2000)
+            console = "\n".join(getattr(self.page, "console_lines", [])[-30:])
+            print(f"\n=== Web UI step {name!r} failed at {self.page.url}\n--- screenshot: {failed}\n"
+                  f"--- page text:\n{text}\n--- browser console (last 30):\n{console}\n===")
+            raise
+        await self.page.screenshot(path=shot)
+        print(f"web-ui {self.prefix} step {self.n:02d} {name}: {time.monotonic() - started:.1f}s")
+
+
+async def for_guide(target: Page | Locator, name: str, enabled: bool) -> None:
+    """A picture for docs/operators.md, when asked for (CRISIS_DOC_SCREENSHOTS=1)."""
+    if os.environ.get("CRISIS_DOC_SCREENSHOTS") and enabled:
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        page = target if isinstance(target, Page) else target.page
+        with contextlib.suppress(AssertionError):  # a lingering toast would cover the sheet
+            await expect(page.get_by_text("Update successful")).to_have_count(0, timeout=10_000)
+        await target.screenshot(path=DOC_IMAGES / f"{name}.png")
+
+
+def metadata_panels(page: Page) -> Locator:
+    """The User Metadata tab's panels: Summary, Details and Current Details (the case sheet)."""
+    return (page.locator("div").filter(has=page.get_by_role("heading", name="Summary", exact=True))
+            .filter(has=page.get_by_role("heading", name="Current Details", exact=True)).last)
+
+
+def update_option(dialog: Locator, name: str) -> Locator:
+    """The Update dialog's option for one handler: its accessible name is the handler's name followed
+    by its description."""
+    return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
+
+
+def update_dialog(page: Page) -> Locator:
+    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
+
+
+async def open_update_dialog(page: Page) -> Locator:
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_role("menuitem", name="Send an Update").click()
+    dialog = update_dialog(page)
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def fill_update(page: Page, dialog: Locator, name: str, data: str) -> None:
+    await dialog.get_by_test_id("update-select-button").click()
+    await update_option(dialog, name).click()
+    await expect(dialog.get_by_test_id("update-select")).to_have_value(name)
+    editor = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
+    await editor.click()
+    await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
+    await page.keyboard.press("Delete")
+    await page.keyboard.insert_text(data)  # insert, not type: the editor auto-closes braces and quotes
+    # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and moving
+    # the focus lets the editor reformat the JSON before Submit is pressed.
+    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")
+    squeezed = re.sub(r"\s", "", data)  # the editor reformats what was pasted: compare without blanks
+    await eventually(editor.inner_text, lambda text: re.sub(r"\s", "", text) == squeezed, timeout=10.0)
+
+
+async def send_update(page: Page, name: str, payload: dict | str,
+                      on_refused: Callable[[Locator], Awaitable[None]] | None = None) -> str | None:
+    """More Actions -> Send an Update -> the name, the JSON, Submit. None when the case accepted it, else
+    the refusal the dialog shows (the dialog is then closed with Cancel)."""
+    dialog = await open_update_dialog(page)
+    await fill_update(page, dialog, name, payload if isinstance(payload, str) else json.dumps(payload))
+    await dialog.get_by_role("button", name="Submit").click()
+    refusal = dialog.locator('div[role="alert"].error')
+
+    async def outcome() -> str:  # the dialog closes on success (a toast may linger from the step before)
+        if await refusal.count() and await refusal.first.is_visible():
+            return "refused"
+        return "open" if await dialog.is_visible() else "accepted"
+
+    if await eventually(outcome, lambda o: o != "open", timeout=UI_TIMEOUT_MS / 1000, interval=0.1) == "accepted":
+        return None
+    if on_refused:
+        await on_refused(dialog)
+    text = (await refusal.first.inner_text()).strip()
+    await dialog.get_by_test_id("cancel-modal-button").click()
+    await expect(dialog).to_be_hidden()
+    return text
+
+
+# --- the case sheet as the UI shows it -------------------------------------------------------------
+
+TURN = re.compile(r"Whose turn:\s*(?P<role>[^\s(.]+)(?:\s*\((?P<person>[^)]*)\))?")
+STEP = re.compile(r"^\W*(?P<name>[a-z_]+): [^\n]*? · (?P<example>\{[^\n]*\})\s*$", re.M)
+STAGE = re.compile(r"Stage\s+(?P<stage>[a-z_]+)")
+
+
+@dataclass
+class Sheet:
+    text: str
+
+    @property
+    def stage(self) -> str:
+        return STAGE.search(self.text)["stage"]
+
+    @property
+    def person(self) -> str | None:
+        """Whose turn it is, when the sheet names a person (not only a role)."""
+        found = TURN.search(self.text)
+        person = found and found["person"]
+        return person if person and ":" not in person else None
+
+    @property
+    def steps(self) -> list[tuple[str, dict]]:
+        return [(m["name"], json.loads(m["example"])) for m in STEP.finditer(self.text)]
+
+
+def sheet_frame(page: Page) -> Locator:
+    """The Current Details column: the UI renders the Markdown in a sandboxed iframe."""
+    heading = page.get_by_role("heading", name="Current Details", exact=True)
+    return page.locator("div").filter(has=heading).filter(has=page.locator("iframe")).last
+
+
+async def read_sheet(page: Page) -> Sheet:
+    frame = sheet_frame(page).frame_locator("iframe")
+    await expect(frame.locator("body")).to_contain_text("Stage")
+    return Sheet(await frame.locator("body").inner_text())
+
+
+async def sheet_after(page: Page, before: Sheet, timeout: float = 15.0) -> Sheet:
+    """Press R (the UI's refresh of Current Details) until the sheet differs from `before`."""
+    async def probe() -> Sheet:
+        await page.keyboard.press("r")
+        return await read_sheet(page)
+
+    return await eventually(probe, lambda s: s.text != before.text, timeout=timeout, interval=0.5)
