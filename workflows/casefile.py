@@ -46,6 +46,8 @@ NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
     Stage.cancelled: ([], "head"),
 }
 STAGE_ORDER = list(Stage)
+RULES_3_ONLY = {"convene_experts", "adjust_plan", "reclassify_revision"}
+ORDINARY_ONLY = {"convene_experts", "adjust_plan"}
 
 
 class CaseFile:
@@ -260,7 +262,7 @@ class CaseFile:
                 s.bump("breaches")
             self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
                         f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
-                        f"{', '.join(NEXT_STEPS[s.stage][0]) or 'none'}.", level=deadline.level)
+                        f"{', '.join(self.next_steps()) or 'none'}.", level=deadline.level)
         if s.next_report_at is not None and s.next_report_at <= now:
             every = self.report_every()
             kind = "daily" if every <= timedelta(days=1) else "weekly"
@@ -277,6 +279,12 @@ class CaseFile:
         waits.tick(self, now)
 
     # -- what the world sees ----------------------------------------------------------------
+    def next_steps(self) -> list[str]:
+        """The actions that move the case on from its stage, on its path and under its rules."""
+        s = self.state
+        skip = (RULES_3_ONLY if s.rules < 3 else set()) | (ORDINARY_ONLY if s.path == Path.crisis else set())
+        return [name for name in NEXT_STEPS[s.stage][0] if name not in skip]
+
     def owner(self) -> str:
         s = self.state
         role = NEXT_STEPS[s.stage][1]
@@ -291,7 +299,7 @@ class CaseFile:
             path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
             roles=s.roles, delegation=s.delegation,
             deadlines=sorted(s.deadlines.values(), key=lambda d: d.due_at),
-            open_actions=NEXT_STEPS[s.stage][0], plan=s.plan, counts=s.counts, updated_at=s.updated_at,
+            open_actions=self.next_steps(), plan=s.plan, counts=s.counts, updated_at=s.updated_at,
             received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
             reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
