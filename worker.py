@@ -21,6 +21,7 @@ from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
 from workflows.case import CrisisWorkflow
+from workflows.follow_ups import FollowUpWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
@@ -39,7 +40,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         interceptors=[ActingWorkerInterceptor()],

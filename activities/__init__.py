@@ -46,6 +46,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         surveys.send_survey,
         surveys.record_survey,
         knowledge.save_knowledge,
+        knowledge.similar_knowledge,
         directory.check_people,
         quality.watch_quality,
         service_reports.write_service_report,
