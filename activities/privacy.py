@@ -7,7 +7,7 @@ from collections.abc import Callable
 import asyncpg
 
 from crisisdesk.logs import log
-from crisisdesk.sealing import Sealer
+from crisisdesk.sealing import SealedFieldError, Sealer
 
 STAKEHOLDER_FIELDS = ("name", "contact", "unit", "employer", "household", "intermediary", "concerns")
 PERSONAL = ", ".join(f"{f} = NULL" for f in (*STAKEHOLDER_FIELDS, "name_index", "contact_index"))
@@ -65,33 +65,40 @@ async def erase_person(pool: asyncpg.Pool, sealer: Sealer, name: str, by: str) -
 async def rotate(pool: asyncpg.Pool, sealer: Sealer, by: str,
                  progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, int]:
     """Re-seal, under the first key, every personal field written in clear or with an older key, and
-    recompute its blind index; in batches, each its own transaction, so a stopped run resumes."""
+    recompute its blind index; in batches, each its own transaction, so a stopped run resumes. A row
+    sealed by a key the ring does not hold is left as it is and counted: add that key, run again."""
     if not sealer.on:
         raise ValueError("CRISIS_ENCRYPTION_KEY is not set: there is no key to seal with")
     prefix = f"sealed:v1:{sealer.codec.encrypting_key_id}:"
     stale = " OR ".join(f"({f} IS NOT NULL AND left({f}, {len(prefix)}) <> $1)" for f in STAKEHOLDER_FIELDS)
     total = await pool.fetchval(f"SELECT count(*) FROM stakeholders WHERE {stale}", prefix)
-    done = 0
+    done = unreadable = last = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                f"SELECT stakeholder_id, {', '.join(STAKEHOLDER_FIELDS)} FROM stakeholders WHERE {stale} "
-                f"ORDER BY stakeholder_id LIMIT {ROTATE_BATCH} FOR UPDATE", prefix)
+                f"SELECT stakeholder_id, {', '.join(STAKEHOLDER_FIELDS)} FROM stakeholders "
+                f"WHERE stakeholder_id > $2 AND ({stale}) ORDER BY stakeholder_id LIMIT {ROTATE_BATCH} FOR UPDATE",
+                prefix, last)
             for row in rows:
-                clear = {f: sealer.open(row[f], f"stakeholders.{f}") for f in STAKEHOLDER_FIELDS}
+                try:
+                    clear = {f: sealer.open(row[f], f"stakeholders.{f}") for f in STAKEHOLDER_FIELDS}
+                except SealedFieldError:
+                    unreadable += 1
+                    continue
                 await conn.execute(
                     f"""UPDATE stakeholders SET {', '.join(f'{f} = ${i}' for i, f in enumerate(STAKEHOLDER_FIELDS, 2))},
                         name_index = ${len(STAKEHOLDER_FIELDS) + 2}, contact_index = ${len(STAKEHOLDER_FIELDS) + 3}
                         WHERE stakeholder_id = $1""",
                     row["stakeholder_id"], *sealer.seal_all("stakeholders", **clear),
                     sealer.index(clear["name"]), sealer.index(clear["contact"]))
+                done += 1
         if not rows:
             break
-        done += len(rows)
-        progress(done, total)
-    counts = {"stakeholders": done, "key_id": sealer.codec.encrypting_key_id}
-    await _logged(pool, "rotate", by, counts)
-    return {"stakeholders": done}
+        last = rows[-1]["stakeholder_id"]
+        progress(done + unreadable, total)
+    counts = {"stakeholders": done, "unreadable": unreadable}
+    await _logged(pool, "rotate", by, {**counts, "key_id": sealer.codec.encrypting_key_id})
+    return counts
 
 
 def _rows(status: str) -> int:

@@ -72,6 +72,9 @@ async def test_no_personal_field_in_clear_then_erased_by_name_and_rotated(pool, 
     assert new_only.open(row["unit"], "stakeholders.unit") == PERSONAL["unit"]
     again = await asyncio.to_thread(privacy, dsn, f"{NEW},{OLD}", "rotate")
     assert again.stdout.startswith("0 stakeholder row(s) re-sealed"), again.output  # nothing left on the old key
+    # A ring without the key that sealed some rows: they are counted and left, never a crash.
+    stranger = await asyncio.to_thread(privacy, dsn, base64.b64encode(os.urandom(32)).decode(), "rotate")
+    assert stranger.exit_code == 0 and "does not hold, left as they are" in stranger.stdout, stranger.output
 
     # An erasure request by name (other spelling) finds the sealed row under the new key alone.
     erased = await asyncio.to_thread(privacy, dsn, NEW, "erase", "zhou min")
