@@ -4,6 +4,7 @@
 """
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -97,4 +98,10 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    code = asyncio.run(main())
+    # Interpreter finalization with the SDK's core threads still alive aborted the process now and then
+    # (SIGABRT in PyGILState_Release, seen when exiting right after a refused start-up check): every
+    # resource is closed by now, so leave without finalization once the logs are out.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -39,7 +39,9 @@ async def _get(http: httpx.AsyncClient, url: str) -> httpx.Response | None:
 
 async def _get_client(address: str) -> Client | None:
     try:
-        return await Client.connect(address)
+        client = await Client.connect(address)
+        await client.count_workflows()  # the namespace answers too
+        return client
     except Exception:  # not answering yet
         return None
 
@@ -101,6 +103,8 @@ async def test_a_worker_on_a_namespace_without_the_search_attributes_names_them(
         bare.stop()
     log = (tmp_path / "worker.log").read_text()
     assert worker.popen.returncode == 5, log[-2000:]
-    [line] = [line for line in log.splitlines() if "search attributes" in line]
+    lines = [line for line in log.splitlines() if "search attributes" in line]
+    assert len(lines) == 1, log[-2000:]
+    line = lines[0]
     assert all(f"{name}=" in line for name in ("CrisisStage", "CrisisNextDeadline", "CrisisBreached", "CrisisContingency"))
     assert "Keyword" in line and "Datetime" in line and "Bool" in line
