@@ -22,7 +22,12 @@ from crisisdesk.acting import ActingWorkerInterceptor
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
-from starter.readiness import EXIT_SEARCH_ATTRIBUTES, missing_message, missing_search_attributes
+from starter.readiness import (
+    EXIT_SEARCH_ATTRIBUTES,
+    missing_message,
+    missing_search_attributes,
+    unwritable_file_stores,
+)
 from workflows.case import CrisisWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
@@ -55,6 +60,9 @@ async def main() -> int:
     configure_logging(settings.log_format)
     from activities.db import create_pool, migrate
 
+    if unwritable := unwritable_file_stores(settings):
+        log.error(f"cannot write the file store: {', '.join(unwritable)}; mount the shared volume or fix its permissions")
+        return 2
     if settings.worker_metrics_address:  # the SDK's own Prometheus endpoint: task latencies, slots, failures
         Runtime.set_default(Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=settings.worker_metrics_address))))

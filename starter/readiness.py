@@ -2,8 +2,11 @@
 
 A namespace set up by hand, or by Temporal's Helm chart without crisisdesk's values, may lack the
 search attributes the case workflow upserts; every case would then fail its first workflow task.
-The worker names what is missing and refuses to start instead.
+The worker names what is missing and refuses to start instead; likewise a file store (the shared
+evidence and report volume) it cannot write.
 """
+
+import os
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -29,3 +32,18 @@ async def missing_search_attributes(client: Client, namespace: str) -> list[str]
 def missing_message(namespace: str, missing: list[str]) -> str:
     return (f"namespace {namespace} lacks crisisdesk's search attributes {', '.join(missing)}: register them "
             "(deploy/temporal/setup-namespace.sh, or `temporal operator search-attribute create`) and start again")
+
+
+def unwritable_file_stores(settings) -> list[str]:
+    """`VARIABLE (path: reason)` for each file store this process cannot write: an unmounted or
+    read-only volume is named at start, not at the first evidence item of a case."""
+    problems = []
+    for variable, directory in (("CRISIS_EVIDENCE_DIR", settings.evidence_dir), ("CRISIS_REPORT_DIR", settings.report_dir)):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            probe = directory / f".write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            problems.append(f"{variable} ({directory}: {err.strerror or type(err).__name__})")
+    return problems

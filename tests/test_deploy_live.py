@@ -108,3 +108,17 @@ async def test_a_worker_on_a_namespace_without_the_search_attributes_names_them(
     line = lines[0]
     assert all(f"{name}=" in line for name in ("CrisisStage", "CrisisNextDeadline", "CrisisBreached", "CrisisContingency"))
     assert "Keyword" in line and "Datetime" in line and "Bool" in line
+
+
+def test_a_worker_that_cannot_write_the_file_store_names_it_and_stops(tmp_path, dsn):
+    """An unmounted or read-only shared volume is found at start, before any case needs it."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the volume should be")
+    env = _env(tmp_path, "127.0.0.1:1", dsn, CRISIS_EVIDENCE_DIR=str(blocker / "evidence"))
+    worker = worker_process(tmp_path / "worker.log", **env)
+    worker.start()
+    worker.popen.wait(timeout=60)
+    log = (tmp_path / "worker.log").read_text()
+    assert worker.popen.returncode == 2, log[-2000:]
+    [line] = [line for line in log.splitlines() if line.strip()]
+    assert "CRISIS_EVIDENCE_DIR" in line and "CRISIS_REPORT_DIR" not in line and "Not a directory" in line
