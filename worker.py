@@ -29,6 +29,7 @@ from starter.readiness import (
     unwritable_file_stores,
 )
 from workflows.case import CrisisWorkflow
+from workflows.follow_ups import FollowUpWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
@@ -47,11 +48,17 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         interceptors=[ActingWorkerInterceptor()],
         graceful_shutdown_timeout=settings.worker_shutdown_grace,
+        max_cached_workflows=settings.worker_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+        max_concurrent_activities=settings.worker_activities,
+        max_concurrent_local_activities=settings.worker_local_activities,
+        max_concurrent_workflow_task_polls=settings.worker_workflow_pollers,
+        max_concurrent_activity_task_polls=settings.worker_activity_pollers,
     )
 
 
@@ -80,7 +87,7 @@ async def main() -> int:
         return EXIT_SEARCH_ATTRIBUTES
     try:
         await migrate(settings.dsn())
-        pool = await create_pool(settings.dsn())
+        pool = await create_pool(settings.dsn(), max_size=settings.db_pool_size)
     except Exception as err:
         log.error("postgresql unreachable", error=str(err).splitlines()[0] if str(err) else type(err).__name__)
         return 2
@@ -96,7 +103,8 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+    log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace,
+             personal_data="sealed" if settings.encryption_key else "in clear: set CRISIS_ENCRYPTION_KEY to seal it")
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing running tasks")

@@ -12,7 +12,8 @@ from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
 from activities.notify import Notifier
 from activities.quality import QualityWatch
-from activities.records import CaseRecords, purge_personal_data
+from activities.privacy import purge_personal_data
+from activities.records import CaseRecords
 from activities.reports import Reports, render_case_report
 from activities.service_reports import ServiceReports
 from activities.surveys import Surveys
@@ -30,7 +31,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     notifier = Notifier(pool, settings)
     evidence = EvidenceStore(pool, settings)
     reports = Reports(pool, settings, notifier)
-    surveys = Surveys(pool, notifier)
+    surveys = Surveys(pool, notifier, records.sealer)
     knowledge = Knowledge(pool)
     directory = DirectoryCheck(pool, settings)
     quality = QualityWatch(pool, settings, notifier)
@@ -45,6 +46,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         surveys.send_survey,
         surveys.record_survey,
         knowledge.save_knowledge,
+        knowledge.similar_knowledge,
         directory.check_people,
         quality.watch_quality,
         service_reports.write_service_report,

@@ -44,6 +44,22 @@ class TransientDeliveryError(Exception):
     """The channel could not deliver now; the activity raises so Temporal retries it."""
 
 
+class RateLimited(TransientDeliveryError):
+    """The channel takes no more messages for now: a person's next channel is tried at once."""
+
+
+class DeliveryRefused(Exception):
+    """The channel refused this message for good (bad address, bad key or signature): not retried."""
+
+
+class PersonalChannel(Protocol):
+    """A channel that reaches one person at their own address (e-mail, SMS, a chat robot's @-mention)."""
+
+    name: str
+
+    async def send(self, note: Notification, address: str, text: str) -> None: ...
+
+
 class Channel(Protocol):
     name: str
 
@@ -106,8 +122,27 @@ class SmtpChannel:
                 smtp.login(self.username, self.password or "")
             return smtp.send_message(msg, from_addr=self.sender, to_addrs=addresses)
 
+    async def send(self, note: Notification, address: str, text: str) -> None:
+        """One person's own copy (their e-mail contact), the text carrying their acknowledgement link."""
+        own = note.model_copy(update={"body": text, "key": f"{note.key}>{address}"})  # a report keeps its HTML
+        try:
+            await asyncio.to_thread(self._send, self._message(own, [address]), [address])
+        except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            if any(code < 500 for code in codes):
+                raise TransientDeliveryError(f"smtp recipient deferred ({codes})") from None
+            raise DeliveryRefused(f"smtp refused the recipient ({sorted(set(codes))})") from None
+        except smtplib.SMTPResponseException as err:
+            if 500 <= err.smtp_code < 600:
+                raise DeliveryRefused(f"smtp {err.smtp_code} ({type(err).__name__})") from None
+            raise TransientDeliveryError(f"smtp {err.smtp_code} ({type(err).__name__})") from None
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            raise TransientDeliveryError(f"smtp unreachable: {type(err).__name__}") from None
+        except smtplib.SMTPException as err:
+            raise DeliveryRefused(f"smtp: {type(err).__name__}") from None
+
     async def deliver(self, note: Notification) -> Delivery:
-        addresses = [a for a in (address_of(r.person) for r in note.recipients) if a]
+        addresses = [a for a in (address_of(r.person) for r in note.recipients if r.person) if a]
         unaddressed = len(note.recipients) - len(addresses)
         no_address = f"{unaddressed} recipient(s) have no e-mail address" if unaddressed else None
         if not addresses:
@@ -179,6 +214,29 @@ def build_channels(settings: Settings) -> list[Channel]:
     if settings.webhook_url is not None:
         channels.append(WebhookChannel(settings.webhook_url.get_secret_value()))
     return channels
+
+
+def build_personal_channels(settings: Settings) -> dict[str, PersonalChannel]:
+    """The channels that reach one person at their own address, by the name their contacts use."""
+    from activities.robots import DingTalkRobot, FeishuRobot, WeComRobot
+    from activities.sms import TwilioSms
+
+    found: dict[str, PersonalChannel] = {}
+    if settings.smtp_url is not None:
+        found["email"] = SmtpChannel(settings.smtp_url.get_secret_value())
+    if settings.sms_provider == "twilio":
+        found["sms"] = TwilioSms(settings.sms_base_url, settings.sms_account or "",
+                                 settings.sms_token.get_secret_value() if settings.sms_token else "",
+                                 settings.sms_from or "")
+    if settings.wecom_webhook is not None:
+        found["wecom"] = WeComRobot(settings.wecom_webhook.get_secret_value())
+    if settings.dingtalk_webhook is not None and settings.dingtalk_secret is not None:
+        found["dingtalk"] = DingTalkRobot(settings.dingtalk_webhook.get_secret_value(),
+                                          settings.dingtalk_secret.get_secret_value())
+    if settings.feishu_webhook is not None and settings.feishu_secret is not None:
+        found["feishu"] = FeishuRobot(settings.feishu_webhook.get_secret_value(),
+                                      settings.feishu_secret.get_secret_value())
+    return found
 
 
 def _join(*parts: str | None) -> str | None:

@@ -9,7 +9,21 @@ import asyncpg
 from temporalio import activity
 
 from crisisdesk.logs import log
-from crisisdesk.models.effects import KnowledgeSaved, SaveKnowledge
+from crisisdesk.models.effects import KnowledgeMatch, KnowledgeMatches, KnowledgeSaved, SaveKnowledge, SimilarKnowledge
+
+# Any of the new case's words (OR), ranked; the same category ranks higher. Lexemes are quoted so
+# that no character of a summary is read as tsquery syntax.
+SIMILAR = """
+WITH words AS (
+    SELECT string_agg(quote_literal(word), ' | ') AS q
+      FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS word WHERE length(word) > 2
+)
+SELECT article_id, case_id, title,
+       (ts_rank(search, to_tsquery('simple', words.q)) * CASE WHEN category = $2 THEN 1.5 ELSE 1 END)::float8 AS rank
+  FROM knowledge_articles, words
+ WHERE words.q IS NOT NULL AND search @@ to_tsquery('simple', words.q) AND case_id <> $4
+ ORDER BY rank DESC, at DESC LIMIT $3
+"""
 
 
 class Knowledge:
@@ -31,6 +45,13 @@ class Knowledge:
         if created:
             log.info("knowledge saved", case_id=req.case_id, article_id=article_id)
         return KnowledgeSaved(article_id=article_id)
+
+    @activity.defn(name="similar_knowledge")
+    async def similar_knowledge(self, req: SimilarKnowledge) -> KnowledgeMatches:
+        """The articles most like a newly triaged case (PostgreSQL full-text search)."""
+        rows = await self.pool.fetch(SIMILAR, req.text, req.category, req.limit, req.case_id)
+        log.info("knowledge suggested", case_id=req.case_id, found=len(rows))
+        return KnowledgeMatches(articles=[KnowledgeMatch(**dict(r)) for r in rows])
 
 
 async def search_knowledge(pool: asyncpg.Pool, words: str, limit: int = 10) -> list[dict]:

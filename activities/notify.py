@@ -19,9 +19,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.db import OUTAGE
 from activities.recipients import Resolver
-from activities.channels import Channel, Delivery, TransientDeliveryError, build_channels
+from activities.channels import (Channel, Delivery, PersonalChannel, TransientDeliveryError, build_channels,
+                                 build_personal_channels)
+from activities.reach import Router, receipt_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
+from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 
@@ -30,45 +33,54 @@ OUTBOX_WAIT_S = 5.0
 
 
 class Notifier:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None,
+                 personal: dict[str, PersonalChannel] | None = None) -> None:
         self.pool = pool
         self.channels = channels if channels is not None else build_channels(settings)
         self.resolver = Resolver(pool, settings)
+        self.sealer = Sealer.from_settings(settings)
+        # Each directory person through their own channels (activities/reach.py), as one channel `people`.
+        self.router = Router(pool, settings, personal if personal is not None else (
+            build_personal_channels(settings) if channels is None else {}))
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
-        note, people, unresolved = await self.resolver.resolve(note)
+        found = await self.resolver.resolve_people(note)
+        note, people, unresolved = found.note, found.people, found.unresolved
+        channels = self.router.channels_for(found, self.channels)
         try:
-            receipt = await self._notify_through_outbox(note)
+            receipt = await self._notify_through_outbox(note, channels)
         except OUTAGE as err:
             log.warning("notification outbox unreachable, sending without it", case_id=note.case_id,
                         key=note.key, error=type(err).__name__)
-            receipt = await self._notify_directly(note)
-        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved})
+            receipt = await self._notify_directly(note, channels)
+        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved,
+                                             "channels": receipt_channels(receipt.channels, channels)})
         log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
                  status=receipt.status, channels=receipt.channels,
                  delivered=receipt.delivered, failed=receipt.failed)
         return receipt
 
-    async def _notify_directly(self, note: Notification) -> NotificationReceipt:
+    async def _notify_directly(self, note: Notification, channels: list[Channel]) -> NotificationReceipt:
         outcomes: dict[str, Delivery] = {}
-        for channel in self.channels:
+        for channel in channels:
             try:
                 outcomes[channel.name] = await channel.deliver(note)
             except TransientDeliveryError as err:
                 raise ApplicationError(f"{channel.name}: {err}", type="DeliveryUnavailable") from None
         return _receipt(note.key, outcomes)
 
-    async def _notify_through_outbox(self, note: Notification) -> NotificationReceipt:
+    async def _notify_through_outbox(self, note: Notification, channels: list[Channel]) -> NotificationReceipt:
         async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn:
             await conn.execute(
                 """INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
                 note.key, note.case_id, note.kind, note.subject, note.body,
-                [r.model_dump(mode="json") for r in note.recipients], note.at,
+                [{"role": r.role, "person": self.sealer.seal(r.person, "notifications.person")} if r.person
+                 else {"role": r.role} for r in note.recipients], note.at,
             )
         outcomes: dict[str, Delivery] = {}
-        for channel in self.channels:
+        for channel in channels:
             outcomes[channel.name] = await self._deliver_once(channel, note)
         receipt = _receipt(note.key, outcomes)
         async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn:

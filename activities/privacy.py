@@ -1,12 +1,39 @@
-"""Retention and erasure of personal data (issue 9, 000 §十四): the case record stays whole, what
-identifies people goes. Each run is written to `privacy_log` (who, what, how many rows), never the data."""
+"""Personal data over its life (issue 9, 000 §十四): erased after retention or on request, re-sealed
+when the key rotates. The case record stays whole; what identifies people goes. Each run is written to
+`privacy_log` (who, what, how many rows), never the data."""
+
+from collections.abc import Callable
 
 import asyncpg
 
-from activities.records import purge_personal_data
 from crisisdesk.logs import log
+from crisisdesk.sealing import Sealer
 
-PERSONAL = "name = NULL, contact = NULL, unit = NULL, employer = NULL, household = NULL, intermediary = NULL, concerns = NULL"
+STAKEHOLDER_FIELDS = ("name", "contact", "unit", "employer", "household", "intermediary", "concerns")
+PERSONAL = ", ".join(f"{f} = NULL" for f in (*STAKEHOLDER_FIELDS, "name_index", "contact_index"))
+ROTATE_BATCH = 500
+
+
+async def purge_personal_data(pool: asyncpg.Pool, case_id: str) -> dict[str, int]:
+    """Erase a case's personal data, keeping what was done and when. Returns rows changed per table."""
+    async with pool.acquire() as conn, conn.transaction():
+        stakeholders = await conn.execute(
+            f"UPDATE stakeholders SET {PERSONAL}, purged_at = now() WHERE case_id = $1 AND purged_at IS NULL",
+            case_id)
+        # Keep the roles a notification went to, drop the people.
+        notifications = await conn.execute(
+            """UPDATE notifications
+               SET recipients = coalesce((SELECT jsonb_agg(jsonb_build_object('role', r->>'role'))
+                                          FROM jsonb_array_elements(recipients) AS r), '[]'::jsonb)
+               WHERE case_id = $1 AND EXISTS (SELECT 1 FROM jsonb_array_elements(recipients) AS r
+                                              WHERE r ? 'person')""",
+            case_id)
+        comments = await conn.execute(
+            "UPDATE survey_responses SET comment = NULL WHERE case_id = $1 AND comment IS NOT NULL", case_id)
+    counts = {"stakeholders": _rows(stakeholders), "notifications": _rows(notifications),
+              "survey_responses": _rows(comments)}
+    log.info("personal data purged", case_id=case_id, **counts)
+    return counts
 
 
 async def purge_closed(pool: asyncpg.Pool, older_than_days: float, by: str) -> dict[str, int]:
@@ -22,16 +49,55 @@ async def purge_closed(pool: asyncpg.Pool, older_than_days: float, by: str) -> d
     return totals
 
 
-async def erase_person(pool: asyncpg.Pool, name: str, by: str) -> dict[str, int]:
-    """An erasure request: every stakeholder or reporter row naming this person, in any case."""
+async def erase_person(pool: asyncpg.Pool, sealer: Sealer, name: str, by: str) -> dict[str, int]:
+    """An erasure request: every stakeholder or reporter row naming this person, in any case, found by
+    the blind index under every configured key (and by the clear value, for rows written without one)."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.execute(
-            f"UPDATE stakeholders SET {PERSONAL}, purged_at = now() WHERE name = $1 OR contact = $1", name)
-    counts = {"stakeholders": int(rows.split()[-1])}
+            f"""UPDATE stakeholders SET {PERSONAL}, purged_at = now()
+                WHERE name = $1 OR contact = $1 OR name_index = ANY($2::text[]) OR contact_index = ANY($2::text[])""",
+            name, sealer.indexes(name))
+    counts = {"stakeholders": _rows(rows)}
     await _logged(pool, "erase", by, counts)  # not the name: the log must not keep what it erased
     return counts
 
 
+async def rotate(pool: asyncpg.Pool, sealer: Sealer, by: str,
+                 progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, int]:
+    """Re-seal, under the first key, every personal field written in clear or with an older key, and
+    recompute its blind index; in batches, each its own transaction, so a stopped run resumes."""
+    if not sealer.on:
+        raise ValueError("CRISIS_ENCRYPTION_KEY is not set: there is no key to seal with")
+    prefix = f"sealed:v1:{sealer.codec.encrypting_key_id}:"
+    stale = " OR ".join(f"({f} IS NOT NULL AND left({f}, {len(prefix)}) <> $1)" for f in STAKEHOLDER_FIELDS)
+    total = await pool.fetchval(f"SELECT count(*) FROM stakeholders WHERE {stale}", prefix)
+    done = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT stakeholder_id, {', '.join(STAKEHOLDER_FIELDS)} FROM stakeholders WHERE {stale} "
+                f"ORDER BY stakeholder_id LIMIT {ROTATE_BATCH} FOR UPDATE", prefix)
+            for row in rows:
+                clear = {f: sealer.open(row[f], f"stakeholders.{f}") for f in STAKEHOLDER_FIELDS}
+                await conn.execute(
+                    f"""UPDATE stakeholders SET {', '.join(f'{f} = ${i}' for i, f in enumerate(STAKEHOLDER_FIELDS, 2))},
+                        name_index = ${len(STAKEHOLDER_FIELDS) + 2}, contact_index = ${len(STAKEHOLDER_FIELDS) + 3}
+                        WHERE stakeholder_id = $1""",
+                    row["stakeholder_id"], *sealer.seal_all("stakeholders", **clear),
+                    sealer.index(clear["name"]), sealer.index(clear["contact"]))
+        if not rows:
+            break
+        done += len(rows)
+        progress(done, total)
+    counts = {"stakeholders": done, "key_id": sealer.codec.encrypting_key_id}
+    await _logged(pool, "rotate", by, counts)
+    return {"stakeholders": done}
+
+
+def _rows(status: str) -> int:
+    return int(status.split()[-1])
+
+
 async def _logged(pool: asyncpg.Pool, kind: str, by: str, detail: dict) -> None:
     await pool.execute("INSERT INTO privacy_log (kind, by_whom, detail) VALUES ($1, $2, $3)", kind, by, detail)
-    log.info("personal data erased", kind=kind, by=by, **{k: v for k, v in detail.items() if isinstance(v, int | float)})
+    log.info("personal data changed", kind=kind, by=by, **{k: v for k, v in detail.items() if isinstance(v, int | float)})

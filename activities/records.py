@@ -1,8 +1,9 @@
 """The case record: opening a case, its timeline and status projection, and its stakeholders.
 
 Personal data (the reporter's and stakeholders' names and contacts) is kept only in the
-`stakeholders` table, never in `cases` or `timeline_events`, so `purge_personal_data` can erase it
-in one place without touching the history of what was done.
+`stakeholders` table, never in `cases` or `timeline_events`, so `activities.privacy` can erase it
+in one place without touching the history of what was done; with a key it is sealed there
+(`crisisdesk.sealing`).
 """
 
 from datetime import datetime
@@ -27,6 +28,7 @@ from crisisdesk.models.effects import (
     StoreStakeholder,
 )
 from crisisdesk.playbooks import PlaybookError, load_playbook
+from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 
@@ -43,6 +45,7 @@ class CaseRecords:
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
+        self.sealer = Sealer.from_settings(settings)
 
     @activity.defn(name="open_case")
     async def open_case(self, req: OpenCase) -> CaseOpened:
@@ -68,7 +71,8 @@ class CaseRecords:
         except OUTAGE as err:
             log.warning("project team unknown at opening", case_id=req.case_id, error=type(err).__name__)
             return {}
-        return {role: seat.person for role, seat in seats.items()}
+        # A roster's seat is left empty: its person on duty is found when each alert is sent.
+        return {role: seat.person for role, seat in seats.items() if seat.person}
 
     @activity.defn(name="record_timeline")
     async def record_timeline(self, req: RecordTimeline) -> Recorded:
@@ -79,7 +83,7 @@ class CaseRecords:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if req.opening is not None:
-                    await _write_opening(conn, req.case_id, req.opening)
+                    await _write_opening(conn, req.case_id, req.opening, self.sealer)
                 inserted = await _write_timeline(conn, req)
         except (asyncpg.DataError, UnicodeEncodeError) as err:
             # The data, not the server: retrying cannot help. The case records it and scrubs.
@@ -92,15 +96,19 @@ class CaseRecords:
 
     @activity.defn(name="store_stakeholder")
     async def store_stakeholder(self, req: StoreStakeholder) -> StakeholderRef:
+        sealed = self.sealer.seal_all("stakeholders", name=req.name, contact=req.contact, unit=req.unit,
+                                      employer=req.employer, household=req.household,
+                                      intermediary=req.intermediary, concerns=req.concerns)
         async with self.pool.acquire() as conn, conn.transaction():
             stakeholder_id = await conn.fetchval(
                 """INSERT INTO stakeholders (key, case_id, by_person, name, contact, unit, employer,
-                                             household, intermediary, key_contact, concerns, role)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                             household, intermediary, concerns, key_contact, role,
+                                             name_index, contact_index)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                    ON CONFLICT (key) DO NOTHING
                    RETURNING stakeholder_id""",
-                req.key, req.case_id, req.by, req.name, req.contact, req.unit, req.employer,
-                req.household, req.intermediary, req.key_contact, req.concerns, req.role,
+                req.key, req.case_id, req.by, *sealed, req.key_contact, req.role,
+                self.sealer.index(req.name), self.sealer.index(req.contact),
             )
             created = stakeholder_id is not None
             if not created:
@@ -112,7 +120,7 @@ class CaseRecords:
         return StakeholderRef(stakeholder_id=stakeholder_id)
 
 
-async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOpening) -> None:
+async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOpening, sealer: Sealer) -> None:
     intake, playbook = opening.intake, opening.playbook
     # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
     public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
@@ -137,10 +145,11 @@ async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOp
     )
     if intake.reporter.name or intake.reporter.contact:
         await conn.execute(
-            """INSERT INTO stakeholders (key, case_id, role, by_person, name, contact)
-               VALUES ($1, $2, 'reporter', $3, $4, $5) ON CONFLICT (key) DO NOTHING""",
+            """INSERT INTO stakeholders (key, case_id, role, by_person, name, contact, name_index, contact_index)
+               VALUES ($1, $2, 'reporter', $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING""",
             f"{case_id}:reporter", case_id, f"intake:{intake.channel.value}",
-            intake.reporter.name, intake.reporter.contact,
+            *sealer.seal_all("stakeholders", name=intake.reporter.name, contact=intake.reporter.contact),
+            sealer.index(intake.reporter.name), sealer.index(intake.reporter.contact),
         )
 
 
@@ -169,12 +178,19 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
     events = sorted(req.events, key=lambda e: e.seq)
     if not events:
         return 0
+    # A retry writes nothing new. A workflow task that was lost (its worker died before completing it)
+    # may have recorded its events already; the server runs the task again, and the events it commits
+    # can differ (a later clock): the last write wins, so the record equals the history that counts.
     result = await conn.execute(
-        """INSERT INTO timeline_events (case_id, seq, at, kind, name, by_person, detail)
+        """INSERT INTO timeline_events AS t (case_id, seq, at, kind, name, by_person, detail)
            SELECT $1, e.seq, e.at, e.kind, e.name, e.by_person, e.detail
            FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
                        $7::jsonb[]) AS e(seq, at, kind, name, by_person, detail)
-           ON CONFLICT (case_id, seq) DO NOTHING""",
+           ON CONFLICT (case_id, seq) DO UPDATE
+               SET at = EXCLUDED.at, kind = EXCLUDED.kind, name = EXCLUDED.name,
+                   by_person = EXCLUDED.by_person, detail = EXCLUDED.detail
+               WHERE (t.at, t.kind, t.name, t.by_person, t.detail)
+                     IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.name, EXCLUDED.by_person, EXCLUDED.detail)""",
         req.case_id,
         [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
         [e.name for e in events], [e.by for e in events],
@@ -202,34 +218,3 @@ def scrubbed(value: Any) -> Any:
     if isinstance(value, list):
         return [scrubbed(v) for v in value]
     return value
-
-
-async def purge_personal_data(pool: asyncpg.Pool, case_id: str) -> dict[str, int]:
-    """Erase a case's personal data, keeping what was done and when. Returns rows changed per table."""
-    async with pool.acquire() as conn, conn.transaction():
-        stakeholders = await conn.execute(
-            """UPDATE stakeholders SET name = NULL, contact = NULL, unit = NULL, employer = NULL,
-                      household = NULL, intermediary = NULL, concerns = NULL, purged_at = now()
-               WHERE case_id = $1 AND purged_at IS NULL""",
-            case_id,
-        )
-        # Keep the roles a notification went to, drop the people.
-        notifications = await conn.execute(
-            """UPDATE notifications
-               SET recipients = coalesce((SELECT jsonb_agg(jsonb_build_object('role', r->>'role'))
-                                          FROM jsonb_array_elements(recipients) AS r), '[]'::jsonb)
-               WHERE case_id = $1 AND EXISTS (SELECT 1 FROM jsonb_array_elements(recipients) AS r
-                                              WHERE r ? 'person')""",
-            case_id,
-        )
-        comments = await conn.execute(
-            "UPDATE survey_responses SET comment = NULL WHERE case_id = $1 AND comment IS NOT NULL",
-            case_id,
-        )
-    counts = {
-        "stakeholders": int(stakeholders.split()[-1]),
-        "notifications": int(notifications.split()[-1]),
-        "survey_responses": int(comments.split()[-1]),
-    }
-    log.info("personal data purged", case_id=case_id, **counts)
-    return counts

@@ -8,12 +8,14 @@ from temporalio import activity
 from crisisdesk.logs import log
 from activities.notify import Notifier
 from crisisdesk.models.effects import Notification, RecordSurvey, Recorded, SendSurvey, SurveySent
+from crisisdesk.sealing import Sealer
 
 
 class Surveys:
-    def __init__(self, pool: asyncpg.Pool, notifier: Notifier | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifier: Notifier | None = None, sealer: Sealer | None = None) -> None:
         self.pool = pool
         self.notifier = notifier
+        self.sealer = sealer or Sealer(None)
 
     @activity.defn(name="send_survey")
     async def send_survey(self, req: SendSurvey) -> SurveySent:
@@ -49,7 +51,7 @@ class Surveys:
                                                  comment, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING""",
                 req.key, req.case_id, req.score, req.timeliness, req.effectiveness, req.attitude,
-                req.comment, req.at,
+                self.sealer.seal(req.comment, "survey_responses.comment"), req.at,
             )
         inserted = int(result.split()[-1])
         if inserted:  # the comment is the customer's own words: not logged

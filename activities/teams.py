@@ -3,6 +3,7 @@
 import asyncpg
 
 from activities.directory import unknown_people
+from crisisdesk.models.rosters import ContactPoint
 from crisisdesk.models.teams import Seat, Team
 
 
@@ -18,8 +19,9 @@ async def team_for(conn: asyncpg.Connection | asyncpg.Pool, project_id: str | No
     """The project's team, role → seat (empty for no project or no team)."""
     if not project_id:
         return {}
-    rows = await conn.fetch("SELECT role, person_id, deputy_id FROM project_teams WHERE project_id = $1", project_id)
-    return {r["role"]: Seat(person=r["person_id"], deputy=r["deputy_id"]) for r in rows}
+    rows = await conn.fetch("SELECT role, person_id, roster, deputy_id FROM project_teams WHERE project_id = $1",
+                            project_id)
+    return {r["role"]: Seat(person=r["person_id"], roster=r["roster"], deputy=r["deputy_id"]) for r in rows}
 
 
 async def set_team(pool: asyncpg.Pool, project_id: str, team: Team) -> dict[str, Seat]:
@@ -29,10 +31,13 @@ async def set_team(pool: asyncpg.Pool, project_id: str, team: Team) -> dict[str,
         for field, person in team.people():
             if person in unknown:
                 raise TeamInvalid(field, f"{person!r} is not in the directory (`crisis users add` them first)")
+        for field, roster in team.rosters():
+            if not await conn.fetchval("SELECT 1 FROM rosters WHERE name = $1", roster):
+                raise TeamInvalid(field, f"no roster {roster!r} (`crisis oncall set {roster} FILE.json` first)")
         await conn.execute("DELETE FROM project_teams WHERE project_id = $1", project_id)
         await conn.executemany(
-            "INSERT INTO project_teams (project_id, role, person_id, deputy_id) VALUES ($1, $2, $3, $4)",
-            [(project_id, role, seat.person, seat.deputy) for role, seat in team.seats.items()])
+            "INSERT INTO project_teams (project_id, role, person_id, roster, deputy_id) VALUES ($1, $2, $3, $4, $5)",
+            [(project_id, role, seat.person, seat.roster, seat.deputy) for role, seat in team.seats.items()])
     return team.seats
 
 
@@ -41,6 +46,30 @@ async def set_contact(conn: asyncpg.Connection | asyncpg.Pool, person_id: str, e
         """INSERT INTO person_contacts (person_id, channel, address) VALUES ($1, 'email', $2)
            ON CONFLICT (person_id, channel) DO UPDATE SET address = EXCLUDED.address, updated_at = now()""",
         person_id, email)
+
+
+async def set_contacts(pool: asyncpg.Pool, person_id: str, contacts: list[ContactPoint]) -> list[ContactPoint]:
+    """Replace the person's channels as a whole, in order of preference (first tried first)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await unknown_people(conn, [person_id]):
+            raise TeamInvalid("person_id", f"{person_id!r} is not in the directory (`crisis users add` them first)")
+        await conn.execute("DELETE FROM person_contacts WHERE person_id = $1", person_id)
+        await conn.executemany(
+            "INSERT INTO person_contacts (person_id, channel, address, position) VALUES ($1, $2, $3, $4)",
+            [(person_id, c.channel, c.address, i) for i, c in enumerate(contacts)])
+    return contacts
+
+
+async def contacts_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str]) -> dict[str, list[ContactPoint]]:
+    """person id → their channels, preferred first, for the active people among `person_ids`."""
+    rows = await conn.fetch(
+        """SELECT c.person_id, c.channel, c.address FROM person_contacts c
+           JOIN people p ON p.person_id = c.person_id AND p.disabled_at IS NULL
+           WHERE c.person_id = ANY($1) ORDER BY c.person_id, c.position, c.channel""", person_ids)
+    found: dict[str, list[ContactPoint]] = {}
+    for r in rows:
+        found.setdefault(r["person_id"], []).append(ContactPoint(channel=r["channel"], address=r["address"]))
+    return found
 
 
 async def reach_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str]) -> dict[str, str]:

@@ -101,13 +101,13 @@ class CostBench:
         self.pg = start_postgres(self.root / "pg")
         self.dsn = self.pg.get_uri()
         await migrate(self.dsn)
-        self.pool = await create_pool(self.dsn, max_size=8)
         self.env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES,
             data_converter=data_converter(), dev_server_log_level="error")
         self.settings = Settings(database_url=self.dsn, CRISIS_TASK_QUEUE="bench", CRISIS_PLAYBOOK="bench",
                                  CRISIS_PLAYBOOK_DIR=self.root / "playbooks", CRISIS_REPORT_DIR=self.root / "reports",
                                  CRISIS_EVIDENCE_DIR=self.root / "evidence")
+        self.pool = await create_pool(self.dsn, max_size=self.settings.db_pool_size)  # CRISIS_DB_POOL_SIZE, …
         return self
 
     async def __aexit__(self, *exc) -> None:

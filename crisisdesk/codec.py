@@ -109,18 +109,28 @@ class EncryptionCodec(PayloadCodec):
         if not entries:
             raise EncryptionKeyError("CRISIS_ENCRYPTION_KEY is set but holds no key")
         self._ciphers: dict[str, AESGCM] = {}
+        self._secrets: dict[str, bytes] = {}
         for position, entry in enumerate(entries, start=1):
             try:
                 raw = parse_key(entry)
             except EncryptionKeyError as err:
                 raise EncryptionKeyError(f"CRISIS_ENCRYPTION_KEY entry {position}: {err}") from None
             self._ciphers.setdefault(key_id(raw), AESGCM(raw))  # the same key twice: once is enough
+            self._secrets.setdefault(key_id(raw), raw)
         self.encrypting_key_id = next(iter(self._ciphers))
 
     @property
     def key_ids(self) -> list[str]:
         """Every key id this codec decrypts, the encrypting one first."""
         return list(self._ciphers)
+
+    def cipher(self, kid: str) -> AESGCM | None:
+        """The cipher of a configured key (None: not configured); `crisisdesk.sealing` shares the ring."""
+        return self._ciphers.get(kid)
+
+    def secret(self, kid: str) -> bytes:
+        """A configured key's bytes, for keys derived from it (the sealing module's blind index)."""
+        return self._secrets[kid]
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crisisdesk.names import DEFAULT_TASK_QUEUE
@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(None, validation_alias="CRISIS_OIDC_ISSUER")
     oidc_audience: str | None = Field(None, validation_alias="CRISIS_OIDC_AUDIENCE")
     oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
+    token: SecretStr | None = Field(None, validation_alias="CRISIS_TOKEN",
+                                    description="the CLI's personal credential when CRISIS_AUTH is not none")
     # Management: metrics, quality targets and periodic service reports (issue 13).
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
@@ -50,6 +52,55 @@ class Settings(BaseSettings):
     default_team: dict[str, str] = Field(
         default_factory=dict, validation_alias="CRISIS_DEFAULT_TEAM",
         description="JSON role → person id: who holds a role no case and no project team names")
+    # Channels people answer, and acknowledgement links (issue 10, part 2).
+    wecom_webhook: SecretStr | None = Field(None, validation_alias="CRISIS_WECOM_WEBHOOK")
+    dingtalk_webhook: SecretStr | None = Field(None, validation_alias="CRISIS_DINGTALK_WEBHOOK")
+    dingtalk_secret: SecretStr | None = Field(None, validation_alias="CRISIS_DINGTALK_SECRET")
+    feishu_webhook: SecretStr | None = Field(None, validation_alias="CRISIS_FEISHU_WEBHOOK")
+    feishu_secret: SecretStr | None = Field(None, validation_alias="CRISIS_FEISHU_SECRET")
+    sms_provider: Literal["twilio"] | None = Field(None, validation_alias="CRISIS_SMS_PROVIDER")
+    sms_account: str | None = Field(None, validation_alias="CRISIS_SMS_ACCOUNT")
+    sms_token: SecretStr | None = Field(None, validation_alias="CRISIS_SMS_TOKEN")
+    sms_from: str | None = Field(None, validation_alias="CRISIS_SMS_FROM")
+    sms_base_url: str = Field("https://api.twilio.com", validation_alias="CRISIS_SMS_BASE_URL")
+    urgent_kinds: list[str] = Field(
+        ["alert", "escalated", "escalation", "contingency"], validation_alias="CRISIS_URGENT_KINDS",
+        description="notification kinds sent on every channel of a person; the others go to the first that works")
+    ack_secret: SecretStr | None = Field(None, validation_alias="CRISIS_ACK_SECRET")
+    public_url: str | None = Field(None, validation_alias="CRISIS_PUBLIC_URL",
+                                   description="where the API's /ack/{token} is reached from people's phones")
+    ack_ttl: timedelta = Field(timedelta(hours=24), gt=timedelta(0), validation_alias="CRISIS_ACK_TTL")
+    group_window: timedelta = Field(
+        timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
+        description="an intake joins an open case of the same project, category and location received within this; 0: off")
+
+    @model_validator(mode="after")
+    def _channels_complete(self) -> "Settings":
+        """A channel configured without its secret would fail at 2 a.m.: refuse it when the process starts."""
+        needs = [("dingtalk_webhook", "dingtalk_secret", "CRISIS_DINGTALK_SECRET", "CRISIS_DINGTALK_WEBHOOK"),
+                 ("feishu_webhook", "feishu_secret", "CRISIS_FEISHU_SECRET", "CRISIS_FEISHU_WEBHOOK"),
+                 ("public_url", "ack_secret", "CRISIS_ACK_SECRET", "CRISIS_PUBLIC_URL")]
+        if self.sms_provider is not None:
+            needs += [("sms_provider", need, env, "CRISIS_SMS_PROVIDER") for need, env in
+                      (("sms_account", "CRISIS_SMS_ACCOUNT"), ("sms_token", "CRISIS_SMS_TOKEN"),
+                       ("sms_from", "CRISIS_SMS_FROM"))]
+        for have, need, env, because in needs:
+            value = getattr(self, need)
+            value = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if getattr(self, have) is not None and not (value and str(value).strip()):
+                raise ValueError(f"{env}: required when {because} is set (the channel cannot sign or log in without it)")
+        return self
+
+    # -- the worker's capacity (issue 14; README "Tuning the worker" says what was measured) --------
+    worker_cached_workflows: int = Field(1000, ge=0, validation_alias="CRISIS_WORKER_CACHED_WORKFLOWS",
+                                         description="cases kept in memory between tasks (sticky cache)")
+    worker_workflow_tasks: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_TASKS")
+    worker_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_ACTIVITIES")
+    worker_local_activities: int = Field(100, ge=1, validation_alias="CRISIS_WORKER_LOCAL_ACTIVITIES")
+    worker_workflow_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_WORKFLOW_POLLERS")
+    worker_activity_pollers: int = Field(5, ge=1, validation_alias="CRISIS_WORKER_ACTIVITY_POLLERS")
+    db_pool_size: int = Field(10, ge=1, validation_alias="CRISIS_DB_POOL_SIZE",
+                              description="PostgreSQL connections per worker process")
 
     # -- deploy (issue 15): what a worker exposes to Prometheus -------------------------------------
     worker_metrics_address: str | None = Field(

@@ -23,9 +23,9 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from crisisdesk.logs import log
-from crisisdesk.acting import acting, carrying_acting
+from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
-from starter.auth import AuthGate, Authenticator, Principal, require
+from starter.auth import AuthGate, Authenticator, Principal, acting_as, require
 from crisisdesk.models.actions import error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
@@ -36,6 +36,9 @@ from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
 from starter.pools import LoopPools
 from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
+from starter.routes.ack import ack_router
+from starter.routes.reach import reach_router
+from starter.grouping import join_open_case
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
     TemporalUnavailable, UnknownAction,
@@ -87,7 +90,8 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        if self.token is not None and path not in OPEN_PATHS and not self._authorised(scope):
+        # /ack/<token>: the signed token is the credential (opened from a phone, no bearer token).
+        if self.token is not None and path not in OPEN_PATHS and not path.startswith("/ack/") and not self._authorised(scope):
             response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")
             response.headers["WWW-Authenticate"] = "Bearer"
             return await response(scope, receive, send)
@@ -203,8 +207,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @app.post("/intakes", status_code=201, response_model=StartedCase, dependencies=secured,
               responses={200: {"model": StartedCase, "description": "the same intake again: the same case"}})
     async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
-        """Open the case for a reported problem; answers the case id and the promised response time."""
+        """Open the case for a reported problem; answers the case id and the promised response time.
+        The same problem as an open case (project, category, location) joins it: `joined`, `200`."""
         try:
+            joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
+            if joined is not None:
+                return JSONResponse(joined.model_dump(mode="json"), status_code=200)
             started = await cases.start_case(await get_client(), intake, settings)
         except PlaybookError as err:
             return validation_failed([{"loc": ["body", "playbook"], "msg": str(err), "type": "value_error"}])
@@ -260,23 +268,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return await act_as(who, case_id, "add_evidence", {k: v for k, v in payload.items() if v is not None})
 
     async def act_as(who: Principal, case_id: str, action: str, payload: object) -> ActionResult:
-        """With authentication on, `by` is the caller: filled in when absent; naming someone else is
-        refused (403) and recorded on the case as a refused attempt."""
-        if who.method == "local":
-            with acting("http"):
-                return await cases.act(await get_client(), case_id, action, payload)
-        denied = None
-        if isinstance(payload, dict):
-            by = payload.setdefault("by", who.person_id)
-            if by != who.person_id:
-                denied = f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
-        with acting("http", identity=who.person_id, denied=denied):
-            try:
-                return await cases.act(await get_client(), case_id, action, payload)
-            except ActionRejected as refused:
-                if denied is not None:
-                    raise HTTPException(403, denied) from None
-                raise refused
+        try:
+            return await acting_as(await get_client(), who, "http", case_id, action, payload)
+        except cases.Impersonation as refused:
+            raise HTTPException(403, str(refused)) from None
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.
@@ -287,6 +282,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
     app.include_router(projects_router(get_pool))
+    app.include_router(reach_router(get_pool))
+    app.include_router(ack_router(settings, get_pool, get_client))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

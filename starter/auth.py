@@ -25,16 +25,18 @@ from pydantic import BaseModel, ConfigDict
 
 from activities.credentials import CredentialRefused, looks_like_token, verify_token
 from activities.directory import get_person
+from crisisdesk.acting import acting
 from crisisdesk.logs import log
 from crisisdesk.models.people import Person
 from crisisdesk.permissions import ALL_PERMISSIONS, Permission, permissions_for
 from crisisdesk.settings import Settings
+from starter import client as cases
 from starter.oidc import OidcVerifier, looks_like_jwt
 
 # Reachable without a credential. An acknowledgement link carries its own capability in the URL:
 # its router's prefix goes in PUBLIC_PREFIXES.
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES: tuple[str, ...] = ()
+PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/",)  # an acknowledgement link's signed token is its credential
 
 
 class Principal(BaseModel):
@@ -100,6 +102,51 @@ class Authenticator:
                                 + (" nor a JWT" if self.oidc else ""))
 
 
+async def cli_principal(settings: Settings, permission: Permission) -> Principal:
+    """The CLI's caller: the person of `CRISIS_TOKEN` (a personal token or, with OIDC, a JWT), holding
+    `permission`; the local user when authentication is off."""
+    if settings.auth == "none":
+        return LOCAL
+    if settings.token is None:
+        raise CredentialRefused(f"CRISIS_TOKEN: not set; with CRISIS_AUTH={settings.auth} the CLI acts as the person "
+                                "of a personal token (`crisis users add`)")
+    from activities.db import create_pool
+
+    pool = await create_pool(settings.dsn())
+    try:
+        who = await Authenticator(settings, lambda: _given(pool)).authenticate(settings.token.get_secret_value())
+    finally:
+        await pool.close()
+    if not who.can(permission):
+        raise CredentialRefused(f"{who.person_id} may not {permission.value} (roles: {', '.join(who.roles) or 'none'})")
+    return who
+
+
+async def _given(pool: asyncpg.Pool) -> asyncpg.Pool:
+    return pool
+
+
+async def acting_as(client: Any, who: Principal, channel: str, case_id: str, action: str, payload: object) -> Any:
+    """Send an action as the authenticated caller: `by` is filled in when absent; naming someone else is
+    refused (`Impersonation`, an `ActionRejected`) and recorded on the case as a refused attempt. The local user (auth off)
+    acts as whoever `by` names, as before."""
+    if who.method == "local":
+        with acting(channel):
+            return await cases.act(client, case_id, action, payload)
+    denied = None
+    if isinstance(payload, dict):
+        by = payload.setdefault("by", who.person_id)
+        if by != who.person_id:
+            denied = f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
+    with acting(channel, identity=who.person_id, denied=denied):
+        try:
+            return await cases.act(client, case_id, action, payload)
+        except cases.ActionRejected:
+            if denied is not None:
+                raise cases.Impersonation(denied) from None
+            raise
+
+
 def bearer_of(headers: dict[bytes, bytes]) -> str | None:
     """The bearer credential of an ASGI scope's headers (None when absent or another scheme)."""
     scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
@@ -148,6 +195,18 @@ def require(permission: Permission) -> Any:
 
     check.crisis_permission = permission  # what tests/test_access.py looks for on every route
     return Depends(check)
+
+
+def api_routes(app: Any) -> list[Any]:
+    """Every route of the app with its path, methods and dependant, those of included routers too
+    (FastAPI keeps an included router as one lazy entry of `app.routes`)."""
+    found = []
+    for route in app.routes:
+        if hasattr(route, "effective_route_contexts"):
+            found.extend(route.effective_route_contexts())
+        else:
+            found.append(route)
+    return found
 
 
 def route_permissions(route: Any) -> set[Permission]:

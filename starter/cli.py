@@ -21,10 +21,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from temporalio.client import Client
 
-from crisisdesk.acting import acting
+from activities.credentials import CredentialRefused
 from crisisdesk.codec import PayloadDecryptionError
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import ActionRefused, describe_validation_error
+from crisisdesk.permissions import Permission
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
@@ -113,8 +114,10 @@ async def act_body(settings: Settings, case: str, action: str, raw: str, client:
     except TemporalUnavailable:
         cases.validate_action(action, payload)
         raise
-    with acting("cli"):
-        return await cases.act(client, case, action, payload)
+    from starter.auth import acting_as, cli_principal
+
+    who = await cli_principal(settings, Permission.act)
+    return await acting_as(client, who, "cli", case, action, payload)
 
 
 async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, where: str | None = None,
@@ -161,7 +164,7 @@ def load_settings() -> Settings:
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (BadInput, 2), (KeyMissing, 2), (PayloadDecryptionError, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
-    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4),
+    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4),
     (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
 )
 
@@ -365,3 +368,5 @@ app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
+from starter.commands import oncall as oncall_command  # noqa: E402
+app.add_typer(oncall_command.app, name="oncall"); users_command.app.command("contact")(oncall_command.contact)

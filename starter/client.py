@@ -79,6 +79,9 @@ class ActionRejected(CrisisClientError):
         self.reason = reason
 
 
+class Impersonation(ActionRejected):
+    """`by` names someone other than the authenticated person; the case recorded the refused attempt."""
+
 class CaseUnavailable(CrisisClientError):
     """The case exists but no worker answered in time."""
 
@@ -86,6 +89,7 @@ class CaseUnavailable(CrisisClientError):
 class StartedCase(BaseModel):
     case_id: str
     created: bool
+    joined: bool = False  # the intake reports the same problem as an open case: it joined it as a reporter
     severity: Severity
     response_level: str
     received_at: datetime

@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecution
 
 from crisisdesk.models.case import CaseStatus
+from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps
 from crisisdesk.names import SA_NEXT_DEADLINE, SA_STAGE, WORKFLOW_TYPE
 from starter.client import CrisisClientError, status
 
@@ -173,6 +174,25 @@ async def _no_answer(pollers: Pollers, execution: WorkflowExecution) -> tuple[st
     return None
 
 
+async def _overdue_follow_ups(client: Client, now: datetime, where: str | None, timeout: timedelta) -> list[StuckCase]:
+    """A review's follow-up actions past their due date (workflows/follow_ups.py), one row per item."""
+    query = (f"WorkflowType = '{FOLLOW_UP_WORKFLOW}' AND ExecutionStatus = 'Running' AND "
+             f"{SA_NEXT_DEADLINE.name} < '{_rfc3339(now)}'" + (f" AND ({where})" if where else ""))
+    rows = []
+    for execution in await _list(client, query):
+        try:
+            plan = await client.get_workflow_handle(execution.id).query(
+                "follow_ups", result_type=FollowUps, rpc_timeout=timeout)
+            late = [i for i in plan.items if i.done_at is None and i.due_at <= now]
+        except Exception:  # no worker answers: the search attributes still say it is overdue
+            due = execution.typed_search_attributes.get(SA_NEXT_DEADLINE)
+            late = [FollowUpItem(what="a follow-up", owner="its owner", due_at=due or now)]
+        rows += [StuckCase(case_id=execution.id, reason="overdue", stage="follow_up", since=item.due_at,
+                           why=f"overdue follow-up {item.what!r} (owner {item.owner}, due {_rfc3339(item.due_at)})",
+                           unstick=f"do it, then record follow_up_done with what={item.what!r}") for item in late]
+    return rows
+
+
 async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: int = 3,
                      now: datetime | None = None, where: str | None = None,
                      query_timeout: timedelta = QUERY_TIMEOUT, unrecorded_minutes: float = 10) -> list[StuckCase]:
@@ -213,5 +233,6 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
             return rows
 
     found = [row for rows in await asyncio.gather(*(examine(e) for e in running)) for row in rows]
+    found += await _overdue_follow_ups(client, now, where, query_timeout)
     order = {"failing": 0, "overdue": 1, "unrecorded": 2, "idle": 3}
     return sorted(found, key=lambda r: (order[r.reason], r.since or now, r.case_id))

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.records import CaseRecords, purge_personal_data
+from activities.privacy import purge_personal_data
+from activities.records import CaseRecords
 from crisisdesk.models.effects import CaseOpening, OpenCase, RecordTimeline, StoreStakeholder
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.models.intake import Intake
@@ -96,6 +97,20 @@ async def test_record_timeline_twice_writes_each_event_once_and_projects_the_sta
     assert (case["stage"], case["path"], case["category"], case["breached"]) == ("planning", "crisis", "technical", False)
     assert case["next_deadline"] == T0 + timedelta(hours=12)
     assert case["status"]["open_actions"] == ["decide_plan"]
+
+
+async def test_the_events_of_a_workflow_task_run_again_replace_those_of_the_lost_attempt(pool, settings):
+    """A worker died after recording a task's events but before completing the task; the server ran it
+    again later, with later times. The record must equal the history that counts: the second write."""
+    records, case_id = CaseRecords(pool, settings), new_case_id()
+    lost = make_events("triage", "acknowledge")
+    rerun = [e.model_copy(update={"at": e.at + timedelta(seconds=10), "detail": {"due_at": "later"}}) for e in lost]
+    status = make_status(case_id)
+    assert (await records.record_timeline(RecordTimeline(case_id=case_id, status=status, events=lost))).inserted == 2
+    assert (await records.record_timeline(RecordTimeline(case_id=case_id, status=status, events=rerun))).inserted == 2
+    assert (await records.record_timeline(RecordTimeline(case_id=case_id, status=status, events=rerun))).inserted == 0
+    rows = await pool.fetch("SELECT at, detail FROM timeline_events WHERE case_id = $1 ORDER BY seq", case_id)
+    assert [(r["at"], r["detail"]) for r in rows] == [(e.at, e.detail) for e in rerun]
 
 
 async def test_a_late_retry_never_rolls_the_projection_back(pool, settings):

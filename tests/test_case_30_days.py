@@ -42,7 +42,7 @@ async def test_thirty_day_crisis(open_case, pool):
     approved = await case.act("approve_revision", by=DEPUTY)
     assert "delegate" in approved.message
     await case.act("customer_contacted", by=CS)
-    await case.act("customer_answer", by=CS, satisfied=False)  # rejection 2 (the contingency is on since the first)
+    await case.act("customer_answer", by=CS, satisfied=False)  # rejection 2 (contingency on since the first)
     assert (await case.status()).contingency
 
     await case.act("revise_plan", by=CS, kind="specific", summary="Start work on Saturday")

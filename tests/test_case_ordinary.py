@@ -40,7 +40,10 @@ async def test_important_problem_needs_experts(open_case):
     await case.act("triage", by="Chen CS", severity="important", category="complaint")
     reason = await case.refused("solution_proposed", by="Tech Liu", summary="Fix it")
     assert "experts" in reason
-    await case.act("solution_proposed", by="Tech Liu", summary="Fix it", experts=["Dr Ma", "Eng Hu"])
+    # Rules 3: the convened experts propose, not the technician (004 §四(二)).
+    assert "convened experts (Dr Ma, Eng Hu)" in await case.refused(
+        "solution_proposed", by="Tech Liu", summary="Fix it", experts=["Dr Ma", "Eng Hu"])
+    await case.act("solution_proposed", by="Dr Ma", summary="Fix it", experts=["Dr Ma", "Eng Hu"])
     assert (await case.status()).stage == Stage.executing
 
 

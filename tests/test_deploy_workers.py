@@ -25,8 +25,10 @@ from tests.helpers.servers import DevServer, SmtpServer, worker_process
 
 CASES = int(os.environ.get("CRISIS_DEPLOY_CASES", 30))
 CONCURRENCY = 16
-ROLES = {"head": "Zhang Head <head@share.test>", "regional_cs": "Li Regional <regional@share.test>",
-         "cs_owner": "Chen CS <cs@share.test>"}
+# The closure's actors, as the case knows them (with an address, so their notices go out by e-mail).
+ACTORS = {"Chen CS": "Chen CS <cs@share.test>", "Zhang Head": "Zhang Head <head@share.test>"}
+CLOSURE = [(action, {**payload, "by": ACTORS.get(payload["by"], payload["by"])}) for action, payload in ORDINARY_CLOSURE]
+ROLES = {"head": ACTORS["Zhang Head"], "regional_cs": "Li Regional <regional@share.test>", "cs_owner": ACTORS["Chen CS"]}
 
 
 class Driver:
@@ -36,11 +38,11 @@ class Driver:
     def __init__(self, client, case_ids: list[str], at: float = 0.4) -> None:
         self.client, self.case_ids, self.done = client, case_ids, 0
         self.limit, self.progress = asyncio.Semaphore(CONCURRENCY), asyncio.Event()
-        self.threshold = at * len(case_ids) * len(ORDINARY_CLOSURE)
+        self.threshold = at * len(case_ids) * len(CLOSURE)
 
     async def close(self, case_id: str) -> None:
         async with self.limit:
-            for action, payload in ORDINARY_CLOSURE:
+            for action, payload in CLOSURE:
                 result = await act(self.client, case_id, action, payload)
                 assert result.accepted, (case_id, action, result)
                 self.done += 1

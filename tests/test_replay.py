@@ -31,7 +31,7 @@ async def drive_crisis(case) -> None:
     await case.skip(hours=13)
     await case.act("customer_contacted", by="Chen CS")
     await case.act("customer_answer", by="Chen CS", satisfied=False)
-    await case.signal("revise_plan", {"by": "Zhao Eng", "kind": "specific", "summary": "Saturday"})
+    await case.signal("revise_plan", {"by": "Chen CS", "kind": "specific", "summary": "Saturday"})
     await case.signal("approve_revision", {"by": "Nobody"})  # refused, recorded
     await case.act("approve_revision", by="Wang Head")  # never the proposer
     await case.act("customer_contacted", by="Chen CS")
@@ -50,7 +50,7 @@ async def test_a_fresh_case_replays_deterministically(open_case):
     history = await case.handle.fetch_history()
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None
-    if os.environ.get("CRISIS_RECORD_HISTORIES"):  # v1: before records moved to the background; v2: before rules 3
+    if os.environ.get("CRISIS_RECORD_HISTORIES"):  # v1: legacy records; v2: rules 2; v3: rules 3 (issue 11)
         (HISTORIES / "crisis_closed_v3.json").write_text(history.to_json())
 
 

@@ -246,7 +246,8 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
     async with step("triaged"):
         assert await send_update(page, "triage", TRIAGE) is None
         sheet = await sheet_after(page, sheet)
-        assert sheet.stage == "solving" and sheet.steps[0][0] == "solution_proposed", sheet.text
+        # Urgent: the convened experts propose the solution (rules 3), so convening them comes first.
+        assert sheet.stage == "solving" and [n for n, _ in sheet.steps] == ["convene_experts", "solution_proposed"], sheet.text
         await for_guide(metadata_panels(page), "04-case-sheet-solving", not stack.encrypted)
 
     after = await status_of(case)

@@ -30,13 +30,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows import sheet
     from workflows.casefile import CaseFile
     from workflows.effects import BOOKKEEPING, EffectRunner
+    from workflows.learning import Learning
     from workflows.legacy import LegacyLoop
-    from workflows.state import ContinuedCase
+    from workflows.state import RULES_VERSION, ContinuedCase
     from workflows.steps import apply
 
 # Cases started from here on record in the background; older histories replay on the legacy loop.
 PATCH_BACKGROUND = "records-in-background"
-PATCH_RULES_3 = "lifecycle-rules-3"  # cases opened before it keep rules 2 (see workflows/state.py)
+# Cases started from here on run rules 3 (issue 11's lifecycle); a history recorded before keeps rules 2
+# (asked before anything else runs, so that replay asks it at the same point).
+PATCH_RULES_3 = "lifecycle-rules-3"
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -65,7 +68,7 @@ def read_start(start: Any) -> Intake | ContinuedCase:
                                non_retryable=True) from None
 
 
-class CrisisWorkflow(EffectRunner, LegacyLoop):
+class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     @workflow.init
     def __init__(self, start: RawValue) -> None:
         self.case: CaseFile | None = None
@@ -92,7 +95,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             self.legacy = True
             return await self.run_legacy(start)
         # Asked here, in the first activation: a patch asked after a local activity does not replay.
-        rules = 3 if workflow.patched(PATCH_RULES_3) else 2
+        rules = RULES_VERSION if workflow.patched(PATCH_RULES_3) else 2
         if isinstance(start, Intake):
             await self.open(start, now, rules)
         else:
@@ -232,6 +235,10 @@ class CrisisWorkflow(EffectRunner, LegacyLoop):
             await self.join_other_case(action)
         with self.case.attempt():
             message = apply(self.case, name, action, now, via, identity)
+        if name == "review_done" and action.follow_ups:
+            await self.start_follow_ups(action)
+        if name == "triage" and self.case.state.rules >= 3:
+            message += await self.suggest_knowledge(now)
         self.changed(now)
         return message
 

@@ -24,21 +24,21 @@ from crisisdesk.names import (
     SA_STAGE,
 )
 from crisisdesk.playbooks import Playbook
-from workflows import deadlines
+from workflows import deadlines, waits
 from workflows.state import RULES_VERSION, TAIL, CaseState, Effect
 
 # What moves the case forward from each stage (status.open_actions) and whose turn it is (CrisisOwner).
 NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
     Stage.reported: (["triage"], "cs_owner"),
-    Stage.triaged: (["solution_proposed"], "technician"),
-    Stage.solving: (["solution_proposed"], "technician"),
+    Stage.triaged: (["convene_experts", "solution_proposed"], "technician"),
+    Stage.solving: (["convene_experts", "solution_proposed"], "technician"),
     Stage.alerting: (["acknowledge", "decide_plan"], "head"),
     Stage.planning: (["decide_plan"], "head"),
     Stage.contacting: (["customer_contacted"], "cs_owner"),
     Stage.awaiting_answer: (["customer_answer"], "cs_owner"),
-    Stage.revising: (["revise_plan", "approve_revision", "plan_not_adjustable"], "department"),
+    Stage.revising: (["revise_plan", "approve_revision", "reclassify_revision", "plan_not_adjustable"], "department"),
     Stage.explaining: (["explained"], "cs_owner"),
-    Stage.executing: (["execution_started", "progress_reported", "execution_done"], "department"),
+    Stage.executing: (["execution_started", "progress_reported", "adjust_plan", "execution_done"], "department"),
     Stage.confirming: (["resolution_confirmed"], "cs_owner"),
     Stage.surveying: (["survey_response"], "cs_owner"),
     Stage.reviewing: (["review_done"], "head"),
@@ -46,6 +46,8 @@ NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
     Stage.cancelled: ([], "head"),
 }
 STAGE_ORDER = list(Stage)
+RULES_3_ONLY = {"convene_experts", "adjust_plan", "reclassify_revision"}
+ORDINARY_ONLY = {"convene_experts", "adjust_plan"}
 
 
 class CaseFile:
@@ -161,6 +163,8 @@ class CaseFile:
             return
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
+        if self.state.rules >= 3:
+            waits.on_move(self, now, before, stage)
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
@@ -178,7 +182,8 @@ class CaseFile:
         for name in names:
             deadline = self.state.deadlines.pop(name, None)
             if deadline is not None:
-                late = now - deadline.due_at if now > deadline.due_at else None
+                due = deadline.due_at + (now - deadline.paused_at) if deadline.paused_at else deadline.due_at
+                late = now - due if now > due else None
                 self.record(now, "deadline_met", name, due_at=deadline.due_at.isoformat(),
                             late_by_seconds=int(late.total_seconds()) if late else None)
 
@@ -239,7 +244,7 @@ class CaseFile:
     def next_wakeup(self) -> datetime | None:
         s = self.state
         times = [deadlines.next_alert(s), s.next_report_at, s.next_media_report_at,
-                 s.delegation.until if s.delegation else None, self.survey_wakeup()]
+                 s.delegation.until if s.delegation else None, waits.next_wakeup(self)]
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: datetime) -> None:
@@ -257,7 +262,7 @@ class CaseFile:
                 s.bump("breaches")
             self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
                         f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
-                        f"{', '.join(NEXT_STEPS[s.stage][0]) or 'none'}.", level=deadline.level)
+                        f"{', '.join(self.next_steps()) or 'none'}.", level=deadline.level)
         if s.next_report_at is not None and s.next_report_at <= now:
             every = self.report_every()
             kind = "daily" if every <= timedelta(days=1) else "weekly"
@@ -271,38 +276,15 @@ class CaseFile:
         if s.delegation is not None and s.delegation.until <= now:
             self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())
             s.delegation = None
-        self.survey_tick(now)
-
-    # -- closure that cannot jam (rules 3): the survey does not hold the case --------------------
-    def await_survey(self, now: datetime) -> None:
-        if self.state.rules >= 3:
-            self.state.survey_due_at, self.state.survey_reminded = now + self.state.playbook.survey_period, False
-
-    def survey_wakeup(self) -> datetime | None:
-        s = self.state
-        if s.stage != Stage.surveying or s.survey_due_at is None:
-            return None
-        return s.survey_due_at if s.survey_reminded else s.survey_due_at - s.playbook.survey_period / 2
-
-    def survey_tick(self, now: datetime) -> None:
-        """Halfway: customer service reminds the customer. At the end: the case moves on to the review,
-        recording that the customer did not answer (004 §四(六): the survey follows, it never gates)."""
-        s = self.state
-        due = self.survey_wakeup()
-        if due is None or due > now:
-            return
-        if not s.survey_reminded:
-            s.survey_reminded = True
-            event = self.record(now, "reminder", "survey", due_at=s.survey_due_at.isoformat())
-            self.notify(event, "reminder", ["cs_owner"], "Survey not answered yet",
-                        f"Remind the customer of the satisfaction survey; the case moves on at {s.survey_due_at.isoformat()}.")
-            return
-        s.survey_due_at = None
-        s.bump("surveys_unanswered")
-        self.record(now, "survey_unanswered", "survey", period=str(s.playbook.survey_period))
-        self.move(now, Stage.reviewing, "system", "the customer did not answer the survey in time")
+        waits.tick(self, now)
 
     # -- what the world sees ----------------------------------------------------------------
+    def next_steps(self) -> list[str]:
+        """The actions that move the case on from its stage, on its path and under its rules."""
+        s = self.state
+        skip = (RULES_3_ONLY if s.rules < 3 else set()) | (ORDINARY_ONLY if s.path == Path.crisis else set())
+        return [name for name in NEXT_STEPS[s.stage][0] if name not in skip]
+
     def owner(self) -> str:
         s = self.state
         role = NEXT_STEPS[s.stage][1]
@@ -317,10 +299,12 @@ class CaseFile:
             path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
             roles=s.roles, delegation=s.delegation,
             deadlines=sorted(s.deadlines.values(), key=lambda d: d.due_at),
-            open_actions=NEXT_STEPS[s.stage][0], plan=s.plan, counts=s.counts, updated_at=s.updated_at,
+            open_actions=self.next_steps(), plan=s.plan, counts=s.counts, updated_at=s.updated_at,
             received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
             reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
+            waiting_until=s.waiting.until if s.waiting else None, experts=s.experts, implementation=s.implementation,
+            similar_articles=s.similar_articles,
         )
 
     def search_attributes(self) -> dict:

@@ -38,7 +38,7 @@ def set_deadline(state: CaseState, name: str, due_at: datetime) -> DeadlineStatu
 
 
 def nearest_due(state: CaseState) -> datetime | None:
-    return min((d.due_at for d in state.deadlines.values()), default=None)
+    return min((d.due_at for d in state.deadlines.values() if d.paused_at is None), default=None)
 
 
 def next_alert(state: CaseState) -> datetime | None:

@@ -40,7 +40,7 @@ def render(case: CaseFile, now: datetime) -> str:
     if s.stage.is_final:
         lines.append(f"The case is {s.stage.value}.")
     else:
-        actions, role = NEXT_STEPS[s.stage]
+        actions, role = case.next_steps(), NEXT_STEPS[s.stage][1]
         owner = case.owner()
         turn = role if owner == role else f"{role} ({owner})"
         lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]

@@ -114,7 +114,7 @@ class ExecutionStarted(Action):
 
 
 class ProgressReported(Action):
-    pass
+    milestone: Name | None = Field(None, description="a milestone of the implementation plan this progress meets")
 
 
 class ExecutionDone(Action):
@@ -157,9 +157,52 @@ class MediaStatement(Action):
     filed_with: Name
 
 
+class Milestone(StorableModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: Name
+    due_at: AwareDatetime
+
+
+class ImplementationPlan(StorableModel):
+    """Who carries the solution out, and the milestones they answer for (004 §四(三))."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    owner: Name
+    milestones: list[Milestone] = Field(default_factory=list, max_length=30)
+
+    @field_validator("milestones")
+    @classmethod
+    def _unique(cls, v: list[Milestone]) -> list[Milestone]:
+        names = [m.name for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError("milestone names must be unique")
+        return v
+
+
 class SolutionProposed(Action):
     summary: Text
     experts: list[Name] = Field(default_factory=list, max_length=50)
+    implementation: ImplementationPlan | None = None
+
+
+class ConveneExperts(Action):
+    """Important and urgent problems: the experts who consult (会诊) and propose the solution."""
+
+    experts: list[Name] = Field(min_length=1, max_length=50)
+    question: str | None = Field(None, max_length=5000)
+
+
+class AdjustPlan(Action):
+    """The implementation plan changes during execution (004 §四(四)): a reason, and what changes."""
+
+    reason: Text
+    owner: Name | None = None
+    milestones: list[Milestone] | None = Field(None, max_length=30)
+    summary: str | None = Field(None, max_length=5000)
+
+    def model_post_init(self, _context) -> None:
+        if self.owner is None and self.milestones is None and self.summary is None:
+            raise ValueError("give at least one of owner, milestones or summary to change")
 
 
 class ResolutionConfirmed(Action):
@@ -179,11 +222,19 @@ class SurveyResponse(Action):
     comment: str | None = Field(None, max_length=5000)
 
 
+class FollowUp(StorableModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    what: Text
+    owner: Name
+    due_at: AwareDatetime
+
+
 class ReviewDone(Action):
     cause: Text
     lessons: Text
     knowledge_title: Name
     knowledge_body: Text
+    follow_ups: list[FollowUp] = Field(default_factory=list, max_length=30)
 
 
 class Escalate(Action):
@@ -240,7 +291,9 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "add_evidence": AddEvidence,
     "police_liaison": PoliceLiaison,
     "media_statement": MediaStatement,
+    "convene_experts": ConveneExperts,
     "solution_proposed": SolutionProposed,
+    "adjust_plan": AdjustPlan,
     "resolution_confirmed": ResolutionConfirmed,
     "compensation": Compensation,
     "survey_response": SurveyResponse,

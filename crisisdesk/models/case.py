@@ -38,6 +38,7 @@ class DeadlineStatus(BaseModel):
     level: int = 0
     reminders: int = 0
     next_alert_at: datetime | None = None
+    paused_at: datetime | None = None  # stopped while the case waits on the customer (playbook customer_waits)
 
 
 class DelegationStatus(BaseModel):
@@ -57,6 +58,7 @@ class PlanStatus(BaseModel):
     revisions: int = 0
     rejections: int = 0
     pending_revision: dict[str, Any] | None = None
+    last_revision: dict[str, Any] | None = None  # the latest approved one, with the summary it replaced
 
 
 class ReporterRef(BaseModel):
@@ -100,6 +102,11 @@ class CaseStatus(BaseModel):
     playbook_version: int
     next_owner: str | None = None
     reporters: list[ReporterRef] = Field(default_factory=list)
+    waiting_until: datetime | None = Field(None, description="the stage waits on the customer until then, then moves on")
+    experts: list[str] = Field(default_factory=list)
+    implementation: dict[str, Any] | None = None
+    similar_articles: list[dict[str, Any]] = Field(default_factory=list, description="knowledge-base articles "
+                                                   "most like this case, found at triage")
     unrecorded: int = Field(0, description="events the PostgreSQL record has not caught up with yet")
 
 

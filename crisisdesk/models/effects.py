@@ -190,3 +190,23 @@ class SaveKnowledge(BaseModel):
 
 class KnowledgeSaved(BaseModel):
     article_id: int
+
+
+class SimilarKnowledge(BaseModel):
+    """Triage asks the knowledge base for articles like the new case (004 §六(一))."""
+
+    case_id: str
+    text: str
+    category: str | None = None
+    limit: int = Field(3, ge=1, le=20)
+
+
+class KnowledgeMatch(BaseModel):
+    article_id: int
+    case_id: str
+    title: str
+    rank: float
+
+
+class KnowledgeMatches(BaseModel):
+    articles: list[KnowledgeMatch] = []

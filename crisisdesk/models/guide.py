@@ -52,17 +52,18 @@ GUIDE: dict[str, Guide] = {
                          {"by": "Chen", "kind": "specific", "summary": "Repair in 2 days instead of 3"}),
     "approve_revision": Guide("approves the pending revision", "principled: the head or a delegate in scope; "
                               "specific: the plan's department or the head", "revising", {"by": "Zhang"}),
-    "reclassify_revision": Guide("calls a pending 'specific' revision a change of principle: it then needs the head's "
-                                 "approval, on the approval clock", "the head or a delegate in scope", "revising",
-                                 {"by": "Zhang", "reason": "a full refund changes the plan's principle"}),
+    "reclassify_revision": Guide("declares a specific revision principled: it goes back to the head for approval "
+                                 "(pending, or approved and not yet put to the customer)",
+                                 "the head, or a delegate with reclassify_revision in scope", "revising, contacting, awaiting_answer",
+                                 {"by": "Zhang", "reason": "a refund instead of a repair changes the plan in principle"}),
     "plan_not_adjustable": Guide("the plan cannot change; starts the 12 h explanation deadline", "customer service",
                                  "revising", {"by": "Chen", "reason": "the membrane warranty forbids it"}),
     "explained": Guide("the customer was told why the plan cannot change; did they understand", "customer service",
                        "explaining", {"by": "Chen", "understood": True}),
     "execution_started": Guide("the department starts the plan; starts the 24 h progress deadline", "the department",
                                "executing", {"by": "Sun", "department": "engineering"}),
-    "progress_reported": Guide("the customer was told how it goes; meets the progress deadline", "customer service",
-                               "executing", {"by": "Chen"}),
+    "progress_reported": Guide("the customer was told how it goes; meets the progress deadline (and the milestone "
+                               "named, if any)", "customer service", "executing", {"by": "Chen"}),
     "execution_done": Guide("the plan is carried out; confirmation with the customer follows", "the department",
                             "executing", {"by": "Sun"}),
     "external_involvement": Guide("media, government, police, regulator, organiser, lawyer or forum is involved; "
@@ -81,11 +82,23 @@ GUIDE: dict[str, Guide] = {
                              "channel": "duty phone"}),
     "media_statement": Guide("files a statement with regional marketing", "the spokesperson only", ANY,
                              {"by": "Liu", "text": "We are repairing the roof.", "filed_with": "regional marketing"}),
-    "solution_proposed": Guide("the ordinary path's solution; experts are required from 'important'",
-                               "the technician, or the convened experts", "triaged, solving (ordinary path)",
-                               {"by": "Sun", "summary": "Replace the valve", "experts": ["Dr. Hu"]}),
+    "convene_experts": Guide("convenes the experts who consult on an important or urgent problem; they are told "
+                             "what is expected and by when", "customer service, the technician or the head",
+                             "triaged, solving (ordinary path)", {"by": "Chen", "experts": ["Dr. Hu", "Eng. Ma"]}),
+    "solution_proposed": Guide("the ordinary path's solution with its implementation plan (owner, milestones with due "
+                               "dates); experts are required from 'important'",
+                               "general: the technician (the first proposer becomes it if none is named); important, "
+                               "urgent: one of the convened experts", "triaged, solving (ordinary path)",
+                               {"by": "Dr. Hu", "summary": "Replace the valve", "experts": ["Dr. Hu"],
+                                "implementation": {"owner": "Sun", "milestones": [
+                                    {"name": "parts ordered", "due_at": "2030-01-02T00:00:00Z"}]}}),
+    "adjust_plan": Guide("changes the implementation plan during execution (owner, milestones, summary), with a reason",
+                         "the plan's owner, the technician, a convened expert or the head", "executing (ordinary path)",
+                         {"by": "Sun", "reason": "parts arrive a day late",
+                          "milestones": [{"name": "parts ordered", "due_at": "2030-01-03T00:00:00Z"}]}),
     "resolution_confirmed": Guide("the customer confirms the resolution; not satisfied sends the case back",
-                                  "customer service", "confirming", {"by": "Chen", "satisfied": True}),
+                                  "customer service only (cs_owner or regional_cs; the first to record it becomes "
+                                  "cs_owner if none is named)", "confirming", {"by": "Chen", "satisfied": True}),
     "compensation": Guide("records compensation given", "the head or customer service", ANY,
                           {"by": "Zhang", "kind": "fee waiver", "amount": 600}),
     "survey_response": Guide("records the satisfaction survey, scores 1-5", "customer service", "surveying",

@@ -1,4 +1,5 @@
-"""A project's standing team (002 §4.1): for each role a person, and a deputy for escalations."""
+"""A project's standing team (002 §4.1): for each role a person (or the roster whose person on duty
+holds it), and a deputy for escalations."""
 
 from typing import Any
 
@@ -11,18 +12,21 @@ from crisisdesk.models.text import Name, StorableModel
 class Seat(StorableModel):
     model_config = ConfigDict(extra="forbid")
 
-    person: Name
+    person: Name | None = None
+    roster: Name | None = None  # an on-call roster: whoever is on duty when an alert is sent
     deputy: Name | None = None
 
     @model_validator(mode="after")
     def _two_people(self) -> "Seat":
-        if self.deputy == self.person:
+        if (self.person is None) == (self.roster is None):
+            raise ValueError("person: give either person or roster (exactly one)")
+        if self.deputy is not None and self.deputy == self.person:
             raise ValueError("deputy: must be someone other than the person")
         return self
 
 
 class Team(StorableModel):
-    """`PUT /projects/{id}/team`: role → person, or role → {"person", "deputy"}."""
+    """`PUT /projects/{id}/team`: role → person, or role → {"person" | "roster", "deputy"}."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +50,12 @@ class Team(StorableModel):
         """(field, person id) of everyone the team names, for the directory check."""
         found = []
         for role, seat in self.seats.items():
-            found.append((f"{role}.person", seat.person))
+            if seat.person:
+                found.append((f"{role}.person", seat.person))
             if seat.deputy:
                 found.append((f"{role}.deputy", seat.deputy))
         return found
+
+    def rosters(self) -> list[tuple[str, str]]:
+        """(field, roster name) of every seat held by a roster."""
+        return [(f"{role}.roster", seat.roster) for role, seat in self.seats.items() if seat.roster]

@@ -20,6 +20,10 @@ DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
     "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
 ]
+# Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
+CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "progress_update",
+                 "revision_approval", "monitor_checkin")
+SLA_TIMERS = ("acknowledgement", "response", "resolution")
 ReportKind = Literal["daily", "weekly", "change", "media", "final"]
 
 
@@ -62,9 +66,34 @@ class Reporting(BaseModel):
     key_phase_every: timedelta = timedelta(days=1)
     other_every: timedelta = timedelta(days=7)
     media_every: timedelta = timedelta(days=7)
-    # 4.5.1: planning right after an alert is as hot as contacting the customer.
-    key_phases: list[str] = ["planning", "contacting", "awaiting_answer", "revising", "explaining", "executing"]
+    key_phases: list[str] = ["alerting", "planning", "contacting", "awaiting_answer", "revising", "explaining", "executing"]
     recipients: list[str] = ["head", "regional_cs", "department:crisis_team"]
+
+
+class CustomerWaits(BaseModel):
+    """How long a stage waits on the customer before the case moves on without them (reminder halfway),
+    and which SLA clocks stop meanwhile. 004 §四(六) puts the survey after resolution, not as a gate."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: timedelta = Field(timedelta(days=3), gt=timedelta(0), description="awaiting_answer: the plan's answer")
+    confirmation: timedelta = Field(timedelta(days=7), gt=timedelta(0), description="confirming: the resolution")
+    survey: timedelta = Field(timedelta(days=7), gt=timedelta(0), description="surveying: the satisfaction survey")
+    pause_sla: list[str] = Field(default_factory=list, description="SLA clocks that stop while the case waits on "
+                                                                   "the customer (acknowledgement, response, resolution)")
+
+    @model_validator(mode="after")
+    def _only_sla(self) -> "CustomerWaits":
+        for name in self.pause_sla:
+            if name in CRISIS_TIMERS:
+                raise ValueError(f"pause_sla: {name} is a crisis timer and never pauses; only {', '.join(SLA_TIMERS)} may")
+            if name not in SLA_TIMERS:
+                raise ValueError(f"pause_sla: unknown clock {name!r}; use {', '.join(SLA_TIMERS)}")
+        return self
+
+
+# The head's approval of a principled revision (002 §4.4.1.1): within the hour the revision itself has.
+DEFAULT_APPROVAL = {"due": "PT1H", "escalation": {"levels": [["head"], ["head", "regional_cs"]],
+                                                  "repeat_every": "PT30M", "repeats": 2}}
 
 
 class Playbook(BaseModel):
@@ -83,24 +112,26 @@ class Playbook(BaseModel):
     risk_warning_roles: list[str] = ["department:crisis_team"]
     regional_marketing_role: str = "department:regional_marketing"
     spokesperson_default_role: str = "department:marketing"
-    head_actions: list[str] = ["decide_plan", "approve_revision", "delegate", "revoke_delegation", "cancel"]
+    head_actions: list[str] = ["decide_plan", "approve_revision", "reclassify_revision", "delegate",
+                               "revoke_delegation", "cancel"]
     experts_required_from: Severity = Severity.important
-    contingency_after_rejections: int = Field(1, ge=1, description="unsatisfied answers that start the contingency (4.4.1.4: the first)")
-    survey_period: timedelta = Field(timedelta(days=7), description="how long the survey waits for the customer before the case moves on")
+    contingency_after_rejections: int = Field(1, ge=1, description="unsatisfied answers that start the contingency "
+                                                                  "(002 §4.4.1.4: the first, by default)")
     group_complaint_reporters: int = Field(3, ge=0, description="reporters that make a case a group complaint (crisis path); 0: never")
     default_roles: dict[str, str] = {}
     history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
+    customer_waits: CustomerWaits = CustomerWaits()
 
     @model_validator(mode="after")
     def _complete(self) -> "Playbook":
         missing = [s.value for s in Severity if s not in self.severity]
         if missing:
             raise ValueError(f"severity: targets missing for {', '.join(missing)}")
+        if "revision_approval" not in self.deadlines:
+            self.deadlines["revision_approval"] = Deadline.model_validate(DEFAULT_APPROVAL)
         for name in ("first_contact", "revision", "explanation", "progress_update", "alert_acknowledgement"):
             if name not in self.deadlines:
                 raise ValueError(f"deadlines: {name} is required")
-        if self.survey_period <= timedelta(0):
-            raise ValueError("survey_period: must be longer than zero, or a survey nobody answers holds the case for ever")
         unknown = [a for a in self.head_actions if a not in ACTION_NAMES]
         if unknown:
             raise ValueError(f"head_actions: unknown actions {unknown}")

@@ -3,8 +3,11 @@ records (what was done, when, by whom) stay whole, and each run says how many ro
 
 import asyncio
 import getpass
+import sys
 
 import typer
+
+from crisisdesk.sealing import Sealer
 
 app = typer.Typer(help="personal data: retention and erasure requests", no_args_is_help=True)
 
@@ -44,5 +47,31 @@ def erase(person: str = typer.Argument(..., help="the name or contact the reques
     from activities.privacy import erase_person
     from starter.cli import _with_pool, load_settings, run
 
-    counts = run(lambda: asyncio.run(_with_pool(load_settings(), lambda pool: erase_person(pool, person, getpass.getuser()))))
+    def body() -> dict:
+        settings = load_settings()
+        sealer = Sealer.from_settings(settings)
+        return asyncio.run(_with_pool(settings, lambda pool: erase_person(pool, sealer, person, getpass.getuser())))
+
+    counts = run(body)
     print(f"{counts['stakeholders']} stakeholder row(s) erased")
+
+
+@app.command("rotate")
+def rotate_key() -> None:
+    """After a new key was put first in CRISIS_ENCRYPTION_KEY: re-seal every personal field an older key
+    (or no key) wrote, with progress; the old keys can leave the list once it has run."""
+    from activities.privacy import rotate
+    from starter.cli import BadInput, _with_pool, load_settings, run
+
+    def progress(done: int, total: int) -> None:
+        print(f"re-sealed {done}/{total} stakeholder row(s)", file=sys.stderr, flush=True)
+
+    def body() -> dict:
+        settings = load_settings()
+        sealer = Sealer.from_settings(settings)
+        if not sealer.on:
+            raise BadInput("CRISIS_ENCRYPTION_KEY: not set; rotation needs the new key first and the old ones after it")
+        return asyncio.run(_with_pool(settings, lambda pool: rotate(pool, sealer, getpass.getuser(), progress)))
+
+    counts = run(body)
+    print(f"{counts['stakeholders']} stakeholder row(s) re-sealed with the first key")

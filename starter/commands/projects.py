@@ -10,7 +10,7 @@ app = typer.Typer(help="projects' standing teams: who holds each role, and their
 
 @app.command("set-team")
 def set_team_command(project: str = typer.Argument(..., help="the project id intakes name"),
-                     seats: list[str] = typer.Argument(..., help="ROLE=PERSON or ROLE=PERSON/DEPUTY, one per role")) -> None:
+                     seats: list[str] = typer.Argument(..., help="ROLE=PERSON, ROLE=PERSON/DEPUTY or ROLE=@ROSTER[/DEPUTY], one per role")) -> None:
     """Replace the project's team (people must be in the directory: `crisis users add`)."""
     from pydantic import ValidationError
 
@@ -24,9 +24,10 @@ def set_team_command(project: str = typer.Argument(..., help="the project id int
         for seat in seats:
             role, sep, people = seat.partition("=")
             if not sep or not people:
-                raise BadInput(f"SEATS: {seat!r} is not ROLE=PERSON[/DEPUTY]")
+                raise BadInput(f"SEATS: {seat!r} is not ROLE=PERSON[/DEPUTY] or ROLE=@ROSTER[/DEPUTY]")
             person, _, deputy = people.partition("/")
-            parsed[role] = {"person": person, **({"deputy": deputy} if deputy else {})}
+            holder = {"roster": person[1:]} if person.startswith("@") else {"person": person}
+            parsed[role] = {**holder, **({"deputy": deputy} if deputy else {})}
         try:
             team = Team.model_validate(parsed)
         except ValidationError as err:
@@ -57,5 +58,5 @@ def show(project: str = typer.Argument(..., help="the project id"),
         return
     table = Table("role", "person", "deputy")
     for role, seat in sorted(seats.items()):
-        table.add_row(role, seat.person, seat.deputy or "–")
+        table.add_row(role, seat.person or f"on duty in roster {seat.roster}", seat.deputy or "–")
     out.print(table)

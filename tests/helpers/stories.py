@@ -16,7 +16,7 @@ async def ordinary(case, severity="general", category="technical", score=None, *
     await case.act("triage", by="Chen CS", severity=severity, category=category)
     rounds = 2 if reject_first else 1
     for n in range(rounds):
-        await case.act("solution_proposed", by="Tech Liu", summary="Fix it",
+        await case.act("solution_proposed", by="Tech Liu" if severity == "general" else "Dr Ma", summary="Fix it",
                        experts=[] if severity == "general" else ["Dr Ma"])
         await case.act("execution_started", by="Zhao Eng", department="engineering")
         await case.act("execution_done", by="Zhao Eng")

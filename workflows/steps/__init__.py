@@ -34,6 +34,11 @@ def need_stage(case: CaseFile, action: str, *stages: Stage) -> None:
         raise ActionRefused(f"{action}: the case is at {case.state.stage.value}; this action belongs to {allowed}")
 
 
+def v3(case: CaseFile) -> bool:
+    """The case runs issue 11's lifecycle (opened after it shipped); older cases keep their rules."""
+    return case.state.rules >= 3
+
+
 def need_path(case: CaseFile, action: str, path: Path) -> None:
     if case.state.path != path:
         raise ActionRefused(f"{action}: belongs to the {path.value} path; this case is on the {case.state.path.value} path")
@@ -47,8 +52,11 @@ def case_effect(case: CaseFile, event, kind: str, **data) -> Effect:
 def retarget_sla(case: CaseFile, now: datetime) -> None:
     """Severity changed: open SLA deadlines move to the new level's targets, still from received_at."""
     for name, due in sla_targets(case.state).items():
-        if name in case.state.deadlines and case.state.deadlines[name].due_at != due:
+        old = case.state.deadlines.get(name)
+        if old is not None and old.due_at != due:
             case.set_deadline(now, name, due)
+            if old.paused_at is not None:  # still waiting on the customer: stays stopped
+                case.state.deadlines[name].paused_at, case.state.deadlines[name].next_alert_at = old.paused_at, None
 
 
 PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary", "reporter"}
@@ -68,4 +76,4 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
 
 
 # Registered by importing: each module adds its steps to STEPS.
-from workflows.steps import anytime, crisis, ordinary  # noqa: E402,F401
+from workflows.steps import anytime, crisis, ordinary, plans  # noqa: E402,F401

@@ -9,7 +9,7 @@ from crisisdesk.models.intake import Path, Severity
 from workflows.authority import require_head, require_spokesperson
 from workflows.casefile import CaseFile
 from workflows.state import KEPT
-from workflows.steps import case_effect, retarget_sla, step
+from workflows.steps import case_effect, retarget_sla, step, v3
 
 # Parties whose involvement moves a case onto the crisis path at any level (002 §4.4.1.4, §4.5.2).
 SERIOUS_PARTIES = {"media", "government", "police", "regulator", "lawyer"}
@@ -84,7 +84,20 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
         case.contingency_on(now, x.by, f"{x.party} involved at {x.level} level")
     if s.path == Path.crisis:
         case.report(event, "change", f"external involvement: {x.party} ({x.level})")
+    if x.party == "media" and v3(case):
+        tell_spokesperson(case, now, x)
     return "crisis team alerted" + ("; crisis path and contingency on" if serious else "")
+
+
+def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -> None:
+    """The spokesperson is the only outlet (002 §4.6): told what is expected and by when."""
+    s = case.state
+    role = "spokesperson" if "spokesperson" in s.roles else s.playbook.spokesperson_default_role
+    by_when = now + s.playbook.reporting.key_phase_every
+    case.notify(s.events[-1], "media_brief", [role], f"Media involved ({x.level}): prepare a statement",
+                f"{x.party} at {x.level} level ({x.source or 'no source given'}). Prepare a statement and file it with "
+                f"regional marketing (media_statement) by {by_when.isoformat()}; you are the only one who speaks to "
+                "the media.")
 
 
 @step("add_evidence")

@@ -8,7 +8,7 @@ from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
 from workflows.authority import require_department, require_head, require_role_holder
 from workflows.casefile import CaseFile
-from workflows.steps import need_path, need_stage, step
+from workflows.steps import need_path, need_stage, step, v3
 
 
 # -- 4. crisis path ----------------------------------------------------------------------------
@@ -55,11 +55,8 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     answer = case.state.events[-1]
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
-        if case.state.rules >= 3:  # 4.4.1.2: the department is told to carry it out, and by when
-            due = case.state.playbook.deadlines["progress_update"].due
-            case.notify(answer, "handover", [f"department:{plan.department}"], "Carry out the accepted plan",
-                        f"The customer accepted: {plan.summary}. Record execution_started, and report progress "
-                        f"to the customer within {due} of starting.")
+        if v3(case):
+            tell_department(case, now, "the customer accepted the plan")
         return "customer satisfied; the department carries the plan out"
     plan.rejections += 1
     case.state.bump("rejections")
@@ -67,7 +64,8 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     case.start_timer(now, "revision")
     case.major_change(f"customer rejected the plan ({plan.rejections})", answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
-        case.contingency_on(now, x.by, f"customer rejected the plan {plan.rejections} times")
+        times = "once" if plan.rejections == 1 else f"{plan.rejections} times"
+        case.contingency_on(now, x.by, f"customer rejected the plan {times}")
     return f"customer not satisfied; revise within {case.state.playbook.deadlines['revision'].due}"
 
 
@@ -76,10 +74,35 @@ def revise_plan(case: CaseFile, x: a.RevisePlan, now: datetime) -> str:
     need_stage(case, "revise_plan", Stage.revising)
     case.state.plan.pending_revision = {"kind": x.kind, "summary": x.summary, "by": x.by, "at": now.isoformat()}
     case.meet(now, "revision")
-    if case.state.rules >= 3 and x.kind == "principled" and "revision_approval" in case.state.playbook.deadlines:
-        case.start_timer(now, "revision_approval")  # 4.4.1.1: the head's approval has a clock too
     approver = "the head or a delegate" if x.kind == "principled" else f"the {case.state.plan.department} department"
+    if v3(case):
+        ask_head(case, now, x.kind, x.summary, x.by)
     return f"{x.kind} revision proposed; {approver} approves it"
+
+
+def ask_head(case: CaseFile, now: datetime, kind: str, summary: str, proposer: str) -> None:
+    """A principled revision waits on the head against a deadline; the head sees every specific one,
+    and may reclassify it (002 §4.4.1.1)."""
+    event = case.state.events[-1]
+    if kind == "principled":
+        case.start_timer(now, "revision_approval")
+        due = case.state.deadlines["revision_approval"].due_at.isoformat()
+        case.notify(event, "approval_needed", ["head"], "Approve a principled revision",
+                    f"{proposer} proposes: {summary}. Approve it (approve_revision) by {due}; the proposer cannot.")
+    else:
+        case.notify(event, "revision_seen", ["head"], "A specific revision was proposed",
+                    f"{proposer} proposes: {summary}. If it changes the plan in principle, reclassify_revision sends "
+                    "it to you for approval.")
+
+
+def tell_department(case: CaseFile, now: datetime, why: str) -> None:
+    """The department carries the plan out: told what and by when (002 §4.4.1.3)."""
+    plan, book = case.state.plan, case.state.playbook
+    first_update = now + book.deadlines["progress_update"].due
+    case.notify(case.state.events[-1], "execute_plan", [f"department:{plan.department}"], "Carry out the plan",
+                f"{why}. Carry out: {plan.summary}. Record execution_started now; the customer hears how it is going "
+                f"within {book.deadlines['progress_update'].due} of the start (by {first_update.isoformat()} if you "
+                "start now).")
 
 
 @step("approve_revision")
@@ -88,14 +111,20 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
     plan = case.state.plan
     if plan.pending_revision is None:
         raise ActionRefused("approve_revision: no revision is pending; revise_plan first")
-    if plan.pending_revision["kind"] == "principled":
+    pending = plan.pending_revision
+    if v3(case) and x.by == pending["by"]:
+        head = f"the head ({case.state.roles.get('head', 'unassigned')})"
+        department = case.state.roles.get(f"department:{plan.department}", "unassigned")
+        who = f"{head} or a delegate in scope" if pending["kind"] == "principled" else \
+            f"the {plan.department} department ({department}) or {head}"
+        raise ActionRefused(f"approve_revision: {x.by} proposed this revision and cannot approve it; {who} approves it")
+    if pending["kind"] == "principled":
         capacity = require_head(case.state, "approve_revision", x.by, now)
     else:
         capacity = require_department(case.state, "approve_revision", plan.department, x.by, now)
-    if case.state.rules >= 3 and plan.pending_revision["by"] == x.by:
-        raise ActionRefused(f"approve_revision: {x.by} proposed this revision, and a proposer never approves their "
-                            "own change: the head, a delegate in scope or the plan's department approves it")
-    case.meet(now, "revision_approval")
+    if v3(case):
+        case.meet(now, "revision_approval")
+        plan.last_revision = {**pending, "approved_by": x.by, "replaced": plan.summary}
     plan.summary = plan.pending_revision["summary"]
     plan.revisions += 1
     plan.pending_revision = None
@@ -105,24 +134,11 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
     return f"revision approved by the {capacity}; contact the customer again"
 
 
-@step("reclassify_revision")
-def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) -> str:
-    need_stage(case, "reclassify_revision", Stage.revising)
-    plan = case.state.plan
-    if plan.pending_revision is None or plan.pending_revision["kind"] != "specific":
-        raise ActionRefused("reclassify_revision: no specific revision is pending; only a specific one can be "
-                            "reclassified as a change of principle")
-    capacity = require_head(case.state, "reclassify_revision", x.by, now)
-    plan.pending_revision = {**plan.pending_revision, "kind": "principled", "reclassified_by": x.by}
-    if "revision_approval" in case.state.playbook.deadlines:
-        case.start_timer(now, "revision_approval")
-    return f"reclassified as principled by the {capacity}: the head or a delegate in scope approves it"
-
-
 @step("plan_not_adjustable")
 def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -> str:
     need_stage(case, "plan_not_adjustable", Stage.revising)
-    case.meet(now, "revision")
+    case.meet(now, "revision", "revision_approval")
+    case.state.plan.pending_revision = None if v3(case) else case.state.plan.pending_revision
     case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
     case.start_timer(now, "explanation")
     case.contingency_on(now, x.by, "no adjustment possible")
@@ -135,7 +151,37 @@ def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
     case.meet(now, "explanation")
     if x.understood:
         case.move(now, Stage.executing, x.by, "customer understood")
+        if v3(case):
+            tell_department(case, now, "the customer understood why the plan cannot change")
         return "customer understood; the plan is carried out"
     case.contingency_on(now, x.by, "customer did not accept the explanation")
     case.move(now, Stage.planning, x.by, "customer did not accept the explanation")
     return "customer did not accept; contingency on, a new plan is needed"
+
+
+@step("reclassify_revision")
+def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) -> str:
+    """The head (or a delegate in scope) says a `specific` revision is principled: back for approval."""
+    plan = case.state.plan
+    capacity = require_head(case.state, "reclassify_revision", x.by, now)
+    pending = plan.pending_revision if plan else None
+    if pending is not None and pending["kind"] == "specific":
+        pending["kind"] = "principled"
+    elif plan and plan.last_revision and plan.last_revision["kind"] == "specific" and \
+            case.state.stage in (Stage.contacting, Stage.awaiting_answer):
+        # Approved by the department already: the plan reverts and the change waits for the head.
+        last = plan.last_revision
+        plan.summary, plan.last_revision = last["replaced"], None
+        plan.revisions -= 1
+        plan.pending_revision = {k: last[k] for k in ("summary", "by", "at")} | {"kind": "principled"}
+        case.state.deadlines.pop("first_contact", None)
+        case.move(now, Stage.revising, x.by, f"revision reclassified as principled by the {capacity}")
+    else:
+        raise ActionRefused("reclassify_revision: there is no specific revision to reclassify (pending, or approved "
+                            "and not yet put to the customer)")
+    case.state.bump("reclassified")
+    case.start_timer(now, "revision_approval")
+    due = case.state.deadlines["revision_approval"].due_at.isoformat()
+    case.notify(case.state.events[-1], "approval_needed", ["head"], "Approve a principled revision",
+                f"Reclassified as principled: {plan.pending_revision['summary']} ({x.reason}). Approve it by {due}.")
+    return f"revision is principled; the head approves it by {due}"

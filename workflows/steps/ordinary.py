@@ -7,7 +7,10 @@ from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
-from workflows.steps import case_effect, need_path, need_stage, retarget_sla, step
+from workflows.steps import case_effect, need_path, need_stage, retarget_sla, step, v3
+
+
+from workflows.steps import plans  # noqa: E402  (registers its own steps too)
 
 
 # -- 2. triage ---------------------------------------------------------------------------------
@@ -31,9 +34,13 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
     need_path(case, "solution_proposed", Path.ordinary)
     need_stage(case, "solution_proposed", Stage.triaged, Stage.solving)
     book = case.state.playbook
-    if case.state.severity.rank >= book.experts_required_from.rank and not x.experts:
+    needs_experts = case.state.severity.rank >= book.experts_required_from.rank
+    if needs_experts and not x.experts and not (v3(case) and case.state.experts):
         raise ActionRefused(f"solution_proposed: a {case.state.severity.value} problem needs experts convened; "
                             "list them in 'experts'")
+    if v3(case):
+        plans.require_proposer(case, now, x, needs_experts)
+        plans.start_implementation(case, now, x)
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
     case.meet(now, "response")
     case.move(now, Stage.executing, x.by, "solution chosen")
@@ -54,6 +61,10 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
 @step("progress_reported")
 def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> str:
     need_stage(case, "progress_reported", Stage.executing)
+    if x.milestone is not None:
+        if not v3(case):
+            raise ActionRefused("progress_reported: milestone: this case has no implementation plan (older rules)")
+        plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
     return "progress reported to the customer"
@@ -66,6 +77,8 @@ def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
         raise ActionRefused("execution_done: execution has not started; record execution_started first")
     case.state.bump("executions_done")
     case.meet(now, "progress_update")
+    if v3(case):
+        plans.meet_all_milestones(case, now)
     case.move(now, Stage.confirming, x.by, "execution done")
     return "execution done; confirm the resolution with the customer"
 
@@ -73,13 +86,14 @@ def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
 @step("resolution_confirmed")
 def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime) -> str:
     need_stage(case, "resolution_confirmed", Stage.confirming)
+    if v3(case):
+        plans.require_customer_service(case, now, "resolution_confirmed", x.by)
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
         case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
         return f"not satisfied; back to {back.value}"
     case.meet(now, "resolution", "response")
     case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
-    case.await_survey(now)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
     return "resolution confirmed; a satisfaction survey was sent"
@@ -97,9 +111,15 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
 @step("review_done")
 def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
     need_stage(case, "review_done", Stage.reviewing)
+    if x.follow_ups and not v3(case):
+        raise ActionRefused("review_done: follow_ups: this case opened under older rules and cannot track them; "
+                            "record them in lessons")
+    if x.follow_ups:
+        case.state.bump("follow_ups", len(x.follow_ups))
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "knowledge", title=x.knowledge_title, body=x.knowledge_body,
                                     cause=x.cause, lessons=x.lessons))
     case.move(now, Stage.closed, x.by, "reviewed")
     case.report(case.state.events[-1], "final", "post-incident report")
-    return "case closed; the knowledge base has the lesson"
+    tracked = f"; {len(x.follow_ups)} follow-ups tracked until done" if x.follow_ups else ""
+    return f"case closed; the knowledge base has the lesson{tracked}"

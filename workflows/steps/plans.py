@@ -1,0 +1,135 @@
+"""Who works the ordinary path, and the implementation plan they answer for (004 §四(二)-(五), rules 3).
+
+general: the technician proposes from experience; important and urgent: the convened experts do.
+A solution carries an implementation plan (an owner, milestones whose due dates are deadlines);
+`adjust_plan` changes it during execution with a reason. Only customer service records the
+customer's confirmation.
+"""
+
+from datetime import datetime
+
+from crisisdesk.models import actions as a
+from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.case import Stage
+from crisisdesk.models.intake import Path
+from workflows.casefile import CaseFile
+from workflows.state import Effect
+from workflows.steps import need_path, need_stage, step
+
+MILESTONE = "milestone:"
+CUSTOMER_SERVICE = ("cs_owner", "regional_cs")
+
+
+def need_v3(case: CaseFile, action: str) -> None:
+    if case.state.rules < 3:
+        raise ActionRefused(f"{action}: this case opened under older rules (version {case.state.rules}); "
+                            "the head decides it with the actions of those rules")
+
+
+def take_role(case: CaseFile, now: datetime, role: str, person: str, why: str) -> None:
+    """Nobody holds `role`: the person doing its work takes it (recorded), and holds it from now on."""
+    case.state.roles[role] = person
+    case.record(now, "role_taken", role, by=person, why=why)
+
+
+def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs_experts: bool) -> None:
+    s = case.state
+    if needs_experts:
+        convened = s.experts or x.experts
+        if x.by not in convened:
+            raise ActionRefused(f"solution_proposed: a {s.severity.value} problem's solution comes from the convened "
+                                f"experts ({', '.join(convened)}), not {x.by}")
+        if not s.experts:
+            s.experts = list(x.experts)
+        return
+    technician = s.roles.get("technician")
+    if technician is None:
+        take_role(case, now, "technician", x.by, "proposed the first solution")
+    elif x.by != technician:
+        raise ActionRefused(f"solution_proposed: the technician ({technician}) writes a general problem's solution, "
+                            f"not {x.by}; the head may assign_role technician")
+
+
+def require_customer_service(case: CaseFile, now: datetime, action: str, by: str) -> None:
+    held = {r: case.state.roles[r] for r in CUSTOMER_SERVICE if r in case.state.roles}
+    if not held:
+        take_role(case, now, "cs_owner", by, f"recorded {action}")
+    elif by not in held.values():
+        names = " or ".join(f"{p} ({r})" for r, p in held.items())
+        raise ActionRefused(f"{action}: only customer service records the customer's answer: {names}, not {by}")
+
+
+def set_milestones(case: CaseFile, now: datetime, milestones: list[a.Milestone], action: str) -> None:
+    past = [m.name for m in milestones if m.due_at <= now]
+    if past:
+        raise ActionRefused(f"{action}: milestones: {', '.join(past)} is due in the past (now is {now.isoformat()})")
+    for name in [n for n in case.state.deadlines if n.startswith(MILESTONE)]:
+        del case.state.deadlines[name]
+    for m in milestones:
+        case.set_deadline(now, MILESTONE + m.name, m.due_at)
+
+
+def start_implementation(case: CaseFile, now: datetime, x: a.SolutionProposed) -> None:
+    plan = x.implementation or a.ImplementationPlan(owner=x.by)
+    set_milestones(case, now, plan.milestones, "solution_proposed")
+    case.state.implementation = {"owner": plan.owner, "summary": x.summary,
+                                 "milestones": [m.model_dump(mode="json") for m in plan.milestones], "adjustments": 0}
+
+
+def meet_milestone(case: CaseFile, now: datetime, name: str) -> None:
+    if MILESTONE + name not in case.state.deadlines:
+        open_ = [n.removeprefix(MILESTONE) for n in case.state.deadlines if n.startswith(MILESTONE)]
+        raise ActionRefused(f"progress_reported: milestone: {name!r} is not an open milestone "
+                            f"(open: {', '.join(open_) or 'none'})")
+    case.meet(now, MILESTONE + name)
+
+
+def meet_all_milestones(case: CaseFile, now: datetime) -> None:
+    case.meet(now, *[n for n in case.state.deadlines if n.startswith(MILESTONE)])
+
+
+@step("convene_experts")
+def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
+    need_v3(case, "convene_experts")
+    need_path(case, "convene_experts", Path.ordinary)
+    need_stage(case, "convene_experts", Stage.triaged, Stage.solving)
+    s = case.state
+    s.experts = list(dict.fromkeys([*s.experts, *x.experts]))
+    due = s.deadlines.get("response")
+    by_when = f"by {due.due_at.isoformat()} (the response target)" if due else "as soon as possible"
+    event = s.events[-1]
+    recipients = [{"role": "expert", "person": name} for name in x.experts]
+    case.effects.append(_notify_people(case, event, recipients, x, by_when))
+    return f"experts convened: {', '.join(s.experts)}; one of them proposes the solution"
+
+
+def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, by_when: str):
+    return Effect(kind="notify", key=case.key(event, "notify:experts_convened"), data={
+        "kind": "experts_convened", "subject": f"[{case.state.case_id}] You are convened to consult",
+        "body": f"{case.state.intake.summary}. {x.question or 'Consult and agree a solution'}. One of you records it "
+                f"(solution_proposed, with its implementation plan) {by_when}.",
+        "recipients": recipients, "at": event.at.isoformat(), "cause": event.seq, "level": 0})
+
+
+@step("adjust_plan")
+def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
+    need_v3(case, "adjust_plan")
+    need_path(case, "adjust_plan", Path.ordinary)
+    need_stage(case, "adjust_plan", Stage.executing)
+    s, plan = case.state, case.state.implementation
+    if plan is None:
+        raise ActionRefused("adjust_plan: there is no implementation plan; solution_proposed sets one")
+    allowed = {plan["owner"], s.roles.get("technician"), s.roles.get("head"), *s.experts} - {None}
+    if x.by not in allowed:
+        raise ActionRefused(f"adjust_plan: the plan's owner ({plan['owner']}), the technician, a convened expert or "
+                            f"the head adjusts it, not {x.by}")
+    if x.milestones is not None:
+        set_milestones(case, now, x.milestones, "adjust_plan")
+        plan["milestones"] = [m.model_dump(mode="json") for m in x.milestones]
+    if x.owner is not None:
+        plan["owner"] = x.owner
+    if x.summary is not None:
+        plan["summary"] = x.summary
+    plan["adjustments"] += 1
+    s.bump("plan_adjustments")
+    return f"implementation plan adjusted ({x.reason}); owner {plan['owner']}"

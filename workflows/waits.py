@@ -1,0 +1,98 @@
+"""Stages that wait on the customer (rules 3): they end, with or without an answer.
+
+A customer who never answers must not hold a case open for ever (004 §四(六) puts the survey after
+the resolution, not in front of closure). Each waiting stage has a period from the playbook
+(`customer_waits`): halfway the customer and customer service are reminded; at the end the case
+moves on, recording that the customer did not answer. While the case waits, the SLA clocks the
+playbook lists in `customer_waits.pause_sla` stop (never the crisis timers: the playbook refuses that).
+
+Pure functions of the case and the time the workflow gives them, like `deadlines`.
+"""
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from crisisdesk.models.case import Stage
+from workflows.state import CustomerWait
+
+if TYPE_CHECKING:
+    from workflows.casefile import CaseFile
+
+# The stage, the playbook's period for it, and what the customer owes.
+WAITING_STAGES: dict[Stage, tuple[str, str]] = {
+    Stage.awaiting_answer: ("answer", "an answer to the plan"),
+    Stage.confirming: ("confirmation", "confirmation of the resolution"),
+    Stage.surveying: ("survey", "the satisfaction survey"),
+}
+
+
+def on_move(case: "CaseFile", now: datetime, before: Stage, after: Stage) -> None:
+    """A stage change: stop waiting on the customer for the old stage, start for the new one."""
+    if case.state.waiting is not None and case.state.waiting.stage == before:
+        stop(case, now)
+    if after in WAITING_STAGES and not after.is_final:
+        start(case, now, after)
+
+
+def start(case: "CaseFile", now: datetime, stage: Stage) -> None:
+    state, waits = case.state, case.state.playbook.customer_waits
+    period = getattr(waits, WAITING_STAGES[stage][0])
+    state.waiting = CustomerWait(stage=stage, since=now, remind_at=now + period / 2, until=now + period)
+    for name in waits.pause_sla:
+        deadline = state.deadlines.get(name)
+        if deadline is not None and not deadline.breached and deadline.paused_at is None:
+            deadline.paused_at, deadline.next_alert_at = now, None
+            case.record(now, "deadline_paused", name, due_at=deadline.due_at.isoformat(),
+                        why=f"waiting on the customer ({stage.value})")
+
+
+def stop(case: "CaseFile", now: datetime) -> None:
+    """The wait is over: paused SLA clocks resume, their due times moved by the time waited."""
+    state = case.state
+    state.waiting = None
+    for deadline in state.deadlines.values():
+        if deadline.paused_at is not None:
+            deadline.due_at += now - deadline.paused_at
+            deadline.paused_at, deadline.next_alert_at = None, deadline.due_at
+            case.record(now, "deadline_resumed", deadline.name, due_at=deadline.due_at.isoformat())
+
+
+def next_wakeup(case: "CaseFile") -> datetime | None:
+    wait = case.state.waiting
+    if wait is None:
+        return None
+    return wait.remind_at or wait.until
+
+
+def tick(case: "CaseFile", now: datetime) -> None:
+    """Remind halfway; at the end, move on without the customer."""
+    wait = case.state.waiting
+    if wait is None:
+        return
+    what = WAITING_STAGES[wait.stage][1]
+    if wait.remind_at is not None and wait.remind_at <= now and wait.until > now:
+        wait.remind_at = None
+        event = case.record(now, "customer_reminder", wait.stage.value, until=wait.until.isoformat())
+        case.notify(event, "customer_reminder", ["cs_owner"], f"Waiting for {what}",
+                    f"We are still waiting for {what}. Without it the case moves on at {wait.until.isoformat()}.",
+                    reporter=bool(case.state.intake.reporter.contact))
+    if wait.until <= now:
+        silent(case, now, wait)
+
+
+def silent(case: "CaseFile", now: datetime, wait: CustomerWait) -> None:
+    """The customer did not answer in time: record it, and move the case on."""
+    state = case.state
+    event = case.record(now, "customer_silent", wait.stage.value, since=wait.since.isoformat(),
+                        waited_seconds=int((now - wait.since).total_seconds()))
+    state.bump("customer_silent")
+    if wait.stage == Stage.surveying:
+        case.move(now, Stage.reviewing, "system", "the customer did not answer the survey")
+    elif wait.stage == Stage.confirming:
+        # Not closed on our word alone: the record says the customer never confirmed.
+        case.meet(now, "resolution", "response")
+        case.move(now, Stage.reviewing, "system", "the customer did not confirm the resolution")
+    elif wait.stage == Stage.awaiting_answer:
+        case.move(now, Stage.revising, "system", "the customer did not answer the plan")
+        case.start_timer(now, "revision")
+        case.report(event, "change", "the customer did not answer the plan: revise it or explain")
