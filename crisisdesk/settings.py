@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, validation_alias="CRISIS_DB_POOL_SIZE",
                               description="PostgreSQL connections per worker process")
 
+    # -- deploy (issue 15): what a worker exposes to Prometheus -------------------------------------
+    worker_metrics_address: str | None = Field(
+        None, validation_alias="CRISIS_WORKER_METRICS_ADDRESS",
+        description="host:port of the worker's Prometheus endpoint (SDK metrics at /metrics); unset: none")
+    worker_shutdown_grace: timedelta = Field(
+        timedelta(seconds=10), ge=timedelta(0), validation_alias="CRISIS_WORKER_SHUTDOWN_GRACE",
+        description="how long a stopping worker lets running activities finish before cancelling them")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:
