@@ -250,7 +250,7 @@ def drill_seconds(progress: Progress) -> dict:
 
 
 async def replay_seconds(progress: Progress) -> dict:
-    """Replaying every run of the recorded 60-day case (tests/histories/long_haul_60d_run*) on the
+    """Replaying every run of the newest recorded 60-day case (tests/histories/long_haul_60d_run*) on the
     current code, against replaying the shortest recorded history the same number of times."""
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer
@@ -259,7 +259,9 @@ async def replay_seconds(progress: Progress) -> dict:
     from workflows.case import CrisisWorkflow
 
     directory = Path(__file__).resolve().parents[1] / "tests" / "histories"
-    runs = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(directory.glob("long_haul_60d_run*.json"))]
+    newest = max(p.stem.rsplit("_", 1)[1] for p in directory.glob("long_haul_60d_run*.json"))  # the current code's
+    runs = [WorkflowHistory.from_json(p.stem, p.read_text())
+            for p in sorted(directory.glob(f"long_haul_60d_run*_{newest}.json"))]
     replayer = Replayer(workflows=[CrisisWorkflow], data_converter=data_converter(), workflow_runner=workflow_runner())
     start = time.perf_counter()
     for i, history in enumerate(runs, start=1):
