@@ -80,12 +80,6 @@ class Sealer:
         except InvalidTag:
             raise SealedFieldError(f"{column}: sealed value with key id {kid} failed authentication") from None
 
-    def stale(self, value: str | None) -> bool:
-        """Written in clear, or sealed by a key other than the current one: rotation re-seals it."""
-        if value is None or self.codec is None:
-            return False
-        return not value.startswith(f"{PREFIX}{self.codec.encrypting_key_id}:")
-
     def index(self, value: str | None) -> str | None:
         """The blind index of a name or contact under the current key (None without a key)."""
         return self.indexes(value)[0] if value and self._index_keys else None
