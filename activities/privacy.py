@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from activities.teams import ADDRESS
 from crisisdesk.logs import log
 from crisisdesk.sealing import SealedFieldError, Sealer
 
@@ -96,9 +97,27 @@ async def rotate(pool: asyncpg.Pool, sealer: Sealer, by: str,
             break
         last = rows[-1]["stakeholder_id"]
         progress(done + unreadable, total)
-    counts = {"stakeholders": done, "unreadable": unreadable}
+    contacts, unreadable_contacts = await _rotate_contacts(pool, sealer, prefix)
+    counts = {"stakeholders": done, "contacts": contacts, "unreadable": unreadable + unreadable_contacts}
     await _logged(pool, "rotate", by, {**counts, "key_id": sealer.codec.encrypting_key_id})
     return counts
+
+
+async def _rotate_contacts(pool: asyncpg.Pool, sealer: Sealer, prefix: str) -> tuple[int, int]:
+    """Staff contacts (a few per person): re-sealed in one transaction."""
+    done = unreadable = 0
+    async with pool.acquire() as conn, conn.transaction():
+        for row in await conn.fetch("SELECT person_id, channel, address FROM person_contacts "
+                                    "WHERE left(address, $2) <> $1 FOR UPDATE", prefix, len(prefix)):
+            try:
+                clear = sealer.open(row["address"], ADDRESS)
+            except SealedFieldError:
+                unreadable += 1
+                continue
+            await conn.execute("UPDATE person_contacts SET address = $3 WHERE person_id = $1 AND channel = $2",
+                               row["person_id"], row["channel"], sealer.seal(clear, ADDRESS))
+            done += 1
+    return done, unreadable
 
 
 def _rows(status: str) -> int:

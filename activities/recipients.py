@@ -21,6 +21,7 @@ from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, Recipient
 from crisisdesk.models.rosters import ContactPoint, Roster
 from crisisdesk.models.teams import Seat
+from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 FALLBACK_ROLE = "admin"
@@ -46,6 +47,7 @@ class Resolution:
 class Resolver:
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool, self.defaults = pool, settings.default_team
+        self.sealer = Sealer.from_settings(settings)
         self.teams: dict[str, dict[str, Seat]] = {}
         self.rosters: dict[str, Roster | None] = {}
         self.contacts: dict[str, str] = {}
@@ -88,9 +90,9 @@ class Resolver:
             targets += [(FALLBACK_ROLE, admin) for admin in self.admins]
         people = list(dict.fromkeys(person for _, person in targets))
         wanted = list(dict.fromkeys([*people, *sorted(state["also"])]))
-        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, wanted), state)
+        known = await self._cached("contacts", {}, lambda conn: reach_of(conn, wanted, self.sealer), state)
         self.contacts.update(known)
-        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, wanted), state)
+        channels = await self._cached("channels", None, lambda conn: contacts_of(conn, wanted, self.sealer), state)
         if channels is not None:  # a fresh answer: people without contacts have none now
             self.channels.update({p: channels.get(p, []) for p in wanted})
         recipients, reach, seen = [], [], set()

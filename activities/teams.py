@@ -5,6 +5,7 @@ import asyncpg
 from activities.directory import unknown_people
 from crisisdesk.models.rosters import ContactPoint
 from crisisdesk.models.teams import Seat, Team
+from crisisdesk.sealing import PLAIN, Sealer
 
 
 class TeamInvalid(ValueError):
@@ -41,14 +42,20 @@ async def set_team(pool: asyncpg.Pool, project_id: str, team: Team) -> dict[str,
     return team.seats
 
 
-async def set_contact(conn: asyncpg.Connection | asyncpg.Pool, person_id: str, email: str) -> None:
+# A contact is personal data: sealed with the key ring when one is configured (crisisdesk.sealing).
+ADDRESS = "person_contacts.address"
+
+
+async def set_contact(conn: asyncpg.Connection | asyncpg.Pool, person_id: str, email: str,
+                      sealer: Sealer = PLAIN) -> None:
     await conn.execute(
         """INSERT INTO person_contacts (person_id, channel, address) VALUES ($1, 'email', $2)
            ON CONFLICT (person_id, channel) DO UPDATE SET address = EXCLUDED.address, updated_at = now()""",
-        person_id, email)
+        person_id, sealer.seal(email, ADDRESS))
 
 
-async def set_contacts(pool: asyncpg.Pool, person_id: str, contacts: list[ContactPoint]) -> list[ContactPoint]:
+async def set_contacts(pool: asyncpg.Pool, person_id: str, contacts: list[ContactPoint],
+                       sealer: Sealer = PLAIN) -> list[ContactPoint]:
     """Replace the person's channels as a whole, in order of preference (first tried first)."""
     async with pool.acquire() as conn, conn.transaction():
         if await unknown_people(conn, [person_id]):
@@ -56,11 +63,12 @@ async def set_contacts(pool: asyncpg.Pool, person_id: str, contacts: list[Contac
         await conn.execute("DELETE FROM person_contacts WHERE person_id = $1", person_id)
         await conn.executemany(
             "INSERT INTO person_contacts (person_id, channel, address, position) VALUES ($1, $2, $3, $4)",
-            [(person_id, c.channel, c.address, i) for i, c in enumerate(contacts)])
+            [(person_id, c.channel, sealer.seal(c.address, ADDRESS), i) for i, c in enumerate(contacts)])
     return contacts
 
 
-async def contacts_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str]) -> dict[str, list[ContactPoint]]:
+async def contacts_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str],
+                      sealer: Sealer = PLAIN) -> dict[str, list[ContactPoint]]:
     """person id → their channels, preferred first, for the active people among `person_ids`."""
     rows = await conn.fetch(
         """SELECT c.person_id, c.channel, c.address FROM person_contacts c
@@ -68,17 +76,19 @@ async def contacts_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[
            WHERE c.person_id = ANY($1) ORDER BY c.person_id, c.position, c.channel""", person_ids)
     found: dict[str, list[ContactPoint]] = {}
     for r in rows:
-        found.setdefault(r["person_id"], []).append(ContactPoint(channel=r["channel"], address=r["address"]))
+        found.setdefault(r["person_id"], []).append(
+            ContactPoint(channel=r["channel"], address=sealer.open(r["address"], ADDRESS)))
     return found
 
 
-async def reach_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str]) -> dict[str, str]:
+async def reach_of(conn: asyncpg.Connection | asyncpg.Pool, person_ids: list[str],
+                   sealer: Sealer = PLAIN) -> dict[str, str]:
     """person id → "Display Name <address>" for the active people with an e-mail contact."""
     rows = await conn.fetch(
         """SELECT p.person_id, p.display_name, c.address FROM people p
            JOIN person_contacts c ON c.person_id = p.person_id AND c.channel = 'email'
            WHERE p.person_id = ANY($1) AND p.disabled_at IS NULL""", person_ids)
-    return {r["person_id"]: f"{r['display_name']} <{r['address']}>" for r in rows}
+    return {r["person_id"]: f"{r['display_name']} <{sealer.open(r['address'], ADDRESS)}>" for r in rows}
 
 
 async def people_with_role(conn: asyncpg.Connection | asyncpg.Pool, role: str) -> list[str]:

@@ -90,6 +90,9 @@ class Sealer:
         return [hmac.new(key, text, hashlib.sha256).hexdigest() for key in self._index_keys]
 
 
+PLAIN = Sealer(None)  # no key: values are stored and read as given
+
+
 def _normal(value: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from crisisdesk.logs import log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
+from crisisdesk.sealing import Sealer
 from starter.auth import AuthGate, Authenticator, Principal, acting_as, require
 from crisisdesk.models.actions import error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
@@ -282,7 +283,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
     app.include_router(projects_router(get_pool))
-    app.include_router(reach_router(get_pool))
+    app.include_router(reach_router(get_pool, Sealer.from_settings(settings)))
     app.include_router(ack_router(settings, get_pool, get_client))
 
     @app.get("/healthz")

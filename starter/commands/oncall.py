@@ -94,18 +94,20 @@ def contact(person: str = typer.Argument(..., help="the person's id in the direc
     from pydantic import ValidationError
 
     from activities.teams import TeamInvalid, contacts_of, set_contacts
+    from crisisdesk.sealing import Sealer
     from crisisdesk.models.actions import describe_validation_error
     from crisisdesk.models.rosters import ContactPoint, Contacts
     from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body():
         async def use(pool):
-            current = [c for c in (await contacts_of(pool, [person])).get(person, []) if c.channel != channel]
+            sealer = Sealer.from_settings(load_settings())
+            current = [c for c in (await contacts_of(pool, [person], sealer)).get(person, []) if c.channel != channel]
             try:
                 new = ContactPoint(channel=channel, address=address)
                 contacts = Contacts(contacts=[*current[:position], new, *current[position:]] if position is not None
                                     else [*current, new]).contacts
-                await set_contacts(pool, person, contacts)
+                await set_contacts(pool, person, contacts, sealer)
             except ValidationError as err:
                 raise BadInput(f"--channel/--address: {describe_validation_error(err)}") from None
             except TeamInvalid as err:

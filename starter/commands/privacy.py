@@ -74,6 +74,6 @@ def rotate_key() -> None:
         return asyncio.run(_with_pool(settings, lambda pool: rotate(pool, sealer, getpass.getuser(), progress)))
 
     counts = run(body)
-    print(f"{counts['stakeholders']} stakeholder row(s) re-sealed with the first key"
+    print(f"{counts['stakeholders']} stakeholder row(s) and {counts['contacts']} contact(s) re-sealed with the first key"
           + (f"; {counts['unreadable']} sealed by a key CRISIS_ENCRYPTION_KEY does not hold, left as they are"
              if counts["unreadable"] else ""))

@@ -53,11 +53,12 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
             from activities.directory import save_person
 
             from activities.teams import set_contact
+            from crisisdesk.sealing import Sealer
 
             async with pool.acquire() as conn, conn.transaction():
                 await save_person(conn, who)
                 if email:
-                    await set_contact(conn, who.person_id, email)
+                    await set_contact(conn, who.person_id, email, Sealer.from_settings(load_settings()))
                 token, _ = await issue_token(conn, who.person_id, timedelta(days=expires_days))
             return token
 

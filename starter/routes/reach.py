@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from activities.rosters import get_roster, set_roster
 from activities.teams import TeamInvalid, contacts_of, set_contacts
+from crisisdesk.sealing import PLAIN, Sealer
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.models.rosters import Contacts, Roster
 from crisisdesk.permissions import Permission
@@ -19,7 +20,7 @@ from starter.auth import require
 from starter.routes.projects import invalid
 
 
-def reach_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRouter:
+def reach_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]], sealer: Sealer = PLAIN) -> APIRouter:
     router = APIRouter(tags=["reach"])
 
     @router.put("/rosters/{name}", dependencies=[require(Permission.manage_projects)])
@@ -56,7 +57,7 @@ def reach_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRouter:
         """Replace the person's channels, in the order they prefer them (a JSON list)."""
         try:
             contacts = Contacts.model_validate({"contacts": body} if isinstance(body, list) else body)
-            await set_contacts(await get_pool(), person_id, contacts.contacts)
+            await set_contacts(await get_pool(), person_id, contacts.contacts, sealer)
         except ValidationError as err:
             return invalid(["body", "contacts"], describe_validation_error(err))
         except TeamInvalid as err:
@@ -65,7 +66,7 @@ def reach_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRouter:
 
     @router.get("/people/{person_id}/contacts", dependencies=[require(Permission.manage_users)])
     async def get_contacts(person_id: str) -> JSONResponse:
-        found = (await contacts_of(await get_pool(), [person_id])).get(person_id, [])
+        found = (await contacts_of(await get_pool(), [person_id], sealer)).get(person_id, [])
         return JSONResponse([c.model_dump() for c in found])
 
     return router
