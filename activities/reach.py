@@ -125,17 +125,12 @@ class PeopleDelivery:
                 if done != "sent":
                     await channel.send(note, contact.address, self.router.text(note, target.person, channel.name))
                     await self._record(note.key, slot, "sent", None)
-            except RateLimited as err:
-                self._note(f"{channel.name}:rate_limited")
+            except TransientDeliveryError as err:  # rate limited or unavailable: worth another try later
+                limited = isinstance(err, RateLimited)
+                self._note(f"{channel.name}:{'rate_limited' if limited else 'failed'}")
                 transient = True
-                log.warning("channel rate limited, trying the next", case_id=note.case_id, key=note.key,
-                            channel=channel.name, error=str(err))
-                continue
-            except TransientDeliveryError as err:
-                self._note(f"{channel.name}:failed")
-                transient = True
-                log.warning("channel unavailable, trying the next", case_id=note.case_id, key=note.key,
-                            channel=channel.name, error=str(err))
+                log.warning(f"channel {'rate limited' if limited else 'unavailable'}, trying the next",
+                            case_id=note.case_id, key=note.key, channel=channel.name, error=str(err))
                 continue
             except DeliveryRefused as err:
                 self._note(f"{channel.name}:failed")

@@ -66,18 +66,22 @@ class WeComRobot(_Robot):
         await self._post(self.url, body, f"{note.key}>{self.name}")
 
 
+class _SignedRobot(_Robot):
+    """A robot whose messages are signed with the secret its admin set (DingTalk, Feishu)."""
+
+    def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
+        super().__init__(url, timeout)
+        self.secret = secret
+
+
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return quote_plus(base64.b64encode(digest).decode())
 
 
-class DingTalkRobot(_Robot):
+class DingTalkRobot(_SignedRobot):
     name = "dingtalk"
     rate_limit_codes = (130101,)
-
-    def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
-        super().__init__(url, timeout)
-        self.secret = secret
 
     async def send(self, note: Notification, address: str, text: str) -> None:
         ts = int(time.time() * 1000)
@@ -93,14 +97,10 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class FeishuRobot(_Robot):
+class FeishuRobot(_SignedRobot):
     name = "feishu"
     code_field = "code"
     rate_limit_codes = (11232,)
-
-    def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
-        super().__init__(url, timeout)
-        self.secret = secret
 
     async def send(self, note: Notification, address: str, text: str) -> None:
         ts = int(time.time())

@@ -17,6 +17,7 @@ user); the worker says so when it starts.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -47,8 +48,9 @@ class Sealer:
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "Sealer":
+        """The process's sealer for these keys: records, notifier and resolver share one key ring."""
         key = settings.encryption_key
-        return cls(EncryptionCodec(key.get_secret_value()) if key else None)
+        return _sealer_for(key.get_secret_value() if key else None)
 
     @property
     def on(self) -> bool:
@@ -91,6 +93,11 @@ class Sealer:
 
 
 PLAIN = Sealer(None)  # no key: values are stored and read as given
+
+
+@functools.lru_cache(maxsize=8)
+def _sealer_for(keys: str | None) -> Sealer:
+    return Sealer(EncryptionCodec(keys)) if keys else PLAIN
 
 
 def _normal(value: str) -> str:

@@ -72,12 +72,19 @@ class RecordingHTTPServer:
 
 
 @contextmanager
-def http_server() -> Iterator[RecordingHTTPServer]:
-    recorder = RecordingHTTPServer()
-    thread = threading.Thread(target=recorder.server.serve_forever, args=(0.05,), daemon=True)
+def serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve on a daemon thread for the duration of the block, then shut the server down."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield recorder
+        yield
     finally:
-        recorder.server.shutdown()
-        recorder.server.server_close()
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def http_server() -> Iterator[RecordingHTTPServer]:
+    recorder = RecordingHTTPServer()
+    with serving(recorder.server):
+        yield recorder

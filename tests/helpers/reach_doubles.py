@@ -9,13 +9,14 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.helpers.activity_samples import serving
 
 DINGTALK_SECRET = "SECdingtalk-test-secret"
 FEISHU_SECRET = "feishu-test-secret"
@@ -131,13 +132,8 @@ class Doubles:
 @contextmanager
 def reach_doubles() -> Iterator[Doubles]:
     doubles = Doubles()
-    thread = threading.Thread(target=doubles.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(doubles.server):
         yield doubles
-    finally:
-        doubles.server.shutdown()
-        doubles.server.server_close()
 
 
 __all__ = ["reach_doubles", "Doubles", "Received"]
