@@ -27,19 +27,17 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks.baseline import BenchBaseline
-from crisisdesk.converter import data_converter
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import parse_action
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
-from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
+from crisisdesk.names import case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
-from starter.stack import start_postgres, temporal_binary
+from starter.stack import start_dev_server, start_postgres
 from workflows.casefile import CaseFile
 from workflows.steps import apply
 
@@ -88,9 +86,7 @@ async def bench_end_to_end(n: int) -> tuple[float, float]:
         dsn = pg.get_uri()
         await migrate(dsn)
         pool = await create_pool(dsn)
-        env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(),
-                                                    search_attributes=SEARCH_ATTRIBUTES, data_converter=data_converter(),
-                                                    dev_server_log_level="error")
+        env = await start_dev_server()
         settings = Settings(database_url=dsn, CRISIS_TASK_QUEUE="bench", CRISIS_REPORT_DIR=Path(tmp) / "reports")
         try:
             async with Worker(env.client, task_queue="bench-baseline", workflows=[BenchBaseline]):
@@ -153,7 +149,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
         results |= asyncio.run(cost.run(Path(tmp), progress, intakes, open_cases))
-    results |= cost.drill_seconds(progress)
+        results |= cost.drill_seconds(progress, Path(tmp))
     results |= asyncio.run(cost.replay_seconds(progress))
     results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
     args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2, ensure_ascii=False))

@@ -335,31 +335,40 @@ if __name__ == "__main__":
 
 
 @app.command()
-def drill(file: Path = typer.Argument(..., help="a drill scenario as JSON (see drills/)"), as_json: bool = JSON_OPTION) -> None:
-    """Run a playbook against a scenario in simulated time, on a private throw-away stack."""
-    from starter.drill import Drill, run_drill
+def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON (see drills/); several share one stack"),
+          as_json: bool = JSON_OPTION) -> None:
+    """Run a playbook against scenarios in simulated time, on a private throw-away stack."""
+    from starter.drill import Drill, DrillStack
 
-    try:
-        scenario = Drill.model_validate(parse_json(file.read_text(encoding="utf-8"), str(file)))
-    except OSError as err:
-        fail(f"{file}: {err.strerror}", 2)
-    except ValidationError as err:
-        fail(f"{file}: {describe_validation_error(err)}", 2)
+    scenarios = []
+    for file in files:
+        try:
+            scenarios.append(Drill.model_validate(parse_json(file.read_text(encoding="utf-8"), str(file))))
+        except OSError as err:
+            fail(f"{file}: {err.strerror}", 2)
+        except ValidationError as err:
+            fail(f"{file}: {describe_validation_error(err)}", 2)
 
     def step_done(outcome, total: int) -> None:
         mark = "ok" if outcome.accepted else "REFUSED"
         err_console.print(f"[{outcome.step}/{total}] {outcome.what}: {mark} {outcome.message}", markup=False)
 
-    result = run(lambda: asyncio.run(run_drill(scenario, load_settings(), on_step=step_done)))
+    async def play_all():
+        async with DrillStack(load_settings()) as stack:
+            return [await stack.play(scenario, on_step=step_done) for scenario in scenarios]
+
+    results = run(lambda: asyncio.run(play_all()))
     if as_json:
-        emit_json(result.model_dump(mode="json"))
+        dumped = [result.model_dump(mode="json") for result in results]
+        emit_json(dumped[0] if len(dumped) == 1 else dumped)
         return
-    show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
-                                                             "rejected", "report", "path", "contingency", "stage")])
-    met = sum(1 for e in result.timeline if e.kind == "deadline_met")
-    refused = sum(1 for o in result.outcomes if not o.accepted)
-    out.print(f"{result.title}: stage {result.status.stage.value}, {met} deadlines met, "
-              f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
+    for result in results:
+        show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
+                                                                 "rejected", "report", "path", "contingency", "stage")])
+        met = sum(1 for e in result.timeline if e.kind == "deadline_met")
+        refused = sum(1 for o in result.outcomes if not o.accepted)
+        out.print(f"{result.title}: stage {result.status.stage.value}, {met} deadlines met, "
+                  f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
 
 
 from starter.commands import metrics as metrics_command, playbook as playbook_command, privacy as privacy_command, projects as projects_command, users as users_command  # noqa: E402

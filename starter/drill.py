@@ -5,6 +5,7 @@ a throw-away PostgreSQL, plays the scenario's steps (actions and waits), and rep
 would have done: every deadline met or breached, every escalation and refusal.
 """
 
+import asyncio
 import tempfile
 import uuid
 from datetime import timedelta
@@ -17,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
-from crisisdesk.names import SEARCH_ATTRIBUTES, case_id_for
+from crisisdesk.names import case_id_for
 from crisisdesk.settings import Settings
 
 
@@ -86,32 +87,50 @@ async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=
     return DrillResult(title=drill.title, status=status, outcomes=outcomes, timeline=timeline)
 
 
-async def run_drill(drill: Drill, settings: Settings, on_step=None) -> DrillResult:
-    """A private stack for one drill: time-skipping Temporal, throw-away PostgreSQL, one worker."""
-    from temporalio.testing._timeskipping import TimeSkippingConfig
+class DrillStack:
+    """A private stack for drills: time-skipping Temporal, a throw-away PostgreSQL and one worker,
+    started once (about a second) for any number of scenarios; `play` runs one on it."""
 
-    from activities.db import create_pool, migrate
-    from crisisdesk.converter import data_converter
-    from starter.stack import start_postgres, temporal_binary
-    from worker import build_worker
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
-    with tempfile.TemporaryDirectory(prefix="crisis-drill-") as tmp:
-        pg = start_postgres(Path(tmp) / "pg")
+    async def __aenter__(self) -> "DrillStack":
+        from activities.db import create_pool, migrate
+        from starter.stack import start_dev_server, start_postgres
+        from worker import build_worker
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="crisis-drill-")
+        root = Path(self.tmp.name)
+        self.pg, self.env, self.pool, self.worker = None, None, None, None
         try:
-            await migrate(pg.get_uri())
-            pool = await create_pool(pg.get_uri())
-            env = await WorkflowEnvironment.start_time_skipping_v2(
-                ts_config=TimeSkippingConfig(enabled=False), dev_server_existing_path=temporal_binary(),
-                search_attributes=SEARCH_ATTRIBUTES, data_converter=data_converter(), dev_server_log_level="error",
-                dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"])
-            private = settings.model_copy(update={"task_queue": "drill", "report_dir": Path(tmp) / "reports",
-                                                  "evidence_dir": Path(tmp) / "evidence", "smtp_url": None,
-                                                  "webhook_url": None})
-            try:
-                async with build_worker(env.client, private, pool, task_queue="drill"):
-                    return await play(drill, env, "drill", on_step)
-            finally:
-                await env.shutdown()
-                await pool.close()
+            # PostgreSQL starts in a thread (it blocks) while the Temporal server starts.
+            self.pg, self.env = await asyncio.gather(asyncio.to_thread(start_postgres, root / "pg"),
+                                                     start_dev_server(time_skipping=True))
+            await migrate(self.pg.get_uri())
+            self.pool = await create_pool(self.pg.get_uri())
+            private = self.settings.model_copy(update={
+                "task_queue": "drill", "report_dir": root / "reports", "evidence_dir": root / "evidence",
+                "smtp_url": None, "webhook_url": None})
+            self.worker = build_worker(self.env.client, private, self.pool, task_queue="drill")
+            await self.worker.__aenter__()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            if self.worker is not None:
+                await self.worker.__aexit__(None, None, None)
+            if self.env is not None:
+                await self.env.shutdown()
+            if self.pool is not None:
+                await self.pool.close()
         finally:
-            pg.cleanup()
+            if self.pg is not None:
+                self.pg.cleanup()
+            self.tmp.cleanup()
+
+    async def play(self, drill: Drill, on_step=None) -> DrillResult:
+        return await play(drill, self.env, "drill", on_step)
+

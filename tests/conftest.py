@@ -14,12 +14,9 @@ import pytest_asyncio
 import structlog
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.testing._timeskipping import TimeSkippingConfig
 
-from crisisdesk.converter import data_converter
-from crisisdesk.names import SEARCH_ATTRIBUTES
 from crisisdesk.settings import Settings
-from starter.stack import start_postgres, temporal_binary
+from starter.stack import start_dev_server, start_postgres
 
 pytest_plugins = ["tests.helpers.fixtures"]
 
@@ -48,14 +45,7 @@ def _restore_logging():
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     # Skipping is off by default and turned on per fast_forward, so a test decides when time passes.
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=data_converter(),
-        dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-    )
+    env = await start_dev_server(time_skipping=True)
     yield env
     await env.shutdown()
 

@@ -27,3 +27,23 @@ def test_a_step_must_act_or_wait():
 
     with pytest.raises(ValidationError, match="either acts"):
         Drill.model_validate({"title": "t", "intake": {"intake_id": "x", "summary": "s"}, "steps": [{}]})
+
+
+def test_crisis_drill_plays_several_scenarios_on_one_stack():
+    """`crisis drill A B --json` as a person runs it: one private stack for both, progress on stderr, and
+    nothing but the JSON on stdout (the dev server's banner once leaked there). The 30-day scenario
+    takes a case from alert to review in simulated time, skipping the time between steps."""
+    import subprocess
+    import sys
+
+    files = [DRILLS / "delivery_30_day_crisis.json", DRILLS / "delivery_late_contact.json"]
+    done = subprocess.run([str(Path(sys.executable).with_name("crisis")), "drill", *map(str, files), "--json"],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    month, short = json.loads(done.stdout)
+    assert month["status"]["stage"] == "closed" and all(o["accepted"] for o in month["outcomes"])
+    daily = [e for e in month["timeline"] if e["kind"] == "report" and e["name"] == "daily"]
+    assert len(daily) >= 25  # reported every day while the contingency was on
+    assert short["status"]["stage"] == "contacting" and {"first_contact", "revision"} <= {
+        e["name"] for e in short["timeline"] if e["kind"] == "breach"}
+    assert "[28/28] review_done: ok" in done.stderr  # progress, step by step

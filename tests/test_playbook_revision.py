@@ -68,7 +68,7 @@ async def test_a_new_version_is_drilled_before_cases_pin_it(revised, settings, t
     with pytest.raises(PlaybookError, match="has not passed `crisis playbook check"):
         await start_case(temporal_env.client, intake, settings)  # refused before any case exists
 
-    async def on_session_server(drill, drill_settings):  # run_drill's private stack costs ~10 s; the same play here
+    async def on_session_server(drill, drill_settings):  # a private DrillStack costs about a second more; the same play here
         queue = f"check-{uuid.uuid4().hex[:6]}"
         async with build_worker(temporal_env.client, drill_settings, pool, task_queue=queue):
             return await play(drill, temporal_env, queue)
