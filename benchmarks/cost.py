@@ -37,6 +37,9 @@ from starter.stack import start_dev_server, start_postgres
 Progress = Callable[[str, int, int], None]
 ALERT_DUE_S = 20
 ROLES = {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "department:engineering": "Zhao Eng"}
+# What the bench case waits for at each of CRISIS_STEPS' stages (its timers in the bench playbook): the
+# alert's acknowledgement, then the next daily report, the first contact, the next daily report.
+BARE_WAITS_S = [ALERT_DUE_S, 86_400, 43_200, 86_400]
 CRISIS_STEPS = [("acknowledge", {"by": "Wang Head"}),
                 ("decide_plan", {"by": "Wang Head", "summary": "Repair", "department": "engineering"}),
                 ("customer_contacted", {"by": "Chen CS"}),
@@ -122,13 +125,14 @@ class CostBench:
         client = self.env.client
         async with Worker(client, task_queue="bench-bare", workflows=[BareCase], activities=[bare_notify]):
             start = time.perf_counter()
-            bare = await client.start_workflow(BareCase.run, ALERT_DUE_S, id=f"bare-{uuid.uuid4().hex[:8]}",
+            bare = await client.start_workflow(BareCase.run, BARE_WAITS_S, id=f"bare-{uuid.uuid4().hex[:8]}",
                                                task_queue="bench-bare")
             for name, _ in CRISIS_STEPS:
                 await bare.execute_update(BareCase.act, name)
-            await bare.result()
             bare_wall = time.perf_counter() - start
+            await asyncio.sleep(2)  # its effects finish beside it, as the case's do
         bare_events = await history_counts(client, bare.id)
+        await bare.terminate("benchmark done")
         async with self.worker():
             start = time.perf_counter()
             case = intake("cost", potential_crisis=True)

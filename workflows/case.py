@@ -43,6 +43,14 @@ PATCH_RULES_3 = "lifecycle-rules-3"
 # Cases started from here on ask one patch for everything above (one marker and one search-attribute
 # upsert fewer per run); histories recorded before it still find theirs.
 PATCH_CURRENT = "crisisdesk-2026-11"
+# Engines since: each patch turns one on for the cases started under it. A new case asks the newest
+# first and records only that marker (one marker and one search-attribute upsert per run, however
+# many engines there have been); a history recorded before finds its own further down.
+#   4: publish once per workflow task (after the actions that came with it).
+#   5: record once per workflow task, after the run loop has taken stock (one local activity where
+#      a task that took an action and moved a deadline used two).
+ENGINES = (("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
+RECORD_SETTLED = 5
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -76,8 +84,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     def __init__(self, start: RawValue) -> None:
         self.case: CaseFile | None = None
         self.legacy = False
-        self.lean = False  # PATCH_CURRENT: publish once per workflow task
+        self.engine = 0  # ENGINES; 0 before them
         self.woken = False
+        self.idle = False  # the run loop is waiting: the case has taken stock of everything so far
         self.search_attributes: dict = {}
         self.details: str | None = None
         self.inflight: dict = {}
@@ -96,8 +105,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         if isinstance(start, ContinuedCase):
             self.case = CaseFile(start.continued)
         # Asked here, in the first activation: a patch asked after a local activity does not replay.
-        if workflow.patched(PATCH_CURRENT):
-            rules, self.lean = RULES_VERSION, True
+        self.engine = next((engine for patch, engine in ENGINES if workflow.patched(patch)), 0)
+        if self.engine:
+            rules = RULES_VERSION
         elif not workflow.patched(PATCH_BACKGROUND):
             self.legacy = True
             return await self.run_legacy(start)
@@ -111,7 +121,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         asyncio.create_task(self.record_forever())
         self.dispatch()
         while not self.case.state.stage.is_final:
-            if self.lean:  # actions that arrived with this task are taken first: one upsert per task
+            if self.engine:  # actions that arrived with this task are taken first: one upsert per task
                 await workflow.wait_condition(lambda: True)
             self.publish()
             if self.history_is_long() and workflow.all_handlers_finished():
@@ -161,7 +171,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
                     return now
                 self.timer = asyncio.create_task(workflow.sleep(wake - now, summary=self.waiting_for(wake)))
         timer = self.timer
+        self.idle = True
         await workflow.wait_condition(lambda: self.woken or (timer is not None and timer.done()))
+        self.idle = False
         if timer is not None and timer.done():
             self.timer, self.timer_for = None, None
             return workflow.now()
@@ -185,9 +197,13 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         workflow.continue_as_new(ContinuedCase(continued=state))
 
     def changed(self, at: datetime | None = None) -> None:
-        self.woken, self.changed_at = True, at or workflow.now()
+        self.woken, self.idle, self.changed_at = True, False, at or workflow.now()
         if not self.legacy and self.case is not None:
             self.dispatch()
+
+    def ready_to_record(self) -> bool:
+        """Engine 5 records what a task changed once the run loop has taken stock of it (or has ended)."""
+        return self.idle or self.engine < RECORD_SETTLED or self.case.state.stage.is_final
 
     def publish(self) -> None:
         """Search attributes and the Web UI's case sheet, each written only when it changed."""

@@ -48,6 +48,10 @@ class EffectRunner:
     case: CaseFile
     inflight: dict[str, Effect]
 
+    def ready_to_record(self) -> bool:
+        """Whether the case has taken stock of what just happened (CrisisWorkflow waits for its run loop)."""
+        return True
+
     def dispatch(self) -> None:
         """Start every queued effect as its own task (deterministic: tasks start in queue order)."""
         queued, self.case.effects = self.case.effects, []
@@ -157,7 +161,7 @@ class EffectRunner:
         """Ship new events to PostgreSQL, oldest first, for as long as the run lasts."""
         case = self.case
         while True:
-            await workflow.wait_condition(lambda: case.state.recorded_seq < case.state.seq)
+            await workflow.wait_condition(lambda: case.state.recorded_seq < case.state.seq and self.ready_to_record())
             state = case.state
             batch = case.unrecorded()[:RECORD_BATCH]
             opening = None
