@@ -1,6 +1,6 @@
 """Speed and memory of the parts a busy crisis desk leans on, each as a ratio to a baseline.
 
-    python -m benchmarks [--quick] [--open-cases N] [--intakes N] [--out bench-results.json] [--readme]
+    python -m benchmarks [--quick] [--deadlines N] [--open-cases N] [--intakes N] [--out bench-results.json] [--readme]
 
 Every figure is written to bench-results.json with its baseline and ratio; `--readme` regenerates
 README.md's table from that file. Beside the three below, benchmarks/cost.py measures a case against
@@ -113,16 +113,17 @@ async def bench_end_to_end(n: int) -> tuple[float, float]:
     return baseline, measured
 
 
-SIZES = {  # (updates, actions, intakes, open cases, metrics cases)
-    "quick": (20, 200, 20, 20, 2_000),
-    "default": (200, 2000, 400, 1000, 100_000),
+SIZES = {  # (updates, actions, intakes, deadlines, their window in seconds, open cases, metrics cases)
+    "quick": (20, 200, 20, 20, 2.0, 40, 2_000),
+    "default": (200, 2000, 400, 1000, 50.0, 10_000, 100_000),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: about a minute (the test suite runs this)")
-    parser.add_argument("--open-cases", type=int, help="cases whose deadline falls due together (memory, lateness)")
+    parser.add_argument("--deadlines", type=int, help="cases whose deadlines fall due within the minute (lateness)")
+    parser.add_argument("--open-cases", type=int, help="cases opened at 80/s (time to open them all, memory)")
     parser.add_argument("--intakes", type=int, help="intakes for intake_vs_raw")
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
     parser.add_argument("--readme", action="store_true", help="only regenerate README.md's table from --out")
@@ -131,8 +132,8 @@ def main() -> None:
     if args.readme:
         write_readme_table(json.loads(args.out.read_text()))
         return
-    updates, actions, intakes, open_cases, metric_cases = SIZES["quick" if args.quick else "default"]
-    intakes, open_cases = args.intakes or intakes, args.open_cases or open_cases
+    updates, actions, intakes, deadlines, window_s, open_cases, metric_cases = SIZES["quick" if args.quick else "default"]
+    intakes, deadlines, open_cases = args.intakes or intakes, args.deadlines or deadlines, args.open_cases or open_cases
 
     from benchmarks import cost, metrics_bench
 
@@ -148,7 +149,7 @@ def main() -> None:
                            "ratio": round(e2e / e2e_base, 2), "unit": "ms per update"},
     }
     with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
-        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, open_cases))
+        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases))
         results |= cost.drill_seconds(progress, Path(tmp))
     results |= asyncio.run(cost.replay_seconds(progress))
     results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))

@@ -5,8 +5,9 @@ one in-process worker, each figure beside a baseline measured in the same run.
   workflow with the same updates, timer and notifications and no logic (benchmarks/bare.py);
 - intake_vs_raw: `POST /intakes` through the API against raw `start_workflow` of the same intake;
 - deadline_lateness: cases whose alert deadline falls due within the minute, lateness from the due
-  time to the breach on the record;
-- open_cases_rss: the worker process's resident memory with N open cases, scaled to 10,000.
+  time to the breach on the record, against bare workflows with the same timer;
+- open_at_rate: cases started at 80/s until all are open in PostgreSQL, against bare workflows until
+  all have recorded their first effect; the worker's resident memory with them open.
 """
 
 import asyncio
@@ -24,7 +25,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from benchmarks.bare import BareCase, bare_notify
+from benchmarks.bare import TABLE, BareCase, BareNotifier
 from crisisdesk.converter import data_converter
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
@@ -36,6 +37,7 @@ from starter.stack import start_dev_server, start_postgres
 
 Progress = Callable[[str, int, int], None]
 ALERT_DUE_S = 20
+OPEN_RATE = 80.0  # cases started per second in open_at_rate
 ROLES = {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "department:engineering": "Zhao Eng"}
 # What the bench case waits for at each of CRISIS_STEPS' stages (its timers in the bench playbook): the
 # alert's acknowledgement, then the next daily report, the first contact, the next daily report.
@@ -103,11 +105,12 @@ class CostBench:
         self.pg = start_postgres(self.root / "pg")
         self.dsn = self.pg.get_uri()
         await migrate(self.dsn)
-        self.env = await start_dev_server()
+        self.env = await start_dev_server(dynamic_config=json.loads(os.environ.get("BENCH_DYNAMIC_CONFIG", "{}")))
         self.settings = Settings(database_url=self.dsn, CRISIS_TASK_QUEUE="bench", CRISIS_PLAYBOOK="bench",
                                  CRISIS_PLAYBOOK_DIR=self.root / "playbooks", CRISIS_REPORT_DIR=self.root / "reports",
                                  CRISIS_EVIDENCE_DIR=self.root / "evidence")
         self.pool = await create_pool(self.dsn, max_size=self.settings.db_pool_size)  # CRISIS_DB_POOL_SIZE, …
+        await self.pool.execute(TABLE)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -122,27 +125,23 @@ class CostBench:
 
     # -- one case against the bare workflow ------------------------------------------------------
     async def case_vs_bare(self) -> dict:
-        client = self.env.client
-        async with Worker(client, task_queue="bench-bare", workflows=[BareCase], activities=[bare_notify]):
-            start = time.perf_counter()
-            bare = await client.start_workflow(BareCase.run, BARE_WAITS_S, id=f"bare-{uuid.uuid4().hex[:8]}",
-                                               task_queue="bench-bare")
-            for name, _ in CRISIS_STEPS:
-                await bare.execute_update(BareCase.act, name)
-            bare_wall = time.perf_counter() - start
-            await asyncio.sleep(2)  # its effects finish beside it, as the case's do
-        bare_events = await history_counts(client, bare.id)
-        await bare.terminate("benchmark done")
+        """One case through CRISIS_STEPS beside one bare workflow through the same updates, each paced as
+        people act (the first action a second after the alert, the next ones half a second apart, so
+        each lands in a workflow task of its own rather than where a fast script happens to put it).
+        Wall time is the sum of the start and update round trips."""
+        async with self.bare_worker():
+            bare_id = f"bare-{uuid.uuid4().hex[:8]}"
+            bare_wall = await self.paced_steps(
+                lambda: self.env.client.start_workflow(BareCase.run, BARE_WAITS_S, id=bare_id, task_queue="bench-bare"),
+                lambda handle, name, _: handle.execute_update(BareCase.act, name))
+        bare_events = await history_counts(self.env.client, bare_id)
+        await self.env.client.get_workflow_handle(bare_id).terminate("benchmark done")
         async with self.worker():
-            start = time.perf_counter()
             case = intake("cost", potential_crisis=True)
-            handle = await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id),
-                                                 task_queue="bench")
-            for name, fields in CRISIS_STEPS:
-                await handle.execute_update(name, fields, result_type=ActionResult)
-            case_wall = time.perf_counter() - start
-            await asyncio.sleep(2)  # its effects (notifications, records) finish beside the case
-        case_events = await history_counts(client, handle.id)
+            case_wall = await self.paced_steps(
+                lambda: self.env.client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench"),
+                lambda handle, name, fields: handle.execute_update(name, fields, result_type=ActionResult))
+        case_events = await history_counts(self.env.client, case_id_for(case.intake_id))
         self.progress("case vs bare", 1, 1)
         return {
             "case_vs_bare_events": {"value": sum(case_events.values()), "baseline": sum(bare_events.values()),
@@ -152,6 +151,20 @@ class CostBench:
             "case_vs_bare_wall": {"value": round(case_wall, 3), "baseline": round(bare_wall, 3),
                                   "ratio": round(case_wall / bare_wall, 2), "unit": "s"},
         }
+
+    @staticmethod
+    async def paced_steps(start, act) -> float:
+        began = time.perf_counter()
+        handle = await start()
+        wall = time.perf_counter() - began
+        await asyncio.sleep(1.0)
+        for name, fields in CRISIS_STEPS:
+            began = time.perf_counter()
+            await act(handle, name, fields)
+            wall += time.perf_counter() - began
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # the last effects finish
+        return wall
 
     # -- intake through the API against raw start_workflow ----------------------------------------
     async def intake_vs_raw(self, n: int, concurrency: int = 16) -> dict:
@@ -188,49 +201,130 @@ class CostBench:
             "raw_p50_ms": round(percentile(raw_times, 0.5) * 1e3, 1), "raw_p99_ms": round(percentile(raw_times, 0.99) * 1e3, 1),
             "cases": n, "concurrency": concurrency}}
 
-    # -- deadlines on time, and memory, with many open cases --------------------------------------
-    async def deadlines_and_memory(self, n: int) -> dict:
+    # -- deadlines on time, beside the bare workflow's -----------------------------------------------
+    async def deadline_lateness(self, n: int, window_s: float) -> dict:
+        """`n` cases started evenly over `window_s`, so their alert deadlines fall due within that window
+        (and ALERT_DUE_S later); lateness from each due time to the breach on the record. The same for
+        `n` bare workflows, whose breach is the time their task took the fired timer."""
         client = self.env.client
+        async with self.bare_worker():
+            bare_ids = await self.paced(n, n / window_s, self.start_bare, "bare deadlines")
+            bare_late = await self.wait_for_rows(
+                bare_ids, n, "bare breaches", """SELECT extract(epoch FROM at - due_at) AS late FROM bench_bare
+                                                 WHERE subject = 'breach 0' AND workflow_id = ANY($1)""")
         async with self.worker():
-            for i in range(5):  # warm: the worker's code, caches and first workflows are loaded before measuring
-                case = intake(f"warm{i}")
-                await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench")
-            await asyncio.sleep(3)
+            await self.warm()
+            cpu = cpu_seconds()
+            ids = await self.paced(n, n / window_s, lambda i: self.start_case(f"due{i}"), "case deadlines")
+            late = await self.wait_for_rows(
+                ids, n, "breaches on record",
+                """SELECT extract(epoch FROM at - (detail->>'due_at')::timestamptz) AS late FROM timeline_events
+                   WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""")
+            cpu = {k: round(v - cpu[k], 1) for k, v in cpu_seconds().items()}
+        p99, bare_p99 = percentile(late, 0.99), percentile(bare_late, 0.99)
+        return {"deadline_lateness_p99_s": {
+            "value": round(p99, 3), "baseline": round(bare_p99, 3), "ratio": round(p99 / bare_p99, 2) if bare_p99 > 0 else None,
+            "p50_s": round(percentile(late, 0.5), 3), "max_s": round(max(late), 3) if late else None,
+            "bare_p50_s": round(percentile(bare_late, 0.5), 3), "breached": len(late), "cases": n,
+            "window_s": window_s, "cpu_s": cpu, "unit": "s"}}
+
+    # -- many cases opened at a steady rate, and the worker's memory with them open ----------------
+    async def open_at_rate(self, n: int, rate: float) -> dict:
+        """`n` cases started at `rate` per second: seconds from the first start until every one is open
+        in PostgreSQL (its row in `cases`), against `n` bare workflows until each has recorded its first
+        effect; and the worker's resident memory with the `n` cases open."""
+        async with self.bare_worker():
+            start = time.monotonic()
+            bare_ids = await self.paced(n, rate, self.start_bare, "bare opened")
+            await self.wait_for_rows(bare_ids, n, "bare recorded",
+                                     "SELECT 1 FROM bench_bare WHERE subject = 'alert' AND workflow_id = ANY($1)")
+            bare_s = time.monotonic() - start
+        async with self.worker():
+            await self.warm()
             before = rss_mib()
-            ids = []
-            for i in range(n):
-                case = intake(f"due{i}", potential_crisis=True)
-                await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench")
-                ids.append(case_id_for(case.intake_id))
-                if (i + 1) % max(1, n // 10) == 0:
-                    self.progress("open cases", i + 1, n)
-            late: list[float] = []
-            deadline, seen = time.monotonic() + ALERT_DUE_S + 120, -1
-            while time.monotonic() < deadline:
-                rows = await self.pool.fetch(
-                    """SELECT at, detail->>'due_at' AS due FROM timeline_events
-                       WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""", ids)
-                if len(rows) != seen:
-                    seen = len(rows)
-                    self.progress("breaches on record", seen, n)
-                if len(rows) >= n:
-                    late = [(r["at"] - datetime.fromisoformat(r["due"])).total_seconds() for r in rows]
-                    break
-                await asyncio.sleep(2)
+            start = time.monotonic()
+            ids = await self.paced(n, rate, lambda i: self.start_case(f"open{i}"), "cases started")
+            await self.wait_for_rows(ids, n, "cases opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)")
+            opened_s = time.monotonic() - start
             after = rss_mib()
         return {
-            "deadline_lateness_p99_s": {"value": round(percentile(late, 0.99), 3), "p50_s": round(percentile(late, 0.5), 3),
-                                        "max_s": round(max(late), 3) if late else None, "breached": len(late),
-                                        "cases": n, "unit": "s"},
+            "open_at_rate_s": {"value": round(opened_s, 1), "baseline": round(bare_s, 1),
+                               "ratio": round(opened_s / bare_s, 2), "cases": n, "rate_per_s": rate,
+                               "starting_s": round(n / rate, 1), "unit": "s"},
             "open_cases_rss_mib_per_10k": rss_per_10k(before, after, n),
         }
 
+    # -- helpers -------------------------------------------------------------------------------------
+    def bare_worker(self) -> Worker:
+        return Worker(self.env.client, task_queue="bench-bare", workflows=[BareCase],
+                      activities=[BareNotifier(self.pool).notify], max_concurrent_workflow_task_polls=self.settings.worker_workflow_pollers,
+                      max_concurrent_activity_task_polls=self.settings.worker_activity_pollers)
 
-async def run(root: Path, progress: Progress, intakes: int, open_cases: int) -> dict:
+    async def start_bare(self, i: int) -> str:
+        workflow_id = f"bare-{i}-{uuid.uuid4().hex[:6]}"
+        await self.env.client.start_workflow(BareCase.run, [ALERT_DUE_S], id=workflow_id, task_queue="bench-bare")
+        return workflow_id
+
+    async def start_case(self, name: str) -> str:
+        case = intake(name, potential_crisis=True)
+        await self.env.client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench")
+        return case_id_for(case.intake_id)
+
+    async def warm(self) -> None:
+        """The worker's code, caches and first workflows loaded before measuring."""
+        for i in range(5):
+            await self.start_case(f"warm{i}")
+        await asyncio.sleep(3)
+
+    async def paced(self, n: int, rate: float, start_one: Callable, label: str) -> list[str]:
+        """Start `n` workflows at `rate` per second (each start its own task, so a slow answer does not
+        hold the next one back); their ids in order."""
+        begin, tasks = time.monotonic(), []
+        for i in range(n):
+            delay = begin + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(start_one(i)))
+            if (i + 1) % max(1, n // 10) == 0:
+                self.progress(label, i + 1, n)
+        return list(await asyncio.gather(*tasks))
+
+    async def wait_for_rows(self, ids: list[str], n: int, label: str, query: str) -> list[float]:
+        """Poll `query` (over `ids`) until it returns `n` rows; the rows' first column."""
+        deadline, seen = time.monotonic() + ALERT_DUE_S + 300, -1
+        while time.monotonic() < deadline:
+            rows = await self.pool.fetch(query, ids)
+            if len(rows) != seen:
+                seen = len(rows)
+                self.progress(label, seen, n)
+            if len(rows) >= n:
+                return [float(r[0]) for r in rows]
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"{label}: {seen} of {n} after {ALERT_DUE_S + 300} s")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this process (the worker) and its dev server (`temporal`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = os.times()
+    used = {"worker": times.user + times.system, "server": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and name == "temporal":
+            used["server"] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int) -> dict:
     async with CostBench(root, progress) as bench:
         results = await bench.case_vs_bare()
         results |= await bench.intake_vs_raw(intakes)
-        results |= await bench.deadlines_and_memory(open_cases)
+        results |= await bench.deadline_lateness(deadlines, window_s)
+        results |= await bench.open_at_rate(open_cases, OPEN_RATE)
     return results
 
 

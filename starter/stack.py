@@ -56,7 +56,7 @@ TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
                                 "history.transferProcessorMaxPollRPS": "10000"}
 
 
-async def start_dev_server(time_skipping: bool = False, **kwargs):
+async def start_dev_server(time_skipping: bool = False, dynamic_config: dict[str, str] | None = None, **kwargs):
     """A private dev server with crisisdesk's search attributes and payload codec. With time skipping,
     its workflows skip time only when fast-forwarded (`env.fast_forward`), so a test or drill decides
     when time passes."""
@@ -68,13 +68,12 @@ async def start_dev_server(time_skipping: bool = False, **kwargs):
 
     common = dict(dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES,
                   data_converter=data_converter(), dev_server_log_level="error")
+    config = {**(TIME_SKIPPING_DYNAMIC_CONFIG if time_skipping else {}), **(dynamic_config or {})}
+    common["dev_server_extra_args"] = [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")]
     with banner_to_stderr():
         if not time_skipping:
             return await WorkflowEnvironment.start_local(**common, **kwargs)
-        extra = [arg for key, value in TIME_SKIPPING_DYNAMIC_CONFIG.items()
-                 for arg in ("--dynamic-config-value", f"{key}={value}")]
-        return await WorkflowEnvironment.start_time_skipping_v2(
-            ts_config=TimeSkippingConfig(enabled=False), dev_server_extra_args=extra, **common, **kwargs)
+        return await WorkflowEnvironment.start_time_skipping_v2(ts_config=TimeSkippingConfig(enabled=False), **common, **kwargs)
 
 
 @contextlib.contextmanager
