@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIGURES = ("case_vs_bare_events", "case_vs_bare_wall", "deadline_lateness_p99_s", "open_cases_rss_mib_per_10k",
-           "intake_vs_raw", "drill_30day_s", "replay_60day_s", "metrics_month_vs_count_cases", "update_vs_noop")
+FIGURES = ("case_vs_bare_events", "case_vs_bare_wall", "deadline_lateness_p99_s", "open_at_rate_s",
+           "open_cases_rss_mib_per_10k", "intake_vs_raw", "drill_30day_s", "replay_60day_s",
+           "metrics_month_vs_count_cases", "update_vs_noop")
 
 
 def test_quick_bench_measures_every_figure(tmp_path):
@@ -20,4 +21,6 @@ def test_quick_bench_measures_every_figure(tmp_path):
     events = results["case_vs_bare_events"]
     assert events["value"] == sum(events["case_by_type"].values()) and events["baseline"] > 0
     assert results["deadline_lateness_p99_s"]["breached"] == results["deadline_lateness_p99_s"]["cases"]
-    assert "open cases" in done.stderr and "| `intake_vs_raw` |" in done.stdout  # progress, then the table
+    for figure in ("case_vs_bare_events", "deadline_lateness_p99_s", "open_at_rate_s", "drill_30day_s"):
+        assert results[figure]["baseline"] > 0, figure  # each beside a baseline measured in the same run
+    assert "cases opened" in done.stderr and "| `intake_vs_raw` |" in done.stdout  # progress, then the table
