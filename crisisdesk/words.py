@@ -5,10 +5,19 @@ has the same wording and can import it from here; pure, no I/O, safe in the work
 `crisis timeline`. JSON stays for `--json`.
 """
 
+from datetime import datetime
+
 from crisisdesk.models.case import TimelineEvent
 
 SHEET_TIME = "%m-%d %H:%M"
 FULL_TIME = "%Y-%m-%d %H:%M UTC"
+
+
+def stamp(at: datetime, year: bool = True) -> str:
+    """`2026-11-25 08:48` (`11-25 08:48` without the year). Not strftime: it imports `time` on every
+    call, and inside the workflow sandbox that import was a third of rendering the case sheet."""
+    day = f"{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
+    return f"{at.year:04d}-{day}" if year else day
 
 
 def what_happened(e: TimelineEvent, channel: bool = False) -> str:
@@ -40,4 +49,5 @@ def what_happened(e: TimelineEvent, channel: bool = False) -> str:
 
 def in_words(e: TimelineEvent, time_format: str = SHEET_TIME, channel: bool = False) -> str:
     """`<time> <what happened>`; the default time format is the case sheet's."""
-    return f"{e.at.strftime(time_format)} {what_happened(e, channel)}"
+    when = stamp(e.at, year=False) if time_format == SHEET_TIME else e.at.strftime(time_format)
+    return f"{when} {what_happened(e, channel)}"

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.guide import describe
     from crisisdesk.models.intake import Intake
     from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
+    from crisisdesk.words import stamp
     from workflows import sheet
     from workflows.casefile import CaseFile
     from workflows.effects import BOOKKEEPING, EffectRunner
@@ -182,7 +183,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     def waiting_for(self, wake: datetime) -> str:
         due = [d.name for d in self.case.state.deadlines.values() if d.next_alert_at == wake]
         what = ", ".join(due) or "the next report"
-        return f"waiting for {what} due {wake.strftime('%Y-%m-%d %H:%M')} UTC"
+        return f"waiting for {what} due {stamp(wake)} UTC"
 
     def history_is_long(self) -> bool:
         info = workflow.info()

@@ -9,14 +9,14 @@ events in words. Never personal data: no reporter or stakeholder names or contac
 from datetime import datetime, timedelta
 
 from crisisdesk.models.guide import GUIDE, example
-from crisisdesk.words import in_words
+from crisisdesk.words import in_words, stamp
 from workflows.casefile import NEXT_STEPS, CaseFile
 
 LAST_EVENTS = 6
 
 
 def when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{stamp(at)} UTC"
 
 
 def left(delta: timedelta) -> str:
