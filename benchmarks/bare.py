@@ -16,7 +16,8 @@ from temporalio import activity, workflow
 INTAKE_EFFECTS = ("alert", "risk warning", "change report")
 EFFECT = dict(start_to_close_timeout=timedelta(seconds=30))
 TABLE = """CREATE TABLE IF NOT EXISTS bench_bare (workflow_id text, subject text, at timestamptz,
-                                                  due_at timestamptz, recorded_at timestamptz DEFAULT now())"""
+                                                  due_at timestamptz, recorded_at timestamptz DEFAULT now());
+           CREATE INDEX IF NOT EXISTS bench_bare_workflow ON bench_bare (workflow_id, subject)"""
 
 
 @dataclass

@@ -232,7 +232,9 @@ class CostBench:
     async def open_at_rate(self, n: int, rate: float) -> dict:
         """`n` cases started at `rate` per second: seconds from the first start until every one is open
         in PostgreSQL (its row in `cases`), against `n` bare workflows until each has recorded its first
-        effect; and the worker's resident memory with the `n` cases open."""
+        effect; and the worker's resident memory with the cases open. The cases get twice the bare
+        workflows' time (at least half a minute past the last start): past that the target (1.25) is
+        missed whatever the rest would take, and the figure is how many opened by then, and how fast."""
         async with self.bare_worker():
             start = time.monotonic()
             bare_ids = await self.paced(n, rate, self.start_bare, "bare opened")
@@ -244,14 +246,17 @@ class CostBench:
             before = rss_mib()
             start = time.monotonic()
             ids = await self.paced(n, rate, lambda i: self.start_case(f"open{i}"), "cases started")
-            await self.wait_for_rows(ids, n, "cases opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)")
-            opened_s = time.monotonic() - start
+            opened = await self.wait_for_rows(ids, n, "cases opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)",
+                                              until=start + max(2 * bare_s, n / rate + 30), must=False)
+            waited = time.monotonic() - start
             after = rss_mib()
+        everyone = len(opened) >= n
         return {
-            "open_at_rate_s": {"value": round(opened_s, 1), "baseline": round(bare_s, 1),
-                               "ratio": round(opened_s / bare_s, 2), "cases": n, "rate_per_s": rate,
-                               "starting_s": round(n / rate, 1), "unit": "s"},
-            "open_cases_rss_mib_per_10k": rss_per_10k(before, after, n),
+            "open_at_rate_s": {"value": round(waited, 1) if everyone else None, "baseline": round(bare_s, 1),
+                               "ratio": round(waited / bare_s, 2) if everyone else None, "cases": n,
+                               "opened": len(opened), "waited_s": round(waited, 1),
+                               "opened_per_s": round(len(opened) / waited, 1), "rate_per_s": rate, "unit": "s"},
+            "open_cases_rss_mib_per_10k": rss_per_10k(before, after, len(opened)),
         }
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -289,18 +294,21 @@ class CostBench:
                 self.progress(label, i + 1, n)
         return list(await asyncio.gather(*tasks))
 
-    async def wait_for_rows(self, ids: list[str], n: int, label: str, query: str) -> list[float]:
-        """Poll `query` (over `ids`) until it returns `n` rows; the rows' first column."""
-        deadline, seen = time.monotonic() + ALERT_DUE_S + 300, -1
-        while time.monotonic() < deadline:
-            rows = await self.pool.fetch(query, ids)
-            if len(rows) != seen:
-                seen = len(rows)
-                self.progress(label, seen, n)
-            if len(rows) >= n:
-                return [float(r[0]) for r in rows]
+    async def wait_for_rows(self, ids: list[str], n: int, label: str, query: str, until: float | None = None,
+                            must: bool = True) -> list[float]:
+        """Poll `query` (over `ids`) until it returns `n` rows, or `until` (monotonic; by default a few
+        minutes); the rows' first column. Short of `n` then: an error, or the rows so far (`must=False`)."""
+        deadline, rows = until or time.monotonic() + ALERT_DUE_S + 300, []
+        while True:
+            previous, rows = len(rows), await self.pool.fetch(query, ids)
+            if len(rows) != previous:
+                self.progress(label, len(rows), n)
+            if len(rows) >= n or time.monotonic() >= deadline:
+                break
             await asyncio.sleep(0.5)
-        raise RuntimeError(f"{label}: {seen} of {n} after {ALERT_DUE_S + 300} s")
+        if len(rows) < n and must:
+            raise RuntimeError(f"{label}: {len(rows)} of {n} by the deadline")
+        return [float(r[0]) for r in rows]
 
 
 def cpu_seconds() -> dict[str, float]:
