@@ -106,7 +106,7 @@ class CostBench:
         self.pg = start_postgres(self.root / "pg")
         self.dsn = self.pg.get_uri()
         await migrate(self.dsn)
-        self.env = await start_dev_server(dynamic_config=json.loads(os.environ.get("BENCH_DYNAMIC_CONFIG", "{}")))
+        self.env = await start_dev_server()
         self.settings = Settings(database_url=self.dsn, CRISIS_TASK_QUEUE="bench", CRISIS_PLAYBOOK="bench",
                                  CRISIS_PLAYBOOK_DIR=self.root / "playbooks", CRISIS_REPORT_DIR=self.root / "reports",
                                  CRISIS_EVIDENCE_DIR=self.root / "evidence")
@@ -319,10 +319,10 @@ def cpu_seconds() -> dict[str, float]:
     used = {"worker": times.user + times.system, "server": 0.0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-        except (OSError, IndexError):
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
+        name, fields = head.split("(", 1)[1], tail.split()
         if int(fields[1]) == os.getpid() and name == "temporal":
             used["server"] += (int(fields[11]) + int(fields[12])) / tick
     return used

@@ -5,7 +5,7 @@ a throw-away PostgreSQL, plays the scenario's steps (actions and waits), and rep
 would have done: every deadline met or breached, every escalation and refusal.
 """
 
-import asyncio
+import contextlib
 import tempfile
 import uuid
 from datetime import timedelta
@@ -99,37 +99,24 @@ class DrillStack:
         from starter.stack import start_dev_server, start_postgres
         from worker import build_worker
 
-        self.tmp = tempfile.TemporaryDirectory(prefix="crisis-drill-")
-        root = Path(self.tmp.name)
-        self.pg, self.env, self.pool, self.worker = None, None, None, None
-        try:
-            # PostgreSQL starts in a thread (it blocks) while the Temporal server starts.
-            self.pg, self.env = await asyncio.gather(asyncio.to_thread(start_postgres, root / "pg"),
-                                                     start_dev_server(time_skipping=True))
-            await migrate(self.pg.get_uri())
-            self.pool = await create_pool(self.pg.get_uri())
+        async with contextlib.AsyncExitStack() as stack:  # on a failure part-way, what started is stopped
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crisis-drill-")))
+            pg = start_postgres(root / "pg")
+            stack.callback(pg.cleanup)
+            self.env = await start_dev_server(time_skipping=True)
+            stack.push_async_callback(self.env.shutdown)
+            await migrate(pg.get_uri())
+            pool = await create_pool(pg.get_uri())
+            stack.push_async_callback(pool.close)
             private = self.settings.model_copy(update={
                 "task_queue": "drill", "report_dir": root / "reports", "evidence_dir": root / "evidence",
                 "smtp_url": None, "webhook_url": None})
-            self.worker = build_worker(self.env.client, private, self.pool, task_queue="drill")
-            await self.worker.__aenter__()
-        except BaseException:
-            await self.__aexit__(None, None, None)
-            raise
+            await stack.enter_async_context(build_worker(self.env.client, private, pool, task_queue="drill"))
+            self.stack = stack.pop_all()
         return self
 
     async def __aexit__(self, *exc) -> None:
-        try:
-            if self.worker is not None:
-                await self.worker.__aexit__(None, None, None)
-            if self.env is not None:
-                await self.env.shutdown()
-            if self.pool is not None:
-                await self.pool.close()
-        finally:
-            if self.pg is not None:
-                self.pg.cleanup()
-            self.tmp.cleanup()
+        await self.stack.aclose()
 
     async def play(self, drill: Drill, on_step=None) -> DrillResult:
         return await play(drill, self.env, "drill", on_step)

@@ -56,7 +56,7 @@ TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
                                 "history.transferProcessorMaxPollRPS": "10000"}
 
 
-async def start_dev_server(time_skipping: bool = False, dynamic_config: dict[str, str] | None = None, **kwargs):
+async def start_dev_server(time_skipping: bool = False, **kwargs):
     """A private dev server with crisisdesk's search attributes and payload codec. With time skipping,
     its workflows skip time only when fast-forwarded (`env.fast_forward`), so a test or drill decides
     when time passes."""
@@ -68,7 +68,7 @@ async def start_dev_server(time_skipping: bool = False, dynamic_config: dict[str
 
     common = dict(dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES,
                   data_converter=data_converter(), dev_server_log_level="error")
-    config = {**(TIME_SKIPPING_DYNAMIC_CONFIG if time_skipping else {}), **(dynamic_config or {})}
+    config = TIME_SKIPPING_DYNAMIC_CONFIG if time_skipping else {}
     common["dev_server_extra_args"] = [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")]
     with banner_to_stderr():
         if not time_skipping:
