@@ -376,7 +376,7 @@ async def replay_seconds(progress: Progress) -> dict:
     from workflows.case import CrisisWorkflow
 
     directory = Path(__file__).resolve().parents[1] / "tests" / "histories"
-    newest = max(p.stem.rsplit("_", 1)[1] for p in directory.glob("long_haul_60d_run*.json"))  # the current code's
+    newest = max((p.stem.rsplit("_", 1)[1] for p in directory.glob("long_haul_60d_run*.json")), key=lambda v: int(v[1:]))  # the current code's
     runs = [WorkflowHistory.from_json(p.stem, p.read_text())
             for p in sorted(directory.glob(f"long_haul_60d_run*_{newest}.json"))]
 

@@ -7,6 +7,7 @@ answers or a line on stderr.
 
 import asyncio
 import contextlib
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -251,6 +252,33 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
     return CaseNotFound(case_id)
 
 
+# How often an update the case saw but never answered is sent again (see `send_update`).
+NOT_READY_RETRIES = (0.2, 0.5, 1.0)
+
+
+def not_ready(err: RPCError) -> bool:
+    """The server dropped an update with the workflow task that carried it (a task that failed to
+    complete, as a continue-as-new refused for events that arrived meanwhile did on engines before 6).
+    Nothing was accepted, so sending it again is safe."""
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and any(
+        d.type_url.endswith("WorkflowNotReadyFailure") for d in err.grpc_status.details)
+
+
+async def send_update(handle: WorkflowHandle, action: str, payload: object) -> ActionResult:
+    """An action's update, sent again under the same update id when the server dropped it unanswered:
+    the id makes a second delivery the same update, never a second action."""
+    update_id = str(uuid.uuid4())
+    for pause in (*NOT_READY_RETRIES, None):
+        try:
+            return await handle.execute_update(action, payload, id=update_id, result_type=ActionResult)
+        except RPCError as err:
+            if pause is None or not not_ready(err):
+                raise
+            log.info("update dropped with its workflow task; sending it again", case_id=handle.id, action=action)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
+
+
 async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
     """Take an action on a case through its update. The case records every refusal itself, so a
     payload this edge already finds invalid is still sent: the 4xx comes after the case has it on
@@ -268,9 +296,7 @@ async def act(client: Client, case_id: str, action: str, payload: object) -> Act
         # Text JSON cannot carry (an unpaired surrogate) goes as U+FFFD, with this edge's refusal
         # beside it, so the case records the attempt and never takes the altered text.
         with denying(str(problem).removeprefix(f"{action}: ")) if sent != payload and problem else contextlib.nullcontext():
-            result = await asyncio.wait_for(
-                handle.execute_update(action, sent, result_type=ActionResult), ANSWER_TIMEOUT.total_seconds()
-            )
+            result = await asyncio.wait_for(send_update(handle, action, sent), ANSWER_TIMEOUT.total_seconds())
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
         bound.info("action rejected", reason=reason)

@@ -10,6 +10,7 @@ import pytest
 from crisisdesk.models.case import Stage
 from crisisdesk.playbooks import load_playbook, record_check
 from tests.helpers import eventually
+from workflows.case import NEWEST_ENGINE
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def test_sixty_day_case_continues_as_new_without_losing_actions(open_case,
         runs = [w async for w in case.env.client.list_workflows(f"WorkflowId = '{case.id}'")]
         for n, run in enumerate(sorted(runs, key=lambda w: w.start_time), start=1):
             history = await case.env.client.get_workflow_handle(case.id, run_id=run.run_id).fetch_history()
-            (Path(__file__).parent / "histories" / f"long_haul_60d_run{n}_v5.json").write_text(history.to_json())
+            (Path(__file__).parent / "histories" / f"long_haul_60d_run{n}_v{NEWEST_ENGINE}.json").write_text(history.to_json())
 
 
 def count(timeline, kind: str, name: str) -> int:

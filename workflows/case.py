@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.words import stamp
     from workflows import sheet
     from workflows.casefile import CaseFile
-    from workflows.effects import BOOKKEEPING, EffectRunner
+    from workflows.effects import BOOKKEEPING, BOOKKEEPING_EFFECTS, EffectRunner
     from workflows.learning import Learning
     from workflows.legacy import LegacyLoop
     from workflows.state import RULES_VERSION, ContinuedCase
@@ -50,8 +50,10 @@ PATCH_CURRENT = "crisisdesk-2026-11"
 #   4: publish once per workflow task (after the actions that came with it).
 #   5: record once per workflow task, after the run loop has taken stock (one local activity where
 #      a task that took an action and moved a deadline used two).
-ENGINES = (("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
-RECORD_SETTLED = 5
+#   6: continue as new only in a task that brought no update, with no activity under way.
+ENGINES = (("crisisdesk-engine-6", 6), ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
+RECORD_SETTLED, QUIET_CONTINUE = 5, 6
+NEWEST_ENGINE = ENGINES[0][1]
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -91,6 +93,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         self.search_attributes: dict = {}
         self.details: str | None = None
         self.inflight: dict = {}
+        self.update_task = -1  # the history length of the last workflow task that brought an update
         self.timer: asyncio.Task | None = None
         self.timer_for: datetime | None = None
         # When the last action changed the case. Time read in a task woken by a local activity's
@@ -125,7 +128,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             if self.engine:  # actions that arrived with this task are taken first: one upsert per task
                 await workflow.wait_condition(lambda: True)
             self.publish()
-            if self.history_is_long() and workflow.all_handlers_finished():
+            if self.history_is_long() and workflow.all_handlers_finished() and self.quiet():
                 self.continue_as_new()
             now = await self.sleep_until(self.case.next_wakeup(), now)
             self.case.tick(now)
@@ -189,6 +192,20 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.case.state.playbook.history_limit
 
+    def quiet(self) -> bool:
+        """Whether this task may hand the case on. The server refuses a continue-as-new while events it
+        has not shown the task are waiting (an activity that finished meanwhile): it fails the task, and
+        an update that came with that task fails for its sender, never to be retried. Engine 6 hands on
+        in a task that brought no update, once the case's activities are back; a case whose activity
+        hangs is handed on anyway at twice its history limit (the next run finishes what is under way)."""
+        if self.engine < QUIET_CONTINUE:
+            return True
+        info = workflow.info()
+        if info.get_current_history_length() == self.update_task:
+            return False  # a task's history length is its own: the next task sees more events
+        busy = any(effect.kind not in BOOKKEEPING_EFFECTS for effect in self.inflight.values())
+        return not busy or info.get_current_history_length() > 2 * self.case.state.playbook.history_limit
+
     def continue_as_new(self) -> None:
         """Hand the case to a fresh run: its bounded state, and the effects still under way (their keys
         make them idempotent, so the next run finishes what this one started, once)."""
@@ -222,6 +239,8 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     async def on_action(self, name: str, args: Sequence[Any], kind: str) -> ActionResult | None:
         """Take or refuse one action. Refusals are recorded once, whatever the channel; nothing a
         person sends can fail the workflow task (a bug in a step is refused and logged too)."""
+        if kind == "update":  # see quiet()
+            self.update_task = workflow.info().get_current_history_length()
         if self.case is None:
             await workflow.wait_condition(lambda: self.case is not None)
         now = workflow.now()
