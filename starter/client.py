@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import uuid
 from datetime import datetime, timedelta, timezone
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -252,31 +253,37 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
     return CaseNotFound(case_id)
 
 
-# How often an update the case saw but never answered is sent again (see `send_update`).
-NOT_READY_RETRIES = (0.2, 0.5, 1.0)
+# Pauses before asking again a case that was not ready (see `when_ready`).
+NOT_READY_RETRIES = (0.2, 0.5, 1.0, 2.0)
 
 
 def not_ready(err: RPCError) -> bool:
-    """The server dropped an update with the workflow task that carried it (a task that failed to
-    complete, as a continue-as-new refused for events that arrived meanwhile did on engines before 6).
-    Nothing was accepted, so sending it again is safe."""
+    """The case could not take the call yet, and nothing happened: a query that reached a run whose first
+    workflow task has not been scheduled (just after a continue-as-new), or an update the server dropped
+    with the workflow task that carried it (a task it refused on completion, as it refused a
+    continue-as-new that missed events on engines before 6)."""
     return err.status == RPCStatusCode.FAILED_PRECONDITION and any(
         d.type_url.endswith("WorkflowNotReadyFailure") for d in err.grpc_status.details)
 
 
-async def send_update(handle: WorkflowHandle, action: str, payload: object) -> ActionResult:
-    """An action's update, sent again under the same update id when the server dropped it unanswered:
-    the id makes a second delivery the same update, never a second action."""
-    update_id = str(uuid.uuid4())
+async def when_ready(call: Callable[[], Awaitable[Any]], case_id: str, what: str) -> Any:
+    """`call`, asked again a few times while the case is not ready; then its error reaches the caller."""
     for pause in (*NOT_READY_RETRIES, None):
         try:
-            return await handle.execute_update(action, payload, id=update_id, result_type=ActionResult)
+            return await call()
         except RPCError as err:
             if pause is None or not not_ready(err):
                 raise
-            log.info("update dropped with its workflow task; sending it again", case_id=handle.id, action=action)
+            log.info("case not ready; asking again", case_id=case_id, what=what, pause_s=pause)
             await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
+
+
+async def send_update(handle: WorkflowHandle, action: str, payload: object) -> ActionResult:
+    """An action's update, sent again while the case is not ready, under one update id: a second
+    delivery is the same update, never a second action."""
+    update_id = str(uuid.uuid4())
+    return await when_ready(lambda: handle.execute_update(action, payload, id=update_id, result_type=ActionResult),
+                            handle.id, action)
 
 
 async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
@@ -318,9 +325,10 @@ def _no_answer(case_id: str, timeout: timedelta) -> CaseUnavailable:
 async def _query(client: Client, case_id: str, name: str, result_type: Any, timeout: timedelta, *args: Any) -> Any:
     case_id = case_ref(case_id)
     try:
+        handle = client.get_workflow_handle(case_id)
         return await asyncio.wait_for(
-            client.get_workflow_handle(case_id).query(name, *args, result_type=result_type, rpc_timeout=timeout),
-            timeout.total_seconds() + 1,
+            when_ready(lambda: handle.query(name, *args, result_type=result_type, rpc_timeout=timeout), case_id, name),
+            timeout.total_seconds() + sum(NOT_READY_RETRIES) + 1,
         )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:

@@ -1,4 +1,5 @@
-"""An update the server drops with its workflow task is sent again by the edges, once, as one update.
+"""A case that is not ready is asked again by the edges (`starter.client.when_ready`, which queries go
+through too): an update the server dropped with its workflow task is sent again, as one update.
 
 The server aborts an update a workflow task carried when that task fails (since Temporal 1.27, with
 a non-retryable WorkflowNotReady). Engine 6 never continues as new in such a task; cases on older
@@ -49,8 +50,9 @@ DROPPED: dict[str, int] = {}
 UNKNOWN = SearchAttributeKey.for_keyword("NoSuchAttributeRegistered")
 
 
-async def start(client, task_queue: str, drops: int):
-    return await client.start_workflow(DropsUpdates.run, drops, id=f"drops-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
+async def start(client, task_queue: str, drops: int, **options):
+    return await client.start_workflow(DropsUpdates.run, drops, id=f"crisis-drops-{uuid.uuid4().hex[:8]}",
+                                       task_queue=task_queue, **options)
 
 
 async def test_a_dropped_update_is_sent_again_and_taken_once(client, task_queue):
@@ -76,5 +78,6 @@ async def test_an_update_dropped_every_time_reaches_the_caller(client, task_queu
         with pytest.raises(RPCError) as dropped:
             await send_update(handle, "note", {"text": "hello"})
         assert not_ready(dropped.value)
-        assert DROPPED[handle.id] == 4  # the first delivery and three more, then the caller is told
+        assert DROPPED[handle.id] == 5  # the first delivery and four more, then the caller is told
         await handle.terminate("test over")
+
