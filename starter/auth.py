@@ -183,7 +183,7 @@ def caller(request: Request) -> Principal:
 
 def require(permission: Permission) -> Any:
     """A dependency: the caller, when they hold `permission`; 403 naming it otherwise."""
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:  # async: no thread-pool hop per request
         who = caller(request)
         if not who.can(permission):
             reason = (f"{who.person_id} may not {permission.value} "

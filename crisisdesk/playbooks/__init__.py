@@ -157,9 +157,20 @@ def _shipped() -> dict[str, Any]:
 def _sources(directory: Path | None) -> dict[str, Any]:
     """Playbook files by name: the shipped ones, overridden by an organisation's own directory."""
     found = dict(_shipped())
-    if directory is not None and directory.is_dir():
-        found |= {p.stem: p for p in directory.glob("*.json")}
+    if directory is not None:
+        try:
+            listed = directory.stat().st_mtime_ns
+        except OSError:
+            return found
+        found |= _listing(str(directory), listed)
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(directory: str, mtime_ns: int) -> dict[str, Path]:
+    """An organisation's playbook files, listed once per change to the directory (a file added, removed
+    or renamed into place changes its mtime): every intake looks its playbook up, twice."""
+    return {p.stem: p for p in Path(directory).glob("*.json")}
 
 
 def available(directory: Path | None = None) -> list[str]:
@@ -227,8 +238,20 @@ def check_record_path(playbook_file: Path) -> Path:
 
 def check_record(playbook_file: Path) -> dict[str, Any] | None:
     """What `crisis playbook check` recorded for this file (its digest, drills, when), if anything."""
+    path = check_record_path(playbook_file)
     try:
-        record = json.loads(check_record_path(playbook_file).read_text(encoding="utf-8"))
+        stat = path.stat()
+    except OSError:
+        return None
+    record = _read_record(str(path), stat.st_mtime_ns, stat.st_size)
+    return dict(record) if record is not None else None
+
+
+@functools.lru_cache(maxsize=64)
+def _read_record(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+    """A check record read once per version of its file (`record_check` replaces it whole)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
