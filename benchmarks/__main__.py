@@ -151,7 +151,8 @@ def main() -> None:
     # Replay first: after 10,000 cases this process's heap makes the garbage collector, not replay, the cost.
     results |= asyncio.run(cost.replay_seconds(progress))
     with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
-        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases))
+        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases,
+                                         pairs=1 if args.quick else 3))
         results |= cost.drill_seconds(progress, Path(tmp))
     results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
     args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2, ensure_ascii=False))

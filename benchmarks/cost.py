@@ -13,6 +13,7 @@ one in-process worker, each figure beside a baseline measured in the same run.
 import asyncio
 import json
 import os
+import statistics
 import time
 import uuid
 from collections import Counter
@@ -84,6 +85,11 @@ def rss_per_10k(before: float, after: float, n: int) -> dict:
             "sticky_cache": STICKY_CACHE, "unit": "MiB"}
 
 
+def median(runs: list[tuple]) -> tuple:
+    """The run with the median first element (the lower middle of an even count)."""
+    return sorted(runs, key=lambda r: r[0])[(len(runs) - 1) // 2]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -125,30 +131,38 @@ class CostBench:
         return build_worker(self.env.client, self.settings, self.pool)
 
     # -- one case against the bare workflow ------------------------------------------------------
-    async def case_vs_bare(self) -> dict:
-        """One case through CRISIS_STEPS beside one bare workflow through the same updates, each paced as
-        people act (the first action a second after the alert, the next ones half a second apart, so
-        each lands in a workflow task of its own rather than where a fast script happens to put it).
-        Wall time is the sum of the start and update round trips."""
+    async def case_vs_bare(self, pairs: int = 3) -> dict:
+        """Cases through CRISIS_STEPS beside bare workflows through the same updates, each paced as people
+        act (the first action a second after the alert, the next ones half a second apart, so each lands
+        in a workflow task of its own rather than where a fast script happens to put it). `pairs` of each,
+        the median reported: whether two effects that finish together share a workflow task is the
+        server's timing, and moves either count by a few events from one run to the next. Wall time is
+        the sum of the start and update round trips."""
+        bare, case = [], []
         async with self.bare_worker():
-            bare_id = f"bare-{uuid.uuid4().hex[:8]}"
-            bare_wall = await self.paced_steps(
-                lambda: self.env.client.start_workflow(BareCase.run, BARE_WAITS_S, id=bare_id, task_queue="bench-bare"),
-                lambda handle, name, _: handle.execute_update(BareCase.act, name))
-        bare_events = await history_counts(self.env.client, bare_id)
-        await self.env.client.get_workflow_handle(bare_id).terminate("benchmark done")
+            for _ in range(pairs):
+                bare_id = f"bare-{uuid.uuid4().hex[:8]}"
+                wall = await self.paced_steps(
+                    lambda: self.env.client.start_workflow(BareCase.run, BARE_WAITS_S, id=bare_id, task_queue="bench-bare"),
+                    lambda handle, name, _: handle.execute_update(BareCase.act, name))
+                bare.append((sum((events := await history_counts(self.env.client, bare_id)).values()), wall, events))
+                await self.env.client.get_workflow_handle(bare_id).terminate("benchmark done")
+                self.progress("case vs bare", len(bare), 2 * pairs)
         async with self.worker():
-            case = intake("cost", potential_crisis=True)
-            case_wall = await self.paced_steps(
-                lambda: self.env.client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench"),
-                lambda handle, name, fields: handle.execute_update(name, fields, result_type=ActionResult))
-        case_events = await history_counts(self.env.client, case_id_for(case.intake_id))
-        self.progress("case vs bare", 1, 1)
+            for _ in range(pairs):
+                opened = intake("cost", potential_crisis=True)
+                wall = await self.paced_steps(
+                    lambda: self.env.client.start_workflow("CrisisWorkflow", opened, id=case_id_for(opened.intake_id), task_queue="bench"),
+                    lambda handle, name, fields: handle.execute_update(name, fields, result_type=ActionResult))
+                case.append((sum((events := await history_counts(self.env.client, case_id_for(opened.intake_id))).values()), wall, events))
+                self.progress("case vs bare", pairs + len(case), 2 * pairs)
+        (case_events, _, case_types), (bare_events, _, bare_types) = median(case), median(bare)
+        case_wall, bare_wall = statistics.median(c[1] for c in case), statistics.median(b[1] for b in bare)
         return {
-            "case_vs_bare_events": {"value": sum(case_events.values()), "baseline": sum(bare_events.values()),
-                                    "ratio": round(sum(case_events.values()) / sum(bare_events.values()), 2),
-                                    "unit": "events", "case_by_type": dict(case_events.most_common()),
-                                    "bare_by_type": dict(bare_events.most_common())},
+            "case_vs_bare_events": {"value": case_events, "baseline": bare_events, "ratio": round(case_events / bare_events, 2),
+                                    "unit": "events", "pairs": pairs, "case_runs": sorted(c[0] for c in case),
+                                    "bare_runs": sorted(b[0] for b in bare), "case_by_type": dict(case_types.most_common()),
+                                    "bare_by_type": dict(bare_types.most_common())},
             "case_vs_bare_wall": {"value": round(case_wall, 3), "baseline": round(bare_wall, 3),
                                   "ratio": round(case_wall / bare_wall, 2), "unit": "s"},
         }
@@ -341,9 +355,10 @@ def cpu_seconds() -> dict[str, float]:
     return used
 
 
-async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int) -> dict:
+async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int,
+              pairs: int = 3) -> dict:
     async with CostBench(root, progress) as bench:
-        results = await bench.case_vs_bare()
+        results = await bench.case_vs_bare(pairs)
         results |= await bench.intake_vs_raw(intakes)
         results |= await bench.deadline_lateness(deadlines, window_s)
         results |= await bench.open_at_rate(open_cases, OPEN_RATE)

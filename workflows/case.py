@@ -51,8 +51,10 @@ PATCH_CURRENT = "crisisdesk-2026-11"
 #   5: record once per workflow task, after the run loop has taken stock (one local activity where
 #      a task that took an action and moved a deadline used two).
 #   6: continue as new only in a task that brought no update, with no activity under way.
-ENGINES = (("crisisdesk-engine-6", 6), ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
-RECORD_SETTLED, QUIET_CONTINUE = 5, 6
+#   7: a delivery's receipt waits for the deliveries still under way, and goes on the record with
+#      theirs (one local activity where each receipt that came in a task of its own used one).
+ENGINES = (("crisisdesk-engine-7", 7), ("crisisdesk-engine-6", 6), ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
+RECORD_SETTLED, QUIET_CONTINUE, RECEIPTS_TOGETHER = 5, 6, 7
 NEWEST_ENGINE = ENGINES[0][1]
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
@@ -220,8 +222,11 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             self.dispatch()
 
     def ready_to_record(self) -> bool:
-        """Engine 5 records what a task changed once the run loop has taken stock of it (or has ended)."""
-        return self.idle or self.engine < RECORD_SETTLED or self.case.state.stage.is_final
+        """Engine 5 records what a task changed once the run loop has taken stock of it (or has ended);
+        engine 7 lets receipts wait for the deliveries still under way."""
+        if self.case.state.stage.is_final or self.engine < RECORD_SETTLED:
+            return True
+        return self.idle and not (self.engine >= RECEIPTS_TOGETHER and self.receipts_can_wait())
 
     def publish(self) -> None:
         """Search attributes and the Web UI's case sheet, each written only when it changed."""

@@ -40,6 +40,10 @@ ADMIN_ROLE = "admin"
 
 # Effects run as local activities: their results arrive without a workflow task of their own.
 BOOKKEEPING_EFFECTS = frozenset({"stakeholder", "record_survey", "knowledge"})
+# Effects that tell people (their attempts end within minutes, or when PostgreSQL, which records
+# need too, is back), and the timeline events that only say how one went.
+DELIVERIES = frozenset({"notify", "report", "survey"})
+RECEIPTS = frozenset({"notification", "report", "survey_sent"})
 
 
 class EffectRunner:
@@ -190,6 +194,15 @@ class EffectRunner:
                     await workflow.sleep(timedelta(seconds=30), summary="record keeping retries")
                 continue
             case.mark_recorded(batch[-1].seq)
+
+    def receipts_can_wait(self) -> bool:
+        """Whether what waits to be recorded is only receipts while a delivery is still under way: its
+        receipt follows soon, and they go on the record together. Reads of the timeline see them
+        meanwhile (the case answers what PostgreSQL lacks)."""
+        if not any(effect.kind in DELIVERIES for effect in self.inflight.values()):
+            return False
+        done = self.case.state.recorded_seq
+        return all(e.kind in RECEIPTS for e in self.case.state.events if e.seq > done)
 
     def records_settled(self) -> bool:
         return not self.inflight and not self.case.effects and self.case.state.recorded_seq == self.case.state.seq
