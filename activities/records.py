@@ -30,6 +30,7 @@ from crisisdesk.models.effects import (
 from crisisdesk.playbooks import PlaybookError, load_playbook
 from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
+from workflows.opening import digest, open_case_file
 
 
 def next_deadline(status: CaseStatus) -> datetime | None:
@@ -60,7 +61,29 @@ class CaseRecords:
             playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
             problem = f"{err}; the default playbook {playbook.name!r} runs this case"
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
-        return CaseOpened(playbook=playbook, problem=problem, team=await self._team(req))
+        opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req))
+        if req.record_at is not None:
+            opened.recorded = await self._record_opening(req, opened)
+        return opened
+
+    async def _record_opening(self, req: OpenCase, opened: CaseOpened) -> str | None:
+        """The opening's case file, built as the workflow builds it, on the record: the digest of its
+        events, or None when PostgreSQL is down or refuses the data (the case records it later, as any
+        other record, and scrubs what PostgreSQL refuses)."""
+        case = open_case_file(req.case_id, req.intake, opened, req.record_at, req.opened_at, req.rules)
+        state = case.state
+        request = RecordTimeline(case_id=req.case_id, status=case.status(), events=state.events,
+                                 opening=CaseOpening(intake=state.intake, playbook=state.playbook,
+                                                     received_at=state.received_at, opened_at=req.record_at))
+        try:
+            async with self.pool.acquire(timeout=2.0) as conn, conn.transaction():
+                await _write_opening(conn, req.case_id, request.opening, self.sealer)
+                await _write_timeline(conn, request)
+        except (*OUTAGE, asyncpg.PostgresError, UnicodeEncodeError) as err:
+            log.warning("opening not recorded; the case records it later", case_id=req.case_id, error=type(err).__name__)
+            return None
+        log.debug("timeline recorded", case_id=req.case_id, stage=state.stage.value, events=len(state.events))
+        return digest(state.events)
 
     async def _team(self, req: OpenCase) -> dict[str, str]:
         """The project's standing team (role → person), best effort: a case opens without it while

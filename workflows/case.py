@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.effects import BOOKKEEPING, BOOKKEEPING_EFFECTS, EffectRunner
     from workflows.learning import Learning
     from workflows.legacy import LegacyLoop
+    from workflows.opening import digest, open_case_file
     from workflows.state import RULES_VERSION, ContinuedCase
     from workflows.steps import apply
 
@@ -53,18 +54,13 @@ PATCH_CURRENT = "crisisdesk-2026-11"
 #   6: continue as new only in a task that brought no update, with no activity under way.
 #   7: a delivery's receipt waits for the deliveries still under way, and goes on the record with
 #      theirs (one local activity where each receipt that came in a task of its own used one).
-ENGINES = (("crisisdesk-engine-7", 7), ("crisisdesk-engine-6", 6), ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
-RECORD_SETTLED, QUIET_CONTINUE, RECEIPTS_TOGETHER = 5, 6, 7
+#   8: the opening goes on the record in the local activity that loads the playbook (one fewer).
+ENGINES = (("crisisdesk-engine-8", 8), ("crisisdesk-engine-7", 7), ("crisisdesk-engine-6", 6),
+           ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
+RECORD_SETTLED, QUIET_CONTINUE, RECEIPTS_TOGETHER, RECORDED_OPENING = 5, 6, 7, 8
 NEWEST_ENGINE = ENGINES[0][1]
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
-# An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def longest_target(playbook) -> timedelta:
-    return max(t.resolution for t in playbook.severity.values())
-
 
 def read_start(start: Any) -> Intake | ContinuedCase:
     """The run's input: an `Intake` from a starter, or the carried case after continue-as-new. Decoded
@@ -141,23 +137,20 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         return self.case.status()
 
     async def open(self, intake: Intake, now: datetime, rules: int) -> None:
-        """`now` is read before the local activity (see `changed_at`)."""
+        """`now` is read before the local activity (see `changed_at`). Engine 8 has the activity put the
+        opening on the record too: it builds the same case file (`workflows.opening`), and the case
+        takes that record as its own when the events match."""
         info = workflow.info()
+        record = self.engine >= RECORDED_OPENING
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
-                                     opened_at=info.workflow_start_time),
+                                     opened_at=info.workflow_start_time, record_at=now if record else None,
+                                     rules=rules if record else None),
             result_type=fx.CaseOpened, summary="load the playbook and the project's team", **BOOKKEEPING)
-        # The SLA clock starts when the customer reported, or when the server accepted the case: never
-        # when a worker happened to run its first task (an outage would move it).
-        received_at, correction = intake.received_at or info.workflow_start_time, None
-        if received_at > info.workflow_start_time + CLOCK_SKEW:
-            received_at, correction = info.workflow_start_time, "received_at was in the future: the SLA clock starts at opening"
-        elif not intake.late_entry and received_at + longest_target(opened.playbook) < info.workflow_start_time:
-            received_at, correction = info.workflow_start_time, ("received_at is older than every deadline and the intake is "
-                                                        "not a late entry: the SLA clock starts at opening")
-        self.case = CaseFile.open(info.workflow_id, intake, opened.playbook, now, received_at, opened.team, rules)
-        for problem in filter(None, [correction, opened.problem]):
-            self.case.record(now, "intake_corrected", "intake", reason=problem)
+        self.case = open_case_file(info.workflow_id, intake, opened, now, info.workflow_start_time, rules)
+        events = self.case.state.events
+        if opened.recorded is not None and opened.recorded == digest(events):
+            self.case.mark_recorded(events[-1].seq)
 
     # -- time ---------------------------------------------------------------------------------
     async def sleep_until(self, wake: datetime | None, now: datetime) -> datetime:

@@ -18,7 +18,11 @@ class OpenCase(BaseModel):
     case_id: str
     intake: Intake
     playbook: str | None  # None: the worker's default (CRISIS_PLAYBOOK)
-    opened_at: datetime
+    opened_at: datetime  # the start event's time
+    # Engine 8: the workflow's clock at opening and the rules it runs, so the activity can build the
+    # opening's case file (workflows.opening) and record it in the same round trip; None: do not record.
+    record_at: datetime | None = None
+    rules: int | None = None
 
 
 class CaseOpened(BaseModel):
@@ -26,6 +30,7 @@ class CaseOpened(BaseModel):
     created: bool = True  # (cases opened before records moved to the background: whether the row was new)
     team: dict[str, str] = Field(default_factory=dict)  # role -> person from the project's standing team
     problem: str | None = None  # e.g. the intake named a playbook that does not exist: the default was used
+    recorded: str | None = None  # the digest of the opening's events on the record; None: not recorded
 
 
 class CaseOpening(BaseModel):
