@@ -48,3 +48,28 @@ async def test_pool_reads_and_writes_json_as_python_values(pool):
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT $1::jsonb", {"a": [1, "二"]}) == {"a": [1, "二"]}
         assert await conn.fetchval("SELECT '{\"b\": true}'::json") == {"b": True}
+
+
+async def test_a_released_connection_carries_no_transaction_to_the_next_user(dsn):
+    """The pool skips asyncpg's session reset (crisisdesk keeps no session state): a transaction a task
+    left open, or that a cancellation cut short, is still rolled back before the next one."""
+    from activities.db import create_pool
+
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    table = f"pool_probe_{uuid.uuid4().hex[:8]}"
+    try:
+        await pool.execute(f"CREATE TABLE {table} (n int)")  # a name we generated, not input
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")  # left open, unmanaged
+            await conn.execute(f"INSERT INTO {table} VALUES (1)")
+        task = asyncio.create_task(pool.execute(f"INSERT INTO {table} SELECT 2 FROM pg_sleep(5)"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with pool.acquire() as conn:  # the pool's one connection, both times
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
+    finally:
+        await pool.execute(f"DROP TABLE IF EXISTS {table}")
+        await pool.close()
