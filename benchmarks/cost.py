@@ -199,7 +199,9 @@ class CostBench:
             case = intake(f"raw{i}")
             await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="idle")
 
-        app = create_app(self.settings, client)
+        # Both paths start cases on a queue no worker polls: intake is measured, not opening, and the
+        # phases after this one do not inherit a backlog of cases to open.
+        app = create_app(self.settings.model_copy(update={"task_queue": "idle"}), client)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
             async def api(i: int):
                 answer = await http.post("/intakes", json=intake(f"api{i}").model_dump(mode="json", exclude_none=True))
