@@ -76,14 +76,21 @@ class CaseRecords:
                                  opening=CaseOpening(intake=state.intake, playbook=state.playbook,
                                                      received_at=state.received_at, opened_at=req.record_at))
         try:
-            async with self.pool.acquire(timeout=2.0) as conn, conn.transaction():
-                await _write_opening(conn, req.case_id, request.opening, self.sealer)
-                await _write_timeline(conn, request)
+            await self._store(request, acquire_timeout=2.0)
         except (*OUTAGE, asyncpg.PostgresError, UnicodeEncodeError) as err:
             log.warning("opening not recorded; the case records it later", case_id=req.case_id, error=type(err).__name__)
             return None
-        log.debug("timeline recorded", case_id=req.case_id, stage=state.stage.value, events=len(state.events))
         return digest(state.events)
+
+    async def _store(self, req: RecordTimeline, acquire_timeout: float | None = None) -> int:
+        """One record in one transaction: the case row with the first one, then events and status."""
+        async with self.pool.acquire(timeout=acquire_timeout) as conn, conn.transaction():
+            if req.opening is not None:
+                await _write_opening(conn, req.case_id, req.opening, self.sealer)
+            inserted = await _write_timeline(conn, req)
+        log.debug("timeline recorded", case_id=req.case_id, stage=req.status.stage.value,
+                  events=len(req.events), inserted=inserted)
+        return inserted
 
     async def _team(self, req: OpenCase) -> dict[str, str]:
         """The project's standing team (role → person), best effort: a case opens without it while
@@ -104,17 +111,12 @@ class CaseRecords:
         if req.scrub:
             req = RecordTimeline.model_validate(scrubbed(req.model_dump(mode="json")))
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                if req.opening is not None:
-                    await _write_opening(conn, req.case_id, req.opening, self.sealer)
-                inserted = await _write_timeline(conn, req)
+            inserted = await self._store(req)
         except (asyncpg.DataError, UnicodeEncodeError) as err:
             # The data, not the server: retrying cannot help. The case records it and scrubs.
             reason = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else 'refused'}"
             log.error("record rejected as data", case_id=req.case_id, error=reason)
             raise ApplicationError(reason, type="RecordRejected", non_retryable=True) from None
-        log.debug("timeline recorded", case_id=req.case_id, stage=req.status.stage.value,
-                  events=len(req.events), inserted=inserted)
         return Recorded(inserted=inserted)
 
     @activity.defn(name="store_stakeholder")

@@ -29,13 +29,13 @@ async def test_the_openings_deliveries_go_on_the_record_together(open_case, pool
     # The opening went with open_case; one record for all the receipts (they finished in one, two or
     # three tasks).
     assert len(await recorded_tasks(case)) == 1
-    opened = [e for e in await case.record(pool) if e.kind == "opened"]
+    record = await case.record(pool)
+    opened = [e for e in record if e.kind == "opened"]
     assert len(opened) == 1 and opened[0].seq == 1
-    in_postgres = [e for e in await case.record(pool) if e.kind in ("notification", "report")]
+    in_postgres = [e for e in record if e.kind in ("notification", "report")]
     assert in_postgres == [e for e in receipts if e.kind in ("notification", "report")]
 
     # An action goes on the record in its own task, receipts or not.
     await case.act("acknowledge", by="Wang Head")
     await eventually(case.status, lambda s: s.unrecorded == 0)
     assert len(await recorded_tasks(case)) == 2
-

@@ -50,9 +50,9 @@ DROPPED: dict[str, int] = {}
 UNKNOWN = SearchAttributeKey.for_keyword("NoSuchAttributeRegistered")
 
 
-async def start(client, task_queue: str, drops: int, **options):
+async def start(client, task_queue: str, drops: int):
     return await client.start_workflow(DropsUpdates.run, drops, id=f"crisis-drops-{uuid.uuid4().hex[:8]}",
-                                       task_queue=task_queue, **options)
+                                       task_queue=task_queue)
 
 
 async def test_a_dropped_update_is_sent_again_and_taken_once(client, task_queue):
