@@ -9,13 +9,14 @@ import asyncio
 import hashlib
 import re
 import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
+from activities.delivery import Channel, Delivery, DeliveryRefused, PersonalChannel, TransientDeliveryError
+from activities.robots import DingTalkRobot, FeishuRobot, WeComRobot
+from activities.sms import TwilioSms
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification
 from crisisdesk.settings import Settings
@@ -31,39 +32,6 @@ def address_of(person: str) -> str | None:
         return match.group(1)
     person = person.strip()
     return person if _BARE_ADDRESS.match(person) else None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    delivered: int
-    failed: int = 0
-    error: str | None = None
-
-
-class TransientDeliveryError(Exception):
-    """The channel could not deliver now; the activity raises so Temporal retries it."""
-
-
-class RateLimited(TransientDeliveryError):
-    """The channel takes no more messages for now: a person's next channel is tried at once."""
-
-
-class DeliveryRefused(Exception):
-    """The channel refused this message for good (bad address, bad key or signature): not retried."""
-
-
-class PersonalChannel(Protocol):
-    """A channel that reaches one person at their own address (e-mail, SMS, a chat robot's @-mention)."""
-
-    name: str
-
-    async def send(self, note: Notification, address: str, text: str) -> None: ...
-
-
-class Channel(Protocol):
-    name: str
-
-    async def deliver(self, note: Notification) -> Delivery: ...
 
 
 class LogChannel:
@@ -218,9 +186,6 @@ def build_channels(settings: Settings) -> list[Channel]:
 
 def build_personal_channels(settings: Settings) -> dict[str, PersonalChannel]:
     """The channels that reach one person at their own address, by the name their contacts use."""
-    from activities.robots import DingTalkRobot, FeishuRobot, WeComRobot
-    from activities.sms import TwilioSms
-
     found: dict[str, PersonalChannel] = {}
     if settings.smtp_url is not None:
         found["email"] = SmtpChannel(settings.smtp_url.get_secret_value())

@@ -19,8 +19,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.db import OUTAGE
 from activities.recipients import Resolver
-from activities.channels import (Channel, Delivery, PersonalChannel, TransientDeliveryError, build_channels,
-                                 build_personal_channels)
+from activities.channels import build_channels, build_personal_channels
+from activities.delivery import Channel, Delivery, PersonalChannel, TransientDeliveryError
 from activities.reach import Router, receipt_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt

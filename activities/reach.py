@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from activities.channels import Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
+from activities.delivery import Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
 from activities.db import OUTAGE
 from activities.recipients import Resolution, Target
 from crisisdesk.acklinks import make_token, nonce_for

@@ -30,7 +30,7 @@ from crisisdesk.models.effects import (
 from crisisdesk.playbooks import PlaybookError, load_playbook
 from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
-from workflows.opening import digest, open_case_file
+from workflows.opening import open_case_file
 
 
 def next_deadline(status: CaseStatus) -> datetime | None:
@@ -63,14 +63,14 @@ class CaseRecords:
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
         opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req))
         if req.record_at is not None:
-            opened.recorded = await self._record_opening(req, opened)
+            opened.recorded_seq = await self._record_opening(req, opened)
         return opened
 
-    async def _record_opening(self, req: OpenCase, opened: CaseOpened) -> str | None:
-        """The opening's case file, built as the workflow builds it, on the record: the digest of its
-        events, or None when PostgreSQL is down or refuses the data (the case records it later, as any
+    async def _record_opening(self, req: OpenCase, opened: CaseOpened) -> int:
+        """The opening's case file, built as the workflow builds it, on the record: the seq of its last
+        event, or 0 when PostgreSQL is down or refuses the data (the case records it later, as any
         other record, and scrubs what PostgreSQL refuses)."""
-        case = open_case_file(req.case_id, req.intake, opened, req.record_at, req.opened_at, req.rules)
+        case = open_case_file(req.case_id, req.intake, opened, req.record_at, req.opened_at)
         state = case.state
         request = RecordTimeline(case_id=req.case_id, status=case.status(), events=state.events,
                                  opening=CaseOpening(intake=state.intake, playbook=state.playbook,
@@ -79,8 +79,8 @@ class CaseRecords:
             await self._store(request, acquire_timeout=2.0)
         except (*OUTAGE, asyncpg.PostgresError, UnicodeEncodeError) as err:
             log.warning("opening not recorded; the case records it later", case_id=req.case_id, error=type(err).__name__)
-            return None
-        return digest(state.events)
+            return 0
+        return state.events[-1].seq
 
     async def _store(self, req: RecordTimeline, acquire_timeout: float | None = None) -> int:
         """One record in one transaction: the case row with the first one, then events and status."""

@@ -20,7 +20,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
-from activities.channels import DeliveryRefused, RateLimited, TransientDeliveryError
+from activities.delivery import DeliveryRefused, RateLimited, TransientDeliveryError
 from crisisdesk.models.effects import Notification
 
 

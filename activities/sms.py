@@ -9,7 +9,7 @@ An SMS carries the subject and the acknowledgement link, not the whole body: it 
 
 import httpx
 
-from activities.channels import DeliveryRefused, RateLimited, TransientDeliveryError
+from activities.delivery import DeliveryRefused, RateLimited, TransientDeliveryError
 from crisisdesk.models.effects import Notification
 
 SMS_MAX_CHARS = 480  # three concatenated segments at most

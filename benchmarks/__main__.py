@@ -79,7 +79,7 @@ def bench_state(n: int) -> tuple[int, int]:
 
 async def bench_end_to_end(n: int) -> tuple[float, float]:
     from activities.db import create_pool, migrate
-    from worker import build_worker
+    from starter.worker import build_worker
 
     with tempfile.TemporaryDirectory() as tmp:
         pg = start_postgres(Path(tmp) / "pg")

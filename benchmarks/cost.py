@@ -126,7 +126,7 @@ class CostBench:
         self.pg.cleanup()
 
     def worker(self) -> Worker:
-        from worker import build_worker
+        from starter.worker import build_worker
 
         return build_worker(self.env.client, self.settings, self.pool)
 
@@ -398,16 +398,16 @@ def drill_seconds(progress: Progress, root: Path) -> dict:
 
 
 async def replay_seconds(progress: Progress) -> dict:
-    """Replaying every run of the newest recorded 60-day case (tests/histories/long_haul_60d_run*) as the
+    """Replaying every run of the newest recorded 60-day case (benchmarks/histories/long_haul_60d_run*) as the
     worker does, in the workflow sandbox, against replaying them without it (the SDK's unsandboxed
     runner): the baseline is crisisdesk's own workflow code, the ratio what the sandbox adds."""
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-    from worker import workflow_runner
+    from starter.worker import workflow_runner
     from workflows.case import CrisisWorkflow
 
-    directory = Path(__file__).resolve().parents[1] / "tests" / "histories"
+    directory = Path(__file__).resolve().parent / "histories"  # recorded by tests/test_case_long.py
     newest = max((p.stem.rsplit("_", 1)[1] for p in directory.glob("long_haul_60d_run*.json")), key=lambda v: int(v[1:]))  # the current code's
     runs = [WorkflowHistory.from_json(p.stem, p.read_text())
             for p in sorted(directory.glob(f"long_haul_60d_run*_{newest}.json"))]

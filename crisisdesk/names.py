@@ -26,16 +26,18 @@ SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("CrisisNextDeadline")
 SA_BREACHED = SearchAttributeKey.for_bool("CrisisBreached")
 # The contingency (escalation) flag, for the "contingency on" saved view (docs/operators.md).
 SA_CONTINGENCY = SearchAttributeKey.for_bool("CrisisContingency")
+# The engine a case runs (workflows.case.ENGINE): `crisis engines` counts open cases by it.
+SA_ENGINE = SearchAttributeKey.for_int("CrisisEngine")
 
 SEARCH_ATTRIBUTES = [
     SA_STAGE, SA_SEVERITY, SA_CATEGORY, SA_PATH, SA_PROJECT,
-    SA_REGION, SA_OWNER, SA_NEXT_DEADLINE, SA_BREACHED, SA_CONTINGENCY,
+    SA_REGION, SA_OWNER, SA_NEXT_DEADLINE, SA_BREACHED, SA_CONTINGENCY, SA_ENGINE,
 ]
 
 
 def search_attribute_flags() -> list[str]:
     """`--search-attribute Name=Type` arguments for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
+    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
     flags: list[str] = []
     for key in SEARCH_ATTRIBUTES:
         flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]

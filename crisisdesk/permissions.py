@@ -11,7 +11,7 @@ enforced by the case on top of this: a permission lets a request reach the case,
 from collections.abc import Iterable
 from enum import StrEnum
 
-from crisisdesk.models.actions import ROLES as CASE_ROLES
+from crisisdesk.models.roles import ROLES as CASE_ROLES
 
 
 class Permission(StrEnum):

@@ -1,4 +1,4 @@
-"""One typed settings object, read from the environment variables of CONTRACT.md."""
+"""One typed settings object, read from the environment variables of docs/contract.md."""
 
 from datetime import timedelta
 from functools import lru_cache

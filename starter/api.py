@@ -1,4 +1,4 @@
-"""The intake HTTP API (CONTRACT.md, "Intake HTTP API"): open cases, read them, act on them.
+"""The intake HTTP API (docs/contract.md, "Intake HTTP API"): open cases, read them, act on them.
 
     uvicorn starter.api:app --port 8000     # settings from the environment
 

@@ -1,4 +1,4 @@
-"""`crisis`: the operator's command line (CONTRACT.md, "Commands").
+"""`crisis`: the operator's command line (docs/contract.md, "Commands").
 
 Tables for people, `--json` for scripts. Every failure is one line on stderr and a non-zero exit:
 2 bad input, 3 case not found, 4 action refused, 5 Temporal, a worker or PostgreSQL unavailable,
@@ -6,34 +6,29 @@ Tables for people, `--json` for scripts. Every failure is one line on stderr and
 """
 
 import asyncio
-import inspect
-import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from temporalio.client import Client
 
-from activities.credentials import CredentialRefused
-from crisisdesk.codec import PayloadDecryptionError
 from crisisdesk.logs import configure_logging
-from crisisdesk.models.actions import ActionRefused, describe_validation_error
+from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.permissions import Permission
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
-from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings
 from starter import client as cases
-from starter.client import (
-    ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
-    TemporalUnavailable, UnknownAction,
+from starter.client import StartedCase, TemporalUnavailable
+from starter.commands import engines as engines_command, metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
+from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
+from starter.commands.common import (
+    JSON_OPTION, KEY_MISSING, BadInput, KeyMissing, err_console, fail, load_settings, parse_json, run, with_pool,
 )
 from starter.stuck import StuckCase, find_stuck
 from starter.views import emit_json, out, show_articles, show_started, show_status, show_stuck, show_timeline
@@ -45,8 +40,6 @@ app = typer.Typer(help="crisisdesk: crisis and after-sales cases as durable Temp
 kb_app = typer.Typer(help="The knowledge base built from case reviews.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
-err_console = Console(stderr=True, soft_wrap=True)
-JSON_OPTION = typer.Option(False, "--json", help="machine-readable JSON on stdout")
 
 
 @app.callback()
@@ -57,19 +50,7 @@ def _setup() -> None:
         structlog.configure(cache_logger_on_first_use=False)
 
 
-class BadInput(Exception):
-    pass
-
-
 # --- the async bodies: each takes an optional client, so tests call what users call -------------
-
-class KeyMissing(Exception):
-    """The case data is encrypted and this command has no key to read it."""
-
-
-KEY_MISSING = ("the case data is encrypted (payload encoding binary/encrypted) and CRISIS_ENCRYPTION_KEY is not set: "
-               "set it to the key the worker and `crisis dev` use")
-
 
 async def _client(settings: Settings, client: Client | None) -> Client:
     if client is None and settings.encryption_key is None:
@@ -127,13 +108,6 @@ async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, w
 
 # --- input ---------------------------------------------------------------------------------------
 
-def parse_json(raw: str, what: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise BadInput(f"{what} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
-
-
 def read_intake(source: str) -> Intake:
     if source == "-":
         raw, name = sys.stdin.read(), "stdin"
@@ -149,59 +123,7 @@ def read_intake(source: str) -> Intake:
         raise BadInput(f"{name} is not a valid intake: {describe_validation_error(err)}") from None
 
 
-def load_settings() -> Settings:
-    """Settings from the environment; what is unset comes from the running `crisis dev` (.data/stack.json)."""
-    from starter.discovery import apply_stack
-
-    apply_stack()
-    try:
-        return Settings()
-    except ValidationError as err:
-        raise BadInput(f"environment: {describe_validation_error(err)}") from None
-
-
 # --- running and failing -------------------------------------------------------------------------
-
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (BadInput, 2), (KeyMissing, 2), (PayloadDecryptionError, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
-    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4),
-    (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
-)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(code)
-
-
-def run(body: Awaitable[T] | Callable[[], T]) -> T:
-    """Run a command body; every failure becomes one line on stderr and an exit code."""
-    try:
-        return asyncio.run(body) if inspect.isawaitable(body) else body()
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    except Exception as err:
-        if os.environ.get("CRISIS_DEBUG"):
-            raise
-        if "binary/encrypted" in str(err):  # the SDK's "Unknown payload encoding": no codec, no key
-            fail(KEY_MISSING, 2)
-        for kind, code in EXIT_CODES:
-            if isinstance(err, kind):
-                fail(str(err), code)
-        if "invalid search attribute" in str(err):  # a Temporal server nobody set up for crisisdesk
-            fail(f"Temporal does not know crisisdesk's search attributes ({err}); `crisis dev` and the compose "
-                 "stack register them, elsewhere see docs/contract.md", 5)
-        if _is_postgres_error(err):
-            fail(f"PostgreSQL unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                 "(check DATABASE_URL, or run `crisis dev`)", 5)
-        fail(f"unexpected {type(err).__name__}: {err} (CRISIS_DEBUG=1 shows the traceback)")
-
-
-def _is_postgres_error(err: BaseException) -> bool:
-    return type(err).__module__.startswith("asyncpg") or isinstance(err, (ConnectionError, OSError))
-
 
 # --- commands ------------------------------------------------------------------------------------
 
@@ -252,16 +174,6 @@ def stuck(idle_hours: float = typer.Option(24, "--idle-hours", min=0, help="idle
     emit_json(rows) if as_json else show_stuck(rows)
 
 
-async def _with_pool(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
-    from activities.db import create_pool
-
-    pool = await create_pool(settings.dsn())
-    try:
-        return await use(pool)
-    finally:
-        await pool.close()
-
-
 @app.command()
 def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake id"),
            html: bool = typer.Option(False, "--html", help="HTML instead of text"),
@@ -273,7 +185,7 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
         async def use(pool) -> dict:
             return await render_case_report(pool, cases.case_ref(case))
 
-        rendered = asyncio.run(_with_pool(load_settings(), use))
+        rendered = asyncio.run(with_pool(load_settings(), use))
         return rendered["html" if html else "markdown"]
 
     text = run(body)
@@ -293,7 +205,7 @@ def kb_search(words: list[str] = typer.Argument(..., help="words to look for"), 
         async def use(pool) -> list[dict]:
             return await search_knowledge(pool, " ".join(words))
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     found = run(body)
     rows = [dict(r) for r in found]
@@ -371,11 +283,11 @@ def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON 
                   f"{len(result.breaches)} breached, {refused} steps refused", markup=False)
 
 
-from starter.commands import metrics as metrics_command, playbook as playbook_command, privacy as privacy_command, projects as projects_command, users as users_command  # noqa: E402
 app.command("metrics")(metrics_command.metrics)
+app.command("engines")(engines_command.engines)
 app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
-from starter.commands import oncall as oncall_command  # noqa: E402
-app.add_typer(oncall_command.app, name="oncall"); users_command.app.command("contact")(oncall_command.contact)
+app.add_typer(oncall_command.app, name="oncall")
+users_command.app.command("contact")(oncall_command.contact)

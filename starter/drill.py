@@ -98,7 +98,7 @@ class DrillStack:
     async def __aenter__(self) -> "DrillStack":
         from activities.db import create_pool, migrate
         from starter.stack import start_dev_server, start_postgres
-        from worker import build_worker
+        from starter.worker import build_worker
 
         async with contextlib.AsyncExitStack() as stack:  # on a failure part-way, what started is stopped
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crisis-drill-")))

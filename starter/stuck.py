@@ -19,6 +19,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecution
 
+from crisisdesk.lifecycle import meets
 from crisisdesk.models.case import CaseStatus
 from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps
 from crisisdesk.names import SA_NEXT_DEADLINE, SA_STAGE, WORKFLOW_TYPE
@@ -28,17 +29,6 @@ MAX_CASES = 1000
 CONCURRENCY = 16
 QUERY_TIMEOUT = timedelta(seconds=5)  # a case whose worker is gone is still listed, from its search attributes
 
-# The step that meets each playbook deadline.
-MEETS_DEADLINE = {
-    "acknowledgement": "triage",
-    "alert_acknowledgement": "acknowledge",
-    "response": "decide_plan or solution_proposed",
-    "first_contact": "customer_contacted",
-    "revision": "revise_plan (then approve_revision) or plan_not_adjustable",
-    "explanation": "explained",
-    "progress_update": "progress_reported",
-    "resolution": "resolution_confirmed",
-}
 
 # What a failure's message says about its cause, said before where to look.
 FAILURE_CAUSES = (
@@ -77,7 +67,7 @@ def running_query(extra: str | None = None) -> str:
 
 
 def overdue_query(now: datetime, extra: str | None = None) -> str:
-    """CONTRACT.md's stuck-case query, also for the Web UI's saved views."""
+    """docs/contract.md's stuck-case query, also for the Web UI's saved views."""
     return running_query(f"{SA_NEXT_DEADLINE.name} < '{_rfc3339(now)}'" + (f" AND ({extra})" if extra else ""))
 
 
@@ -113,7 +103,7 @@ async def _overdue(client: Client, execution: WorkflowExecution, now: datetime, 
                          why=f"a deadline was due at {_rfc3339(due) if due else 'an earlier time'}",
                          unstick="open the case (`crisis status`) and record the step its open actions name")
     first = min(late, key=lambda d: d.due_at)
-    step = MEETS_DEADLINE.get(first.name) or " or ".join(state.open_actions) or "the next step"
+    step = " or ".join(meets(first.name) or state.open_actions) or "the next step"
     return StuckCase(case_id=execution.id, reason="overdue", stage=str(state.stage), since=first.due_at,
                      why=f"overdue {first.name} (due {_rfc3339(first.due_at)})", unstick=f"record {step}")
 

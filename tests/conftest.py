@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crisisdesk.settings import Settings
 from starter.stack import start_dev_server, start_postgres
+from workflows.case import STEP_FAILED
 
 pytest_plugins = ["tests.helpers.fixtures"]
 
@@ -40,6 +41,32 @@ def _restore_logging():
     if configured:
         structlog.configure(**config)
     root.handlers[:], root.level = handlers, level
+
+
+class _StepFailures(logging.Handler):
+    """Collects the case's "a step raised" log lines: in production a bug in a step is refused and
+    logged so the case goes on; in the tests it fails the test that caused it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(STEP_FAILED):
+            action = getattr(record, "action", "?")
+            self.seen.append(f"{action}: {record.exc_info[1]!r}" if record.exc_info else str(action))
+
+
+_step_failures = _StepFailures()
+logging.getLogger("temporalio.workflow").addHandler(_step_failures)
+
+
+@pytest.fixture(autouse=True)
+def _no_step_raises():
+    before = len(_step_failures.seen)
+    yield
+    failures = _step_failures.seen[before:]
+    assert not failures, f"a step raised instead of refusing (a bug in the rules): {failures}"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -130,3 +130,29 @@ def test_a_server_without_the_search_attributes_is_named_as_the_cause(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def test_engines_counts_the_open_cases_by_engine(open_case, env, client):
+    """`crisis engines`: every open case says its engine (`CrisisEngine`), and the report counts them."""
+    from starter.commands.engines import engine_report
+    from workflows.case import ENGINE
+
+    case = await open_case(potential_crisis=True)
+    listed = await eventually(lambda: _engine_of(client, case.id), lambda e: e is not None)
+    assert listed == ENGINE
+    report = await engine_report(client)
+    assert report.current == ENGINE and report.branches == []
+    current = next(e for e in report.engines if e.current)
+    assert current.engine == ENGINE and current.open_cases >= 1
+    result = await asyncio.to_thread(crisis, env, "engines", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["current"] == ENGINE
+    assert f"engine {ENGINE} (current)" in (await asyncio.to_thread(crisis, env, "engines")).stdout
+
+
+async def _engine_of(client, case_id: str):
+    from crisisdesk.names import SA_ENGINE
+
+    async for execution in client.list_workflows(f"WorkflowId = '{case_id}'"):
+        return execution.typed_search_attributes.get(SA_ENGINE)
+    return None

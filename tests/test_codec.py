@@ -25,7 +25,7 @@ from crisisdesk.names import case_id_for
 from crisisdesk.settings import Settings
 from starter.api import create_app
 from tests.helpers import eventually
-from worker import build_worker
+from starter.worker import build_worker
 
 KEY_A = base64.b64encode(bytes(range(32))).decode()          # base64 form
 KEY_B = bytes(range(100, 132)).hex()                         # hex form

@@ -166,14 +166,14 @@ def _registered(script: str) -> dict[str, str]:
 
 
 def test_the_setup_jobs_register_exactly_crisisdesks_search_attributes():
-    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
+    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
     expected = {k.name: kinds[k.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for k in SEARCH_ATTRIBUTES}
     assert _registered((ROOT / "deploy" / "temporal" / "setup-namespace.sh").read_text()) == expected
     [job] = [d for d in yaml.safe_load_all(K8S.read_text()) if d["kind"] == "Job"]
     assert _registered(job["spec"]["template"]["spec"]["containers"][0]["args"][0]) == expected
     # SQL visibility has 10 Keyword and 3 of every other type per namespace (Temporal's documented limits).
     per_type = {t: list(expected.values()).count(t) for t in set(expected.values())}
-    assert per_type["Keyword"] <= 10 and per_type["Datetime"] <= 3 and per_type["Bool"] <= 3
+    assert per_type["Keyword"] <= 10 and per_type["Datetime"] <= 3 and per_type["Bool"] <= 3 and per_type["Int"] <= 3
 
 
 def test_the_schema_job_sets_up_and_updates_both_databases():

@@ -18,7 +18,7 @@ from starter.client import start_case
 from starter.drill import play
 from starter.playbook_check import check_playbook
 from tests.helpers.stories import ordinary, settled
-from worker import build_worker
+from starter.worker import build_worker
 
 
 def crisis(*args: str, **env: str):

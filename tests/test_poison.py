@@ -100,13 +100,32 @@ async def test_any_arity_and_encoding_on_signals_and_updates(open_case):
     await no_task_failed(case)
 
 
-async def test_an_intake_started_past_the_api_with_a_nul_fails_once_with_the_field_named(client, worker, task_queue):
+async def test_an_intake_started_past_the_api_with_a_nul_opens_its_case_corrected(temporal_env, client, worker, task_queue, pool):
+    """The complaint is not dropped: the case opens with the text made storable, and says which field."""
     intake_id = f"poison-{uuid.uuid4().hex[:8]}"
-    handle = await client.start_workflow("CrisisWorkflow", {"intake_id": intake_id, "summary": "leak \u0000"},
+    handle = await client.start_workflow("CrisisWorkflow", {"intake_id": intake_id, "summary": "leak \u0000here"},
+                                         id=case_id_for(intake_id), task_queue=task_queue)
+    from tests.helpers.fixtures import Case
+
+    case = Case(temporal_env, handle)
+    status = await case.status()
+    assert status.summary == "leak here"
+    corrected = await eventually(case.timeline, lambda t: any(e.kind == "intake_corrected" for e in t), timeout=20)
+    assert next(e for e in corrected if e.kind == "intake_corrected").detail["fields"] == ["summary"]
+    recorded = await eventually(lambda: pool.fetchval("SELECT count(*) FROM timeline_events WHERE case_id = $1 "
+                                                      "AND kind = 'intake_corrected'", handle.id), lambda n: n == 1)
+    assert recorded == 1
+    await no_task_failed(case)
+
+
+async def test_an_intake_that_is_not_one_fails_once_naming_only_its_own_fields(client, worker, task_queue):
+    intake_id = f"poison-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow("CrisisWorkflow", {"intake_id": intake_id, "summary": "", "severity": "huge"},
                                          id=case_id_for(intake_id), task_queue=task_queue)
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(handle.result(), 20)
-    assert "summary" in failed.value.cause.message and "NUL" in failed.value.cause.message
+    message = failed.value.cause.message
+    assert "summary" in message and "severity" in message and "continued" not in message
     events = [e.event_type for e in (await handle.fetch_history()).events]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events
 
@@ -145,7 +164,7 @@ async def test_the_api_refuses_a_nul_and_bad_received_at_naming_the_field(client
 async def test_the_sla_clock_starts_when_the_server_accepted_the_case_not_when_a_worker_came(
         client, settings, pool, task_queue):
     """No worker for a while (an outage, a deploy): the clock still starts at the start event."""
-    from worker import build_worker
+    from starter.worker import build_worker
 
     intake_id = f"late-worker-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow("CrisisWorkflow", {"intake_id": intake_id, "summary": "Lift stuck"},

@@ -14,8 +14,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from crisisdesk.converter import data_converter
-from worker import workflow_runner
-from workflows.case import NEWEST_ENGINE, CrisisWorkflow
+from starter.worker import workflow_runner
+from workflows.case import ENGINE, CrisisWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -50,8 +50,8 @@ async def test_a_fresh_case_replays_deterministically(open_case):
     history = await case.handle.fetch_history()
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None
-    if os.environ.get("CRISIS_RECORD_HISTORIES"):  # v1 legacy; v2 rules 2; v3 rules 3; v4 on: engines (issue 14)
-        (HISTORIES / f"crisis_closed_v{NEWEST_ENGINE}.json").write_text(history.to_json())
+    if os.environ.get("CRISIS_RECORD_HISTORIES"):
+        (HISTORIES / f"crisis_closed_e{ENGINE}.json").write_text(history.to_json())
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)

@@ -4,7 +4,12 @@ The run loop does one thing: sleep until the next deadline or the next action, t
 what the playbook says. Actions arrive as signals and updates (any number and shape of inputs:
 what cannot be used is refused and recorded, never a failed workflow task); effects and the record
 in PostgreSQL run beside the loop (`workflows.effects`), so no deadline waits on bookkeeping. The
-rules live in `steps`, `casefile`, `deadlines` and `authority`; this module is the durable shell.
+rules live in `steps`, `casefile`, `deadlines` and `authority`, and the lifecycle table
+(`crisisdesk.lifecycle`) says which action belongs where; this module is the durable shell.
+
+One engine runs every case (`ENGINE`). A change of behaviour for running cases is asked with
+`workflow.patched` and the engine number moves; a change that only reshapes history waits for a
+continue-as-new boundary. docs/deploy.md "Upgrades" has the policy, `crisis engines` the counts.
 """
 
 import asyncio
@@ -17,75 +22,68 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
-    from pydantic import ValidationError
-
-    from crisisdesk.models.actions import ACTION_MODELS, ACTION_NAMES, ActionRefused, describe_validation_error, parse_action
+    from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, describe_validation_error, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
-    from crisisdesk.models.guide import describe
     from crisisdesk.models.intake import Intake
-    from crisisdesk.names import REFUSAL_RECORDED, WORKFLOW_TYPE
-    from crisisdesk.words import stamp
+    from crisisdesk.models.text import made_storable
+    from crisisdesk.names import REFUSAL_RECORDED, SA_ENGINE, WORKFLOW_TYPE
     from workflows import sheet
     from workflows.casefile import CaseFile
     from workflows.effects import BOOKKEEPING, BOOKKEEPING_EFFECTS, EffectRunner
+    from workflows.handlers import with_action_handlers
     from workflows.learning import Learning
-    from workflows.legacy import LegacyLoop
-    from workflows.opening import digest, open_case_file
-    from workflows.state import RULES_VERSION, ContinuedCase
+    from workflows.opening import open_case_file
+    from workflows.state import ContinuedCase
     from workflows.steps import apply
 
-# Cases started from here on record in the background; older histories replay on the legacy loop.
-PATCH_BACKGROUND = "records-in-background"
-# Cases started from here on run rules 3 (issue 11's lifecycle); a history recorded before keeps rules 2
-# (asked before anything else runs, so that replay asks it at the same point).
-PATCH_RULES_3 = "lifecycle-rules-3"
-# Cases started from here on ask one patch for everything above (one marker and one search-attribute
-# upsert fewer per run); histories recorded before it still find theirs.
-PATCH_CURRENT = "crisisdesk-2026-11"
-# Engines since: each patch turns one on for the cases started under it. A new case asks the newest
-# first and records only that marker (one marker and one search-attribute upsert per run, however
-# many engines there have been); a history recorded before finds its own further down.
-#   4: publish once per workflow task (after the actions that came with it).
-#   5: record once per workflow task, after the run loop has taken stock (one local activity where
-#      a task that took an action and moved a deadline used two).
-#   6: continue as new only in a task that brought no update, with no activity under way.
-#   7: a delivery's receipt waits for the deliveries still under way, and goes on the record with
-#      theirs (one local activity where each receipt that came in a task of its own used one).
-#   8: the opening goes on the record in the local activity that loads the playbook (one fewer).
-ENGINES = (("crisisdesk-engine-8", 8), ("crisisdesk-engine-7", 7), ("crisisdesk-engine-6", 6),
-           ("crisisdesk-2026-11-25", 5), (PATCH_CURRENT, 4))
-RECORD_SETTLED, QUIET_CONTINUE, RECEIPTS_TOGETHER, RECORDED_OPENING = 5, 6, 7, 8
-NEWEST_ENGINE = ENGINES[0][1]
+# The engine new cases run. Version 0.1.0 has not been released: until it is, changes go straight
+# into this one engine and its recorded histories are re-recorded (README "Upgrades").
+ENGINE = 1
+# The patch id each engine after the first introduced (`workflow.patched(PATCHES[n])` guards its new
+# behaviour): `crisis engines` says when no open case needs the old branch any more.
+PATCHES: dict[int, str] = {}
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 
-def read_start(start: Any) -> Intake | ContinuedCase:
-    """The run's input: an `Intake` from a starter, or the carried case after continue-as-new. Decoded
-    here, not by the SDK, so an intake that fails validation (sent past the API, say with a NUL in its
-    summary) fails the workflow with the field named instead of failing its first task for ever."""
+
+def read_start(start: Any) -> tuple[Intake | ContinuedCase, list[str]]:
+    """The run's input: an `Intake` from a starter, or the carried case after continue-as-new, and the
+    intake's fields whose text had to be made storable. Decoded here, not by the SDK: an intake sent
+    past the API with text PostgreSQL cannot store (a NUL) still opens its case, corrected; one that
+    fails validation otherwise fails the workflow with its own fields named, instead of failing its
+    first task for ever."""
     if isinstance(start, (Intake, ContinuedCase)):
-        return start
+        return start, []
+    corrected: list[str] = []
     try:
         if isinstance(start, RawValue):
-            return workflow.payload_converter().from_payload(start.payload, Intake | ContinuedCase)
+            start = workflow.payload_converter().from_payload(start.payload, None)
         if isinstance(start, dict) and "continued" in start:
-            return ContinuedCase.model_validate(start)
-        return Intake.model_validate(start)
+            return ContinuedCase.model_validate(start), []
+        try:
+            return Intake.model_validate(start), []
+        except ValidationError:
+            start, corrected = made_storable(start)
+            if not corrected:
+                raise
+        return Intake.model_validate(start), corrected
     except Exception as err:
         message = describe_validation_error(err) if isinstance(err, ValidationError) else str(err)[:500]
         raise ApplicationError(f"the intake cannot open a case: {message}", type="IntakeInvalid",
                                non_retryable=True) from None
 
 
-class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
+@workflow.defn(name=WORKFLOW_TYPE)
+@with_action_handlers
+class CrisisWorkflow(EffectRunner, Learning):
     @workflow.init
     def __init__(self, start: RawValue) -> None:
         self.case: CaseFile | None = None
-        self.legacy = False
-        self.engine = 0  # ENGINES; 0 before them
         self.woken = False
         self.idle = False  # the run loop is waiting: the case has taken stock of everything so far
         self.search_attributes: dict = {}
@@ -103,28 +101,21 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     async def run(self, raw: RawValue) -> CaseStatus:
         """Starters send one `Intake`; a continued run gets the case it carries on."""
         now = workflow.now()
-        start = read_start(raw)
-        if isinstance(start, ContinuedCase):
-            self.case = CaseFile(start.continued)
-        # Asked here, in the first activation: a patch asked after a local activity does not replay.
-        self.engine = next((engine for patch, engine in ENGINES if workflow.patched(patch)), 0)
-        if self.engine:
-            rules = RULES_VERSION
-        elif not workflow.patched(PATCH_BACKGROUND):
-            self.legacy = True
-            return await self.run_legacy(start)
-        else:
-            rules = RULES_VERSION if workflow.patched(PATCH_RULES_3) else 2
+        start, corrected = read_start(raw)
         if isinstance(start, Intake):
-            await self.open(start, now, rules)
+            await self.open(start, now)
+            if corrected:
+                self.case.record(now, "intake_corrected", "intake", fields=corrected[:20],
+                                 reason="text PostgreSQL cannot store (a NUL character or an unpaired surrogate) was "
+                                        "taken out")
         else:
+            self.case = CaseFile(start.continued)
             self.case.record(now, "continued", "continue_as_new", run=self.case.state.runs)
             self.case.effects[:0], self.case.state.carried_effects = self.case.state.carried_effects, []
         asyncio.create_task(self.record_forever())
         self.dispatch()
         while not self.case.state.stage.is_final:
-            if self.engine:  # actions that arrived with this task are taken first: one upsert per task
-                await workflow.wait_condition(lambda: True)
+            await workflow.wait_condition(lambda: True)  # actions that came with this task go first
             self.publish()
             if self.history_is_long() and workflow.all_handlers_finished() and self.quiet():
                 self.continue_as_new()
@@ -136,21 +127,19 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         self.publish()
         return self.case.status()
 
-    async def open(self, intake: Intake, now: datetime, rules: int) -> None:
-        """`now` is read before the local activity (see `changed_at`). Engine 8 has the activity put the
-        opening on the record too: it builds the same case file (`workflows.opening`), and the case
-        takes that record as its own when the events match."""
+    async def open(self, intake: Intake, now: datetime) -> None:
+        """One round trip loads the playbook and the project's team and puts the opening on the record:
+        the activity builds the very same case file (`workflows.opening`, from the same arguments, in
+        this worker process: local activities run where the workflow runs). Whatever it recorded is
+        the opening's record, on replay too. `now` is read before the activity (see `changed_at`)."""
         info = workflow.info()
-        record = self.engine >= RECORDED_OPENING
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
-                                     opened_at=info.workflow_start_time, record_at=now if record else None,
-                                     rules=rules if record else None),
+                                     opened_at=info.workflow_start_time, record_at=now),
             result_type=fx.CaseOpened, summary="load the playbook and the project's team", **BOOKKEEPING)
-        self.case = open_case_file(info.workflow_id, intake, opened, now, info.workflow_start_time, rules)
-        events = self.case.state.events
-        if opened.recorded is not None and opened.recorded == digest(events):
-            self.case.mark_recorded(events[-1].seq)
+        self.case = open_case_file(info.workflow_id, intake, opened, now, info.workflow_start_time)
+        if opened.recorded_seq:
+            self.case.mark_recorded(opened.recorded_seq)
 
     # -- time ---------------------------------------------------------------------------------
     async def sleep_until(self, wake: datetime | None, now: datetime) -> datetime:
@@ -179,9 +168,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         return self.changed_at
 
     def waiting_for(self, wake: datetime) -> str:
+        """The timer's summary in the Web UI: machine words (deadline names, an ISO time), not prose."""
         due = [d.name for d in self.case.state.deadlines.values() if d.next_alert_at == wake]
-        what = ", ".join(due) or "the next report"
-        return f"waiting for {what} due {stamp(wake)} UTC"
+        return f"{', '.join(due) or 'report'} @ {wake.isoformat(timespec='minutes')}"
 
     def history_is_long(self) -> bool:
         info = workflow.info()
@@ -190,11 +179,9 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     def quiet(self) -> bool:
         """Whether this task may hand the case on. The server refuses a continue-as-new while events it
         has not shown the task are waiting (an activity that finished meanwhile): it fails the task, and
-        an update that came with that task fails for its sender, never to be retried. Engine 6 hands on
-        in a task that brought no update, once the case's activities are back; a case whose activity
-        hangs is handed on anyway at twice its history limit (the next run finishes what is under way)."""
-        if self.engine < QUIET_CONTINUE:
-            return True
+        an update that came with that task fails for its sender, never to be retried. So a case hands
+        on in a task that brought no update, once its activities are back; a case whose activity hangs
+        is handed on anyway at twice its history limit (the next run finishes what is under way)."""
         info = workflow.info()
         if info.get_current_history_length() == self.update_task:
             return False  # a task's history length is its own: the next task sees more events
@@ -211,15 +198,15 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
 
     def changed(self, at: datetime | None = None) -> None:
         self.woken, self.idle, self.changed_at = True, False, at or workflow.now()
-        if not self.legacy and self.case is not None:
+        if self.case is not None:
             self.dispatch()
 
     def ready_to_record(self) -> bool:
-        """Engine 5 records what a task changed once the run loop has taken stock of it (or has ended);
-        engine 7 lets receipts wait for the deliveries still under way."""
-        if self.case.state.stage.is_final or self.engine < RECORD_SETTLED:
+        """What a task changed goes on the record once the run loop has taken stock of it (or the case
+        has ended); receipts wait for the deliveries still under way, to share their record."""
+        if self.case.state.stage.is_final:
             return True
-        return self.idle and not (self.engine >= RECEIPTS_TOGETHER and self.receipts_can_wait())
+        return self.idle and not self.receipts_can_wait()
 
     def publish(self) -> None:
         """Search attributes and the Web UI's case sheet, each written only when it changed."""
@@ -233,10 +220,11 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             workflow.set_current_details(details)
             self.details = details
 
-    # -- actions: every name is a signal and an update (registered below the class) --------------
+    # -- actions: every name is a signal and an update (workflows.handlers) ----------------------
     async def on_action(self, name: str, args: Sequence[Any], kind: str) -> ActionResult | None:
         """Take or refuse one action. Refusals are recorded once, whatever the channel; nothing a
-        person sends can fail the workflow task (a bug in a step is refused and logged too)."""
+        person sends can fail the workflow task. A bug in a step is refused too, and logged as an
+        error (the tests fail on that log line: see tests/conftest.py)."""
         if kind == "update":  # see quiet()
             self.update_task = workflow.info().get_current_history_length()
         if self.case is None:
@@ -250,15 +238,16 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             message = await self.take(name, self.parse(name, args), now, via, identity)
         except ActionRefused as refusal:
             return self.refuse(name, args, str(refusal), now, via, identity, kind)
-        except (ActivityError, ApplicationError, ValueError, TypeError, KeyError, AttributeError, LookupError) as err:
-            workflow.logger.exception("action failed inside the case", extra={"case_id": self.case.state.case_id, "action": name})
+        except Exception as err:
+            workflow.logger.exception(STEP_FAILED, extra={"case_id": self.case.state.case_id, "action": name[:200]})
+            self.case.state.bump("step_errors")
             reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
             return self.refuse(name, args, reason, now, via, identity, kind)
         return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
 
     def parse(self, name: str, args: Sequence[Any]) -> Any:
         if name not in ACTION_MODELS:
-            raise ActionRefused(f"unknown action {name[:100]!r}: see docs/operators.md for the list")
+            parse_action(name, None)  # refuses, naming the action
         if not args:
             raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got nothing")
         if len(args) > 1:
@@ -270,7 +259,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
     async def take(self, name: str, action, now: datetime, via: str, identity: str | None) -> str:
         if self.case.state.stage.is_final:
             raise ActionRefused(f"{name}: the case is {self.case.state.stage.value}")
-        if name in ("assign_role", "delegate") and not self.legacy:
+        if name in ("assign_role", "delegate"):
             await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
             return await self.capture_evidence(action, via, identity)
@@ -280,7 +269,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             message = apply(self.case, name, action, now, via, identity)
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
-        if name == "triage" and self.case.state.rules >= 3:
+        if name == "triage":
             message += await self.suggest_knowledge(now)
         self.changed(now)
         return message
@@ -321,6 +310,8 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
             raise ActionRefused(f"link: case {action.case_id} could not be told ({err}); is it open?") from None
 
     async def capture_evidence(self, action, via: str, identity: str | None) -> str:
+        with self.case.attempt(commit=False):  # authority and stage first: nothing is stored for a refusal
+            apply(self.case, "add_evidence", action, workflow.now(), via, identity)
         key = f"{self.case.state.case_id}:evidence:{workflow.info().run_id}:{workflow.uuid4()}"
         try:
             receipt = await workflow.execute_activity(
@@ -342,7 +333,7 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         return f"evidence {receipt.evidence_id} stored, sha256 {receipt.sha256}"
 
     def upsert_search_attributes(self) -> None:
-        wanted = self.case.search_attributes()
+        wanted = self.case.search_attributes() | {SA_ENGINE: ENGINE}
         changes = [key.value_set(value) if value is not None else key.value_unset()
                    for key, value in wanted.items() if self.search_attributes.get(key.name, "∅") != value]
         if changes:
@@ -380,30 +371,10 @@ class CrisisWorkflow(EffectRunner, LegacyLoop, Learning):
         return await self.on_action(name, decoded(args), "update")
 
 
+STEP_FAILED = "action failed inside the case"
+
+
 def decoded(args: Sequence[RawValue]) -> list[Any]:
     """Raw inputs as values, as the named handlers get them (what cannot be decoded stays raw), so a
     refusal of an unknown name still records who sent it."""
     return workflow.payload_converter().from_payloads([a.payload for a in args], None)
-
-
-def _action_handlers(name: str) -> tuple[Any, Any]:
-    """A signal and an update named after the action, each taking whatever it is sent."""
-
-    async def signal(self, *args: Any) -> None:
-        await self.on_action(name, args, "signal")
-
-    async def update(self, *args: Any) -> ActionResult:
-        return await self.on_action(name, args, "update")
-
-    signal.__name__, update.__name__ = f"signal_{name}", f"update_{name}"
-    text = describe(name)
-    return workflow.signal(name=name, description=text)(signal), workflow.update(name=name, description=text)(update)
-
-
-for _name in ACTION_NAMES:
-    _signal, _update = _action_handlers(_name)
-    setattr(CrisisWorkflow, _signal.__name__, _signal)
-    setattr(CrisisWorkflow, _update.__name__, _update)
-
-# Registered after the class body so the per-action handlers above are part of the definition.
-workflow.defn(name=WORKFLOW_TYPE)(CrisisWorkflow)

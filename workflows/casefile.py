@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from crisisdesk.lifecycle import STAGES, open_actions
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
 from crisisdesk.names import (
@@ -25,29 +26,9 @@ from crisisdesk.names import (
 )
 from crisisdesk.playbooks import Playbook
 from workflows import deadlines, waits
-from workflows.state import RULES_VERSION, TAIL, CaseState, Effect
+from workflows.state import TAIL, CaseState, Effect
 
-# What moves the case forward from each stage (status.open_actions) and whose turn it is (CrisisOwner).
-NEXT_STEPS: dict[Stage, tuple[list[str], str]] = {
-    Stage.reported: (["triage"], "cs_owner"),
-    Stage.triaged: (["convene_experts", "solution_proposed"], "technician"),
-    Stage.solving: (["convene_experts", "solution_proposed"], "technician"),
-    Stage.alerting: (["acknowledge", "decide_plan"], "head"),
-    Stage.planning: (["decide_plan"], "head"),
-    Stage.contacting: (["customer_contacted"], "cs_owner"),
-    Stage.awaiting_answer: (["customer_answer"], "cs_owner"),
-    Stage.revising: (["revise_plan", "approve_revision", "reclassify_revision", "plan_not_adjustable"], "department"),
-    Stage.explaining: (["explained"], "cs_owner"),
-    Stage.executing: (["execution_started", "progress_reported", "adjust_plan", "execution_done"], "department"),
-    Stage.confirming: (["resolution_confirmed"], "cs_owner"),
-    Stage.surveying: (["survey_response"], "cs_owner"),
-    Stage.reviewing: (["review_done"], "head"),
-    Stage.closed: ([], "head"),
-    Stage.cancelled: ([], "head"),
-}
 STAGE_ORDER = list(Stage)
-RULES_3_ONLY = {"convene_experts", "adjust_plan", "reclassify_revision"}
-ORDINARY_ONLY = {"convene_experts", "adjust_plan"}
 
 
 class CaseFile:
@@ -58,7 +39,7 @@ class CaseFile:
     # -- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, case_id: str, intake: Intake, playbook: Playbook, now: datetime, received_at: datetime | None = None,
-             team: dict[str, str] | None = None, rules: int = RULES_VERSION) -> "CaseFile":
+             team: dict[str, str] | None = None) -> "CaseFile":
         """A new case. Its roles come from the playbook's defaults, then the project's standing team,
         then what the intake itself names (which wins)."""
         state = CaseState(
@@ -70,7 +51,6 @@ class CaseFile:
             category=intake.category,
             roles={**playbook.default_roles, **(team or {}), **intake.roles},
             updated_at=now,
-            rules=rules,
         )
         case = cls(state)
         opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
@@ -163,8 +143,7 @@ class CaseFile:
             return
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
-        if self.state.rules >= 3:
-            waits.on_move(self, now, before, stage)
+        waits.on_move(self, now, before, stage)
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
@@ -200,7 +179,7 @@ class CaseFile:
         self.notify(event, "risk_warning", book.risk_warning_roles, "Risk warning", f"{state.intake.summary}. {why}.")
         self.move(now, Stage.alerting, by, why)
         self.start_timer(now, "alert_acknowledgement")
-        if state.rules >= 3 and "monitor_checkin" in book.deadlines:  # 4.5.2: watch owner groups, forums, media
+        if "monitor_checkin" in book.deadlines:  # 4.5.2: watch owner groups, forums, media
             self.start_timer(now, "monitor_checkin")
         self.report(event, "change", f"moved to the crisis path: {why}")
 
@@ -217,10 +196,10 @@ class CaseFile:
 
     # -- reports ----------------------------------------------------------------------------
     def major_change(self, what: str, cause: TimelineEvent | None = None) -> None:
-        """4.5.1 (rules 3): on the crisis path a major change is reported at once, and once the media
+        """4.5.1: on the crisis path a major change is reported at once, and once the media
         are involved the spokesperson's media-contact report goes out at once too."""
         s = self.state
-        if s.rules < 3 or s.path != Path.crisis:
+        if s.path != Path.crisis:
             return
         cause = cause or s.events[-1]
         self.report(cause, "change", what)
@@ -280,14 +259,12 @@ class CaseFile:
 
     # -- what the world sees ----------------------------------------------------------------
     def next_steps(self) -> list[str]:
-        """The actions that move the case on from its stage, on its path and under its rules."""
-        s = self.state
-        skip = (RULES_3_ONLY if s.rules < 3 else set()) | (ORDINARY_ONLY if s.path == Path.crisis else set())
-        return [name for name in NEXT_STEPS[s.stage][0] if name not in skip]
+        """The actions that move the case on from its stage, on its path (the lifecycle table's)."""
+        return open_actions(self.state.stage, self.state.path)
 
     def owner(self) -> str:
         s = self.state
-        role = NEXT_STEPS[s.stage][1]
+        role = STAGES[s.stage].turn
         if role == "department":
             role = f"department:{s.plan.department}" if s.plan else "technician"
         return s.roles.get(role, role)
@@ -316,7 +293,8 @@ class CaseFile:
             SA_OWNER: None if s.stage.is_final else self.owner(),
             SA_NEXT_DEADLINE: deadlines.nearest_due(s),
             SA_BREACHED: any(d.breached for d in s.deadlines.values()),
-        } | ({SA_CONTINGENCY: s.contingency} if s.rules >= 3 else {})  # rules 2 never upserted it: replays stay equal
+            SA_CONTINGENCY: s.contingency,
+        }
 
 
 def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:

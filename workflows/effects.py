@@ -66,7 +66,6 @@ class EffectRunner:
             asyncio.create_task(self._run(effect))
 
     async def _run(self, effect: Effect) -> None:
-        torn_down = False
         try:
             await self.run_effect(effect)
         except GeneratorExit:  # the worker is discarding this run (evicted): there is nothing to tidy

@@ -1,4 +1,4 @@
-"""What a case learns and leaves behind (004 §六(一), rules 3): the knowledge base's similar articles at
+"""What a case learns and leaves behind (004 §六(一)): the knowledge base's similar articles at
 triage, and the review's follow-up actions, tracked by a child workflow that outlives the case.
 
 Mixed into CrisisWorkflow (`self.case` is its CaseFile).
@@ -42,7 +42,7 @@ class Learning:
         return "; similar in the knowledge base: " + "; ".join(f"#{m.article_id} {m.title}" for m in found.articles)
 
     async def start_follow_ups(self, action) -> None:
-        """The review's follow-up actions live on after the case: a child that outlives it (rules 3)."""
+        """The review's follow-up actions live on after the case: a child that outlives it."""
         state = self.case.state
         plan = FollowUps(case_id=state.case_id, project_id=state.intake.project.id, head=state.roles.get("head"),
                          items=[FollowUpItem(what=f.what, owner=f.owner, due_at=f.due_at) for f in action.follow_ups])

@@ -1,15 +1,11 @@
 """The case file as a case opens: pure, so the `open_case` activity can build the very same file and put
-it on the record in the round trip that loads the playbook (engine 8), instead of a record of its own.
+it on the record in the round trip that loads the playbook, instead of a record of its own.
 
 Deterministic: everything comes from the arguments (the workflow's clock among them), nothing does I/O.
 """
 
-import hashlib
-import json
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from crisisdesk.models.case import TimelineEvent
 from crisisdesk.models.effects import CaseOpened
 from crisisdesk.models.intake import Intake
 from workflows.casefile import CaseFile
@@ -22,8 +18,7 @@ def longest_target(playbook) -> timedelta:
     return max(t.resolution for t in playbook.severity.values())
 
 
-def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: datetime, started_at: datetime,
-                   rules: int) -> CaseFile:
+def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: datetime, started_at: datetime) -> CaseFile:
     """The new case: `opened` is what `open_case` loaded (playbook, team), `started_at` the start event's
     time. The SLA clock starts when the customer reported, or when the server accepted the case: never
     when a worker happened to run its first task (an outage would move it)."""
@@ -33,13 +28,7 @@ def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: dateti
     elif not intake.late_entry and received_at + longest_target(opened.playbook) < started_at:
         received_at, correction = started_at, ("received_at is older than every deadline and the intake is "
                                                "not a late entry: the SLA clock starts at opening")
-    case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team, rules)
+    case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)
     for problem in filter(None, [correction, opened.problem]):
         case.record(now, "intake_corrected", "intake", reason=problem)
     return case
-
-
-def digest(events: Sequence[TimelineEvent]) -> str:
-    """What the workflow compares before it takes the activity's record of the opening as its own."""
-    body = json.dumps([e.model_dump(mode="json") for e in events], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()

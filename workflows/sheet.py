@@ -8,9 +8,10 @@ events in words. Never personal data: no reporter or stakeholder names or contac
 
 from datetime import datetime, timedelta
 
-from crisisdesk.models.guide import GUIDE, example
+from crisisdesk.lifecycle import ACTIONS, STAGES
+from crisisdesk.guide import example
 from crisisdesk.words import in_words, stamp
-from workflows.casefile import NEXT_STEPS, CaseFile
+from workflows.casefile import CaseFile
 
 LAST_EVENTS = 6
 
@@ -40,12 +41,12 @@ def render(case: CaseFile, now: datetime) -> str:
     if s.stage.is_final:
         lines.append(f"The case is {s.stage.value}.")
     else:
-        actions, role = case.next_steps(), NEXT_STEPS[s.stage][1]
+        actions, role = case.next_steps(), STAGES[s.stage].turn
         owner = case.owner()
         turn = role if owner == role else f"{role} ({owner})"
         lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]
         for name in actions:
-            lines.append(f"- `{name}`: {GUIDE[name].what} · `{example(name)}`")
+            lines.append(f"- `{name}`: {ACTIONS[name].what} · `{example(name)}`")
     open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
     if open_deadlines:
         lines += ["", "**Deadlines**"]

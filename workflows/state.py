@@ -23,9 +23,6 @@ from crisisdesk.playbooks import Playbook
 
 TAIL = 200  # recorded events a case keeps in memory (and carries); PostgreSQL has every one
 KEPT = 50  # people alerted, reporters: the most recent ones are kept, the rest are counted
-RULES_VERSION = 3  # cases opened now run these rules; a carried state without the field ran version 1
-# 3: the lifecycle of issue 11 (customer waits end, approval deadlines, reports on every major change,
-#    ordinary-path roles and implementation plans); a case opened before it keeps 2 (see case.open).
 
 
 class Effect(BaseModel):
@@ -68,15 +65,14 @@ class CaseState(BaseModel):
     recorded_seq: int = 0  # events up to this seq are in PostgreSQL
     seq: int = 0
     runs: int = 1  # how many workflow runs (continue-as-new) this case has had
-    rules: int = 1  # the version of the rules this case runs (see RULES_VERSION)
     alerted: list[str] = Field(default_factory=list)  # people an alert reached: they may acknowledge
     reporters: list[ReporterRef] = Field(default_factory=list)
     scrub_records: bool = False  # PostgreSQL refused this case's text once: records are scrubbed
     carried_effects: list[Effect] = Field(default_factory=list)  # under way when the last run continued as new
-    waiting: CustomerWait | None = None  # rules 3: the stage waits on the customer until then
-    experts: list[str] = Field(default_factory=list)  # rules 3: convened for this case (004 §四(二))
-    implementation: dict[str, Any] | None = None  # rules 3: the ordinary solution's owner and milestones
-    similar_articles: list[dict[str, Any]] = Field(default_factory=list)  # rules 3: suggested at triage
+    waiting: CustomerWait | None = None  # the stage waits on the customer until then
+    experts: list[str] = Field(default_factory=list)  # convened for this case (004 §四(二))
+    implementation: dict[str, Any] | None = None  # the ordinary solution's owner and milestones
+    similar_articles: list[dict[str, Any]] = Field(default_factory=list)  # suggested at triage
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by

@@ -1,4 +1,4 @@
-"""Stages that wait on the customer (rules 3): they end, with or without an answer.
+"""Stages that wait on the customer: they end, with or without an answer.
 
 A customer who never answers must not hold a case open for ever (004 §四(六) puts the survey after
 the resolution, not in front of closure). Each waiting stage has a period from the playbook
@@ -12,18 +12,13 @@ Pure functions of the case and the time the workflow gives them, like `deadlines
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from crisisdesk.lifecycle import WAITING_STAGES
 from crisisdesk.models.case import Stage
 from workflows.state import CustomerWait
 
 if TYPE_CHECKING:
     from workflows.casefile import CaseFile
 
-# The stage, the playbook's period for it, and what the customer owes.
-WAITING_STAGES: dict[Stage, tuple[str, str]] = {
-    Stage.awaiting_answer: ("answer", "an answer to the plan"),
-    Stage.confirming: ("confirmation", "confirmation of the resolution"),
-    Stage.surveying: ("survey", "the satisfaction survey"),
-}
 
 
 def on_move(case: "CaseFile", now: datetime, before: Stage, after: Stage) -> None:
@@ -36,7 +31,7 @@ def on_move(case: "CaseFile", now: datetime, before: Stage, after: Stage) -> Non
 
 def start(case: "CaseFile", now: datetime, stage: Stage) -> None:
     state, waits = case.state, case.state.playbook.customer_waits
-    period = getattr(waits, WAITING_STAGES[stage][0])
+    period = getattr(waits, WAITING_STAGES[stage].waits_on)
     state.waiting = CustomerWait(stage=stage, since=now, remind_at=now + period / 2, until=now + period)
     for name in waits.pause_sla:
         deadline = state.deadlines.get(name)
@@ -69,7 +64,7 @@ def tick(case: "CaseFile", now: datetime) -> None:
     wait = case.state.waiting
     if wait is None:
         return
-    what = WAITING_STAGES[wait.stage][1]
+    what = WAITING_STAGES[wait.stage].owes
     if wait.remind_at is not None and wait.remind_at <= now and wait.until > now:
         wait.remind_at = None
         event = case.record(now, "customer_reminder", wait.stage.value, until=wait.until.isoformat())

@@ -1,4 +1,4 @@
-"""Every operator action of CONTRACT.md: one model each, `by` always, `note` optional.
+"""Every operator action of docs/contract.md: one model each, `by` always, `note` optional.
 
 Handlers accept raw JSON and validate it here, so a malformed action is refused with the field
 and the reason instead of being dropped by the SDK's deserializer.
@@ -9,16 +9,8 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
 from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
+from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import SURROGATE, Name, StorableModel, Text
-
-ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "expert", "monitor")
-
-
-def valid_role(role: str) -> str:
-    if role in ROLES or (role.startswith("department:") and len(role) > len("department:")):
-        return role
-    raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)} or department:<name>")
-
 
 class Action(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
-from crisisdesk.playbooks import Playbook, ReportKind
+from crisisdesk.models.playbook import Playbook, ReportKind
 
 
 class OpenCase(BaseModel):
@@ -19,18 +19,16 @@ class OpenCase(BaseModel):
     intake: Intake
     playbook: str | None  # None: the worker's default (CRISIS_PLAYBOOK)
     opened_at: datetime  # the start event's time
-    # Engine 8: the workflow's clock at opening and the rules it runs, so the activity can build the
-    # opening's case file (workflows.opening) and record it in the same round trip; None: do not record.
+    # The workflow's clock at opening, so the activity can build the opening's case file
+    # (workflows.opening) and record it in the same round trip; None: do not record.
     record_at: datetime | None = None
-    rules: int | None = None
 
 
 class CaseOpened(BaseModel):
     playbook: Playbook
-    created: bool = True  # (cases opened before records moved to the background: whether the row was new)
     team: dict[str, str] = Field(default_factory=dict)  # role -> person from the project's standing team
     problem: str | None = None  # e.g. the intake named a playbook that does not exist: the default was used
-    recorded: str | None = None  # the digest of the opening's events on the record; None: not recorded
+    recorded_seq: int = 0  # the opening's events up to this seq are on the record; 0: not recorded
 
 
 class CaseOpening(BaseModel):

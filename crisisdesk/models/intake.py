@@ -1,9 +1,10 @@
-"""What a reported problem carries when it arrives (CONTRACT.md, "Input")."""
+"""What a reported problem carries when it arrives (docs/contract.md, "Input")."""
 
 from enum import StrEnum
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
+from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import StorableModel
 
 
@@ -83,8 +84,6 @@ class Intake(StorableModel):
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles: dict[str, str]) -> dict[str, str]:
-        from crisisdesk.models.actions import valid_role
-
         for role, person in roles.items():
             valid_role(role)
             if not person.strip() or len(person) > 200:

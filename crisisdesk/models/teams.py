@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import ConfigDict, field_validator, model_validator
 
-from crisisdesk.models.actions import valid_role
+from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import Name, StorableModel
 
 

@@ -64,3 +64,25 @@ def sendable(value: Any) -> Any:
     if isinstance(value, list):
         return [sendable(v) for v in value]
     return value
+
+
+def made_storable(value: Any, where: str = "") -> tuple[Any, list[str]]:
+    """`value` with what PostgreSQL cannot store taken out (NUL removed, unpaired surrogates replaced by
+    U+FFFD), and the fields that changed: for input that must not be lost for it (an intake started past
+    the API opens its case with the text made storable, and says so)."""
+    if isinstance(value, str):
+        if not unstorable(value):
+            return value, []
+        return value.replace("\x00", "").encode("utf-8", "surrogatepass").decode("utf-8", "replace"), [where or "text"]
+    if isinstance(value, dict):
+        out, changed = {}, []
+        for key, item in value.items():
+            key, bad_key = made_storable(key, where) if isinstance(key, str) else (key, [])
+            item, bad = made_storable(item, f"{where}.{key}" if where else str(key))
+            out[key] = item
+            changed += bad_key + bad
+        return out, changed
+    if isinstance(value, list):
+        pairs = [made_storable(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [v for v, _ in pairs], [f for _, fs in pairs for f in fs]
+    return value, []

@@ -20,7 +20,9 @@ for attempt in $(seq 1 30); do
        && t operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --type Datetime \
             --name CrisisNextDeadline \
        && t operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --type Bool \
-            --name CrisisBreached --name CrisisContingency; then
+            --name CrisisBreached --name CrisisContingency \
+       && t operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --type Int \
+            --name CrisisEngine; then
         echo "namespace $TEMPORAL_NAMESPACE ready with crisisdesk's search attributes"; exit 0
     fi
     echo "search attributes not registered yet (attempt $attempt)"; sleep 2

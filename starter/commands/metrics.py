@@ -7,6 +7,7 @@ from rich.table import Table
 
 from crisisdesk.models.metrics import GROUP_FIELDS, CaseMetrics, MetricsQuery, MetricsReport
 from crisisdesk.settings import Settings
+from starter.commands.common import BadInput, load_settings, run
 
 
 async def metrics_body(settings: Settings, query: MetricsQuery) -> MetricsReport:
@@ -73,7 +74,6 @@ def metrics(
     as_json: bool = typer.Option(False, "--json", help="machine-readable JSON on stdout"),
 ) -> None:
     """Service metrics from the cases' record: resolution, response times, deadlines, satisfaction."""
-    from starter.cli import BadInput, load_settings, run
     from starter.metrics_query import QueryError, build_query
     from starter.views import emit_json
 

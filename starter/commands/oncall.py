@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
+from starter.commands.common import BadInput, load_settings, parse_json, run, with_pool
 
 app = typer.Typer(help="on-call rosters: set one from a JSON file, see who is on duty", no_args_is_help=True)
 
@@ -25,7 +26,6 @@ def set_command(name: str = typer.Argument(..., help="the roster's name (what a 
     from activities.teams import TeamInvalid
     from crisisdesk.models.actions import describe_validation_error
     from crisisdesk.models.rosters import Roster
-    from starter.cli import BadInput, _with_pool, load_settings, parse_json, run
 
     def body():
         try:
@@ -41,7 +41,7 @@ def set_command(name: str = typer.Argument(..., help="the roster's name (what a 
             except TeamInvalid as err:
                 raise BadInput(f"FILE: {file}: {err}") from None
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     saved = run(body)
     print(f"roster {name}: {len(saved.everyone())} people")
@@ -54,7 +54,6 @@ def show(role: str = typer.Argument(..., help="a roster's name, or a role of --p
     """Who is on duty for ROLE (or the roster) at TIME."""
     from activities.rosters import get_roster
     from activities.teams import team_for
-    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body():
         try:
@@ -78,7 +77,7 @@ def show(role: str = typer.Argument(..., help="a roster's name, or a role of --p
                 raise BadInput(f"ROLE: no roster named {name!r} (give --project to look a role up in a team)")
             return name, roster.on_duty(when)
 
-        return when, *asyncio.run(_with_pool(load_settings(), lookup))
+        return when, *asyncio.run(with_pool(load_settings(), lookup))
 
     when, name, person = run(body)
     print(f"{name} at {when.isoformat()}: {person or 'nobody (the roster does not cover that time)'}")
@@ -97,7 +96,6 @@ def contact(person: str = typer.Argument(..., help="the person's id in the direc
     from crisisdesk.sealing import Sealer
     from crisisdesk.models.actions import describe_validation_error
     from crisisdesk.models.rosters import ContactPoint, Contacts
-    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body():
         async def use(pool):
@@ -114,6 +112,6 @@ def contact(person: str = typer.Argument(..., help="the person's id in the direc
                 raise BadInput(f"PERSON: {err}") from None
             return [c.channel for c in contacts]
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     print(f"{person}: {', '.join(run(body))}")

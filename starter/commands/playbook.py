@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from crisisdesk.playbooks import Playbook, PlaybookError, available, check_record, parse_playbook, read_playbook
+from starter.commands.common import err_console, fail, load_settings, run
 
 app = typer.Typer(help="Playbooks (contingency plans) and their revision: list, show, diff, check.",
                   no_args_is_help=True)
@@ -50,7 +51,6 @@ def differences(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
 @app.command("list")
 def list_playbooks(as_json: bool = JSON_OPTION) -> None:
     """Every playbook a case may name, with its version, digest and whether it was checked."""
-    from starter.cli import load_settings, run
     from starter.views import emit_json, out
 
     def body() -> list[dict]:
@@ -78,7 +78,6 @@ def list_playbooks(as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show(name: str = typer.Argument(..., help="a playbook name, or a file"), as_json: bool = JSON_OPTION) -> None:
     """A playbook's targets, timers and escalation chains (`--json`: the whole of it)."""
-    from starter.cli import load_settings, run
     from starter.views import emit_json, out
 
     playbook, source = run(lambda: resolve(name, load_settings().playbook_dir))
@@ -101,7 +100,6 @@ def show(name: str = typer.Argument(..., help="a playbook name, or a file"), as_
 def diff(a: str = typer.Argument(..., help="a playbook name or file"),
          b: str = typer.Argument(..., help="another playbook name or file"), as_json: bool = JSON_OPTION) -> None:
     """What changes between two playbooks (or two versions of one), field by field."""
-    from starter.cli import load_settings, run
     from starter.views import emit_json, out
 
     def body() -> list[tuple[str, Any, Any]]:
@@ -125,7 +123,6 @@ def check(file: Path = typer.Argument(..., help="the playbook file to check"),
           drills: Path | None = typer.Option(None, "--drills", help="the drills directory (default: drills/)"),
           as_json: bool = JSON_OPTION) -> None:
     """Validate a playbook and play every drill against it; a pass in CRISIS_PLAYBOOK_DIR lets cases pin it."""
-    from starter.cli import err_console, fail, load_settings, run
     from starter.playbook_check import DRILLS_DIR, check_playbook
     from starter.views import emit_json, out
 

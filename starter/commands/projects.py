@@ -4,6 +4,7 @@ import asyncio
 
 import typer
 from rich.table import Table
+from starter.commands.common import BadInput, load_settings, run, with_pool
 
 app = typer.Typer(help="projects' standing teams: who holds each role, and their deputy", no_args_is_help=True)
 
@@ -17,7 +18,6 @@ def set_team_command(project: str = typer.Argument(..., help="the project id int
     from activities.teams import TeamInvalid, set_team
     from crisisdesk.models.actions import describe_validation_error
     from crisisdesk.models.teams import Team
-    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body() -> int:
         parsed = {}
@@ -39,7 +39,7 @@ def set_team_command(project: str = typer.Argument(..., help="the project id int
             except TeamInvalid as err:
                 raise BadInput(str(err)) from None
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     print(f"{project}: {run(body)} role(s) set")
 
@@ -49,10 +49,9 @@ def show(project: str = typer.Argument(..., help="the project id"),
          as_json: bool = typer.Option(False, "--json", help="machine-readable JSON on stdout")) -> None:
     """The project's team: role, person, deputy."""
     from activities.teams import team_for
-    from starter.cli import _with_pool, load_settings, run
     from starter.views import emit_json, out
 
-    seats = run(lambda: asyncio.run(_with_pool(load_settings(), lambda pool: team_for(pool, project))))
+    seats = run(lambda: asyncio.run(with_pool(load_settings(), lambda pool: team_for(pool, project))))
     if as_json:
         emit_json({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
         return

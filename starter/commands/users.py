@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from crisisdesk.models.people import Person
+from starter.commands.common import BadInput, load_settings, run, with_pool
 
 app = typer.Typer(help="people who act on cases, their roles and their API tokens", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="machine-readable JSON on stdout")
@@ -20,7 +21,6 @@ JSON = typer.Option(False, "--json", help="machine-readable JSON on stdout")
 
 def _roles(roles: list[str], service: bool) -> list[str]:
     from crisisdesk.permissions import valid_directory_role
-    from starter.cli import BadInput
 
     if not roles and not service:
         raise BadInput("--role: give at least one role (or --service for an intake service account)")
@@ -42,7 +42,6 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
 
     from activities.channels import address_of
     from activities.credentials import issue_token
-    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body() -> str:
         if email is not None and address_of(email) != email.strip():
@@ -62,7 +61,7 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
                 token, _ = await issue_token(conn, who.person_id, timedelta(days=expires_days))
             return token
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     token = run(body)
     kind = "service account" if service else "roles " + ", ".join(role)
@@ -74,7 +73,6 @@ def list_users(as_json: bool = JSON) -> None:
     """People in the directory with their roles and tokens (never the tokens' secrets)."""
     from activities.credentials import list_tokens
     from activities.directory import list_people
-    from starter.cli import _with_pool, load_settings, run
     from starter.views import emit_json, out
 
     def body() -> list[dict[str, Any]]:
@@ -85,7 +83,7 @@ def list_users(as_json: bool = JSON) -> None:
                                  "last_used_at": t.last_used_at} for t in tokens if t.person_id == p.person_id]}
                     for p in await list_people(pool, include_disabled=True)]
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     rows = run(body)
     if as_json:
@@ -104,7 +102,6 @@ def revoke(person: str = typer.Argument(..., help="the person's id")) -> None:
     """End every token of a person and disable them in the directory."""
     from activities.credentials import revoke_tokens
     from activities.directory import disable_person, get_person
-    from starter.cli import BadInput, _with_pool, load_settings, run
 
     def body() -> tuple[int, bool]:
         async def use(pool) -> tuple[int, bool]:
@@ -113,7 +110,7 @@ def revoke(person: str = typer.Argument(..., help="the person's id")) -> None:
             async with pool.acquire() as conn, conn.transaction():
                 return await revoke_tokens(conn, person), await disable_person(conn, person)
 
-        return asyncio.run(_with_pool(load_settings(), use))
+        return asyncio.run(with_pool(load_settings(), use))
 
     revoked, disabled = run(body)
     print(f"{person}: {revoked} token(s) revoked" + ("; disabled in the directory" if disabled else "; already disabled"))

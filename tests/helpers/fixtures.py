@@ -15,7 +15,7 @@ from crisisdesk.models.intake import Intake
 from crisisdesk.names import case_id_for
 from crisisdesk.settings import Settings
 from tests.helpers import eventually
-from worker import build_worker
+from starter.worker import build_worker
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -1,65 +1,35 @@
 """What each operator action does to a case, in the playbook's order.
 
-Each step checks first (stage, path, authority) and raises ActionRefused with the reason; `apply`
-runs inside `CaseFile.attempt()`, so a refused action leaves the case as it was. The steps live in
-modules along the playbook's seams: `ordinary` (triage to closure), `crisis` (the negotiation of
-002 §4.4) and `anytime` (roles, authority, external parties, evidence, media, escalation).
+`apply` checks what the lifecycle table says of every action (stage, path), records it, then runs
+its step, which checks the rest (who may, against the seats its row names; the plan's state) and
+raises ActionRefused with the reason. `apply` runs inside `CaseFile.attempt()`, so a refused action
+leaves the case as it was. The steps live in modules along the playbook's seams: `ordinary` (triage
+to closure), `plans` (who works the ordinary path), `crisis` (the negotiation of 002 §4.4) and
+`anytime` (roles, authority, external parties, evidence, media, escalation).
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
+from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
-from crisisdesk.models.case import Stage
-from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
-from workflows.deadlines import sla_targets
-from workflows.state import Effect
-
-Step = Callable[[CaseFile, a.Action, datetime], str]
-STEPS: dict[str, Step] = {}
-
-
-def step(name: str):
-    def register(fn: Step) -> Step:
-        STEPS[name] = fn
-        return fn
-    return register
-
-
-def need_stage(case: CaseFile, action: str, *stages: Stage) -> None:
-    if case.state.stage not in stages:
-        allowed = ", ".join(s.value for s in stages)
-        raise ActionRefused(f"{action}: the case is at {case.state.stage.value}; this action belongs to {allowed}")
-
-
-def v3(case: CaseFile) -> bool:
-    """The case runs issue 11's lifecycle (opened after it shipped); older cases keep their rules."""
-    return case.state.rules >= 3
-
-
-def need_path(case: CaseFile, action: str, path: Path) -> None:
-    if case.state.path != path:
-        raise ActionRefused(f"{action}: belongs to the {path.value} path; this case is on the {case.state.path.value} path")
-
-
-def case_effect(case: CaseFile, event, kind: str, **data) -> Effect:
-    """An effect caused by `event` (its key derives from the event, so retries stay idempotent)."""
-    return Effect(kind=kind, key=case.key(event, kind), data={"at": event.at.isoformat(), **data})
-
-
-def retarget_sla(case: CaseFile, now: datetime) -> None:
-    """Severity changed: open SLA deadlines move to the new level's targets, still from received_at."""
-    for name, due in sla_targets(case.state).items():
-        old = case.state.deadlines.get(name)
-        if old is not None and old.due_at != due:
-            case.set_deadline(now, name, due)
-            if old.paused_at is not None:  # still waiting on the customer: stays stopped
-                case.state.deadlines[name].paused_at, case.state.deadlines[name].next_alert_at = old.paused_at, None
-
+from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
+from workflows.steps.base import STEPS
 
 PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary", "reporter"}
+assert set(STEPS) == set(ACTIONS) == set(a.ACTION_MODELS), "every action has a model, a step and a lifecycle row"
+del anytime, crisis, ordinary, plans
+
+
+def check_place(case: CaseFile, name: str) -> None:
+    """The lifecycle table's word on where `name` belongs: the case's path, then its stage."""
+    row, s = ACTIONS[name], case.state
+    if row.path is not None and s.path != row.path:
+        raise ActionRefused(f"{name}: belongs to the {row.path.value} path; this case is on the {s.path.value} path")
+    if s.stage not in row.stages_on(s.path):
+        allowed = ", ".join(stage.value for stage in row.stages_on(s.path))
+        raise ActionRefused(f"{name}: the case is at {s.stage.value}; this action belongs to {allowed}")
 
 
 def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
@@ -69,11 +39,8 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
     `via` is the channel it came through, `identity` who was authenticated there (if anyone)."""
     if case.state.stage.is_final:
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
+    check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL}, exclude_none=True)
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
     return STEPS[name](case, action, now)
-
-
-# Registered by importing: each module adds its steps to STEPS.
-from workflows.steps import anytime, crisis, ordinary, plans  # noqa: E402,F401

@@ -9,7 +9,7 @@ from crisisdesk.models.intake import Path, Severity
 from workflows.authority import require_head, require_spokesperson
 from workflows.casefile import CaseFile
 from workflows.state import KEPT
-from workflows.steps import case_effect, retarget_sla, step, v3
+from workflows.steps.base import case_effect, retarget_sla, step
 
 # Parties whose involvement moves a case onto the crisis path at any level (002 §4.4.1.4, §4.5.2).
 SERIOUS_PARTIES = {"media", "government", "police", "regulator", "lawyer"}
@@ -84,7 +84,7 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
         case.contingency_on(now, x.by, f"{x.party} involved at {x.level} level")
     if s.path == Path.crisis:
         case.report(event, "change", f"external involvement: {x.party} ({x.level})")
-    if x.party == "media" and v3(case):
+    if x.party == "media":
         tell_spokesperson(case, now, x)
     return "crisis team alerted" + ("; crisis path and contingency on" if serious else "")
 

@@ -8,7 +8,7 @@ from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
 from workflows.authority import require_department, require_head, require_role_holder
 from workflows.casefile import CaseFile
-from workflows.steps import need_path, need_stage, step, v3
+from workflows.steps.base import step
 
 
 # -- 4. crisis path ----------------------------------------------------------------------------
@@ -24,8 +24,6 @@ def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
 
 @step("decide_plan")
 def decide_plan(case: CaseFile, x: a.DecidePlan, now: datetime) -> str:
-    need_path(case, "decide_plan", Path.crisis)
-    need_stage(case, "decide_plan", Stage.alerting, Stage.planning)
     capacity = require_head(case.state, "decide_plan", x.by, now)
     previous = case.state.plan
     case.state.plan = PlanStatus(summary=x.summary, department=x.department, decided_by=x.by, decided_at=now,
@@ -42,7 +40,6 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
     case.meet(now, "response")
     if case.state.path == Path.ordinary:
         return "contact recorded"
-    need_stage(case, "customer_contacted", Stage.contacting)
     case.meet(now, "first_contact")
     case.move(now, Stage.awaiting_answer, x.by, f"customer contacted by {x.channel.value}")
     return "contact recorded; record the customer's answer"
@@ -50,13 +47,11 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
 
 @step("customer_answer")
 def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
-    need_stage(case, "customer_answer", Stage.awaiting_answer)
     plan = case.state.plan
     answer = case.state.events[-1]
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
-        if v3(case):
-            tell_department(case, now, "the customer accepted the plan")
+        tell_department(case, now, "the customer accepted the plan")
         return "customer satisfied; the department carries the plan out"
     plan.rejections += 1
     case.state.bump("rejections")
@@ -71,12 +66,10 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
 
 @step("revise_plan")
 def revise_plan(case: CaseFile, x: a.RevisePlan, now: datetime) -> str:
-    need_stage(case, "revise_plan", Stage.revising)
     case.state.plan.pending_revision = {"kind": x.kind, "summary": x.summary, "by": x.by, "at": now.isoformat()}
     case.meet(now, "revision")
     approver = "the head or a delegate" if x.kind == "principled" else f"the {case.state.plan.department} department"
-    if v3(case):
-        ask_head(case, now, x.kind, x.summary, x.by)
+    ask_head(case, now, x.kind, x.summary, x.by)
     return f"{x.kind} revision proposed; {approver} approves it"
 
 
@@ -107,12 +100,11 @@ def tell_department(case: CaseFile, now: datetime, why: str) -> None:
 
 @step("approve_revision")
 def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str:
-    need_stage(case, "approve_revision", Stage.revising)
     plan = case.state.plan
     if plan.pending_revision is None:
         raise ActionRefused("approve_revision: no revision is pending; revise_plan first")
     pending = plan.pending_revision
-    if v3(case) and x.by == pending["by"]:
+    if x.by == pending["by"]:
         head = f"the head ({case.state.roles.get('head', 'unassigned')})"
         department = case.state.roles.get(f"department:{plan.department}", "unassigned")
         who = f"{head} or a delegate in scope" if pending["kind"] == "principled" else \
@@ -122,9 +114,8 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
         capacity = require_head(case.state, "approve_revision", x.by, now)
     else:
         capacity = require_department(case.state, "approve_revision", plan.department, x.by, now)
-    if v3(case):
-        case.meet(now, "revision_approval")
-        plan.last_revision = {**pending, "approved_by": x.by, "replaced": plan.summary}
+    case.meet(now, "revision_approval")
+    plan.last_revision = {**pending, "approved_by": x.by, "replaced": plan.summary}
     plan.summary = plan.pending_revision["summary"]
     plan.revisions += 1
     plan.pending_revision = None
@@ -136,9 +127,8 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
 
 @step("plan_not_adjustable")
 def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -> str:
-    need_stage(case, "plan_not_adjustable", Stage.revising)
     case.meet(now, "revision", "revision_approval")
-    case.state.plan.pending_revision = None if v3(case) else case.state.plan.pending_revision
+    case.state.plan.pending_revision = None
     case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
     case.start_timer(now, "explanation")
     case.contingency_on(now, x.by, "no adjustment possible")
@@ -147,12 +137,10 @@ def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -
 
 @step("explained")
 def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
-    need_stage(case, "explained", Stage.explaining)
     case.meet(now, "explanation")
     if x.understood:
         case.move(now, Stage.executing, x.by, "customer understood")
-        if v3(case):
-            tell_department(case, now, "the customer understood why the plan cannot change")
+        tell_department(case, now, "the customer understood why the plan cannot change")
         return "customer understood; the plan is carried out"
     case.contingency_on(now, x.by, "customer did not accept the explanation")
     case.move(now, Stage.planning, x.by, "customer did not accept the explanation")

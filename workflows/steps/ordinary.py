@@ -7,16 +7,13 @@ from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
-from workflows.steps import case_effect, need_path, need_stage, retarget_sla, step, v3
-
-
-from workflows.steps import plans  # noqa: E402  (registers its own steps too)
+from workflows.steps import plans
+from workflows.steps.base import case_effect, retarget_sla, step
 
 
 # -- 2. triage ---------------------------------------------------------------------------------
 @step("triage")
 def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
-    need_stage(case, "triage", Stage.reported)
     s = case.state
     s.severity, s.category = x.severity, x.category
     retarget_sla(case, now)
@@ -31,16 +28,13 @@ def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
 # -- 3. ordinary path --------------------------------------------------------------------------
 @step("solution_proposed")
 def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> str:
-    need_path(case, "solution_proposed", Path.ordinary)
-    need_stage(case, "solution_proposed", Stage.triaged, Stage.solving)
     book = case.state.playbook
     needs_experts = case.state.severity.rank >= book.experts_required_from.rank
-    if needs_experts and not x.experts and not (v3(case) and case.state.experts):
+    if needs_experts and not x.experts and not case.state.experts:
         raise ActionRefused(f"solution_proposed: a {case.state.severity.value} problem needs experts convened; "
                             "list them in 'experts'")
-    if v3(case):
-        plans.require_proposer(case, now, x, needs_experts)
-        plans.start_implementation(case, now, x)
+    plans.require_proposer(case, now, x, needs_experts)
+    plans.start_implementation(case, now, x)
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
     case.meet(now, "response")
     case.move(now, Stage.executing, x.by, "solution chosen")
@@ -50,7 +44,6 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
 # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------
 @step("execution_started")
 def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> str:
-    need_stage(case, "execution_started", Stage.executing)
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
         raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
     case.state.bump("executions_started")
@@ -60,10 +53,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
 
 @step("progress_reported")
 def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> str:
-    need_stage(case, "progress_reported", Stage.executing)
     if x.milestone is not None:
-        if not v3(case):
-            raise ActionRefused("progress_reported: milestone: this case has no implementation plan (older rules)")
         plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
@@ -72,22 +62,18 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
 
 @step("execution_done")
 def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
-    need_stage(case, "execution_done", Stage.executing)
     if case.state.counts.get("executions_started", 0) <= case.state.counts.get("executions_done", 0):
         raise ActionRefused("execution_done: execution has not started; record execution_started first")
     case.state.bump("executions_done")
     case.meet(now, "progress_update")
-    if v3(case):
-        plans.meet_all_milestones(case, now)
+    plans.meet_all_milestones(case, now)
     case.move(now, Stage.confirming, x.by, "execution done")
     return "execution done; confirm the resolution with the customer"
 
 
 @step("resolution_confirmed")
 def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime) -> str:
-    need_stage(case, "resolution_confirmed", Stage.confirming)
-    if v3(case):
-        plans.require_customer_service(case, now, "resolution_confirmed", x.by)
+    plans.require_customer_service(case, now, "resolution_confirmed", x.by)
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
         case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
@@ -101,7 +87,6 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
 
 @step("survey_response")
 def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
-    need_stage(case, "survey_response", Stage.surveying)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
     case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
@@ -110,10 +95,6 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
 
 @step("review_done")
 def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
-    need_stage(case, "review_done", Stage.reviewing)
-    if x.follow_ups and not v3(case):
-        raise ActionRefused("review_done: follow_ups: this case opened under older rules and cannot track them; "
-                            "record them in lessons")
     if x.follow_ups:
         case.state.bump("follow_ups", len(x.follow_ups))
     event = case.state.events[-1]

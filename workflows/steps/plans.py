@@ -1,4 +1,4 @@
-"""Who works the ordinary path, and the implementation plan they answer for (004 §四(二)-(五), rules 3).
+"""Who works the ordinary path, and the implementation plan they answer for (004 §四(二)-(五)).
 
 general: the technician proposes from experience; important and urgent: the convened experts do.
 A solution carries an implementation plan (an owner, milestones whose due dates are deadlines);
@@ -10,20 +10,12 @@ from datetime import datetime
 
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
-from crisisdesk.models.case import Stage
-from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
 from workflows.state import Effect
-from workflows.steps import need_path, need_stage, step
+from workflows.steps.base import step
 
 MILESTONE = "milestone:"
 CUSTOMER_SERVICE = ("cs_owner", "regional_cs")
-
-
-def need_v3(case: CaseFile, action: str) -> None:
-    if case.state.rules < 3:
-        raise ActionRefused(f"{action}: this case opened under older rules (version {case.state.rules}); "
-                            "the head decides it with the actions of those rules")
 
 
 def take_role(case: CaseFile, now: datetime, role: str, person: str, why: str) -> None:
@@ -90,9 +82,6 @@ def meet_all_milestones(case: CaseFile, now: datetime) -> None:
 
 @step("convene_experts")
 def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
-    need_v3(case, "convene_experts")
-    need_path(case, "convene_experts", Path.ordinary)
-    need_stage(case, "convene_experts", Stage.triaged, Stage.solving)
     s = case.state
     s.experts = list(dict.fromkeys([*s.experts, *x.experts]))
     due = s.deadlines.get("response")
@@ -113,9 +102,6 @@ def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneEx
 
 @step("adjust_plan")
 def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
-    need_v3(case, "adjust_plan")
-    need_path(case, "adjust_plan", Path.ordinary)
-    need_stage(case, "adjust_plan", Stage.executing)
     s, plan = case.state, case.state.implementation
     if plan is None:
         raise ActionRefused("adjust_plan: there is no implementation plan; solution_proposed sets one")

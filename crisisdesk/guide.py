@@ -1,0 +1,43 @@
+"""What each action is for, who may take it, when, and an example: the operator's guide, read from the
+lifecycle table (`crisisdesk.lifecycle`).
+
+The Web UI shows these texts in its Signal and Update dialogs (handler descriptions) and the case
+sheet pastes the examples; the field list is read from the same pydantic model that validates the
+action, so a description cannot drift from the code.
+"""
+
+import json
+import re
+
+from pydantic_core import PydanticUndefined
+
+from crisisdesk.lifecycle import ACTIONS, stages_text, who_text
+from crisisdesk.models.actions import ACTION_MODELS
+
+
+def fields(name: str) -> list[str]:
+    """The action's fields beyond `by` and `note`, required ones first, with their type."""
+    model = ACTION_MODELS[name]
+    required, optional = [], []
+    for field_name, info in model.model_fields.items():
+        if field_name in ("by", "note"):
+            continue
+        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        kind = re.sub(r"\b[\w.]+\.(\w+)", r"\1", kind)  # `pydantic.types.AwareDatetime` -> `AwareDatetime`
+        if info.is_required() or info.default is PydanticUndefined and info.default_factory is None:
+            required.append(f"{field_name} ({kind}, required)")
+        else:
+            optional.append(f"{field_name} ({kind})")
+    return required + optional
+
+
+def example(name: str) -> str:
+    return json.dumps(ACTIONS[name].example, ensure_ascii=False)
+
+
+def describe(name: str) -> str:
+    """One paragraph for the Web UI's dialog: what, who, when, fields, an example to paste."""
+    row = ACTIONS[name]
+    listed = "".join(f"{f}, " for f in fields(name))
+    return (f"{row.what[0].upper()}{row.what[1:]}. Who: {who_text(row)}. When: {stages_text(row)}. "
+            f"Fields: by (required), {listed}note. Example: {example(name)}")

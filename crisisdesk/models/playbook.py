@@ -1,0 +1,139 @@
+"""A playbook's shape: a contingency plan as a validated, versioned pydantic model (loading and checking
+playbook files is `crisisdesk.playbooks`)."""
+
+import hashlib
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crisisdesk.models.actions import ACTION_NAMES
+from crisisdesk.models.intake import Severity
+from crisisdesk.models.roles import valid_role
+
+DeadlineName = Literal[
+    "acknowledgement", "response", "resolution", "alert_acknowledgement",
+    "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
+]
+# Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
+CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "progress_update",
+                 "revision_approval", "monitor_checkin")
+SLA_TIMERS = ("acknowledgement", "response", "resolution")
+ReportKind = Literal["daily", "weekly", "change", "media", "final"]
+
+
+class Escalation(BaseModel):
+    """Who is told when a deadline is breached, how often they are reminded, and who is next."""
+
+    model_config = ConfigDict(extra="forbid")
+    levels: list[list[str]] = Field(min_length=1, description="roles told at each level, first level first")
+    repeat_every: timedelta = Field(gt=timedelta(0))
+    repeats: int = Field(ge=0, le=50, description="reminders at one level before going up a level")
+
+    @model_validator(mode="after")
+    def _roles(self) -> "Escalation":
+        for level in self.levels:
+            if not level:
+                raise ValueError("levels: a level must name at least one role")
+            for role in level:
+                valid_role(role)
+        return self
+
+
+class Deadline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    due: timedelta = Field(gt=timedelta(0))
+    escalation: Escalation
+
+
+class SeverityTargets(BaseModel):
+    """Service-level targets counted from when the customer reported (`received_at`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    acknowledgement: timedelta = Field(gt=timedelta(0))
+    response: timedelta = Field(gt=timedelta(0))
+    resolution: timedelta = Field(gt=timedelta(0))
+    response_level: str = Field(min_length=1, description="the plan's name for it, e.g. 一级响应")
+
+
+class Reporting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_phase_every: timedelta = timedelta(days=1)
+    other_every: timedelta = timedelta(days=7)
+    media_every: timedelta = timedelta(days=7)
+    key_phases: list[str] = ["alerting", "planning", "contacting", "awaiting_answer", "revising", "explaining", "executing"]
+    recipients: list[str] = ["head", "regional_cs", "department:crisis_team"]
+
+
+class CustomerWaits(BaseModel):
+    """How long a stage waits on the customer before the case moves on without them (reminder halfway),
+    and which SLA clocks stop meanwhile. 004 §四(六) puts the survey after resolution, not as a gate."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: timedelta = Field(timedelta(days=3), gt=timedelta(0), description="awaiting_answer: the plan's answer")
+    confirmation: timedelta = Field(timedelta(days=7), gt=timedelta(0), description="confirming: the resolution")
+    survey: timedelta = Field(timedelta(days=7), gt=timedelta(0), description="surveying: the satisfaction survey")
+    pause_sla: list[str] = Field(default_factory=list, description="SLA clocks that stop while the case waits on "
+                                                                   "the customer (acknowledgement, response, resolution)")
+
+    @model_validator(mode="after")
+    def _only_sla(self) -> "CustomerWaits":
+        for name in self.pause_sla:
+            if name in CRISIS_TIMERS:
+                raise ValueError(f"pause_sla: {name} is a crisis timer and never pauses; only {', '.join(SLA_TIMERS)} may")
+            if name not in SLA_TIMERS:
+                raise ValueError(f"pause_sla: unknown clock {name!r}; use {', '.join(SLA_TIMERS)}")
+        return self
+
+
+# The head's approval of a principled revision (002 §4.4.1.1): within the hour the revision itself has.
+DEFAULT_APPROVAL = {"due": "PT1H", "escalation": {"levels": [["head"], ["head", "regional_cs"]],
+                                                  "repeat_every": "PT30M", "repeats": 2}}
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    version: int = Field(ge=1)
+    title: str
+    sources: list[str] = []
+    default_severity: Severity = Severity.general
+    severity: dict[Severity, SeverityTargets]
+    deadlines: dict[DeadlineName, Deadline]
+    sla_escalation: Escalation
+    reporting: Reporting = Reporting()
+    alert_roles: list[str] = ["head", "regional_cs"]
+    risk_warning_roles: list[str] = ["department:crisis_team"]
+    regional_marketing_role: str = "department:regional_marketing"
+    spokesperson_default_role: str = "department:marketing"
+    head_actions: list[str] = ["decide_plan", "approve_revision", "reclassify_revision", "delegate",
+                               "revoke_delegation", "cancel"]
+    experts_required_from: Severity = Severity.important
+    contingency_after_rejections: int = Field(1, ge=1, description="unsatisfied answers that start the contingency "
+                                                                  "(002 §4.4.1.4: the first, by default)")
+    group_complaint_reporters: int = Field(3, ge=0, description="reporters that make a case a group complaint (crisis path); 0: never")
+    default_roles: dict[str, str] = {}
+    history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
+    customer_waits: CustomerWaits = CustomerWaits()
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Playbook":
+        missing = [s.value for s in Severity if s not in self.severity]
+        if missing:
+            raise ValueError(f"severity: targets missing for {', '.join(missing)}")
+        if "revision_approval" not in self.deadlines:
+            self.deadlines["revision_approval"] = Deadline.model_validate(DEFAULT_APPROVAL)
+        for name in ("first_contact", "revision", "explanation", "progress_update", "alert_acknowledgement"):
+            if name not in self.deadlines:
+                raise ValueError(f"deadlines: {name} is required")
+        unknown = [a for a in self.head_actions if a not in ACTION_NAMES]
+        if unknown:
+            raise ValueError(f"head_actions: unknown actions {unknown}")
+        for role in [*self.alert_roles, *self.risk_warning_roles, *self.reporting.recipients, *self.default_roles]:
+            valid_role(role)
+        return self
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
