@@ -22,6 +22,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from activities.credentials import CredentialRefused
+from activities.holds import UnderHold
 from crisisdesk.codec import PayloadDecryptionError
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import ActionRefused, describe_validation_error
@@ -164,7 +165,7 @@ def load_settings() -> Settings:
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (BadInput, 2), (KeyMissing, 2), (PayloadDecryptionError, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
-    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4),
+    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4), (UnderHold, 4),
     (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
 )
 
@@ -377,5 +378,8 @@ app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
+from starter.commands import case as case_command, evidence as evidence_command  # noqa: E402
+app.add_typer(case_command.app, name="case")
+app.add_typer(evidence_command.app, name="evidence")
 from starter.commands import oncall as oncall_command  # noqa: E402
 app.add_typer(oncall_command.app, name="oncall"); users_command.app.command("contact")(oncall_command.contact)

@@ -115,6 +115,11 @@ GUIDE: dict[str, Guide] = {
                          {"by": "Chen", "intake_id": "CALL-1002", "channel": "phone", "summary": "Same leak, unit 3-202"}),
     "link": Guide("this case reports the same problem as an open case: it joins that case and closes",
                   "customer service", ANY, {"by": "Chen", "case_id": "crisis-CALL-1001"}),
+    "unlink_report": Guide("a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
+                           "customer service", ANY, {"by": "Chen", "intake_id": "CALL-1002", "reason": "another building"}),
+    "evidence_read": Guide("puts a read of the case's evidence on the timeline; sent by the API and `crisis evidence get`, "
+                           "not typed by hand", "the system, for the person who read it", ANY,
+                           {"by": "Chen", "sha256": "0" * 64, "reason": "insurer's request"}),
 }
 
 

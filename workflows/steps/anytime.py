@@ -198,6 +198,26 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     return f"{total} reporters on this case"
 
 
+@step("unlink_report")
+def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
+    """A report the intake matcher joined by mistake leaves (issue 27); the edge opens its own case."""
+    s = case.state
+    kept = [r for r in s.reporters if r.intake_id != x.intake_id]
+    if len(kept) == len(s.reporters):
+        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters")
+    s.reporters = kept
+    s.bump("reporters", -1)
+    return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"
+
+
+@step("evidence_read")
+def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
+    """The API or CLI served evidence to `x.by` (issue 27): the read goes on the record, and is counted."""
+    case.state.bump("evidence_reads")
+    case.record(now, "evidence_read", x.sha256, by=x.by, evidence_id=x.evidence_id, reason=x.reason)
+    return f"read of evidence {x.sha256[:12]}… recorded"
+
+
 @step("link")
 def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     """The workflow has told the other case already (workflows.case); here this case closes into it."""
