@@ -82,7 +82,7 @@ async def read_register(pool: asyncpg.Pool, sealer: Sealer, case_id: str, by: st
         **{f: sealer.open(r[f], f"stakeholders.{f}") for f in SEALED}) for r in rows]
     register = Register(case_id=case_id, stakeholders=people, key_contacts=[p.stakeholder_id for p in people if p.key_contact],
                         positions=[Position(seq=r["seq"], at=r["at"], by=r["by_person"],
-                                            detail={k: v for k, v in (r["detail"] or {}).items() if k in POSITION_FIELDS})
+                                            detail={k: v for k, v in (r["detail"] or {}).items() if k in POSITION_FIELDS and v not in (None, "", [])})
                                    for r in positions])
     for segment, field in SEGMENTS.items():
         groups: dict[str, list[int]] = defaultdict(list)

@@ -104,10 +104,10 @@ async def read_evidence(client: Client, pool: asyncpg.Pool, settings: Settings, 
         try:
             await acting_as(client, who, via, case_id, "evidence_read", payload)
             on_timeline = True
-        except cases.Impersonation:
-            raise
-        except ActionRejected as err:  # closed between the look and the read: the custody row keeps it
-            log.info("evidence read not on the timeline", case_id=case_id, reason=str(err))
+        except ActionRejected as err:
+            if isinstance(err, cases.Impersonation) or await running(client, case_id):
+                raise  # the case refused to record it: nothing is served unrecorded
+            log.info("evidence read not on the timeline: the case closed meanwhile", case_id=case_id)
     await record_custody(pool, item.evidence_id, "read", reader, via, reason, on_timeline)
     log.info("evidence served", case_id=case_id, evidence_id=item.evidence_id, by=reader, via=via, on_timeline=on_timeline)
     return item, data, on_timeline
