@@ -24,7 +24,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-
 PHONE = re.compile(
     r"(?<![0-9A-Za-z+])(?:"
     r"(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"          # mainland mobile
-    r"|0\d{2,3}[\s-]\d{7,8}"                                  # landline with its area code
+    r"|0\d{2,3}[\s-]\d{3,4}[\s-]?\d{4}"                       # landline with its area code
     r"|\+\d{1,3}(?:[\s-]?\d){6,14}"                           # international, written with +
     r")(?![0-9A-Za-z])")
 MARKS = {"id": "[ID number]", "phone": "[phone]", "email": "[e-mail]", "name": "[name]"}
