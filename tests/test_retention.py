@@ -39,6 +39,7 @@ async def closed_case(open_case, pool, tag: str):
     await case.act("add_stakeholder", by="Chen CS", name=name, contact=mail, unit="3-201")
     await case.act("note", by="Chen CS", text=NOTE.format(name=name, mail=mail))
     await case.act("cancel", by="Wang Head", reason=f"handled by the property office; {name} informed")
+    await case.handle.result()  # its last record written: nothing moves updated_at after the line below
     await eventually(lambda: pool.fetchrow("SELECT stage, (SELECT count(*) FROM stakeholders s WHERE s.case_id = c.case_id) "
                                            "AS people FROM cases c WHERE case_id = $1", case.id),
                      lambda r: r is not None and r["stage"] == "cancelled" and r["people"] == 2)

@@ -18,11 +18,13 @@ def get(case: str = typer.Argument(..., help="crisis-<intake_id> or the intake i
     """Write one evidence file (case:read), byte for byte as captured; the read goes on the custody trail
     and, while the case is open, on its timeline as an `evidence_read` event."""
     from starter import handover
-    from starter.cli import _with_pool, load_settings, run
+    from starter.cli import BadInput, _with_pool, load_settings, run
     from starter.client import connect
     from starter.commands.case import caller
 
     def body():
+        if not handover.SHA256.match(sha256):
+            raise BadInput(f"SHA256: {sha256[:80]!r} is not 64 hexadecimal digits")
         settings = load_settings()
 
         async def use(pool):
