@@ -59,7 +59,7 @@ SIGNING_LABEL = b"crisisdesk case bundle signing v1"
 # Chinese prints (fonts-wqy-microhei; any font fontconfig knows for the script is used otherwise).
 PRINT_CSS = ("@page { size: A4; margin: 14mm } "
              "body { font-family: 'WenQuanYi Micro Hei', 'Noto Sans CJK SC', sans-serif; font-size: 9pt; max-width: none; margin: 0 } "
-             "svg { max-width: 100%; height: auto } table { width: 100% } td, th { word-break: break-word }")
+             "svg { max-width: 100%; height: auto } table { width: 100% } td, th { overflow-wrap: anywhere }")
 VERIFY_TEXT = """This bundle is signed. To check that nothing in it was changed:
 
   crisis case verify THIS.zip

@@ -22,6 +22,7 @@ from activities.reports import status_from_row
 from crisisdesk.logs import log
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
+from crisisdesk.models.text import unstorable
 from crisisdesk.names import case_id_for
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
@@ -45,8 +46,23 @@ class EvidenceRefused(ActionRejected):
     """The stored file no longer matches its SHA-256: refused (a 409, exit 4), and admins told."""
 
 
-async def case_on_record(pool: asyncpg.Pool, case: str) -> asyncpg.Record:
+def case_id_of(case: str) -> str:
+    """`crisis-X` for `X` or `crisis-X`; text PostgreSQL cannot hold names no case (a 404, not a 500)."""
     case_id = cases.case_ref(case)
+    if unstorable(case_id):
+        raise CaseNotFound(repr(case_id)[:200])
+    return case_id
+
+
+def checked_reason(reason: str | None) -> str | None:
+    """A reason goes on the record as given, or is refused (422, exit 2) naming why."""
+    if reason is not None and (why := unstorable(reason)):
+        raise cases.ActionInvalid(f"reason: {why}", [{"loc": ["query", "reason"], "msg": why, "type": "value_error"}])
+    return reason
+
+
+async def case_on_record(pool: asyncpg.Pool, case: str) -> asyncpg.Record:
+    case_id = case_id_of(case)
     row = await pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
     if row is None:
         raise CaseNotFound(case_id)
@@ -69,10 +85,10 @@ async def running(client: Client | None, case_id: str) -> bool:
 
 async def stakeholders(pool: asyncpg.Pool, settings: Settings, who: Principal, case: str, reason: str | None,
                        via: str) -> Register:
-    register = await read_register(pool, Sealer.from_settings(settings), cases.case_ref(case), who.person_id,
-                                   reason, via)
+    register = await read_register(pool, Sealer.from_settings(settings), case_id_of(case), who.person_id,
+                                   checked_reason(reason), via)
     if register is None:
-        raise CaseNotFound(cases.case_ref(case))
+        raise CaseNotFound(case_id_of(case))
     return register
 
 
@@ -82,7 +98,7 @@ async def read_evidence(client: Client, pool: asyncpg.Pool, settings: Settings, 
     """The item's bytes, verified against its SHA-256, and whether the read is on the case's timeline
     (an open case records an `evidence_read` event; a closed one cannot, and the custody row says so).
     Nothing is served that is not on the record: Temporal down is an error, not an unrecorded read."""
-    case_id = cases.case_ref(case)
+    case_id, reason = case_id_of(case), checked_reason(reason)
     if not SHA256.match(sha256):
         raise RecordNotFound(f"sha256: {sha256[:80]!r} is not 64 hexadecimal digits")
     sha256 = sha256.lower()
