@@ -107,6 +107,8 @@ async def read_evidence(client: Client, pool: asyncpg.Pool, settings: Settings, 
         await case_on_record(pool, case_id)
         raise RecordNotFound(f"case {case_id} holds no evidence with SHA-256 {sha256}")
     reader = by or who.person_id
+    if who.method != "local" and reader != who.person_id:  # a closed case cannot check it: check it here
+        raise cases.Impersonation(f"by names {reader[:200]!r}, but the credential is {who.person_id}'s: read as yourself")
     try:
         data = await verified_content(item)
     except EvidenceTampered as err:
