@@ -8,6 +8,10 @@ ENV PYTHONUNBUFFERED=1 \
     LOG_FORMAT=json
 
 WORKDIR /app
+# WeasyPrint (the case bundle's PDF report) loads pango at run time; the CJK font prints Chinese text.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
 COPY crisisdesk crisisdesk

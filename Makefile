@@ -32,7 +32,7 @@ test: $(STAMP) tools  ## the whole test suite (installs the system tools it driv
 bench: $(STAMP)  ## speed and memory as ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks $(ARGS)
 
-tools:  ## Debian packages the tests drive (chromium, docker-compose, a CJK font), installed when missing
+tools:  ## Debian packages the tests drive (chromium, docker-compose, a CJK font, pango for the PDF report), installed when missing
 	@tools/install-system-packages.sh
 
 clean:  ## remove caches and build output (keeps .venv and .data: `rm -rf .venv .data` for a fresh start)

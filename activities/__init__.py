@@ -14,6 +14,7 @@ from activities.notify import Notifier
 from activities.quality import QualityWatch
 from activities.privacy import purge_personal_data
 from activities.records import CaseRecords
+from activities.retention import Retention
 from activities.reports import Reports, render_case_report
 from activities.service_reports import ServiceReports
 from activities.surveys import Surveys
@@ -36,6 +37,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     directory = DirectoryCheck(pool, settings)
     quality = QualityWatch(pool, settings, notifier)
     service_reports = ServiceReports(pool, settings, notifier)
+    retention = Retention(pool, settings)
     return [
         records.open_case,
         records.record_timeline,
@@ -51,4 +53,5 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         quality.watch_quality,
         service_reports.write_service_report,
         service_reports.send_service_report,
+        retention.purge_expired,
     ]

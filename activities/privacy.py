@@ -1,11 +1,12 @@
-"""Personal data over its life (issue 9, 000 §十四): erased after retention or on request, re-sealed
-when the key rotates. The case record stays whole; what identifies people goes. Each run is written to
+"""Personal data over its life (issue 9, 000 §十四): erased after retention (`activities.retention`) or on
+request, re-sealed when the key rotates. The case record stays whole; what identifies people goes. Each run is written to
 `privacy_log` (who, what, how many rows), never the data."""
 
 from collections.abc import Callable
 
 import asyncpg
 
+from activities.holds import UnderHold, active_holds
 from activities.teams import ADDRESS
 from crisisdesk.logs import log
 from crisisdesk.sealing import SealedFieldError, Sealer
@@ -37,27 +38,20 @@ async def purge_personal_data(pool: asyncpg.Pool, case_id: str) -> dict[str, int
     return counts
 
 
-async def purge_closed(pool: asyncpg.Pool, older_than_days: float, by: str) -> dict[str, int]:
-    """Erase the personal data of every case closed or cancelled more than `older_than_days` ago."""
-    case_ids = [r["case_id"] for r in await pool.fetch(
-        """SELECT case_id FROM cases WHERE stage IN ('closed', 'cancelled')
-           AND updated_at < now() - make_interval(secs => $1)""", older_than_days * 86400)]
-    totals = {"cases": len(case_ids), "stakeholders": 0, "notifications": 0, "survey_responses": 0}
-    for case_id in case_ids:
-        for table, n in (await purge_personal_data(pool, case_id)).items():
-            totals[table] += n
-    await _logged(pool, "purge", by, {"older_than_days": older_than_days, **totals})
-    return totals
-
-
 async def erase_person(pool: asyncpg.Pool, sealer: Sealer, name: str, by: str) -> dict[str, int]:
     """An erasure request: every stakeholder or reporter row naming this person, in any case, found by
-    the blind index under every configured key (and by the clear value, for rows written without one)."""
+    the blind index under every configured key (and by the clear value, for rows written without one).
+    A row in a case under legal hold refuses the whole request (`UnderHold`, naming the hold): nothing
+    is erased until the hold is released."""
+    match = "(name = $1 OR contact = $1 OR name_index = ANY($2::text[]) OR contact_index = ANY($2::text[]))"
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.execute(
-            f"""UPDATE stakeholders SET {PERSONAL}, purged_at = now()
-                WHERE name = $1 OR contact = $1 OR name_index = ANY($2::text[]) OR contact_index = ANY($2::text[])""",
-            name, sealer.indexes(name))
+        held_cases = [r["case_id"] for r in await conn.fetch(
+            f"SELECT DISTINCT case_id FROM stakeholders WHERE {match}", name, sealer.indexes(name))]
+        holds = await active_holds(conn, held_cases)
+        if holds:
+            raise UnderHold(list(holds.values()), "erasure")
+        rows = await conn.execute(f"UPDATE stakeholders SET {PERSONAL}, purged_at = now() WHERE {match}",
+                                  name, sealer.indexes(name))
     counts = {"stakeholders": _rows(rows)}
     await _logged(pool, "erase", by, counts)  # not the name: the log must not keep what it erased
     return counts

@@ -114,6 +114,9 @@ def _status_from_row(row: asyncpg.Record) -> CaseStatus:
     )
 
 
+status_from_row = _status_from_row  # the case's status as PostgreSQL last recorded it (a case bundle's, too)
+
+
 async def render_case_report(pool: asyncpg.Pool, case_id: str) -> dict:
     """For `crisis report CASE`: the latest stored report if nothing happened since, else a fresh one.
 

@@ -32,6 +32,7 @@ SEATS: dict[str, str] = {
     "on_case": "anyone holding a role on the case",
     "reporter": "the reporter (the customer's page)",
     "intake": "intake services",
+    "edge": "crisisdesk's API or CLI, for the person it served (not typed by hand)",
     "anyone": "anyone",
 }
 
@@ -224,6 +225,12 @@ ACTIONS: dict[str, ActionRow] = {
     "link": ActionRow(
         ANY_STAGE, ("anyone",), "this case reports the same problem as an open case: it joins that case and closes",
         {"by": "Chen", "case_id": "crisis-CALL-1001"}),
+    "unlink_report": ActionRow(
+        ANY_STAGE, ("anyone",), "a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
+        {"by": "Chen", "intake_id": "CALL-1002", "reason": "another building"}),
+    "evidence_read": ActionRow(
+        ANY_STAGE, ("edge",), "puts a read of the case's evidence on the timeline (sent by the API and `crisis evidence "
+        "get` for the reader)", {"by": "Chen", "sha256": "0" * 64, "reason": "insurer's request"}),
 }
 del S
 

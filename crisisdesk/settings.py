@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
         description="an intake joins an open case of the same project, category and location received within this; 0: off")
 
+    # -- records (issue 27): how long personal data outlives a case, and when retention runs -------
+    retention: timedelta = Field(timedelta(days=365), gt=timedelta(0), validation_alias="CRISIS_RETENTION",
+                                 description="personal data of a case closed or cancelled longer ago than this is erased")
+    retention_cron: str = Field("0 3 * * *", validation_alias="CRISIS_RETENTION_CRON",
+                                description="when the daily crisis-privacy-purge runs (CRISIS_REPORT_TIMEZONE)")
+
     @model_validator(mode="after")
     def _channels_complete(self) -> "Settings":
         """A channel configured without its secret would fail at 2 a.m.: refuse it when the process starts."""

@@ -39,6 +39,7 @@ from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
 from starter.routes.ack import ack_router
 from starter.routes.reach import reach_router
+from starter.routes.records import records_router
 from starter.grouping import join_open_case
 from starter.client import (
     ActionInvalid, ActionRejected, CaseNotFound, CaseUnavailable, CrisisClientError, IntakeInvalid, StartedCase,
@@ -285,6 +286,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(projects_router(get_pool))
     app.include_router(reach_router(get_pool, Sealer.from_settings(settings)))
     app.include_router(ack_router(settings, get_pool, get_client))
+    app.include_router(records_router(settings, get_pool, get_client), dependencies=secured)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -25,7 +25,8 @@ from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
 from starter import client as cases
 from starter.client import StartedCase, TemporalUnavailable
-from starter.commands import engines as engines_command, metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
+from starter.commands import case as case_command, engines as engines_command, evidence as evidence_command
+from starter.commands import metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
 from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
 from starter.commands.common import (
     JSON_OPTION, KEY_MISSING, BadInput, KeyMissing, err_console, fail, load_settings, parse_json, run, with_pool,
@@ -289,5 +290,7 @@ app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
+app.add_typer(case_command.app, name="case")
+app.add_typer(evidence_command.app, name="evidence")
 app.add_typer(oncall_command.app, name="oncall")
 users_command.app.command("contact")(oncall_command.contact)

@@ -3,6 +3,7 @@
     crisis-report-weekly   CRISIS_REPORT_WEEKLY_CRON  (Mondays 07:00)   ServiceReportWorkflow weekly
     crisis-report-monthly  CRISIS_REPORT_MONTHLY_CRON (the 1st, 07:00)  ServiceReportWorkflow monthly
     crisis-quality-watch   every CRISIS_QUALITY_WATCH_EVERY (1 h)       QualityWatchWorkflow
+    crisis-privacy-purge   CRISIS_RETENTION_CRON (daily, 03:00)         PrivacyPurgeWorkflow (CRISIS_RETENTION)
 
 They are ordinary Temporal Schedules: the Web UI's Schedules page lists them, and pausing one there
 survives restarts, because an update keeps the schedule's state (paused, note) as it finds it.
@@ -25,6 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from crisisdesk.logs import log
+from crisisdesk.models.retention import PURGE_WORKFLOW, SCHEDULE_PURGE, PurgeRequest
 from crisisdesk.models.service import (
     QUALITY_WORKFLOW,
     REPORT_WORKFLOW,
@@ -58,6 +60,13 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             spec=ScheduleSpec(intervals=[_interval(settings.quality_watch_every)]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=settings.quality_watch_every),
             state=ScheduleState(note="quality watch (crisisdesk); pause here to stop the alerts")),
+        SCHEDULE_PURGE: Schedule(
+            action=ScheduleActionStartWorkflow(PURGE_WORKFLOW, PurgeRequest(older_than=settings.retention), id=SCHEDULE_PURGE,
+                                               task_queue=settings.task_queue,
+                                               static_summary="erase personal data of cases past retention"),
+            spec=ScheduleSpec(cron_expressions=[settings.retention_cron], time_zone_name=settings.report_timezone),
+            policy=catch_up,
+            state=ScheduleState(note="retention (crisisdesk): CRISIS_RETENTION after closure; pause here to keep data")),
     }
 
 

@@ -37,6 +37,7 @@ from starter.readiness import (
 )
 from workflows.case import CrisisWorkflow
 from workflows.follow_ups import FollowUpWorkflow
+from workflows.retention import PrivacyPurgeWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
@@ -68,7 +69,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow, PrivacyPurgeWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         build_id=build_id(),

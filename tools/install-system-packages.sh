@@ -3,15 +3,19 @@
 #   chromium        headless browser for tests/test_web_ui.py (Playwright's own download fails here)
 #   docker-compose  offline validation of docker-compose.yml (there is no Docker engine here)
 #   fonts-wqy-microhei  a CJK font (1.6 MB), so the browser shows the playbooks' Chinese names (二级响应)
-#                   in the Web UI screenshots of docs/operators.md instead of empty boxes
+#                   in the Web UI screenshots of docs/operators.md instead of empty boxes, and in the
+#                   case bundle's PDF report
+#   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  what WeasyPrint (the PDF report of
+#                   `crisis case export`) loads at run time; not only for tests: install them where the
+#                   API and the CLI run (the Dockerfile does)
 # Usage: tools/install-system-packages.sh [package ...]   (default: all of the above)
 set -euo pipefail
 
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(chromium docker-compose fonts-wqy-microhei)
+[ ${#wanted[@]} -gt 0 ] || wanted=(chromium docker-compose fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
 present() {  # a font is a package, not a command
     case "$1" in
-        fonts-*) dpkg -s "$1" >/dev/null 2>&1 ;;
+        fonts-*|lib*) dpkg -s "$1" >/dev/null 2>&1 ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }

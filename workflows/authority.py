@@ -53,3 +53,13 @@ def require_department(state: CaseState, action: str, department: str, by: str, 
 def require_role_holder(state: CaseState, action: str, by: str) -> None:
     if by not in state.roles.values():
         raise ActionRefused(f"{action}: {by} holds no role on this case; assign_role first")
+
+
+EDGES = ("http", "cli")
+
+
+def require_edge(case_via: str | None, action: str) -> None:
+    """System actions the API and the CLI send for the person they served, never typed by hand."""
+    if case_via not in EDGES:
+        raise ActionRefused(f"{action}: recorded by the API or the CLI for the person they served; it is not sent "
+                            f"by hand (this came via {case_via or 'an unknown channel'})")

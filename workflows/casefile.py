@@ -35,6 +35,9 @@ class CaseFile:
     def __init__(self, state: CaseState) -> None:
         self.state = state
         self.effects: list[Effect] = []
+        # Who the action being applied came from: its channel and verified identity (set by `apply`).
+        self.via: str | None = None
+        self.identity: str | None = None
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod

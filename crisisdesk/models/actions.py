@@ -254,6 +254,22 @@ class LinkReport(Action):
     reporter: Reporter = Field(default_factory=Reporter)
 
 
+class UnlinkReport(Action):
+    """A report the intake matcher joined by mistake leaves this case (`crisis case unlink`); it opens its own."""
+
+    intake_id: str = Field(min_length=1, max_length=200, pattern=INTAKE_ID_PATTERN)
+    reason: Text
+
+
+class EvidenceRead(Action):
+    """System action: the API or CLI served a piece of the case's evidence to `by` (verified against its
+    SHA-256 on the way out); the case puts the read on its timeline. PostgreSQL's custody trail has it too."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    evidence_id: int | None = Field(None, ge=1)
+    reason: str | None = Field(None, max_length=500)
+
+
 class Link(Action):
     """This case reports the same problem as an open case: it joins that case and closes here."""
 
@@ -295,6 +311,8 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "cancel": Cancel,
     "link_report": LinkReport,
     "link": Link,
+    "unlink_report": UnlinkReport,
+    "evidence_read": EvidenceRead,
     "monitor_checkin": MonitorCheckin,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)

@@ -75,6 +75,8 @@ class Intake(StorableModel):
     summary: str = Field(min_length=1, max_length=500)
     description: str | None = Field(None, max_length=20_000)
     location: str | None = Field(None, max_length=500)
+    unit: str | None = Field(None, max_length=100, description="the building, entrance and flat, e.g. 3-2-201 or "
+                                                               "3栋2单元201: group complaints match on its building")
     category: Category | None = None
     severity: Severity | None = None
     potential_crisis: bool | None = None

@@ -3,9 +3,9 @@ playbook files is `crisisdesk.playbooks`)."""
 
 import hashlib
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, model_serializer, model_validator
 
 from crisisdesk.models.actions import ACTION_NAMES
 from crisisdesk.models.intake import Severity
@@ -86,6 +86,18 @@ class CustomerWaits(BaseModel):
         return self
 
 
+class Grouping(BaseModel):
+    """When a new report joins an open case of the same project and category (issue 27, 002 §4.3): the
+    threshold is how close the two places must be, read from `location` or the intake's `unit`."""
+
+    model_config = ConfigDict(extra="forbid")
+    match: Literal["location", "entrance", "building", "project"] = Field(
+        "building", description="location: the same words; entrance: the same building and 单元; building: the "
+                                "same building (or, where neither names one, the same batch); project: anywhere in it")
+    window: timedelta | None = Field(None, gt=timedelta(0), description="how far back an open case is looked for; "
+                                                                         "unset: CRISIS_GROUP_WINDOW")
+
+
 # The head's approval of a principled revision (002 §4.4.1.1): within the hour the revision itself has.
 DEFAULT_APPROVAL = {"due": "PT1H", "escalation": {"levels": [["head"], ["head", "regional_cs"]],
                                                   "repeat_every": "PT30M", "repeats": 2}}
@@ -116,6 +128,20 @@ class Playbook(BaseModel):
     default_roles: dict[str, str] = {}
     history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
     customer_waits: CustomerWaits = CustomerWaits()
+    grouping: Grouping | None = Field(None, description="how group complaints find each other; unset: the same building")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_grouping(self, handler, info: SerializationInfo) -> dict[str, Any]:
+        """An unset `grouping` is left out, so a playbook written before it keeps its digest (and its check
+        record, and the digest the cases opened under it carry)."""
+        data = handler(self)
+        if self.grouping is None:
+            data.pop("grouping", None)
+        return data
+
+    @property
+    def group_match(self) -> Grouping:
+        return self.grouping or Grouping()
 
     @model_validator(mode="after")
     def _complete(self) -> "Playbook":

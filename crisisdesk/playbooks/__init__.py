@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.models.playbook import (  # noqa: F401  (the playbook's shape, read from here by most callers)
-    CRISIS_TIMERS, SLA_TIMERS, CustomerWaits, Deadline, DeadlineName, Escalation, Playbook, ReportKind, Reporting,
-    SeverityTargets,
+    CRISIS_TIMERS, SLA_TIMERS, CustomerWaits, Deadline, DeadlineName, Escalation, Grouping, Playbook, ReportKind,
+    Reporting, SeverityTargets,
 )
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from activities.credentials import CredentialRefused
+from activities.holds import UnderHold
 from crisisdesk.codec import PayloadDecryptionError
 from crisisdesk.models.actions import ActionRefused, describe_validation_error
 from crisisdesk.playbooks import PlaybookError
@@ -61,7 +62,7 @@ def load_settings() -> Settings:
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (BadInput, 2), (KeyMissing, 2), (PayloadDecryptionError, 2), (ActionInvalid, 2), (IntakeInvalid, 2), (UnknownAction, 2), (PlaybookError, 2), (ActionRefused, 2),
-    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4),
+    (CaseNotFound, 3), (LookupError, 3), (ActionRejected, 4), (CredentialRefused, 4), (UnderHold, 4),
     (TemporalUnavailable, 5), (CaseUnavailable, 5), (CrisisClientError, 1),
 )
 

@@ -27,17 +27,28 @@ def _days(duration: str) -> float:
 
 
 @app.command("purge")
-def purge(older_than: str = typer.Option(..., "--older-than", help="closed or cancelled longer ago than this: 365d, 52w, 48h")) -> None:
-    """Erase the personal data of cases closed longer ago than the retention period."""
-    from activities.privacy import purge_closed
+def purge(older_than: str = typer.Option(None, "--older-than",
+                                         help="closed or cancelled longer ago than this: 365d, 52w, 48h (default: CRISIS_RETENTION)")) -> None:
+    """Erase the personal data of cases closed longer ago than the retention period (what the daily Schedule
+    crisis-privacy-purge runs), free text included; cases under legal hold are left alone and named."""
+    from datetime import timedelta
+    from pathlib import Path
 
-    def body() -> dict:
-        days = _days(older_than)
-        return asyncio.run(with_pool(load_settings(), lambda pool: purge_closed(pool, days, getpass.getuser())))
+    from activities.retention import purge_expired
 
-    counts = run(body)
-    print(f"{counts['cases']} case(s) past retention: {counts['stakeholders']} stakeholder row(s), "
-          f"{counts['notifications']} notification(s) and {counts['survey_responses']} survey comment(s) erased")
+    def body():
+        settings = load_settings()
+        age = timedelta(days=_days(older_than)) if older_than else settings.retention
+        sealer, reports = Sealer.from_settings(settings), Path(settings.report_dir).resolve()
+        return asyncio.run(with_pool(settings, lambda pool: purge_expired(pool, sealer, age, getpass.getuser(), reports)))
+
+    done = run(body)
+    print(f"{done.cases} case(s) past retention: {done.stakeholders} stakeholder row(s), {done.notifications} "
+          f"notification(s) and {done.survey_responses} survey comment(s) erased; {done.text_fields} text field(s) "
+          f"scrubbed ({done.scrubbed_phone} phone number(s), {done.scrubbed_email} e-mail address(es), "
+          f"{done.scrubbed_id} ID number(s), {done.scrubbed_name} name(s))")
+    for hold in done.held:
+        print(f"kept: {hold}")
 
 
 @app.command("erase")

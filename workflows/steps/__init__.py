@@ -41,6 +41,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL}, exclude_none=True)
+    case.via, case.identity = via, identity
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
     return STEPS[name](case, action, now)

@@ -6,7 +6,7 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
-from workflows.authority import require_head, require_spokesperson
+from workflows.authority import require_edge, require_head, require_spokesperson
 from workflows.casefile import CaseFile
 from workflows.state import KEPT
 from workflows.steps.base import case_effect, retarget_sla, step
@@ -196,6 +196,27 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     if s.path == Path.ordinary and threshold and total >= threshold:
         case.enter_crisis(now, x.by, f"group complaint: {total} reporters")
     return f"{total} reporters on this case"
+
+
+@step("unlink_report")
+def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
+    """A report the intake matcher joined by mistake leaves (issue 27); the edge opens its own case."""
+    s = case.state
+    kept = [r for r in s.reporters if r.intake_id != x.intake_id]
+    if len(kept) == len(s.reporters):
+        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters")
+    s.reporters = kept
+    s.bump("reporters", -1)
+    return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"
+
+
+@step("evidence_read")
+def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
+    """The API or CLI served evidence to `x.by` (issue 27): the read goes on the record, and is counted."""
+    require_edge(case.via, "evidence_read")
+    case.state.bump("evidence_reads")
+    case.record(now, "evidence_read", x.sha256, by=x.by, evidence_id=x.evidence_id, reason=x.reason)
+    return f"read of evidence {x.sha256[:12]}… recorded"
 
 
 @step("link")
