@@ -74,6 +74,18 @@ class Settings(BaseSettings):
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
         description="an intake joins an open case of the same project, category and location received within this; 0: off")
 
+    # -- the edges' guards (issue 21) ----------------------------------------------------------
+    action_rate: int = Field(
+        60, ge=0, validation_alias="CRISIS_ACTION_RATE",
+        description="actions a minute one caller may send to one case through the API (0: no limit); "
+                    "over it: 429 with Retry-After")
+    action_burst: int = Field(60, ge=1, validation_alias="CRISIS_ACTION_BURST",
+                              description="actions one caller may send to one case at once before the rate applies")
+    access_unscoped: Literal["all", "none"] = Field(
+        "all", validation_alias="CRISIS_ACCESS_UNSCOPED",
+        description="what a person whose directory entry lists no project and no region sees: every case "
+                    "(all, as before scopes existed) or none")
+
     @model_validator(mode="after")
     def _channels_complete(self) -> "Settings":
         """A channel configured without its secret would fail at 2 a.m.: refuse it when the process starts."""

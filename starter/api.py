@@ -26,8 +26,12 @@ from crisisdesk.logs import log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
-from starter.auth import AuthGate, Authenticator, Principal, acting_as, require
-from crisisdesk.models.actions import error_message
+from starter.auth import AuthGate, Authenticator, Principal, acting_as, impersonation, require
+from starter.bodies import ACTION_NAME, BodyRefused, action_limit, read_json
+from starter.ratelimit import RateLimit
+from starter.redaction import needs_redaction, redact_events, redact_status
+from starter.scope import CasePlaces, check_place
+from crisisdesk.models.actions import MAX_ERRORS, error_message
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
@@ -46,6 +50,8 @@ from starter.client import (
 )
 
 MAX_BODY = 1024 * 1024
+# What an upload's action is checked with before the file is stored (the real reference replaces it).
+UNSTORED = "evidence:sha256:" + "0" * 64
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 HEALTH_TIMEOUT = 3.0
 
@@ -54,24 +60,39 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": message, **extra}, status_code=status)
 
 
-def describe_errors(errors: list[dict[str, Any]]) -> str:
-    """`summary: Field required; reporter.name: String should have at most 200 characters`."""
+def _readable(raw: bytes) -> object:
+    """The body as JSON if it can be read within the limits (to record who sent it), else None."""
+    try:
+        return read_json(raw)
+    except BodyRefused:
+        return None
+
+
+def describe_errors(errors: list[dict[str, Any]], total: int | None = None) -> str:
+    """`summary: Field required; reporter.name: String should have at most 200 characters` (the first
+    MAX_ERRORS, then how many more)."""
     parts = []
-    for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+    for e in errors[:MAX_ERRORS]:
+        loc = [str(p)[:100] for p in e.get("loc", ()) if p != "body"]
         parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
+    total = len(errors) if total is None else total
+    if total > MAX_ERRORS:
+        parts.append(f"and {total - MAX_ERRORS} more")
     return "; ".join(parts)
 
 
 def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Never echo the input back: it can be megabytes of evidence or someone's phone number.
-    return [{"loc": list(e.get("loc", ())), "msg": error_message(e) if "type" in e else e.get("msg"), "type": e.get("type")}
-            for e in errors]
+    # Never echo the input back: it can be megabytes of evidence or someone's phone number. The first
+    # MAX_ERRORS only: a body of 50,000 unknown keys is not answered with 50,000 errors.
+    return [{"loc": [str(p)[:100] if isinstance(p, str) else p for p in e.get("loc", ())],
+             "msg": error_message(e) if "type" in e and "msg" in e else e.get("msg"), "type": e.get("type")}
+            for e in errors[:MAX_ERRORS]]
 
 
 def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
-    errors = _public(errors)
-    return JSONResponse(jsonable_encoder({"detail": errors, "message": describe_errors(errors)}), status_code=422)
+    public = _public(errors)
+    return JSONResponse(jsonable_encoder({"detail": public, "message": describe_errors(public, len(errors))}),
+                        status_code=422)
 
 
 class Guard:
@@ -104,11 +125,13 @@ class Guard:
         else:
             limit, how = MAX_BODY, "send less"
         too_big = _error(413, f"request body larger than {limit} bytes: {how}")
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
                 return await too_big(scope, receive, send)
-            return await self.app(scope, receive, send)  # the server never reads past Content-Length
+            if not self._json_to_check(scope, headers):
+                return await self.app(scope, receive, send)  # the server never reads past Content-Length
         # Chunked, no length given: read it here, up to the limit, then hand it on whole.
         body, more = b"", True
         while more:
@@ -119,6 +142,13 @@ class Guard:
             more = message.get("more_body", False)
             if len(body) > limit:
                 return await too_big(scope, receive, send)
+        if body and self._json_to_check(scope, headers):
+            try:
+                read_json(body)
+            except BodyRefused as refused:
+                if refused.limit:  # too deep, too many keys, a huge number: one line, before any parser
+                    log.info("request body refused", path=path, reason=str(refused))
+                    return await validation_failed(refused.errors())(scope, receive, send)
         sent = False
 
         async def replay():
@@ -129,6 +159,14 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    def _json_to_check(scope, headers: dict[bytes, bytes]) -> bool:
+        """A JSON body a route parses itself (FastAPI, the codec): checked here for depth and size first.
+        Actions check their own body (and record what they refuse on the case); uploads are files."""
+        path, kind = scope["path"], headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        return (scope["method"] in ("POST", "PUT", "PATCH") and not path.endswith("/evidence")
+                and "/actions/" not in path and kind not in (b"application/x-www-form-urlencoded", b"multipart/form-data"))
 
     def _authorised(self, scope) -> bool:
         header = dict(scope["headers"]).get(b"authorization", b"")
@@ -144,6 +182,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     pools = LoopPools(settings)
     get_pool = pools.get
     evidence = EvidenceIntake(settings, get_pool)
+    places = CasePlaces()
+    rate = RateLimit(settings.action_rate, settings.action_burst)
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -220,39 +260,82 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return JSONResponse(started.model_dump(mode="json"), status_code=201 if started.created else 200)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=secured)
-    async def get_case(case_id: str, _who: Principal = require(Permission.read_case)) -> CaseStatus:
-        """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id."""
-        return await cases.status(await get_client(), case_id)
+    async def get_case(case_id: str, who: Principal = require(Permission.read_case)) -> CaseStatus:
+        """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id. Personal data
+        is redacted for callers without `personal:read`; a case outside the caller's scope is a 404."""
+        status = await cases.status(await get_client(), case_id)
+        check_place(who, status.case_id, status.project)
+        return redact_status(status) if needs_redaction(who) else status
 
     @app.get("/cases/{case_id}/timeline", response_model=list[TimelineEvent], dependencies=secured)
     async def get_timeline(case_id: str, after_seq: int = Query(0, ge=0, description="events after this seq"),
                            limit: int = Query(1000, ge=1, le=10_000, description="at most this many"),
-                           _who: Principal = require(Permission.read_case)) -> list[TimelineEvent]:
+                           who: Principal = require(Permission.read_case)) -> list[TimelineEvent]:
         """The case's events in order, rejected actions included, a page at a time: PostgreSQL's record
         with the events it has not caught up with yet from the case itself."""
-        return await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
+        await places.check(who, await get_client(), case_id, await get_pool())
+        events = await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
+        return redact_events(events) if needs_redaction(who) else events
 
     @app.post("/cases/{case_id}/actions/{action}", response_model=ActionResult, dependencies=secured,
               responses={409: {"description": "refused by the case, with the reason"},
                          404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"},
-                         413: {"description": "too large: upload evidence to /cases/{case_id}/evidence"}},
+                         403: {"description": "`by` names someone other than the caller"},
+                         413: {"description": "larger than the action can be; evidence: upload it to /cases/{case_id}/evidence"},
+                         429: {"description": "too many actions on this case from this caller: see Retry-After"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
     async def post_action(case_id: str, action: str, request: Request,
-                          who: Principal = require(Permission.act)) -> ActionResult:
+                          who: Principal = require(Permission.act)) -> ActionResult | JSONResponse:
         """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields.
-        Every refusal, an invalid payload included, is recorded on the case before it is answered."""
+        Every refusal of a readable action, an invalid or oversized payload included, is recorded on the
+        case before it is answered, with only an excerpt of the input (never the input itself)."""
+        if not ACTION_NAME.fullmatch(action):
+            shown = action[:64] + (f"… ({len(action)} characters)" if len(action) > 64 else "")
+            return validation_failed([{"loc": ["path", "action"], "type": "value_error",
+                                       "msg": f"{shown!r} is not an action name (lower-case letters, digits and _, "
+                                              "at most 64): see docs/operators.md"}])
+        client = await get_client()
+        await places.check(who, client, case_id, await get_pool())
+        throttle(who, case_id, request)
         raw = await request.body()
+        limit = action_limit(action, settings)
+        if len(raw) > limit:
+            payload = _readable(raw)
+            how = ("upload evidence as the raw body of POST /cases/{case_id}/evidence, or give a uri"
+                   if action == "add_evidence" else "nothing of it was kept")
+            return await refuse(who, case_id, action, payload, 413, ["body"],
+                                f"the body is {len(raw)} bytes, more than {action} can be ({limit}): {how}")
         try:
-            payload = json.loads(raw) if raw else None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
+            payload = read_json(raw) if raw else None
+        except BodyRefused as refused:
+            log.info("action body refused", case_id=case_id, action=action, reason=str(refused))
+            return validation_failed(refused.errors())
         if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
-            payload = await evidence.inline_to_upload(payload)  # the case sees only the stored reference
+            return await inline_evidence(who, client, case_id, payload)
         return await act_as(who, case_id, action, payload)
 
+    async def inline_evidence(who: Principal, client: Client, case_id: str, payload: dict[str, Any]) -> Any:
+        """Inline content is stored at the door, and only once the action, `by` and the case are checked."""
+        problem = cases.problem_with("add_evidence", payload)
+        if problem is None:
+            try:
+                data = evidence.inline_content(payload)
+            except ActionInvalid as invalid:
+                problem = invalid
+            except EvidenceTooLarge as large:
+                return await refuse(who, case_id, "add_evidence", payload, 413, ["body", "content_base64"],
+                                    str(large))
+        if problem is not None or impersonation(who, payload) is not None:
+            return await act_as(who, case_id, "add_evidence", payload)  # refused and recorded: nothing stored
+        await cases.check_running(client, case_id)
+        payload = await evidence.inline_to_upload(payload, data, case_id)  # the case sees only the reference
+        return await act_as(who, case_id, "add_evidence", payload)
+
     @app.post("/cases/{case_id}/evidence", response_model=ActionResult, dependencies=secured,
-              responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"}},
+              responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"},
+                         403: {"description": "`by` names someone other than the caller: nothing stored"},
+                         429: {"description": "too many actions on this case from this caller: see Retry-After"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                   "schema": {"type": "string", "format": "binary"}}}}})
     async def upload_evidence(case_id: str, request: Request, by: str = Query(..., min_length=1, max_length=200),
@@ -260,19 +343,48 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                               description: str = Query(..., min_length=1, max_length=5000),
                               location: str | None = Query(None, max_length=500),
                               captured_at: str | None = Query(None, description="RFC 3339"),
-                              who: Principal = require(Permission.act)) -> ActionResult:
-        """Upload one evidence file as the raw request body; it is stored by SHA-256 and the case gets
-        `add_evidence` with the reference (the content never enters the workflow's history)."""
-        await cases.status(await get_client(), case_id)  # an unknown case is a 404 before anything is stored
-        payload = {"by": by, "kind": kind, "description": description, "location": location,
-                   "captured_at": captured_at, "uri": await evidence.upload(request.stream())}
-        return await act_as(who, case_id, "add_evidence", {k: v for k, v in payload.items() if v is not None})
+                              who: Principal = require(Permission.act)) -> Any:
+        """Upload one evidence file as the raw request body; it is stored by SHA-256, bound to this case, and
+        the case gets `add_evidence` with the reference (the content never enters the workflow's history).
+        The caller, the case and `by` are checked first: a refused upload writes nothing."""
+        client = await get_client()
+        await places.check(who, client, case_id, await get_pool())
+        throttle(who, case_id, request)
+        payload = {k: v for k, v in {"by": by, "kind": kind, "description": description, "location": location,
+                                     "captured_at": captured_at}.items() if v is not None}
+        checked = {**payload, "uri": UNSTORED}
+        if cases.problem_with("add_evidence", checked) is not None or impersonation(who, checked) is not None:
+            return await act_as(who, case_id, "add_evidence", checked)  # refused and recorded: nothing stored
+        await cases.check_running(client, case_id)  # an unknown or closed case stores nothing either
+        payload["uri"] = await evidence.upload(request.stream(), case_id, by)
+        return await act_as(who, case_id, "add_evidence", payload)
 
-    async def act_as(who: Principal, case_id: str, action: str, payload: object) -> ActionResult:
+    async def act_as(who: Principal, case_id: str, action: str, payload: object,
+                     refusal: ActionInvalid | None = None) -> ActionResult:
         try:
-            return await acting_as(await get_client(), who, "http", case_id, action, payload)
+            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal)
         except cases.Impersonation as refused:
             raise HTTPException(403, str(refused)) from None
+
+    async def refuse(who: Principal, case_id: str, action: str, payload: object, status: int, loc: list[str],
+                     why: str) -> JSONResponse:
+        """What this edge refuses before the case could judge it: recorded on the case once (an excerpt of
+        the input, the reason), then answered with `status`."""
+        refusal = ActionInvalid(f"{action}: {why}", [{"loc": loc, "msg": why, "type": "value_error"}])
+        try:
+            await act_as(who, case_id, action, payload, refusal=refusal)
+        except ActionInvalid:
+            pass  # recorded, as it should be
+        return _error(status, why) if status == 413 else validation_failed(refusal.errors)
+
+    def throttle(who: Principal, case_id: str, request: Request) -> None:
+        caller = who.person_id if who.method != "local" else f"local:{request.client.host if request.client else '-'}"
+        wait = rate.wait(caller, cases.case_ref(case_id))
+        if wait is not None:
+            log.info("action rate limited", case_id=cases.case_ref(case_id), person=who.person_id, retry_after_s=wait)
+            raise HTTPException(429, f"too many actions on {cases.case_ref(case_id)} from {who.person_id}: at most "
+                                     f"{settings.action_rate} a minute (CRISIS_ACTION_RATE); try again in {wait} s",
+                                headers={"Retry-After": str(wait)})
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.
