@@ -293,8 +293,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         if not ACTION_NAME.fullmatch(action):
             shown = action[:64] + (f"… ({len(action)} characters)" if len(action) > 64 else "")
             return validation_failed([{"loc": ["path", "action"], "type": "value_error",
-                                       "msg": f"{shown!r} is not an action name (lower-case letters, digits and _, "
-                                              "at most 64): see docs/operators.md"}])
+                                       "msg": f"{shown!r} is not an action name (letters, digits and _, at most 64): "
+                                              "see docs/operators.md"}])
         client = await get_client()
         await places.check(who, client, case_id, await get_pool())
         throttle(who, case_id, request)

@@ -22,8 +22,9 @@ MAX_DEPTH = 32
 MAX_KEYS = 1000
 MAX_VALUES = 20_000
 MAX_NUMBER_CHARS = 40
-# A name that can be an action's: anything else is refused before it is looked up, logged or sent.
-ACTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# A name that could be an action's (an unknown one is still sent, to be refused and recorded by the
+# case): anything longer or stranger is refused before it is looked up, logged or sent.
+ACTION_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 # JSON may spell one character as 12 bytes (an astral character as two \u escapes) and put
 # whitespace between tokens: an action's limit allows both.
 BYTES_PER_CHAR = 12

@@ -124,7 +124,7 @@ async def act_body(settings: Settings, case: str, action: str, raw: str, client:
 
     if not ACTION_NAME.fullmatch(action):
         shown = action[:64] + (f"… ({len(action)} characters)" if len(action) > 64 else "")
-        raise BadInput(f"ACTION: {shown!r} is not an action name (lower-case letters, digits and _, at most 64)")
+        raise BadInput(f"ACTION: {shown!r} is not an action name (letters, digits and _, at most 64)")
     payload = parse_json(raw, f"the {action} payload")
     try:
         client = await _client(settings, client)
