@@ -7,7 +7,7 @@ Bad input is always a 4xx naming the field; Temporal or PostgreSQL down is a 503
 
 import asyncio
 import hmac
-import json
+import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from fastapi.security import HTTPBearer
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from crisisdesk.logs import log
+from crisisdesk.logs import configure_logging, log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
@@ -295,22 +295,23 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             return validation_failed([{"loc": ["path", "action"], "type": "value_error",
                                        "msg": f"{shown!r} is not an action name (letters, digits and _, at most 64): "
                                               "see docs/operators.md"}])
-        client = await get_client()
-        await places.check(who, client, case_id, await get_pool())
         throttle(who, case_id, request)
         raw = await request.body()
         limit = action_limit(action, settings)
+        payload = None
+        if len(raw) <= limit:
+            try:  # a body that is not JSON within the limits is no action: refused here, reaching no case
+                payload = read_json(raw) if raw else None
+            except BodyRefused as refused:
+                log.info("action body refused", case_id=case_id, action=action, reason=str(refused))
+                return validation_failed(refused.errors())
+        client = await get_client()
+        await places.check(who, client, case_id, await get_pool())
         if len(raw) > limit:
-            payload = _readable(raw)
             how = ("upload evidence as the raw body of POST /cases/{case_id}/evidence, or give a uri"
                    if action == "add_evidence" else "nothing of it was kept")
-            return await refuse(who, case_id, action, payload, 413, ["body"],
+            return await refuse(who, case_id, action, _readable(raw), 413, ["body"],
                                 f"the body is {len(raw)} bytes, more than {action} can be ({limit}): {how}")
-        try:
-            payload = read_json(raw) if raw else None
-        except BodyRefused as refused:
-            log.info("action body refused", case_id=case_id, action=action, reason=str(refused))
-            return validation_failed(refused.errors())
         if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
             return await inline_evidence(who, client, case_id, payload)
         return await act_as(who, case_id, action, payload)
@@ -437,10 +438,23 @@ async def _postgres_ok(settings: Settings) -> str:
 _app: FastAPI | None = None
 
 
+def serving_logs(settings: Settings) -> None:
+    """The API process logs as the worker does (crisisdesk.logs: personal data masked, every value at
+    most a few hundred characters), uvicorn's own lines included: a 5,000-character path in the access
+    log is one short line too."""
+    configure_logging(settings.log_format)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.propagate = [], True
+
+
 def __getattr__(name: str):
     # `uvicorn starter.api:app`: built on first use, so importing this module reads no environment.
     global _app
     if name == "app":
-        _app = _app or create_app()
+        if _app is None:
+            settings = get_settings()
+            serving_logs(settings)
+            _app = create_app(settings)
         return _app
     raise AttributeError(name)

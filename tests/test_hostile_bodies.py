@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from typer.testing import CliRunner
 
-from crisisdesk.logs import MAX_VALUE, configure_logging, log
+from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings
 from starter.api import create_app
 from starter.bodies import MAX_DEPTH, excerpt, read_json

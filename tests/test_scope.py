@@ -155,3 +155,16 @@ def test_redaction_masks_personal_fields_and_keeps_who_acted():
     assert stakeholder.detail["key_contact"] is True and stakeholder.detail["sha256"] == events[2].detail["sha256"]
     assert visibility_clause(LOCAL) is None
     assert isinstance(clean, CaseStatus)
+
+
+def test_users_add_takes_a_scope_and_names_a_bad_one(dsn):
+    env = {"DATABASE_URL": dsn, "CRISIS_DEBUG": ""}
+    person = f"scoped-{uuid.uuid4().hex[:6]}"
+    added = CliRunner().invoke(cli, ["users", "add", person, "--role", "operator", "--project", "P-1",
+                                     "--project", "P-2", "--region", "east"], env=env)
+    assert added.exit_code == 0 and "projects P-1, P-2; regions east" in added.output, added.output
+    listed = CliRunner().invoke(cli, ["users", "list", "--json"], env=env)
+    [me] = [p for p in json.loads(listed.stdout) if p["person_id"] == person]
+    assert (me["projects"], me["regions"]) == (["P-1", "P-2"], ["east"])
+    bad = CliRunner().invoke(cli, ["users", "add", person, "--role", "operator", "--project", "P'1"], env=env)
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --project:") and len(bad.stderr.splitlines()) == 1
