@@ -306,11 +306,22 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
     """The case report (progress, deadlines, decisions) from PostgreSQL."""
     def body() -> str:
         from activities.reports import render_case_report
+        from starter.auth import cli_principal
+        from starter.redaction import needs_redaction, redact_events, redact_status
 
         async def use(pool) -> dict:
+            who = await cli_principal(settings, Permission.read_case)
+            if not who.every_case:  # within the person's scope, from the record (as for a case Temporal no longer holds)
+                row = await pool.fetchrow("SELECT project_id, region FROM cases WHERE case_id = $1", cases.case_ref(case))
+                if row is None or not who.sees(row["project_id"], row["region"]):
+                    raise CaseNotFound(cases.case_ref(case))
+            if needs_redaction(who):
+                return await render_case_report(pool, cases.case_ref(case),
+                                                clean=lambda status, events: (redact_status(status), redact_events(events)))
             return await render_case_report(pool, cases.case_ref(case))
 
-        rendered = asyncio.run(_with_pool(load_settings(), use))
+        settings = load_settings()
+        rendered = asyncio.run(_with_pool(settings, use))
         return rendered["html" if html else "markdown"]
 
     text = run(body)

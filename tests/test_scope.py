@@ -133,6 +133,14 @@ async def test_the_cli_scopes_and_redacts_as_the_api_does(open_case, temporal_en
     assert await listed("east") == {east.id} and await listed("p9") == {west.id}
     assert not await west.events("rejected")
 
+    # The report (from PostgreSQL) and the metrics ask the same.
+    report = await eventually(lambda: asyncio.to_thread(crisis, "east", "report", east.id), lambda r: r.exit_code == 0)
+    assert east.id in report.stdout and CONCERNS not in report.stdout and REPORTER not in report.stdout
+    assert (await asyncio.to_thread(crisis, "east", "report", west.id)).exit_code == 3
+    figures = await asyncio.to_thread(crisis, "east", "metrics", "--json")
+    assert figures.exit_code == 4 and "reports:read" in figures.stderr
+    assert (await asyncio.to_thread(crisis, "boss", "metrics", "--json")).exit_code == 0
+
 
 def test_redaction_masks_personal_fields_and_keeps_who_acted():
     status = make_status("crisis-r1", summary="Leak; call Zhang at 13912345678 or zhang@example.com",
