@@ -208,3 +208,13 @@ def test_excerpts_are_bounded_whatever_came():
     assert len(json.dumps(excerpt("note", hostile))) < 200
     fields = {name: "y" * 100_000 for name in ("by", "summary", "department", "note")}
     assert json.dumps(excerpt("decide_plan", fields)).count("100000 characters") == 3
+
+
+async def test_a_validator_that_quotes_its_input_never_quotes_all_of_it(open_case, client, settings):
+    case = await open_case()
+    async with api(settings, client) as http:
+        answer = await http.post(f"/cases/{case.id}/actions/assign_role",
+                                 json={"by": "Wang Head", "role": "r" * 100_000, "person": "Chen CS"})
+    assert answer.status_code == 422 and len(answer.text) < 2000, len(answer.text)
+    [refused] = await case.wait_for("rejected", "assign_role")
+    assert "unknown role" in refused.detail["reason"] and len(refused.detail["reason"]) < 1000

@@ -17,7 +17,7 @@ ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "exper
 def valid_role(role: str) -> str:
     if role in ROLES or (role.startswith("department:") and len(role) > len("department:")):
         return role
-    raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)} or department:<name>")
+    raise ValueError(f"unknown role {role[:100]!r}: use one of {', '.join(ROLES)} or department:<name>")
 
 
 class Action(StorableModel):
@@ -312,11 +312,16 @@ class ActionRefused(ValueError):
     """An action that is malformed, unknown, out of order or unauthorised; says why."""
 
 
+MAX_MESSAGE = 300
+
+
 def error_message(error: dict) -> str:
-    """pydantic's reason for one field, in words a sender can act on."""
+    """pydantic's reason for one field, in words a sender can act on (at most MAX_MESSAGE characters: a
+    validator that quotes the input never quotes all of it)."""
     if error["type"] == "string_unicode":  # pydantic-core cannot even read the text: say why
         return SURROGATE
-    return error["msg"]
+    message = str(error["msg"])
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
 
 
 # A refusal names at most this many bad fields (a body of 50,000 unknown keys is one line, not 50,000).
