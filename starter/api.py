@@ -12,8 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,19 +25,19 @@ from crisisdesk.logs import configure_logging, log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
-from starter.auth import AuthGate, Authenticator, Principal, acting_as, impersonation, require
-from starter.bodies import ACTION_NAME, BodyRefused, action_limit, read_json
-from starter.ratelimit import RateLimit
+from starter.auth import AuthGate, Authenticator, Principal, require
+from starter.bodies import BodyRefused, read_json
+from starter.errors import error as _error, public_errors as _public, validation_failed
 from starter.redaction import needs_redaction, redact_events, redact_status
 from starter.scope import CasePlaces, check_place
-from crisisdesk.models.actions import MAX_ERRORS, error_message
-from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
-from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
+from starter.evidence_intake import EvidenceTooLarge
 from starter.pools import LoopPools
+from starter.routes.actions import actions_router
 from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
 from starter.routes.ack import ack_router
@@ -50,49 +49,8 @@ from starter.client import (
 )
 
 MAX_BODY = 1024 * 1024
-# What an upload's action is checked with before the file is stored (the real reference replaces it).
-UNSTORED = "evidence:sha256:" + "0" * 64
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 HEALTH_TIMEOUT = 3.0
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": message, **extra}, status_code=status)
-
-
-def _readable(raw: bytes) -> object:
-    """The body as JSON if it can be read within the limits (to record who sent it), else None."""
-    try:
-        return read_json(raw)
-    except BodyRefused:
-        return None
-
-
-def describe_errors(errors: list[dict[str, Any]], total: int | None = None) -> str:
-    """`summary: Field required; reporter.name: String should have at most 200 characters` (the first
-    MAX_ERRORS, then how many more)."""
-    parts = []
-    for e in errors[:MAX_ERRORS]:
-        loc = [str(p)[:100] for p in e.get("loc", ()) if p != "body"]
-        parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
-    total = len(errors) if total is None else total
-    if total > MAX_ERRORS:
-        parts.append(f"and {total - MAX_ERRORS} more")
-    return "; ".join(parts)
-
-
-def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Never echo the input back: it can be megabytes of evidence or someone's phone number. The first
-    # MAX_ERRORS only: a body of 50,000 unknown keys is not answered with 50,000 errors.
-    return [{"loc": [str(p)[:100] if isinstance(p, str) else p for p in e.get("loc", ())],
-             "msg": error_message(e) if "type" in e and "msg" in e else e.get("msg"), "type": e.get("type")}
-            for e in errors[:MAX_ERRORS]]
-
-
-def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
-    public = _public(errors)
-    return JSONResponse(jsonable_encoder({"detail": public, "message": describe_errors(public, len(errors))}),
-                        status_code=422)
 
 
 class Guard:
@@ -181,9 +139,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     lock = asyncio.Lock()
     pools = LoopPools(settings)
     get_pool = pools.get
-    evidence = EvidenceIntake(settings, get_pool)
     places = CasePlaces()
-    rate = RateLimit(settings.action_rate, settings.action_burst)
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -277,116 +233,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         events = await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
         return redact_events(events) if needs_redaction(who) else events
 
-    @app.post("/cases/{case_id}/actions/{action}", response_model=ActionResult, dependencies=secured,
-              responses={409: {"description": "refused by the case, with the reason"},
-                         404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"},
-                         403: {"description": "`by` names someone other than the caller"},
-                         413: {"description": "larger than the action can be; evidence: upload it to /cases/{case_id}/evidence"},
-                         429: {"description": "too many actions on this case from this caller: see Retry-After"}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
-    async def post_action(case_id: str, action: str, request: Request,
-                          who: Principal = require(Permission.act)) -> ActionResult | JSONResponse:
-        """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields.
-        Every refusal of a readable action, an invalid or oversized payload included, is recorded on the
-        case before it is answered, with only an excerpt of the input (never the input itself)."""
-        if not ACTION_NAME.fullmatch(action):
-            shown = action[:64] + (f"… ({len(action)} characters)" if len(action) > 64 else "")
-            return validation_failed([{"loc": ["path", "action"], "type": "value_error",
-                                       "msg": f"{shown!r} is not an action name (letters, digits and _, at most 64): "
-                                              "see docs/operators.md"}])
-        throttle(who, case_id, request)
-        raw = await request.body()
-        limit = action_limit(action, settings)
-        payload = None
-        if len(raw) <= limit:
-            try:  # a body that is not JSON within the limits is no action: refused here, reaching no case
-                payload = read_json(raw) if raw else None
-            except BodyRefused as refused:
-                log.info("action body refused", case_id=case_id, action=action, reason=str(refused))
-                return validation_failed(refused.errors())
-        client = await get_client()
-        await places.check(who, client, case_id, await get_pool())
-        if len(raw) > limit:
-            how = ("upload evidence as the raw body of POST /cases/{case_id}/evidence, or give a uri"
-                   if action == "add_evidence" else "nothing of it was kept")
-            return await refuse(who, case_id, action, _readable(raw), 413, ["body"],
-                                f"the body is {len(raw)} bytes, more than {action} can be ({limit}): {how}")
-        if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
-            return await inline_evidence(who, client, case_id, payload)
-        return await act_as(who, case_id, action, payload)
-
-    async def inline_evidence(who: Principal, client: Client, case_id: str, payload: dict[str, Any]) -> Any:
-        """Inline content is stored at the door, and only once the action, `by` and the case are checked."""
-        problem = cases.problem_with("add_evidence", payload)
-        if problem is None:
-            try:
-                data = evidence.inline_content(payload)
-            except ActionInvalid as invalid:
-                problem = invalid
-            except EvidenceTooLarge as large:
-                return await refuse(who, case_id, "add_evidence", payload, 413, ["body", "content_base64"],
-                                    str(large))
-        if problem is not None or impersonation(who, payload) is not None:
-            return await act_as(who, case_id, "add_evidence", payload)  # refused and recorded: nothing stored
-        await cases.check_running(client, case_id)
-        payload = await evidence.inline_to_upload(payload, data, case_id)  # the case sees only the reference
-        return await act_as(who, case_id, "add_evidence", payload)
-
-    @app.post("/cases/{case_id}/evidence", response_model=ActionResult, dependencies=secured,
-              responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"},
-                         403: {"description": "`by` names someone other than the caller: nothing stored"},
-                         429: {"description": "too many actions on this case from this caller: see Retry-After"}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
-                  "schema": {"type": "string", "format": "binary"}}}}})
-    async def upload_evidence(case_id: str, request: Request, by: str = Query(..., min_length=1, max_length=200),
-                              kind: str = Query(..., min_length=1, max_length=200),
-                              description: str = Query(..., min_length=1, max_length=5000),
-                              location: str | None = Query(None, max_length=500),
-                              captured_at: str | None = Query(None, description="RFC 3339"),
-                              who: Principal = require(Permission.act)) -> Any:
-        """Upload one evidence file as the raw request body; it is stored by SHA-256, bound to this case, and
-        the case gets `add_evidence` with the reference (the content never enters the workflow's history).
-        The caller, the case and `by` are checked first: a refused upload writes nothing."""
-        client = await get_client()
-        await places.check(who, client, case_id, await get_pool())
-        throttle(who, case_id, request)
-        payload = {k: v for k, v in {"by": by, "kind": kind, "description": description, "location": location,
-                                     "captured_at": captured_at}.items() if v is not None}
-        checked = {**payload, "uri": UNSTORED}
-        if cases.problem_with("add_evidence", checked) is not None or impersonation(who, checked) is not None:
-            return await act_as(who, case_id, "add_evidence", checked)  # refused and recorded: nothing stored
-        await cases.check_running(client, case_id)  # an unknown or closed case stores nothing either
-        payload["uri"] = await evidence.upload(request.stream(), case_id, by)
-        return await act_as(who, case_id, "add_evidence", payload)
-
-    async def act_as(who: Principal, case_id: str, action: str, payload: object,
-                     refusal: ActionInvalid | None = None) -> ActionResult:
-        try:
-            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal)
-        except cases.Impersonation as refused:
-            raise HTTPException(403, str(refused)) from None
-
-    async def refuse(who: Principal, case_id: str, action: str, payload: object, status: int, loc: list[str],
-                     why: str) -> JSONResponse:
-        """What this edge refuses before the case could judge it: recorded on the case once (an excerpt of
-        the input, the reason), then answered with `status`."""
-        refusal = ActionInvalid(f"{action}: {why}", [{"loc": loc, "msg": why, "type": "value_error"}])
-        try:
-            await act_as(who, case_id, action, payload, refusal=refusal)
-        except ActionInvalid:
-            pass  # recorded, as it should be
-        return _error(status, why) if status == 413 else validation_failed(refusal.errors)
-
-    def throttle(who: Principal, case_id: str, request: Request) -> None:
-        caller = who.person_id if who.method != "local" else f"local:{request.client.host if request.client else '-'}"
-        wait = rate.wait(caller, cases.case_ref(case_id))
-        if wait is not None:
-            log.info("action rate limited", case_id=cases.case_ref(case_id), person=who.person_id, retry_after_s=wait)
-            raise HTTPException(429, f"too many actions on {cases.case_ref(case_id)} from {who.person_id}: at most "
-                                     f"{settings.action_rate} a minute (CRISIS_ACTION_RATE); try again in {wait} s",
-                                headers={"Retry-After": str(wait)})
-
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.
     if settings.encryption_key is not None:
@@ -394,6 +240,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
         mount_codec(app, settings)
 
+    app.include_router(actions_router(settings, get_client, get_pool, places))
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
     app.include_router(projects_router(get_pool))
     app.include_router(reach_router(get_pool, Sealer.from_settings(settings)))
