@@ -66,7 +66,7 @@ async def verify_token(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> P
     token_id, secret = match.groups()
     row = await conn.fetchrow(
         """SELECT t.secret_hash, t.expires_at, t.revoked_at, t.expires_at <= now() AS expired,
-                  p.person_id, p.display_name, p.roles, p.service, p.disabled_at
+                  p.person_id, p.display_name, p.roles, p.service, p.projects, p.regions, p.disabled_at
            FROM api_tokens t JOIN people p USING (person_id) WHERE t.token_id = $1""", token_id)
     # The hash is compared even for an unknown id, so timing tells nothing about which ids exist.
     stored = row["secret_hash"] if row else "0" * 64
@@ -82,7 +82,7 @@ async def verify_token(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> P
         """UPDATE api_tokens SET last_used_at = now()
            WHERE token_id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')""", token_id)
     return Person(person_id=row["person_id"], display_name=row["display_name"], roles=row["roles"],
-                  service=row["service"], disabled_at=None)
+                  service=row["service"], projects=row["projects"], regions=row["regions"], disabled_at=None)
 
 
 async def revoke_tokens(conn: asyncpg.Connection | asyncpg.Pool, person_id: str) -> int:

@@ -7,17 +7,19 @@ from crisisdesk.models.effects import PeopleCheck, PeopleChecked
 from crisisdesk.models.people import Person
 from crisisdesk.settings import Settings
 
-_COLUMNS = "person_id, display_name, roles, service, disabled_at"
+_COLUMNS = "person_id, display_name, roles, service, projects, regions, disabled_at"
 
 
 async def save_person(conn: asyncpg.Connection | asyncpg.Pool, person: Person) -> Person:
-    """Insert the person, or update their name, roles and kind; re-enables a disabled person."""
+    """Insert the person, or update their name, roles, kind and scope; re-enables a disabled person."""
     row = await conn.fetchrow(
-        f"""INSERT INTO people (person_id, display_name, roles, service) VALUES ($1, $2, $3, $4)
+        f"""INSERT INTO people (person_id, display_name, roles, service, projects, regions)
+            VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (person_id) DO UPDATE SET display_name = EXCLUDED.display_name,
-                roles = EXCLUDED.roles, service = EXCLUDED.service, disabled_at = NULL, updated_at = now()
+                roles = EXCLUDED.roles, service = EXCLUDED.service, projects = EXCLUDED.projects,
+                regions = EXCLUDED.regions, disabled_at = NULL, updated_at = now()
             RETURNING {_COLUMNS}""",
-        person.person_id, person.display_name, person.roles, person.service,
+        person.person_id, person.display_name, person.roles, person.service, person.projects, person.regions,
     )
     return Person(**dict(row))
 

@@ -3,7 +3,9 @@
 Content comes inline (`content_base64`, up to CRISIS_EVIDENCE_INLINE_MAX_BYTES: it travels in the
 case's history), from a `uri` (`file://` inside the allowed directories, `http(s)://` to allowed
 hosts only), or was uploaded to the API first (`store_upload`), which sends the case only the
-reference `evidence:sha256:<hex>`: the content itself never enters the workflow. It is streamed in chunks to a temporary file beside the store,
+reference `evidence:sha256:<hex>`: the content itself never enters the workflow. An upload is bound
+to the case it was made for (`bind_upload`, table `evidence_uploads`): a reference is taken only by
+that case (or by a case that already holds the content), never by another one that learnt the hash. It is streamed in chunks to a temporary file beside the store,
 hashed on the way, and moved to `evidence_dir/<sha256[:2]>/<sha256>`: the same content is stored
 once, however many cases or retries refer to it. Each row has a custody trail: who captured it,
 and who read it since (`read_evidence`).
@@ -122,7 +124,7 @@ class EvidenceStore:
             return _chunks_of(data), "inline", None, None
         parts = urlsplit(req.uri)
         if parts.scheme == "evidence":
-            return _file_chunks(self.uploaded(req.uri), limit), "upload", None, None
+            return _file_chunks(await self.uploaded(req.uri, req.case_id), limit), "upload", None, None
         if parts.scheme == "file":
             path = self._allowed_file(parts)
             return _file_chunks(path, limit), req.uri, None, path.name
@@ -136,15 +138,21 @@ class EvidenceStore:
             return stream, req.uri, declared.decode() or None, Path(parts.path).name or None
         raise refused("uri: only file://, http:// and https:// URIs are accepted")
 
-    def uploaded(self, uri: str) -> Path:
-        """The stored file an `evidence:sha256:<hex>` reference names."""
+    async def uploaded(self, uri: str, case_id: str) -> Path:
+        """The stored file an `evidence:sha256:<hex>` reference names, when it was uploaded to this case
+        (or this case already holds it). Another case's upload is refused as if it did not exist."""
         match = UPLOAD_REF.fullmatch(uri)
         if not match:
             raise refused("uri: an evidence reference looks like evidence:sha256:<64 hex digits>")
         sha = match.group(1).lower()
         path = self.root / sha[:2] / sha
-        if not path.is_file():
-            raise refused("uri: no uploaded evidence has that SHA-256; upload it with POST /cases/{case_id}/evidence")
+        async with self.pool.acquire() as conn:
+            ours = await conn.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM evidence_uploads WHERE case_id = $1 AND sha256 = $2)
+                       OR EXISTS (SELECT 1 FROM evidence WHERE case_id = $1 AND sha256 = $2)""", case_id, sha)
+        if not ours or not path.is_file():
+            raise refused(f"uri: no uploaded evidence has that SHA-256 on case {case_id}; upload it with "
+                          "POST /cases/{case_id}/evidence")
         return path
 
     async def store_upload(self, chunks: AsyncIterator[bytes]) -> tuple[str, int, str]:
@@ -203,6 +211,17 @@ class EvidenceStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return sha, size, head, target
+
+
+async def bind_upload(pool: asyncpg.Pool, case_id: str, ref: str, by: str, size: int) -> None:
+    """Record that `case_id` brought the content `ref` names (again: nothing changes)."""
+    match = UPLOAD_REF.fullmatch(ref)
+    if not match:
+        raise ValueError(f"not an evidence reference: {ref[:100]!r}")
+    await pool.execute(
+        """INSERT INTO evidence_uploads (case_id, sha256, by_person, size) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (case_id, sha256) DO NOTHING""", case_id, match.group(1).lower(), by[:200], size)
+    log.info("evidence uploaded", case_id=case_id, by=by, sha256=match.group(1).lower(), size=size)
 
 
 def _heartbeat(size: int) -> None:

@@ -7,6 +7,7 @@ the input, so a retried activity rewrites the same two files instead of adding n
 import asyncio
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,11 +118,13 @@ def _status_from_row(row: asyncpg.Record) -> CaseStatus:
 status_from_row = _status_from_row  # the case's status as PostgreSQL last recorded it (a case bundle's, too)
 
 
-async def render_case_report(pool: asyncpg.Pool, case_id: str) -> dict:
+async def render_case_report(pool: asyncpg.Pool, case_id: str, clean: Callable[[CaseStatus, list[TimelineEvent]],
+                             tuple[CaseStatus, list[TimelineEvent]]] | None = None) -> dict:
     """For `crisis report CASE`: the latest stored report if nothing happened since, else a fresh one.
 
     A fresh report is `final` for a closed or cancelled case and `change` otherwise; it is not stored.
-    Raises LookupError when the case does not exist.
+    `clean`: a reader who may not see everything (personal data) always gets a fresh report, rendered
+    from what `clean` leaves of the status and the timeline. Raises LookupError when the case does not exist.
     """
     async with pool.acquire() as conn:
         case = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
@@ -132,7 +135,7 @@ async def render_case_report(pool: asyncpg.Pool, case_id: str) -> dict:
                WHERE case_id = $1 ORDER BY at DESC, report_id DESC LIMIT 1""",
             case_id,
         )
-        if latest is not None and latest["at"] >= case["updated_at"]:
+        if latest is not None and latest["at"] >= case["updated_at"] and clean is None:
             return {**dict(latest), "source": "stored"}
         events = await conn.fetch(
             "SELECT seq, at, kind, name, by_person, detail FROM timeline_events WHERE case_id = $1 ORDER BY seq",
@@ -141,6 +144,8 @@ async def render_case_report(pool: asyncpg.Pool, case_id: str) -> dict:
     status = _status_from_row(case)
     timeline = [TimelineEvent(seq=e["seq"], at=e["at"], kind=e["kind"], name=e["name"], by=e["by_person"],
                               detail=e["detail"] or {}) for e in events]
+    if clean is not None:
+        status, timeline = clean(status, timeline)
     kind = "final" if status.stage.is_final else "change"
     at = max([datetime.now(UTC), status.updated_at])
     rendered = render(kind, "requested with `crisis report`", status, timeline, at)

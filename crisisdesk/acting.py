@@ -53,6 +53,11 @@ def acting(channel: str, identity: str | None = None, denied: str | None = None)
         _sending.reset(token)
 
 
+def sending() -> Acting | None:
+    """The channel, identity and verdict messages sent now carry (None outside `acting(...)`)."""
+    return _sending.get()
+
+
 @contextmanager
 def denying(reason: str) -> Iterator[Acting]:
     """Inside `acting(...)` (or on its own, as the system): the edge refuses what it sends now."""

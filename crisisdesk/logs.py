@@ -1,9 +1,11 @@
 """One structlog configuration for every process: console for people, JSON for machines.
 
 Personal data and secrets never reach a log line: the `redact` processor masks every key that
-can carry them, whatever the call site passed.
+can carry them, whatever the call site passed. No value is longer than `MAX_VALUE` characters either
+(`truncate`): a hostile request's 5,000-character name or 50,000 validation errors cost one short line.
 """
 
+import itertools
 import logging
 import sys
 
@@ -14,6 +16,34 @@ SENSITIVE_KEYS = frozenset({
     "secret", "dsn", "database_url", "smtp_url", "webhook_url", "recipients",
     "authorization", "content_base64", "household", "employer",
 })
+
+
+MAX_VALUE = 300
+PLAIN = (bool, int, float, type(None))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_VALUE else f"{text[:MAX_VALUE]}… ({len(text)} characters)"
+
+
+def truncate(_logger, _method, event_dict: dict) -> dict:
+    """Every value (the message too) cut to MAX_VALUE characters, saying how long it was; a large
+    container becomes its first few items as text. Tracebacks are rendered after this, whole."""
+    for key, value in list(event_dict.items()):
+        if key in ("exc_info", "exception", "stack_info"):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+            event_dict[key] = f"(a number of {value.bit_length()} bits)"  # str() of a huge int raises
+        elif isinstance(value, PLAIN):
+            continue
+        elif isinstance(value, str):
+            event_dict[key] = _cut(value)
+        elif isinstance(value, (dict, list, tuple, set, frozenset)) and len(value) > 20:
+            first = list(itertools.islice(value.items() if isinstance(value, dict) else value, 20))
+            event_dict[key] = _cut(f"({len(value)} items) {first!r}")
+        elif isinstance(value, (dict, list, tuple, set, frozenset)) and len(text := repr(value)) > MAX_VALUE:
+            event_dict[key] = _cut(text)
+    return event_dict
 
 
 def redact(_logger, _method, event_dict: dict) -> dict:
@@ -40,6 +70,7 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
+        truncate,
     ]
     renderer = (
         structlog.processors.JSONRenderer()
@@ -58,7 +89,7 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
     # The SDK's own stdlib logging (workflow.logger included) goes through the same renderer.
     handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer,
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, truncate, renderer,
     ], foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -46,6 +46,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset({P.read_case, P.reports, P.manage_users, P.manage_projects}),
 }
 SERVICE_PERMISSIONS = frozenset({P.open_case})
+# Directory roles that see every project's and region's cases; everyone else sees the projects and
+# regions their directory entry lists (starter/scope.py, docs/access.md "Scope").
+EVERY_CASE_ROLES = ("admin", "manager")
 SYSTEM_ROLES = ("operator", "privacy", "manager", "admin")
 # Everything: the embedded stack's one local user (CRISIS_AUTH=none).
 ALL_PERMISSIONS = frozenset(Permission)

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
                                  description="personal data of a case closed or cancelled longer ago than this is erased")
     retention_cron: str = Field("0 3 * * *", validation_alias="CRISIS_RETENTION_CRON",
                                 description="when the daily crisis-privacy-purge runs (CRISIS_REPORT_TIMEZONE)")
+    # -- the edges' guards (issue 21) ----------------------------------------------------------
+    action_rate: int = Field(
+        60, ge=0, validation_alias="CRISIS_ACTION_RATE",
+        description="actions a minute one caller may send to one case through the API (0: no limit); "
+                    "over it: 429 with Retry-After")
+    action_burst: int = Field(60, ge=1, validation_alias="CRISIS_ACTION_BURST",
+                              description="actions one caller may send to one case at once before the rate applies")
+    access_unscoped: Literal["all", "none"] = Field(
+        "all", validation_alias="CRISIS_ACCESS_UNSCOPED",
+        description="what a person whose directory entry lists no project and no region sees: every case "
+                    "(all, as before scopes existed) or none")
 
     @model_validator(mode="after")
     def _channels_complete(self) -> "Settings":

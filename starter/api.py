@@ -7,13 +7,12 @@ Bad input is always a 4xx naming the field; Temporal or PostgreSQL down is a 503
 
 import asyncio
 import hmac
-import json
+import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,19 +21,23 @@ from fastapi.security import HTTPBearer
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from crisisdesk.logs import log
+from crisisdesk.logs import configure_logging, log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
-from starter.auth import AuthGate, Authenticator, Principal, acting_as, require
-from crisisdesk.models.actions import error_message
-from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from starter.auth import AuthGate, Authenticator, Principal, require
+from starter.bodies import BodyRefused, read_json
+from starter.errors import error as _error, public_errors as _public, validation_failed
+from starter.redaction import needs_redaction, redact_events, redact_status
+from starter.scope import CasePlaces, check_place
+from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
-from starter.evidence_intake import EvidenceIntake, EvidenceTooLarge
+from starter.evidence_intake import EvidenceTooLarge
 from starter.pools import LoopPools
+from starter.routes.actions import actions_router
 from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
 from starter.routes.ack import ack_router
@@ -49,30 +52,6 @@ from starter.client import (
 MAX_BODY = 1024 * 1024
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 HEALTH_TIMEOUT = 3.0
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": message, **extra}, status_code=status)
-
-
-def describe_errors(errors: list[dict[str, Any]]) -> str:
-    """`summary: Field required; reporter.name: String should have at most 200 characters`."""
-    parts = []
-    for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
-        parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
-    return "; ".join(parts)
-
-
-def _public(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Never echo the input back: it can be megabytes of evidence or someone's phone number.
-    return [{"loc": list(e.get("loc", ())), "msg": error_message(e) if "type" in e else e.get("msg"), "type": e.get("type")}
-            for e in errors]
-
-
-def validation_failed(errors: list[dict[str, Any]]) -> JSONResponse:
-    errors = _public(errors)
-    return JSONResponse(jsonable_encoder({"detail": errors, "message": describe_errors(errors)}), status_code=422)
 
 
 class Guard:
@@ -105,11 +84,13 @@ class Guard:
         else:
             limit, how = MAX_BODY, "send less"
         too_big = _error(413, f"request body larger than {limit} bytes: {how}")
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
                 return await too_big(scope, receive, send)
-            return await self.app(scope, receive, send)  # the server never reads past Content-Length
+            if not self._json_to_check(scope, headers):
+                return await self.app(scope, receive, send)  # the server never reads past Content-Length
         # Chunked, no length given: read it here, up to the limit, then hand it on whole.
         body, more = b"", True
         while more:
@@ -120,6 +101,13 @@ class Guard:
             more = message.get("more_body", False)
             if len(body) > limit:
                 return await too_big(scope, receive, send)
+        if body and self._json_to_check(scope, headers):
+            try:
+                read_json(body)
+            except BodyRefused as refused:
+                if refused.limit:  # too deep, too many keys, a huge number: one line, before any parser
+                    log.info("request body refused", path=path, reason=str(refused))
+                    return await validation_failed(refused.errors())(scope, receive, send)
         sent = False
 
         async def replay():
@@ -130,6 +118,14 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    def _json_to_check(scope, headers: dict[bytes, bytes]) -> bool:
+        """A JSON body a route parses itself (FastAPI, the codec): checked here for depth and size first.
+        Actions check their own body (and record what they refuse on the case); uploads are files."""
+        path, kind = scope["path"], headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        return (scope["method"] in ("POST", "PUT", "PATCH") and not path.endswith("/evidence")
+                and "/actions/" not in path and kind not in (b"application/x-www-form-urlencoded", b"multipart/form-data"))
 
     def _authorised(self, scope) -> bool:
         header = dict(scope["headers"]).get(b"authorization", b"")
@@ -144,7 +140,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     lock = asyncio.Lock()
     pools = LoopPools(settings)
     get_pool = pools.get
-    evidence = EvidenceIntake(settings, get_pool)
+    places = CasePlaces()
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -221,59 +217,22 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return JSONResponse(started.model_dump(mode="json"), status_code=201 if started.created else 200)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=secured)
-    async def get_case(case_id: str, _who: Principal = require(Permission.read_case)) -> CaseStatus:
-        """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id."""
-        return await cases.status(await get_client(), case_id)
+    async def get_case(case_id: str, who: Principal = require(Permission.read_case)) -> CaseStatus:
+        """The case's `status` query; `case_id` is `crisis-<intake_id>` or the bare intake id. Personal data
+        is redacted for callers without `personal:read`; a case outside the caller's scope is a 404."""
+        status = await cases.status(await get_client(), case_id)
+        check_place(who, status.case_id, status.project)
+        return redact_status(status) if needs_redaction(who) else status
 
     @app.get("/cases/{case_id}/timeline", response_model=list[TimelineEvent], dependencies=secured)
     async def get_timeline(case_id: str, after_seq: int = Query(0, ge=0, description="events after this seq"),
                            limit: int = Query(1000, ge=1, le=10_000, description="at most this many"),
-                           _who: Principal = require(Permission.read_case)) -> list[TimelineEvent]:
+                           who: Principal = require(Permission.read_case)) -> list[TimelineEvent]:
         """The case's events in order, rejected actions included, a page at a time: PostgreSQL's record
         with the events it has not caught up with yet from the case itself."""
-        return await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
-
-    @app.post("/cases/{case_id}/actions/{action}", response_model=ActionResult, dependencies=secured,
-              responses={409: {"description": "refused by the case, with the reason"},
-                         404: {"description": "unknown case or action"}, 422: {"description": "invalid payload"},
-                         413: {"description": "too large: upload evidence to /cases/{case_id}/evidence"}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"type": "object", "required": ["by"], "additionalProperties": True}}}}})
-    async def post_action(case_id: str, action: str, request: Request,
-                          who: Principal = require(Permission.act)) -> ActionResult:
-        """Take an action (docs/operators.md lists them): one JSON object with `by` and the action's fields.
-        Every refusal, an invalid payload included, is recorded on the case before it is answered."""
-        raw = await request.body()
-        try:
-            payload = json.loads(raw) if raw else None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return validation_failed([{"loc": ["body"], "msg": f"not valid JSON: {err}", "type": "json_invalid"}])
-        if action == "add_evidence" and isinstance(payload, dict) and isinstance(payload.get("content_base64"), str):
-            payload = await evidence.inline_to_upload(payload)  # the case sees only the stored reference
-        return await act_as(who, case_id, action, payload)
-
-    @app.post("/cases/{case_id}/evidence", response_model=ActionResult, dependencies=secured,
-              responses={413: {"description": "larger than CRISIS_EVIDENCE_MAX_BYTES"}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
-                  "schema": {"type": "string", "format": "binary"}}}}})
-    async def upload_evidence(case_id: str, request: Request, by: str = Query(..., min_length=1, max_length=200),
-                              kind: str = Query(..., min_length=1, max_length=200),
-                              description: str = Query(..., min_length=1, max_length=5000),
-                              location: str | None = Query(None, max_length=500),
-                              captured_at: str | None = Query(None, description="RFC 3339"),
-                              who: Principal = require(Permission.act)) -> ActionResult:
-        """Upload one evidence file as the raw request body; it is stored by SHA-256 and the case gets
-        `add_evidence` with the reference (the content never enters the workflow's history)."""
-        await cases.status(await get_client(), case_id)  # an unknown case is a 404 before anything is stored
-        payload = {"by": by, "kind": kind, "description": description, "location": location,
-                   "captured_at": captured_at, "uri": await evidence.upload(request.stream())}
-        return await act_as(who, case_id, "add_evidence", {k: v for k, v in payload.items() if v is not None})
-
-    async def act_as(who: Principal, case_id: str, action: str, payload: object) -> ActionResult:
-        try:
-            return await acting_as(await get_client(), who, "http", case_id, action, payload)
-        except cases.Impersonation as refused:
-            raise HTTPException(403, str(refused)) from None
+        await places.check(who, await get_client(), case_id, await get_pool())
+        events = await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
+        return redact_events(events) if needs_redaction(who) else events
 
     # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
     # CORS preflights are answered before the bearer check.
@@ -282,6 +241,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
         mount_codec(app, settings)
 
+    app.include_router(actions_router(settings, get_client, get_pool, places))
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])
     app.include_router(projects_router(get_pool))
     app.include_router(reach_router(get_pool, Sealer.from_settings(settings)))
@@ -327,10 +287,23 @@ async def _postgres_ok(settings: Settings) -> str:
 _app: FastAPI | None = None
 
 
+def serving_logs(settings: Settings) -> None:
+    """The API process logs as the worker does (crisisdesk.logs: personal data masked, every value at
+    most a few hundred characters), uvicorn's own lines included: a 5,000-character path in the access
+    log is one short line too."""
+    configure_logging(settings.log_format)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.propagate = [], True
+
+
 def __getattr__(name: str):
     # `uvicorn starter.api:app`: built on first use, so importing this module reads no environment.
     global _app
     if name == "app":
-        _app = _app or create_app()
+        if _app is None:
+            settings = get_settings()
+            serving_logs(settings)
+            _app = create_app(settings)
         return _app
     raise AttributeError(name)

@@ -28,7 +28,7 @@ from activities.directory import get_person
 from crisisdesk.acting import acting
 from crisisdesk.logs import log
 from crisisdesk.models.people import Person
-from crisisdesk.permissions import ALL_PERMISSIONS, Permission, permissions_for
+from crisisdesk.permissions import ALL_PERMISSIONS, EVERY_CASE_ROLES, Permission, permissions_for
 from crisisdesk.settings import Settings
 from starter import client as cases
 from starter.oidc import OidcVerifier, looks_like_jwt
@@ -50,25 +50,38 @@ class Principal(BaseModel):
     service: bool = False
     permissions: frozenset[Permission]
     method: Literal["local", "token", "oidc"]
+    # Whose cases they see (starter/scope.py): every case, or those of these projects and regions.
+    every_case: bool = True
+    projects: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    def sees(self, project: str | None, region: str | None) -> bool:
+        """Whether a case of this project and region is within the caller's scope."""
+        return self.every_case or (project is not None and project in self.projects) or (
+            region is not None and region in self.regions)
 
 
 LOCAL = Principal(person_id="local", display_name="the local user (CRISIS_AUTH=none)",
                   permissions=ALL_PERMISSIONS, method="local")
 
 
-def principal_of(person: Person, method: Literal["token", "oidc"]) -> Principal:
+def principal_of(person: Person, method: Literal["token", "oidc"], unscoped: str = "all") -> Principal:
+    """`unscoped` (CRISIS_ACCESS_UNSCOPED): what an entry listing no project and no region sees."""
+    every_case = any(r in EVERY_CASE_ROLES for r in person.roles) or (
+        not person.projects and not person.regions and unscoped == "all")
     return Principal(person_id=person.person_id, display_name=person.display_name, roles=tuple(person.roles),
-                     service=person.service, permissions=permissions_for(person.roles, person.service), method=method)
+                     service=person.service, permissions=permissions_for(person.roles, person.service), method=method,
+                     every_case=every_case, projects=tuple(person.projects), regions=tuple(person.regions))
 
 
 class Authenticator:
     """Turns a bearer credential into a Principal, or CredentialRefused. One per process."""
 
     def __init__(self, settings: Settings, get_pool: Callable[[], Awaitable[asyncpg.Pool | None]]) -> None:
-        self.mode, self.get_pool = settings.auth, get_pool
+        self.mode, self.get_pool, self.unscoped = settings.auth, get_pool, settings.access_unscoped
         self.oidc: OidcVerifier | None = None
         if self.mode != "none" and settings.database_url is None:
             raise RuntimeError(f"CRISIS_AUTH={self.mode} needs DATABASE_URL: the directory and its tokens live in PostgreSQL")
@@ -95,9 +108,9 @@ class Authenticator:
                 raise CredentialRefused(f"{person_id[:200]!r} is not in the directory: `crisis users add` them first")
             if not person.active:
                 raise CredentialRefused(f"{person_id[:200]!r} is disabled in the directory")
-            return principal_of(person, "oidc")
+            return principal_of(person, "oidc", self.unscoped)
         if looks_like_token(bearer):
-            return principal_of(await verify_token(pool, bearer), "token")
+            return principal_of(await verify_token(pool, bearer), "token", self.unscoped)
         raise CredentialRefused("malformed credential: neither a personal token (cdk_…)"
                                 + (" nor a JWT" if self.oidc else ""))
 
@@ -126,21 +139,27 @@ async def _given(pool: asyncpg.Pool) -> asyncpg.Pool:
     return pool
 
 
-async def acting_as(client: Any, who: Principal, channel: str, case_id: str, action: str, payload: object) -> Any:
+def impersonation(who: Principal, payload: object) -> str | None:
+    """Why the payload's `by` is refused for this caller (someone else's name), or None. Fills `by` in
+    when the body leaves it out; the local user (auth off) acts as whoever `by` names."""
+    if who.method == "local" or not isinstance(payload, dict):
+        return None
+    by = payload.setdefault("by", who.person_id)
+    if by != who.person_id:
+        return f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
+    return None
+
+
+async def acting_as(client: Any, who: Principal, channel: str, case_id: str, action: str, payload: object,
+                    refusal: Any = None) -> Any:
     """Send an action as the authenticated caller: `by` is filled in when absent; naming someone else is
-    refused (`Impersonation`, an `ActionRejected`) and recorded on the case as a refused attempt. The local user (auth off)
-    acts as whoever `by` names, as before."""
-    if who.method == "local":
-        with acting(channel):
-            return await cases.act(client, case_id, action, payload)
-    denied = None
-    if isinstance(payload, dict):
-        by = payload.setdefault("by", who.person_id)
-        if by != who.person_id:
-            denied = f"by names {str(by)[:200]!r}, but the credential is {who.person_id}'s: act as yourself"
-    with acting(channel, identity=who.person_id, denied=denied):
+    refused (`Impersonation`, an `ActionRejected`) and recorded on the case as a refused attempt, as is
+    what the edge already refused (`refusal`, an ActionInvalid). The local user (auth off) acts as whoever
+    `by` names, as before."""
+    denied = impersonation(who, payload)
+    with acting(channel, identity=None if who.method == "local" else who.person_id, denied=denied):
         try:
-            return await cases.act(client, case_id, action, payload)
+            return await cases.act(client, case_id, action, payload, refusal=refusal)
         except cases.ActionRejected:
             if denied is not None:
                 raise cases.Impersonation(denied) from None

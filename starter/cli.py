@@ -24,7 +24,7 @@ from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
 from starter import client as cases
-from starter.client import StartedCase, TemporalUnavailable
+from starter.client import ActionInvalid, CaseNotFound, StartedCase, TemporalUnavailable
 from starter.commands import case as case_command, engines as engines_command, evidence as evidence_command
 from starter.commands import metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
 from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
@@ -69,27 +69,45 @@ async def start_body(settings: Settings, source: str, client: Client | None = No
 
 
 async def status_body(settings: Settings, case: str, client: Client | None = None) -> CaseStatus:
-    return await cases.status(await _client(settings, client), case)
+    """With CRISIS_AUTH on: as the person of CRISIS_TOKEN, within their scope, redacted without personal:read."""
+    from starter.auth import cli_principal
+    from starter.redaction import needs_redaction, redact_status
+    from starter.scope import check_place
+
+    who = await cli_principal(settings, Permission.read_case)
+    state = await cases.status(await _client(settings, client), case)
+    check_place(who, state.case_id, state.project)
+    return redact_status(state) if needs_redaction(who) else state
 
 
 async def timeline_body(settings: Settings, case: str, client: Client | None = None, after_seq: int = 0,
                         limit: int = 1000) -> list[TimelineEvent]:
-    """The whole record from PostgreSQL (when DATABASE_URL is set) with what the case has not recorded yet."""
-    client = await _client(settings, client)
-    if settings.database_url is None:
-        return await cases.timeline_page(client, case, None, after_seq, limit)
-    from activities.db import create_pool
+    """The whole record from PostgreSQL (when DATABASE_URL is set) with what the case has not recorded yet;
+    with CRISIS_AUTH on, as `status_body` says."""
+    from starter.auth import cli_principal
+    from starter.redaction import needs_redaction, redact_events
+    from starter.scope import CasePlaces
 
-    pool = await create_pool(settings.dsn())
-    try:
+    who = await cli_principal(settings, Permission.read_case)
+    client = await _client(settings, client)
+
+    async def read(pool) -> list[TimelineEvent]:
+        await CasePlaces().check(who, client, case, pool)
         return await cases.timeline_page(client, case, pool, after_seq, limit)
-    finally:
-        await pool.close()
+
+    events = await (read(None) if settings.database_url is None else with_pool(settings, read))
+    return redact_events(events) if needs_redaction(who) else events
 
 
 async def act_body(settings: Settings, case: str, action: str, raw: str, client: Client | None = None) -> ActionResult:
-    """Send the action; the case refuses (and records) what is wrong with it. With Temporal down, a
+    """Send the action; the case refuses (and records) what is wrong with it, from an excerpt: a payload
+    larger than the action can be, or not fitting it, never reaches the case. With Temporal down, a
     malformed payload is still reported first, by its fields."""
+    from starter.bodies import ACTION_NAME, action_limit
+
+    if not ACTION_NAME.fullmatch(action):
+        shown = action[:64] + (f"… ({len(action)} characters)" if len(action) > 64 else "")
+        raise BadInput(f"ACTION: {shown!r} is not an action name (letters, digits and _, at most 64)")
     payload = parse_json(raw, f"the {action} payload")
     try:
         client = await _client(settings, client)
@@ -97,13 +115,30 @@ async def act_body(settings: Settings, case: str, action: str, raw: str, client:
         cases.validate_action(action, payload)
         raise
     from starter.auth import acting_as, cli_principal
+    from starter.scope import CasePlaces
 
     who = await cli_principal(settings, Permission.act)
-    return await acting_as(client, who, "cli", case, action, payload)
+    await CasePlaces().check(who, client, case)
+    size, limit = len(raw.encode("utf-8", "surrogatepass")), action_limit(action, settings)
+    refusal = None
+    if size > limit:
+        why = f"the payload is {size} bytes, more than {action} can be ({limit}): nothing of it was kept"
+        refusal = ActionInvalid(f"{action}: {why}", [{"loc": ["body"], "msg": why, "type": "value_error"}])
+    return await acting_as(client, who, "cli", case, action, payload, refusal=refusal)
 
 
 async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, where: str | None = None,
                      client: Client | None = None) -> list[StuckCase]:
+    """With CRISIS_AUTH on, only the cases of the caller's projects and regions."""
+    from starter.auth import cli_principal
+    from starter.scope import visibility_clause
+
+    who = await cli_principal(settings, Permission.read_case)
+    scope = visibility_clause(who)
+    if scope == "":
+        return []  # a person whose entry lists no project or region, with CRISIS_ACCESS_UNSCOPED=none
+    if scope is not None:
+        where = f"({scope}) AND ({where})" if where else scope
     return await find_stuck(await _client(settings, client), idle_hours=idle_hours, min_attempts=min_attempts, where=where)
 
 
@@ -182,11 +217,22 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
     """The case report (progress, deadlines, decisions) from PostgreSQL."""
     def body() -> str:
         from activities.reports import render_case_report
+        from starter.auth import cli_principal
+        from starter.redaction import needs_redaction, redact_events, redact_status
 
         async def use(pool) -> dict:
+            who = await cli_principal(settings, Permission.read_case)
+            if not who.every_case:  # within the person's scope, from the record (as for a case Temporal no longer holds)
+                row = await pool.fetchrow("SELECT project_id, region FROM cases WHERE case_id = $1", cases.case_ref(case))
+                if row is None or not who.sees(row["project_id"], row["region"]):
+                    raise CaseNotFound(cases.case_ref(case))
+            if needs_redaction(who):
+                return await render_case_report(pool, cases.case_ref(case),
+                                                clean=lambda status, events: (redact_status(status), redact_events(events)))
             return await render_case_report(pool, cases.case_ref(case))
 
-        rendered = asyncio.run(with_pool(load_settings(), use))
+        settings = load_settings()
+        rendered = asyncio.run(with_pool(settings, use))
         return rendered["html" if html else "markdown"]
 
     text = run(body)

@@ -25,11 +25,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from crisisdesk.acting import ActingClientInterceptor, denying
+from crisisdesk.acting import ActingClientInterceptor, denying, sending
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
 from crisisdesk.models.actions import (
     ACTION_MODELS,
+    MAX_ERRORS,
     ActionRefused,
     describe_validation_error,
     error_message,
@@ -40,6 +41,7 @@ from crisisdesk.models.text import sendable
 from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
+from starter.bodies import ACTION_NAME, excerpt
 
 # How long a caller waits for a worker to answer before being told the case is not being served.
 ANSWER_TIMEOUT = timedelta(seconds=30)
@@ -61,7 +63,8 @@ class CaseNotFound(CrisisClientError):
 
 class UnknownAction(CrisisClientError):
     def __init__(self, action: str):
-        super().__init__(f"unknown action {action!r}: one of {', '.join(ACTION_MODELS)}")
+        shown = repr(action) if len(action) <= 64 else f"{action[:64]!r}… ({len(action)} characters)"
+        super().__init__(f"unknown action {shown}: one of {', '.join(ACTION_MODELS)}")
         self.action = action
 
 
@@ -139,7 +142,7 @@ def _started(case_id: str, created: bool, intake: Intake, settings: Settings) ->
     )
 
 
-async def _original_intake(handle: WorkflowHandle, client: Client) -> Intake | None:
+async def original_intake(handle: WorkflowHandle, client: Client) -> Intake | None:
     """The intake the case was started with (its first history event), so a repeat promises the same."""
     try:
         async for event in handle.fetch_history_events():
@@ -207,7 +210,7 @@ async def start_case(client: Client, intake: Intake, settings: Settings) -> Star
                            f"{intake.playbook or settings.playbook}. The case sheet below is kept current.",
         )
     except WorkflowAlreadyStartedError:
-        original = await _original_intake(client.get_workflow_handle(case_id), client)
+        original = await original_intake(client.get_workflow_handle(case_id), client)
         log.info("intake repeated", case_id=case_id)
         return _started(case_id, False, original or intake, settings)
     except RPCError as err:
@@ -231,10 +234,16 @@ def validate_action(action: str, payload: object) -> dict[str, Any]:
             f"{action}: expected one JSON object with at least 'by', got {type(payload).__name__}",
             [{"loc": ["body"], "msg": "Input should be a JSON object", "type": "dict_type"}],
         )
+    if action == "add_evidence" and payload.get("content_base64") is not None and payload.get("uri") is not None:
+        # Both given: neither may be dropped silently. The model says so too, without naming the fields.
+        why = "give exactly one of content_base64 or uri, not both"
+        raise ActionInvalid(f"{action}: content_base64, uri: {why}",
+                            [{"loc": [field], "msg": why, "type": "value_error"} for field in ("content_base64", "uri")])
     try:
         model.model_validate(payload)
     except ValidationError as err:
-        errors = [{"loc": list(e["loc"]), "msg": error_message(e), "type": e["type"]} for e in err.errors()]
+        errors = [{"loc": list(e["loc"]), "msg": error_message(e), "type": e["type"]}
+                  for e in err.errors()[:MAX_ERRORS]]
         raise ActionInvalid(f"{action}: {describe_validation_error(err)}", errors) from None
     return payload
 
@@ -251,6 +260,21 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
         name = desc.status.name.lower() if desc.status else "closed"
         return ActionRejected(f"case {case_id} is {name}: it takes no more actions")
     return CaseNotFound(case_id)
+
+
+async def check_running(client: Client, case_id: str) -> None:
+    """Nothing when the case runs; CaseNotFound, or ActionRejected for a closed case (before anything is
+    stored for it)."""
+    case_id = case_ref(case_id)
+    try:
+        desc = await client.get_workflow_handle(case_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(case_id) from None
+        raise _unavailable(err) from err
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        name = desc.status.name.lower() if desc.status else "closed"
+        raise ActionRejected(f"case {case_id} is {name}: it takes no more actions")
 
 
 # Pauses before asking again a case that was not ready (see `when_ready`).
@@ -286,23 +310,51 @@ async def send_update(handle: WorkflowHandle, action: str, payload: object) -> A
                             handle.id, action)
 
 
-async def act(client: Client, case_id: str, action: str, payload: object) -> ActionResult:
-    """Take an action on a case through its update. The case records every refusal itself, so a
-    payload this edge already finds invalid is still sent: the 4xx comes after the case has it on
-    its timeline (an unknown case, of course, records nothing)."""
-    case_id = case_ref(case_id)
+# A refusal's reason travels to the case in a header and is recorded there: never longer than this.
+MAX_REASON = 1000
+
+
+def bounded(text: str, limit: int = MAX_REASON) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def problem_with(action: str, payload: object) -> "UnknownAction | ActionInvalid | None":
     try:
         validate_action(action, payload)
-        problem = None
     except (UnknownAction, ActionInvalid) as err:
-        problem = err
+        return err
+    return None
+
+
+def _why(problem: CrisisClientError, action: str) -> str:
+    if isinstance(problem, UnknownAction):
+        return f"unknown action {bounded(action, 64)!r}: see docs/operators.md for the list"
+    return str(problem).removeprefix(f"{action}: ")
+
+
+async def act(client: Client, case_id: str, action: str, payload: object,
+              refusal: "ActionInvalid | None" = None) -> ActionResult:
+    """Take an action on a case through its update.
+
+    What this edge refuses (`refusal`, say a body larger than the action can be; a payload that does
+    not fit the action's model; a `by` that `acting_as` found to be someone else's) is still recorded
+    on the case, once, before the caller hears of it. The case is then sent only `excerpt(...)` of the
+    input (`by` and the size of each field) and the reason, at most MAX_REASON characters: a refused
+    input never enters the case's history, however large it was. An unknown case records nothing."""
+    case_id = case_ref(case_id)
+    if not ACTION_NAME.fullmatch(action):
+        raise UnknownAction(action)  # never sent: a hostile name would be logged and kept by Temporal
+    problem = refusal or problem_with(action, payload)
+    current = sending()
+    reasons = [r for r in (current.denied if current else None, _why(problem, action) if problem else None) if r]
     handle = client.get_workflow_handle(case_id)
-    sent = sendable(payload)
+    if reasons:
+        sent, verdict = excerpt(action, payload), denying(bounded("; ".join(reasons)))
+    else:
+        sent, verdict = sendable(payload), contextlib.nullcontext()
     bound = log.bind(case_id=case_id, action=action, by=sent.get("by") if isinstance(sent, dict) else None)
     try:
-        # Text JSON cannot carry (an unpaired surrogate) goes as U+FFFD, with this edge's refusal
-        # beside it, so the case records the attempt and never takes the altered text.
-        with denying(str(problem).removeprefix(f"{action}: ")) if sent != payload and problem else contextlib.nullcontext():
+        with verdict:
             result = await asyncio.wait_for(send_update(handle, action, sent), ANSWER_TIMEOUT.total_seconds())
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)

@@ -20,15 +20,9 @@ from starter.api import create_app
 from starter.auth import PUBLIC_PATHS, PUBLIC_PREFIXES, api_routes, route_permissions
 from starter.cli import app as cli
 from tests.helpers import eventually
+from tests.helpers.directory import add_user
 
 HEAD, CS, INTAKE, BOSS = "head-wang", "cs-chen", "callcentre", "mgr-liu"
-
-
-def add_user(dsn: str, person: str, *flags: str) -> str:
-    """`crisis users add` as an admin types it; the token is the last word it prints."""
-    result = CliRunner().invoke(cli, ["users", "add", person, *flags], env={"DATABASE_URL": dsn, "CRISIS_DEBUG": ""})
-    assert result.exit_code == 0, (result.output, result.stderr)
-    return result.output.split()[-1]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.evidence import HEARTBEAT_EVERY, EvidenceStore, read_evidence
+from activities.evidence import HEARTBEAT_EVERY, EvidenceStore, bind_upload, read_evidence
 from crisisdesk.models.effects import CaptureEvidence
 from tests.helpers.activity_samples import T0, http_server, new_case_id
 
@@ -93,3 +93,23 @@ async def test_refusals_name_the_field(pool, settings, tmp_path, source, field, 
     assert caught.value.message.startswith(field + ":") and reason in caught.value.message
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM evidence WHERE key = $1", request.key) == 0
+
+
+async def test_an_uploaded_reference_is_taken_only_by_the_case_it_was_uploaded_to(pool, settings):
+    store, content = EvidenceStore(pool, settings), b"%PDF-" + os.urandom(3000)
+
+    async def chunks():
+        yield content
+
+    ref, size, _ = await store.store_upload(chunks())
+    owner, stranger = new_case_id(), new_case_id()
+    await bind_upload(pool, owner, ref, "Zhang San", size)
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(store.capture_evidence, capture(stranger, uri=ref))
+    assert caught.value.type == "EvidenceRefused" and f"on case {stranger}" in caught.value.message
+    receipt = await ActivityEnvironment().run(store.capture_evidence, capture(owner, uri=ref))
+    assert receipt.sha256 == hashlib.sha256(content).hexdigest()
+    # Once a case holds the content, naming it again needs no new upload.
+    await pool.execute("DELETE FROM evidence_uploads WHERE case_id = $1", owner)
+    again = await ActivityEnvironment().run(store.capture_evidence, capture(owner, uri=ref))
+    assert again.sha256 == receipt.sha256

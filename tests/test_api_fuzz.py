@@ -304,3 +304,39 @@ async def test_oversized_bodies_are_413(app_settings, client, chunked):
         assert "larger than" in response.json()["detail"]
 
     await asyncio.to_thread(prop)
+
+
+def hostile_json() -> st.SearchStrategy[str]:
+    """Bodies shaped to hurt a parser (issue 21): too deep, numbers of thousands of digits, tens of
+    thousands of keys, NaN, each wrapped where a real field would be."""
+    deep = st.integers(33, 150_000).flatmap(lambda n: st.sampled_from(["[" * n + "]" * n, '{"a":' * n + "1" + "}" * n]))
+    digits = st.integers(41, 20_000).map(lambda n: '{"by": "Chen CS", "text": "x", "amount": ' + "7" * n + "}")
+    keys = st.integers(1001, 60_000).map(lambda n: "{" + ",".join(f'"k{i}": {i}' for i in range(n)) + "}")
+    constants = st.sampled_from(['{"by": "Li", "score": NaN}', '{"by": "Li", "score": -Infinity}', "[Infinity]"])
+    return st.one_of(deep, digits, keys, constants)
+
+
+async def test_hostile_bodies_on_every_json_route_get_413_or_422_with_one_line(worker, http, client):
+    real = await open_real_case(http)
+    routes = st.sampled_from([("POST", "/intakes"), ("PUT", "/projects/P-FUZZ/team"), ("PUT", "/rosters/fuzz"),
+                              *[("POST", f"/cases/{real}/actions/{name}") for name in sorted(ACTION_MODELS)]])
+    loop = asyncio.get_running_loop()
+    seen: list[int] = []
+
+    async def post(method: str, path: str, body: str) -> httpx.Response:
+        return await http.request(method, path, content=body.encode(), headers={"content-type": "application/json"})
+
+    @bounded(25)
+    @given(route=routes, body=hostile_json())
+    def prop(route, body):
+        response = asyncio.run_coroutine_threadsafe(post(*route, body), loop).result(REQUEST_TIMEOUT)
+        note(f"{route} {len(body)} bytes: {response.status_code} {response.text[:300]}")
+        seen.append(response.status_code)
+        assert response.status_code in (413, 422), (route, response.status_code, response.text[:300])
+        answer = response.json()
+        line = answer["detail"] if isinstance(answer["detail"], str) else answer["message"]
+        assert "\n" not in line and len(line) < 400
+
+    await fuzz(client, real, prop)
+    await assert_case_healthy(client, real)
+    print(f"hostile bodies: {dict(Counter(seen))}")

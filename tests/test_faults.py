@@ -96,7 +96,8 @@ class Stack:
         self.client = await self.temporal.client()
         self.settings = Settings(database_url=self.dsn, temporal_address=self.temporal.address, CRISIS_TASK_QUEUE=TASK_QUEUE,
                                  CRISIS_PLAYBOOK_DIR=self.root / "playbooks", CRISIS_PLAYBOOK="faults",
-                                 CRISIS_EVIDENCE_DIR=self.root / "evidence", CRISIS_REPORT_DIR=self.root / "reports")
+                                 CRISIS_EVIDENCE_DIR=self.root / "evidence", CRISIS_REPORT_DIR=self.root / "reports",
+                                 CRISIS_ACTION_RATE=0)  # every input must reach its case: no 429 from the API
         self.start_worker()
 
     def start_worker(self) -> None:

@@ -322,19 +322,31 @@ class ActionRefused(ValueError):
     """An action that is malformed, unknown, out of order or unauthorised; says why."""
 
 
+MAX_MESSAGE = 300
+
+
 def error_message(error: dict) -> str:
-    """pydantic's reason for one field, in words a sender can act on."""
+    """pydantic's reason for one field, in words a sender can act on (at most MAX_MESSAGE characters: a
+    validator that quotes the input never quotes all of it)."""
     if error["type"] == "string_unicode":  # pydantic-core cannot even read the text: say why
         return SURROGATE
-    return error["msg"]
+    message = str(error["msg"])
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
+
+
+# A refusal names at most this many bad fields (a body of 50,000 unknown keys is one line, not 50,000).
+MAX_ERRORS = 20
 
 
 def describe_validation_error(err: ValidationError) -> str:
-    """One line naming each bad field and the reason: `severity: Input should be ...`."""
+    """One line naming each bad field (the first MAX_ERRORS) and the reason: `severity: Input should be ...`."""
+    errors = err.errors()
     parts = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "input"
+    for e in errors[:MAX_ERRORS]:
+        field = ".".join(str(p)[:100] for p in e["loc"]) or "input"
         parts.append(f"{field}: {error_message(e)}")
+    if len(errors) > MAX_ERRORS:
+        parts.append(f"and {len(errors) - MAX_ERRORS} more")
     return "; ".join(parts)
 
 

@@ -6,4 +6,4 @@ ROLES = ("head", "regional_cs", "cs_owner", "spokesperson", "technician", "exper
 def valid_role(role: str) -> str:
     if role in ROLES or (role.startswith("department:") and len(role) > len("department:")):
         return role
-    raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)} or department:<name>")
+    raise ValueError(f"unknown role {role[:100]!r}: use one of {', '.join(ROLES)} or department:<name>")

@@ -5,7 +5,6 @@ lists the codes). Commands import from here, never from `starter.cli`, which imp
 
 import asyncio
 import inspect
-import json
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
@@ -43,10 +42,13 @@ KEY_MISSING = ("the case data is encrypted (payload encoding binary/encrypted) a
 
 
 def parse_json(raw: str, what: str) -> Any:
+    """JSON within the edges' limits (starter/bodies.py: depth, keys, numbers), or BadInput naming `what`."""
+    from starter.bodies import BodyRefused, read_json
+
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise BadInput(f"{what} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        return read_json(raw)
+    except BodyRefused as refused:
+        raise BadInput(f"{what}: {refused}" if refused.limit else f"{what} is {refused}") from None
 
 
 def load_settings() -> Settings:

@@ -9,7 +9,6 @@ engine below the one that introduced it. docs/deploy.md "Upgrades" has the whole
 
 import asyncio
 
-import typer
 from pydantic import BaseModel
 from temporalio.client import Client
 

@@ -21,6 +21,19 @@ async def metrics_body(settings: Settings, query: MetricsQuery) -> MetricsReport
         await pool.close()
 
 
+async def _may_read(settings: Settings, project: str | None, region: str | None) -> None:
+    """With CRISIS_AUTH on: CRISIS_TOKEN's person holds reports:read, and a person scoped to projects or
+    regions names one of theirs (as `GET /metrics/cases` asks)."""
+    from activities.credentials import CredentialRefused
+    from crisisdesk.permissions import Permission
+    from starter.auth import cli_principal
+
+    who = await cli_principal(settings, Permission.reports)
+    if not who.every_case and not (project in who.projects or region in who.regions):
+        raise CredentialRefused(f"{who.person_id} sees the cases of projects {', '.join(who.projects) or '(none)'} and "
+                                f"regions {', '.join(who.regions) or '(none)'}: name one of them with --project or --region")
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
@@ -82,7 +95,9 @@ def metrics(
             query = build_query(since, until, by, drills, project, region)
         except QueryError as err:
             raise BadInput(str(err)) from None
-        return asyncio.run(metrics_body(load_settings(), query))
+        settings = load_settings()
+        asyncio.run(_may_read(settings, project, region))
+        return asyncio.run(metrics_body(settings, query))
 
     report = run(body)
     emit_json(report) if as_json else show_metrics(report)

@@ -1,7 +1,8 @@
 """`crisis users …`: the directory of people and their personal API tokens (CRISIS_AUTH=tokens|oidc).
 
-`add` puts a person in the directory (or changes their roles) and prints a new token once, as the
-last word of its output: only its hash is stored. `revoke` ends every token a person holds and
+`add` puts a person in the directory (or changes their roles and scope) and prints a new token once,
+as the last word of its output: only its hash is stored. `--project` and `--region` scope what they
+see and act on (docs/access.md "Scope"); admins and managers see every case. `revoke` ends every token a person holds and
 disables them in the directory, so they can no longer act or be named for a role; their past
 actions keep pointing at them.
 """
@@ -36,8 +37,11 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
         service: bool = typer.Option(False, "--service", help="an intake service: may open cases and nothing else"),
         name: str | None = typer.Option(None, "--name", help="display name (default: the id)"),
         email: str | None = typer.Option(None, "--email", help="where alerts reach them (personal data: never logged)"),
-        expires_days: int = typer.Option(365, "--expires-days", min=1, help="days the token stays valid")) -> None:
-    """Add or change a person and print a new API token for them (shown once: keep it)."""
+        expires_days: int = typer.Option(365, "--expires-days", min=1, help="days the token stays valid"),
+        project: list[str] = typer.Option([], "--project", help="a project id whose cases they see (repeat for several)"),
+        region: list[str] = typer.Option([], "--region", help="a region whose cases they see (repeat for several)")) -> None:
+    """Add or change a person and print a new API token for them (shown once: keep it). Without --project
+    or --region they see every case (CRISIS_ACCESS_UNSCOPED=all, the default) or none."""
     from datetime import timedelta
 
     from activities.channels import address_of
@@ -46,7 +50,7 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
     def body() -> str:
         if email is not None and address_of(email) != email.strip():
             raise BadInput(f"--email: {email!r} is not an e-mail address")
-        who = Person(person_id=person, display_name=name or person, roles=_roles(role, service), service=service)
+        who = _person(person, name, _roles(role, service), service, project, region)
 
         async def use(pool) -> str:
             from activities.directory import save_person
@@ -65,7 +69,25 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
 
     token = run(body)
     kind = "service account" if service else "roles " + ", ".join(role)
-    print(f"{person} ({kind}); token valid {expires_days} days, shown once: {token}")
+    scope = "; ".join(part for part in (", ".join(project) and f"projects {', '.join(project)}",
+                                          ", ".join(region) and f"regions {', '.join(region)}") if part)
+    print(f"{person} ({kind}{'; ' + scope if scope else ''}); token valid {expires_days} days, shown once: {token}")
+
+
+def _person(person: str, name: str | None, roles: list[str], service: bool, projects: list[str],
+            regions: list[str]) -> Person:
+    """The directory entry, or BadInput naming the option that is wrong."""
+    from pydantic import ValidationError
+
+    from crisisdesk.models.actions import describe_validation_error
+
+    try:
+        return Person(person_id=person, display_name=name or person, roles=roles, service=service,
+                      projects=[p.strip() for p in projects], regions=[r.strip() for r in regions])
+    except ValidationError as err:
+        first = err.errors()[0]["loc"][0] if err.errors() and err.errors()[0]["loc"] else "person"
+        option = {"projects": "--project", "regions": "--region", "display_name": "--name"}.get(str(first), "PERSON")
+        raise BadInput(f"{option}: {describe_validation_error(err)}") from None
 
 
 @app.command("list")
@@ -89,10 +111,11 @@ def list_users(as_json: bool = JSON) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table("person", "name", "roles", "kind", "live tokens", "state")
+    table = Table("person", "name", "roles", "scope", "kind", "live tokens", "state")
     for r in rows:
         live = sum(not t["revoked"] for t in r["tokens"])
-        table.add_row(r["person_id"], r["display_name"], ", ".join(r["roles"]) or "–",
+        scope = ", ".join([*(f"project {p}" for p in r["projects"]), *(f"region {g}" for g in r["regions"])])
+        table.add_row(r["person_id"], r["display_name"], ", ".join(r["roles"]) or "–", scope or "unscoped",
                       "service" if r["service"] else "person", str(live), "disabled" if r["disabled_at"] else "active")
     out.print(table)
 

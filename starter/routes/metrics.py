@@ -15,7 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from activities.gauges import business_gauges
 from activities.metrics import compute_metrics
 from crisisdesk.models.metrics import GROUP_FIELDS, MetricsReport
+from crisisdesk.permissions import Permission
 from crisisdesk.settings import Settings
+from starter.auth import Principal, require
 from starter.metrics_query import QueryError, build_query
 
 LEVELS = {"no_data": -1, "ok": 0, "warning": 1, "missed": 2}
@@ -37,10 +39,16 @@ def metrics_router(settings: Settings, pool: Callable[[], Awaitable[asyncpg.Pool
         by: Literal[GROUP_FIELDS] | None = Query(None, description="group by this field"),  # type: ignore[valid-type]
         drills: bool = Query(False, description="the drill cases instead of the real ones"),
         project: str | None = None, region: str | None = None,
+        who: Principal = require(Permission.reports),
     ):
-        """Service metrics over the cases reported in the period (the JSON of `crisis metrics --json`)."""
+        """Service metrics over the cases reported in the period (the JSON of `crisis metrics --json`).
+        A caller scoped to projects or regions names one of theirs (admins and managers see all)."""
         if (down := unavailable()) is not None:
             return down
+        if not who.every_case and not (project in who.projects or region in who.regions):
+            return JSONResponse({"detail": f"{who.person_id} sees the cases of projects "
+                                           f"{', '.join(who.projects) or '(none)'} and regions {', '.join(who.regions) or '(none)'}: "
+                                           "name one of them with project= or region="}, status_code=403)
         try:
             query = build_query(since, until, by, drills, project, region)
         except QueryError as err:
@@ -52,10 +60,14 @@ def metrics_router(settings: Settings, pool: Callable[[], Awaitable[asyncpg.Pool
 
     @router.get("/metrics", response_class=Response,
                 responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text"}})
-    async def prometheus() -> Response:
-        """Prometheus text: open cases by stage and severity, breached now, the oldest overdue deadline."""
+    async def prometheus(who: Principal = require(Permission.reports)) -> Response:
+        """Prometheus text: open cases by stage and severity, breached now, the oldest overdue deadline
+        (every project's: not for a caller scoped to some)."""
         if (down := unavailable()) is not None:
             return down
+        if not who.every_case:
+            return JSONResponse({"detail": f"{who.person_id} is scoped to some projects or regions: "
+                                           "the Prometheus figures cover them all"}, status_code=403)
         gauges = await business_gauges(await pool())
         registry = CollectorRegistry()
         open_cases = Gauge("crisis_open_cases", "Open cases (real, not drills) by stage and severity",

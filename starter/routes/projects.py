@@ -12,7 +12,7 @@ from activities.teams import TeamInvalid, set_team, team_for
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.models.teams import Team
 from crisisdesk.permissions import Permission
-from starter.auth import require
+from starter.auth import Principal, require
 
 
 def projects_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRouter:
@@ -31,8 +31,11 @@ def projects_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRoute
             return invalid(["body", *err.field.split(".")], str(err))
         return JSONResponse({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
 
-    @router.get("/{project_id}/team", dependencies=[require(Permission.read_case)])
-    async def get_team(project_id: str) -> JSONResponse:
+    @router.get("/{project_id}/team")
+    async def get_team(project_id: str, who: Principal = require(Permission.read_case)) -> JSONResponse:
+        """The project's standing team; a project outside the caller's scope has none to show (404)."""
+        if not who.every_case and project_id not in who.projects:
+            return JSONResponse({"detail": f"project {project_id[:100]!r} has no team you may see"}, status_code=404)
         seats = await team_for(await get_pool(), project_id)
         return JSONResponse({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
 
