@@ -283,9 +283,11 @@ NOT_READY_RETRIES = (0.2, 0.5, 1.0, 2.0)
 
 def not_ready(err: RPCError) -> bool:
     """The case could not take the call yet, and nothing happened: a query that reached a run whose first
-    workflow task has not been scheduled (just after a continue-as-new), or an update the server dropped
-    with the workflow task that carried it (a task it refused on completion, as it refused a
-    continue-as-new that missed events on engines before 6)."""
+    workflow task has not been scheduled (just after a continue-as-new), an update the server dropped
+    with the workflow task that carried it (a task it refused on completion), or an update aborted when
+    the worker running the case's task died. Asked again under the same update id, it is taken once."""
+    if err.status == RPCStatusCode.UNAVAILABLE and "update was aborted" in (err.message or ""):
+        return True  # the worker holding the case died mid-task (killed, say): the next one takes it
     return err.status == RPCStatusCode.FAILED_PRECONDITION and any(
         d.type_url.endswith("WorkflowNotReadyFailure") for d in err.grpc_status.details)
 

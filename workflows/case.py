@@ -103,6 +103,9 @@ class CrisisWorkflow(EffectRunner, Learning):
         now = workflow.now()
         start, corrected = read_start(raw)
         if isinstance(start, Intake):
+            # The start event's time: the first activation's clock is not the same on replay when the
+            # opening's local activity outlives its first workflow task (the SDK then replays both as one).
+            now = workflow.info().workflow_start_time
             await self.open(start, now)
             if corrected:
                 self.case.record(now, "intake_corrected", "intake", fields=corrected[:20],

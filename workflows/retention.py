@@ -10,7 +10,9 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from crisisdesk.models.retention import PURGE_WORKFLOW, PurgeRequest, PurgeResult
 
-PURGE = dict(start_to_close_timeout=timedelta(hours=1),
+# Within a worker's shutdown grace (docs/deploy.md): a purge cut short is idempotent and picks up where it
+# stopped on the next try (purged cases are marked).
+PURGE = dict(start_to_close_timeout=timedelta(minutes=10),
              retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5)))
 
 
