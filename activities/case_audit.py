@@ -70,7 +70,11 @@ class CaseAudit:
         runs = await terminated_runs(client, req.where)
         result = AuditResult()
         for execution in await self._unaudited_and_open(runs):
-            found = await how_it_ended(client, execution)
+            try:
+                found = await how_it_ended(client, execution)
+            except Exception as err:  # this run only (deleted meanwhile, say): the next sweep asks again
+                log.warning("case run not audited", case_id=execution.id, run_id=execution.run_id, error=type(err).__name__)
+                continue
             held = await self._unrecorded(client, found) if found.kind == TERMINATED else []
             recorded = await self._record(found, held, req.by)
             if recorded is not None:

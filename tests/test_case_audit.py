@@ -8,6 +8,7 @@ its new run keeps the case open. Real Temporal, PostgreSQL, worker and CLI.
 import asyncio
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
@@ -16,8 +17,10 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from typer.testing import CliRunner
 
 from activities.gauges import OPEN
+from activities.metrics import compute_metrics
 from crisisdesk.models.audit import AUDIT_WORKFLOW, AuditRequest, AuditResult
 from crisisdesk.models.case import TimelineEvent
+from crisisdesk.models.metrics import MetricsQuery
 from crisisdesk.words import what_happened
 from starter.cli import app as cli
 from starter.stuck import OUTSIDE, find_stuck
@@ -49,7 +52,8 @@ def _stuck_cli(client, dsn: str, where: str):
 
 async def test_a_terminated_case_is_listed_recorded_marked_and_admins_are_told_once(open_case, client, pool, dsn,
                                                                                     task_queue, admin):
-    case = await open_case()
+    project = f"P-audit-{uuid.uuid4().hex[:6]}"
+    case = await open_case(project={"id": project, "name": "Audit", "region": "east"})
     stage = await _recorded(pool, case.id)
     await case.handle.terminate(reason="test")
     where = f"WorkflowId = '{case.id}'"
@@ -80,6 +84,9 @@ async def test_a_terminated_case_is_listed_recorded_marked_and_admins_are_told_o
     record = await pool.fetchrow("SELECT stage, next_deadline FROM cases WHERE case_id = $1", case.id)
     assert (record["stage"], record["next_deadline"]) == ("terminated", None)
     assert await pool.fetchval(f"SELECT count(*) FROM cases WHERE case_id = $1 AND {OPEN}", case.id) == 0
+    now = datetime.now(timezone.utc)
+    figures = await compute_metrics(pool, MetricsQuery(since=now - timedelta(days=1), until=now, project=project))
+    assert (figures.cases_opened, figures.cases_terminated, figures.cases_open) == (1, 1, 0)
 
     # The admins were told.
     told = await pool.fetchrow("SELECT kind, subject, body, recipients FROM notifications WHERE key = $1",
