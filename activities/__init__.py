@@ -7,6 +7,7 @@ idempotent on the key it carries, so Temporal may retry it freely.
 
 import asyncpg
 
+from activities.case_audit import CaseAudit
 from activities.directory import DirectoryCheck
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
@@ -38,6 +39,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     quality = QualityWatch(pool, settings, notifier)
     service_reports = ServiceReports(pool, settings, notifier)
     retention = Retention(pool, settings)
+    audit = CaseAudit(pool, settings, notifier)
     return [
         records.open_case,
         records.record_timeline,
@@ -54,4 +56,5 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         service_reports.write_service_report,
         service_reports.send_service_report,
         retention.purge_expired,
+        audit.audit_cases,
     ]

@@ -8,7 +8,10 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, Field
 
-OPEN = "stage NOT IN ('closed', 'cancelled') AND intake_id NOT LIKE 'drill-%'"
+from crisisdesk.models.audit import ENDED_STAGES
+
+# Open: not closed, cancelled or terminated (a case Temporal ended behind crisisdesk's back, once the audit marked it).
+OPEN = f"stage NOT IN ({', '.join(repr(s) for s in ENDED_STAGES)}) AND intake_id NOT LIKE 'drill-%'"
 
 
 class OpenCount(BaseModel):

@@ -4,7 +4,7 @@ The selection is the cases *reported* in [since, until) (`cases.received_at`, wh
 start), real cases and drills (intake ids `drill-…`) kept apart; every figure describes those
 cases as they stand now. Three passes, in one read-only snapshot:
 
-1. per case, one scan of its timeline: closed, cancelled, when acknowledged / first responded /
+1. per case, one scan of its timeline: closed, cancelled, terminated outside crisisdesk, when acknowledged / first responded /
    resolved, breaches and the highest escalation level, re-openings, crisis, contingency, media;
 2. per deadline instance (case, name, due time): met on time, met late or still breached;
 3. the survey answers.
@@ -59,6 +59,7 @@ WITH sel AS ({selection})
 SELECT s.case_id, s.grp, s.category,
     coalesce(bool_or(e.kind = 'stage' AND e.name = 'closed'), false) AS closed,
     coalesce(bool_or(e.kind = 'stage' AND e.name = 'cancelled'), false) AS cancelled,
+    coalesce(bool_or(e.kind = 'terminated'), false) AS terminated,
     extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'acknowledgement') - s.received_at)::float8 AS ack_s,
     extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'response') - s.received_at)::float8 AS response_s,
     extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'resolution') - s.received_at)::float8 AS resolve_s,
@@ -78,7 +79,7 @@ FROM sel s LEFT JOIN timeline_events e ON e.case_id = s.case_id AND e.kind IN ({
 GROUP BY s.case_id, s.grp, s.category, s.received_at"""
 # Only the kinds the facts read: notifications, reports and deadline_set are most of a timeline.
 _FACT_KINDS = ", ".join(f"'{k}'" for k in ("stage", "deadline_met", "breach", "reminder", "escalated", "action",
-                                            "survey_sent", "path", "contingency"))
+                                            "survey_sent", "path", "contingency", "terminated"))
 
 _CASES = """
 SELECT grp, GROUPING(grp) = 1 AS total,
@@ -86,7 +87,8 @@ SELECT grp, GROUPING(grp) = 1 AS total,
     count(*) FILTER (WHERE closed) AS closed,
     count(*) FILTER (WHERE cancelled) AS cancelled,
     count(*) FILTER (WHERE resolve_s IS NOT NULL) AS resolved,
-    count(*) FILTER (WHERE NOT closed AND NOT cancelled) AS open,
+    count(*) FILTER (WHERE terminated AND NOT closed AND NOT cancelled) AS terminated,
+    count(*) FILTER (WHERE NOT closed AND NOT cancelled AND NOT terminated) AS open,
     count(ack_s) AS ack_n,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s) AS ack_p50,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_s) AS ack_p90,
@@ -156,7 +158,7 @@ def _case_figures(row: asyncpg.Record) -> CaseMetrics:
     metrics = CaseMetrics(
         group=None if row["total"] else row["grp"],
         cases_opened=opened, cases_closed=row["closed"], cases_cancelled=row["cancelled"],
-        cases_resolved=row["resolved"], cases_open=row["open"],
+        cases_terminated=row["terminated"], cases_resolved=row["resolved"], cases_open=row["open"],
         resolution_rate=ratio(row["resolved"], opened - row["cancelled"]),
         time_to_acknowledge=_durations(row, "ack"), time_to_first_response=_durations(row, "response"),
         time_to_resolve=_durations(row, "resolve"),

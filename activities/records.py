@@ -200,7 +200,12 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
         status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
         status.model_dump(mode="json"), status.updated_at,
     )
-    events = sorted(req.events, key=lambda e: e.seq)
+    return await write_events(conn, req.case_id, req.events)
+
+
+async def write_events(conn: asyncpg.Connection, case_id: str, events: list[TimelineEvent]) -> int:
+    """Timeline rows keyed by (case, seq); the number written."""
+    events = sorted(events, key=lambda e: e.seq)
     if not events:
         return 0
     # A retry writes nothing new. A workflow task that was lost (its worker died before completing it)
@@ -216,7 +221,7 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
                    by_person = EXCLUDED.by_person, detail = EXCLUDED.detail
                WHERE (t.at, t.kind, t.name, t.by_person, t.detail)
                      IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.name, EXCLUDED.by_person, EXCLUDED.detail)""",
-        req.case_id,
+        case_id,
         [e.seq for e in events], [e.at for e in events], [e.kind for e in events],
         [e.name for e in events], [e.by for e in events],
         [e.model_dump(mode="json")["detail"] for e in events],

@@ -1,5 +1,5 @@
 """Retention that runs itself (issue 27, 000 §十四): every day the Schedule `crisis-privacy-purge` erases
-the personal data of cases closed or cancelled longer ago than `CRISIS_RETENTION` (default P365D).
+the personal data of cases closed, cancelled or terminated longer ago than `CRISIS_RETENTION` (default P365D).
 
 For each such case, in one transaction: the personal fields (`activities.privacy.purge_personal_data`),
 and what `crisisdesk.scrub` recognises in free text (phone numbers, e-mail addresses, ID numbers, the
@@ -39,10 +39,10 @@ class Retention:
 
 async def purge_expired(pool: asyncpg.Pool, sealer: Sealer, older_than: timedelta, by: str,
                         report_root: Path | None = None) -> PurgeResult:
-    """Purge every case closed or cancelled more than `older_than` ago and not purged yet, except those
-    under legal hold (named in the result). Idempotent: a second run finds nothing left to do."""
+    """Purge every case closed, cancelled or terminated (outside crisisdesk) more than `older_than` ago and not
+    purged yet, except those under legal hold (named in the result). Idempotent: a second run finds nothing left."""
     due = [r["case_id"] for r in await pool.fetch(
-        """SELECT case_id FROM cases WHERE stage IN ('closed', 'cancelled') AND purged_at IS NULL
+        """SELECT case_id FROM cases WHERE stage IN ('closed', 'cancelled', 'terminated') AND purged_at IS NULL
            AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at""", older_than.total_seconds())]
     holds = await active_holds(pool, due)
     result = PurgeResult(held=[h.describe() for h in holds.values()])

@@ -78,7 +78,7 @@ SELECT c.case_id, c.summary, c.severity, c.category, c.stage,
 FROM cases c
 LEFT JOIN LATERAL (SELECT min(e.at) AS resolved_at FROM timeline_events e
                    WHERE e.case_id = c.case_id AND e.kind = 'deadline_met' AND e.name = 'resolution') r ON true
-WHERE c.received_at >= $1 AND c.received_at < $2 AND c.intake_id NOT LIKE 'drill-%' AND c.stage <> 'cancelled'
+WHERE c.received_at >= $1 AND c.received_at < $2 AND c.intake_id NOT LIKE 'drill-%' AND c.stage NOT IN ('cancelled', 'terminated')
 ORDER BY hours DESC, c.case_id LIMIT $4"""
 
 _CAUSES = """
@@ -94,7 +94,7 @@ ORDER BY in_period DESC, all_time DESC, cause LIMIT $3"""
 
 _RISKS = """
 SELECT case_id, summary, stage, severity, path, contingency, breached, next_deadline FROM cases
-WHERE stage NOT IN ('closed', 'cancelled') AND intake_id NOT LIKE 'drill-%'
+WHERE stage NOT IN ('closed', 'cancelled', 'terminated') AND intake_id NOT LIKE 'drill-%'
   AND (breached OR contingency OR path = 'crisis')
 ORDER BY contingency DESC, breached DESC, received_at, case_id LIMIT $1"""
 

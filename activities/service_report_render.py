@@ -45,8 +45,10 @@ def summarise(data: ServiceReportData) -> str:
         return (f"No cases were reported between {_day(data.since)} and {_day(data.until)}: this report is empty. "
                 f"Open risks and recurring causes below still stand.")
     sat = m.satisfaction.score
+    terminated = f"{m.cases_terminated} terminated outside crisisdesk, " if m.cases_terminated else ""
     return (f"{m.cases_opened} case(s) reported between {_day(data.since)} and {_day(data.until)}: {m.cases_closed} "
-            f"closed, {m.cases_cancelled} cancelled, {m.cases_open} still open; resolution rate {_pct(m.resolution_rate)}. "
+            f"closed, {m.cases_cancelled} cancelled, {terminated}{m.cases_open} still open; "
+            f"resolution rate {_pct(m.resolution_rate)}. "
             f"Deadlines met on time {_pct(m.sla_overall.compliance)} ({m.sla_overall.missed} missed). "
             f"Time to acknowledge median {_hours(m.time_to_acknowledge.median_seconds)}, to resolve median "
             f"{_hours(m.time_to_resolve.median_seconds)}. Satisfaction {_pct(sat.share_satisfied)} of "

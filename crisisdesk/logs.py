@@ -3,10 +3,13 @@
 Personal data and secrets never reach a log line: the `redact` processor masks every key that
 can carry them, whatever the call site passed. No value is longer than `MAX_VALUE` characters either
 (`truncate`): a hostile request's 5,000-character name or 50,000 validation errors cost one short line.
+The token of a link that is its own credential (`/ack/<token>`, the customer's `/c/<token>`) never reaches
+a line either (`hide_link_tokens`, and `LinkTokenFilter` on uvicorn's access log).
 """
 
 import itertools
 import logging
+import re
 import sys
 
 import structlog
@@ -20,6 +23,9 @@ SENSITIVE_KEYS = frozenset({
 
 MAX_VALUE = 300
 PLAIN = (bool, int, float, type(None))
+# A path segment after /ack/ or /c/: the signed token that is the link's whole credential.
+LINK_TOKEN = re.compile(r"(/(?:ack|c)/)[^/\s?#\"']+")
+HIDDEN_TOKEN = "***"  # as `redact` masks a value
 
 
 def _cut(text: str) -> str:
@@ -46,6 +52,31 @@ def truncate(_logger, _method, event_dict: dict) -> dict:
     return event_dict
 
 
+def hide_tokens_in(text: str) -> str:
+    """`/ack/<token>` and `/c/<token>` with the token replaced, wherever they appear in the text."""
+    return LINK_TOKEN.sub(rf"\1{HIDDEN_TOKEN}", text) if "/" in text else text
+
+
+def hide_link_tokens(_logger, _method, event_dict: dict) -> dict:
+    """Every string value (the message too) without a link's token: a path in a request log, an URL in an error."""
+    for key, value in list(event_dict.items()):
+        if isinstance(value, str):
+            event_dict[key] = hide_tokens_in(value)
+    return event_dict
+
+
+class LinkTokenFilter(logging.Filter):
+    """On uvicorn's access logger: the request line's path without a link's token, whatever handler
+    (ours, uvicorn's own, a --log-config) writes the record afterwards."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(hide_tokens_in(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = hide_tokens_in(record.msg)
+        return True
+
+
 def redact(_logger, _method, event_dict: dict) -> dict:
     for key in list(event_dict):
         if key.lower() in SENSITIVE_KEYS:
@@ -70,6 +101,7 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
+        hide_link_tokens,
         truncate,
     ]
     renderer = (
@@ -79,7 +111,7 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, hide_link_tokens, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
         # Not cached: a cached logger keeps the processors of its first use, so a later configure (a
@@ -89,7 +121,7 @@ def configure_logging(log_format: str = "console", level: int = logging.INFO) ->
     # The SDK's own stdlib logging (workflow.logger included) goes through the same renderer.
     handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, truncate, renderer,
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, hide_link_tokens, truncate, renderer,
     ], foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]))
     root = logging.getLogger()
     root.handlers[:] = [handler]

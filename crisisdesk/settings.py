@@ -79,6 +79,9 @@ class Settings(BaseSettings):
                                  description="personal data of a case closed or cancelled longer ago than this is erased")
     retention_cron: str = Field("0 3 * * *", validation_alias="CRISIS_RETENTION_CRON",
                                 description="when the daily crisis-privacy-purge runs (CRISIS_REPORT_TIMEZONE)")
+    case_audit_every: timedelta = Field(
+        timedelta(minutes=15), gt=timedelta(0), validation_alias="CRISIS_CASE_AUDIT_EVERY",
+        description="how often crisis-case-audit looks for cases terminated or reset outside crisisdesk")
     # -- the edges' guards (issue 21) ----------------------------------------------------------
     action_rate: int = Field(
         60, ge=0, validation_alias="CRISIS_ACTION_RATE",

@@ -41,6 +41,9 @@ def what_happened(e: TimelineEvent, channel: bool = False) -> str:
     if e.kind in ("breach", "reminder", "escalated"):
         return {"breach": f"deadline {e.name} BREACHED", "reminder": f"reminder: {e.name} still open",
                 "escalated": f"{e.name} escalated"}[e.kind] + (f"; told {told}" if told else "")
+    if e.kind in ("terminated", "reset"):  # the case audit's record of Temporal's Terminate or Reset
+        asked = f" by {d['temporal_identity']}" if d.get("temporal_identity") else ""
+        return f"{'terminated' if e.kind == 'terminated' else 'reset'} outside crisisdesk, in Temporal{asked}: {d.get('reason', '')}"
     if e.kind == "notification":
         roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
         return f"{e.name} sent to {roles} ({d.get('status', '')})"

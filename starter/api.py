@@ -21,7 +21,7 @@ from fastapi.security import HTTPBearer
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from crisisdesk.logs import configure_logging, log
+from crisisdesk.logs import LinkTokenFilter, configure_logging, log
 from crisisdesk.acting import carrying_acting
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
@@ -290,11 +290,15 @@ _app: FastAPI | None = None
 def serving_logs(settings: Settings) -> None:
     """The API process logs as the worker does (crisisdesk.logs: personal data masked, every value at
     most a few hundred characters), uvicorn's own lines included: a 5,000-character path in the access
-    log is one short line too."""
+    log is one short line too. An acknowledgement link's token (and a customer page's) is its credential:
+    the access log shows `/ack/***`, never the token."""
     configure_logging(settings.log_format)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:], logger.propagate = [], True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, LinkTokenFilter) for f in access.filters):
+        access.addFilter(LinkTokenFilter())
 
 
 def __getattr__(name: str):

@@ -139,7 +139,17 @@ async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, w
         return []  # a person whose entry lists no project or region, with CRISIS_ACCESS_UNSCOPED=none
     if scope is not None:
         where = f"({scope}) AND ({where})" if where else scope
-    return await find_stuck(await _client(settings, client), idle_hours=idle_hours, min_attempts=min_attempts, where=where)
+    client = await _client(settings, client)
+
+    async def find(pool) -> list[StuckCase]:
+        return await find_stuck(client, idle_hours=idle_hours, min_attempts=min_attempts, where=where, pool=pool)
+
+    if settings.database_url is None:
+        return await find(None)
+    try:  # the record tells a terminated case that was open; without PostgreSQL, the run's last stage does
+        return await with_pool(settings, find)
+    except OSError:
+        return await find(None)
 
 
 # --- input ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from activities.db import OUTAGE
 from crisisdesk.acting import acting
 from crisisdesk.location import Place, place_of, same_place
 from crisisdesk.logs import log
+from crisisdesk.models.audit import ENDED_STAGES
 from crisisdesk.models.intake import Intake
 from crisisdesk.names import case_id_for
 from crisisdesk.playbooks import PlaybookError, load_playbook
@@ -32,7 +33,7 @@ from crisisdesk.settings import Settings
 from starter import client as cases
 from starter.client import StartedCase, promise_for
 
-FINAL_STAGES = ["closed", "cancelled"]
+FINAL_STAGES = list(ENDED_STAGES)  # a terminated case takes no new reporters either
 
 
 def normal_location(location: str) -> str:

@@ -4,6 +4,7 @@
     crisis-report-monthly  CRISIS_REPORT_MONTHLY_CRON (the 1st, 07:00)  ServiceReportWorkflow monthly
     crisis-quality-watch   every CRISIS_QUALITY_WATCH_EVERY (1 h)       QualityWatchWorkflow
     crisis-privacy-purge   CRISIS_RETENTION_CRON (daily, 03:00)         PrivacyPurgeWorkflow (CRISIS_RETENTION)
+    crisis-case-audit      every CRISIS_CASE_AUDIT_EVERY (15 min)       CaseAuditWorkflow (terminated or reset cases)
 
 They are ordinary Temporal Schedules: the Web UI's Schedules page lists them, and pausing one there
 survives restarts, because an update keeps the schedule's state (paused, note) as it finds it.
@@ -26,6 +27,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from crisisdesk.logs import log
+from crisisdesk.models.audit import AUDIT_WORKFLOW, SCHEDULE_AUDIT, AuditRequest
 from crisisdesk.models.retention import PURGE_WORKFLOW, SCHEDULE_PURGE, PurgeRequest
 from crisisdesk.models.service import (
     QUALITY_WORKFLOW,
@@ -67,6 +69,12 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             spec=ScheduleSpec(cron_expressions=[settings.retention_cron], time_zone_name=settings.report_timezone),
             policy=catch_up,
             state=ScheduleState(note="retention (crisisdesk): CRISIS_RETENTION after closure; pause here to keep data")),
+        SCHEDULE_AUDIT: Schedule(
+            action=ScheduleActionStartWorkflow(AUDIT_WORKFLOW, AuditRequest(), id=SCHEDULE_AUDIT, task_queue=settings.task_queue,
+                                               static_summary="notice cases terminated or reset outside crisisdesk; tell admins"),
+            spec=ScheduleSpec(intervals=[_interval(settings.case_audit_every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=settings.case_audit_every),
+            state=ScheduleState(note="case audit (crisisdesk): Terminate and Reset from the Web UI; pause here to stop it")),
     }
 
 

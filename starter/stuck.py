@@ -1,17 +1,19 @@
 """Find the cases that are not moving, say why, and what would move them (`crisis stuck`).
 
-Four reasons (the first three are Web UI saved views too, docs/operators.md):
+Five reasons (the first three are Web UI saved views too, docs/operators.md):
 - overdue: a deadline passed (`CrisisNextDeadline < now`) and nobody recorded the step that meets it;
 - idle: nothing happened on the case for N hours;
 - failing: an activity keeps retrying, or the workflow task itself fails (code that needs a fix);
-- unrecorded: the case runs, but its record in PostgreSQL is behind (an outage, most likely).
+- unrecorded: the case runs, but its record in PostgreSQL is behind (an outage, most likely);
+- terminated outside crisisdesk: Temporal ended the case (the Web UI's Terminate) while its record says it
+  is open, or says `terminated` (the case audit marked it): nothing moves it until someone resumes it.
 Each row's advice names the real cause where it can be told: bad data on a record, an outage, no
 worker polling the case's task queue, or code that needs a fix.
 """
 
 import asyncio
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import TaskQueueType
@@ -19,7 +21,10 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecution
 
+from activities.closed_outside import how_it_ended, terminated_runs
 from crisisdesk.lifecycle import meets
+from crisisdesk.logs import log
+from crisisdesk.models.audit import NO_REASON, RESET, SCHEDULE_AUDIT, TERMINATED
 from crisisdesk.models.case import CaseStatus
 from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps
 from crisisdesk.names import SA_NEXT_DEADLINE, SA_STAGE, WORKFLOW_TYPE
@@ -28,6 +33,8 @@ from starter.client import CrisisClientError, status
 MAX_CASES = 1000
 CONCURRENCY = 16
 QUERY_TIMEOUT = timedelta(seconds=5)  # a case whose worker is gone is still listed, from its search attributes
+OUTSIDE = "terminated outside crisisdesk"
+FINAL = ("closed", "cancelled")  # a case the record (or, without it, the run's stage) says ended on crisisdesk's terms
 
 
 # What a failure's message says about its cause, said before where to look.
@@ -49,7 +56,7 @@ ACTIVITY_HINTS = (
 
 class StuckCase(BaseModel):
     case_id: str
-    reason: Literal["overdue", "idle", "failing", "unrecorded"]
+    reason: Literal["overdue", "idle", "failing", "unrecorded", "terminated outside crisisdesk"]
     why: str
     unstick: str
     stage: str | None = None
@@ -183,11 +190,59 @@ async def _overdue_follow_ups(client: Client, now: datetime, where: str | None, 
     return rows
 
 
+async def _recorded_stages(pool: Any, case_ids: list[str]) -> dict[str, str] | None:
+    """Each case's stage as PostgreSQL's record says it; None when there is no record to ask."""
+    if pool is None or not case_ids:
+        return None
+    try:
+        rows = await pool.fetch("SELECT case_id, stage FROM cases WHERE case_id = ANY($1::text[])", case_ids)
+    except Exception as err:  # PostgreSQL down: the runs' own stages say it instead
+        log.warning("case records unavailable; judging terminated cases by their last stage", error=type(err).__name__)
+        return None
+    return {r["case_id"]: r["stage"] for r in rows}
+
+
+async def _terminated(client: Client, where: str | None, pool: Any) -> list[StuckCase]:
+    """Cases whose last run Temporal terminated (not a Reset, whose new run carries the case) while they were
+    open: the record still says open, or says `terminated` because the audit marked it."""
+    latest: dict[str, WorkflowExecution] = {}
+    for execution in await terminated_runs(client, where):  # oldest first: the last one per case stays
+        latest[execution.id] = execution
+    stages = await _recorded_stages(pool, list(latest))
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def examine(execution: WorkflowExecution) -> StuckCase | None:
+        stage = stages.get(execution.id) if stages is not None else execution.typed_search_attributes.get(SA_STAGE)
+        if (stages is not None and stage is None) or stage in FINAL:
+            return None  # never recorded (nothing to correct), or ended on the record
+        async with gate:
+            try:
+                found = await how_it_ended(client, execution)
+            except Exception:
+                return None
+        if found.kind == RESET:
+            return None
+        by = f" by {found.identity}" if found.identity else ""
+        why = f"Temporal's Terminate at {_rfc3339(found.closed_at)}{by}: {found.reason or NO_REASON}"
+        if stage == TERMINATED:
+            why += "; the case audit recorded it and told the admins"
+        else:
+            why += f"; its record still says {stage or 'open'} ({SCHEDULE_AUDIT} records it and tells the admins)"
+        return StuckCase(case_id=execution.id, reason=OUTSIDE, stage=stage, since=found.closed_at, why=why,
+                         unstick="nothing runs it now: to go on, Reset it in the Web UI to its last workflow task (the "
+                                 "case resumes where it stopped), or open a new case; only the head ends a case, with `cancel`")
+
+    rows = await asyncio.gather(*(examine(e) for e in latest.values()))
+    return [row for row in rows if row is not None]
+
+
 async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: int = 3,
                      now: datetime | None = None, where: str | None = None,
-                     query_timeout: timedelta = QUERY_TIMEOUT, unrecorded_minutes: float = 10) -> list[StuckCase]:
+                     query_timeout: timedelta = QUERY_TIMEOUT, unrecorded_minutes: float = 10,
+                     pool: Any = None) -> list[StuckCase]:
     """Every running case that is overdue, idle for `idle_hours`, failing `min_attempts` times, or whose
-    record has lagged for `unrecorded_minutes`.
+    record has lagged for `unrecorded_minutes`; and every case terminated outside crisisdesk while open
+    (by PostgreSQL's record when `pool` is given, by the run's last stage otherwise).
 
     `where` narrows the search with more visibility query, e.g. `CrisisProject = 'P-7'`.
     """
@@ -224,5 +279,6 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
 
     found = [row for rows in await asyncio.gather(*(examine(e) for e in running)) for row in rows]
     found += await _overdue_follow_ups(client, now, where, query_timeout)
-    order = {"failing": 0, "overdue": 1, "unrecorded": 2, "idle": 3}
+    found += await _terminated(client, where, pool)
+    order = {OUTSIDE: 0, "failing": 1, "overdue": 2, "unrecorded": 3, "idle": 4}
     return sorted(found, key=lambda r: (order[r.reason], r.since or now, r.case_id))

@@ -36,6 +36,7 @@ from starter.readiness import (
     unwritable_file_stores,
 )
 from workflows.case import CrisisWorkflow
+from workflows.case_audit import CaseAuditWorkflow
 from workflows.follow_ups import FollowUpWorkflow
 from workflows.retention import PrivacyPurgeWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
@@ -69,7 +70,8 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow, PrivacyPurgeWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow, PrivacyPurgeWorkflow,
+                   CaseAuditWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         build_id=build_id(),

@@ -106,10 +106,14 @@ async def test_team_roster_channels_escalation_and_an_acknowledgement_link(tempo
         assert "13811110003" not in str(await case.timeline())  # channels on the timeline, never addresses
         assert doubles.rejected == []  # every request had the vendor's shape and signature
 
-        # bo acknowledges from the link in the DingTalk message: the escalation stops.
+        # bo opens the link in the DingTalk message (a page, nothing changes) and presses its button:
+        # the escalation stops.
         text = doubles.to("13811110003")[-1].text
         token = re.search(r"http://desk\.test/ack/(\S+)", text).group(1)
-        acked = await http.get(f"/ack/{token}")
+        page = await http.get(f"/ack/{token}", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "escalation sent" in page.text and bo in page.text, page.text
+        assert (await case.status()).stage == Stage.alerting
+        acked = await http.post(f"/ack/{token}")
         assert acked.status_code == 200, acked.text
         status = await case.status()
         assert status.stage != Stage.alerting and "alert_acknowledgement" not in {d.name for d in status.deadlines}
@@ -121,7 +125,8 @@ async def test_team_roster_channels_escalation_and_an_acknowledgement_link(tempo
         forged = await http.get(f"/ack/{token[:-2]}xx")
         assert forged.status_code == 403 and "signature does not match" in forged.json()["detail"]
         expired = make_token(ACK_SECRET, bo, case_id, datetime.now(timezone.utc) - timedelta(seconds=1), "old")
-        gone = await http.get(f"/ack/{expired}")
+        assert (await http.get(f"/ack/{expired}")).status_code == 410  # said, not recorded: a GET changes nothing
+        gone = await http.post(f"/ack/{expired}")
         assert gone.status_code == 410 and gone.json()["reason"] == "expired"
         refusals = await eventually(lambda: case.events("rejected"), lambda found: len(found) >= 2)
         assert {e.detail.get("via") for e in refusals} == {"link"}

@@ -7,6 +7,7 @@ import uuid
 
 from typer.testing import CliRunner
 
+from crisisdesk.models.audit import SCHEDULE_AUDIT
 from crisisdesk.models.retention import SCHEDULE_PURGE, PurgeResult
 from crisisdesk.models.service import SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_WEEKLY
 from crisisdesk.scrub import Scrubber
@@ -75,7 +76,7 @@ async def test_the_daily_schedule_purges_past_retention_and_leaves_a_held_case_w
         run = client.get_workflow_handle(fired.info.recent_actions[0].action.workflow_id, result_type=PurgeResult)
         result = await run.result()
     finally:
-        for schedule_id in (SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE):
+        for schedule_id in (SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE, SCHEDULE_AUDIT):
             await client.get_schedule_handle(schedule_id).delete()
     assert result.cases >= 1 and result.scrubbed_phone >= 2 and result.scrubbed_name >= 1
     assert any(held.id in hold and "court order 17/2026" in hold for hold in result.held)

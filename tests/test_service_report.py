@@ -20,6 +20,7 @@ from temporalio.client import Client
 from activities.notify import Notifier
 from activities.quality import QualityWatch
 from activities.service_reports import ServiceReports
+from crisisdesk.models.audit import SCHEDULE_AUDIT
 from crisisdesk.models.retention import SCHEDULE_PURGE
 from crisisdesk.models.service import (
     QUALITY_WORKFLOW,
@@ -91,7 +92,7 @@ async def test_weekly_schedule_fires_and_its_report_arrives_with_charts(open_cas
     await settled(cases, pool)
 
     first = await ensure_schedules(client, settings)
-    assert set(first) == {SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE}
+    assert set(first) == {SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE, SCHEDULE_AUDIT}
     # Any number of workers may start at once: creating again is updating, never an error or a second schedule.
     again = await asyncio.gather(ensure_schedules(client, settings), ensure_schedules(client, settings))
     assert all(set(o.values()) == {"updated"} for o in again)
@@ -113,7 +114,7 @@ async def test_weekly_schedule_fires_and_its_report_arrives_with_charts(open_cas
         run = client.get_workflow_handle(action.action.workflow_id, result_type=ServiceReportResult)
         result = await run.result()
     finally:
-        for schedule_id in (SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE):
+        for schedule_id in (SCHEDULE_WEEKLY, SCHEDULE_MONTHLY, SCHEDULE_QUALITY, SCHEDULE_PURGE, SCHEDULE_AUDIT):
             await client.get_schedule_handle(schedule_id).delete()
 
     assert result.delivery == "sent" and not result.empty

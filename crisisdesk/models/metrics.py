@@ -82,6 +82,7 @@ class CaseMetrics(BaseModel):
     cases_opened: int = 0
     cases_closed: int = 0
     cases_cancelled: int = 0
+    cases_terminated: int = 0  # ended in Temporal behind crisisdesk's back (the case audit's `terminated` event)
     cases_resolved: int = 0
     cases_open: int = 0
     resolution_rate: float | None = None  # resolved (confirmed by the customer) / (opened - cancelled)

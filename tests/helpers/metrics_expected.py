@@ -34,7 +34,9 @@ def expected(cases: list[Case]) -> dict:
     stages = [{e.name for e in t if e.kind == "stage"} for _, t in cases]
     out["cases_closed"] = sum("closed" in s for s in stages)
     out["cases_cancelled"] = sum("cancelled" in s for s in stages)
-    out["cases_open"] = sum(not ({"closed", "cancelled"} & s) for s in stages)
+    ended = [any(e.kind == "terminated" for e in t) for _, t in cases]
+    out["cases_terminated"] = sum(t and not ({"closed", "cancelled"} & s) for s, t in zip(stages, ended))
+    out["cases_open"] = sum(not ({"closed", "cancelled"} & s) and not t for s, t in zip(stages, ended))
     durations = {}
     for field, name in (("time_to_acknowledge", "acknowledgement"), ("time_to_first_response", "response"),
                         ("time_to_resolve", "resolution")):

@@ -148,3 +148,11 @@ def worker_process(log: Path, **env: str) -> Process:
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "json", **env,
                    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     return Process([sys.executable, str(ROOT / "worker.py")], log, environment)
+
+
+def api_process(log: Path, port: int, **env: str) -> Process:
+    """`python -m uvicorn starter.api:app`, as `crisis dev`, compose and Kubernetes run the API."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "console", **env,
+                   "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    return Process([sys.executable, "-m", "uvicorn", "starter.api:app", "--host", "127.0.0.1", "--port", str(port)],
+                   log, environment)
