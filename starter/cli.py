@@ -330,9 +330,6 @@ def main() -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
-    main()
-
 
 @app.command()
 def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON (see drills/); several share one stack"),
@@ -377,5 +374,11 @@ app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
+from starter.commands import upgrade as upgrade_command  # noqa: E402
+app.command("upgrade-check")(upgrade_command.upgrade_check)
 from starter.commands import oncall as oncall_command  # noqa: E402
 app.add_typer(oncall_command.app, name="oncall"); users_command.app.command("contact")(oncall_command.contact)
+
+
+if __name__ == "__main__":  # last: `python -m starter.cli` must see every command registered above
+    main()
