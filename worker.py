@@ -25,6 +25,7 @@ from starter.readiness import (
     missing_search_attributes,
     unwritable_file_stores,
 )
+from workflows.backup import BackupWorkflow
 from workflows.case import CrisisWorkflow
 from workflows.follow_ups import FollowUpWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
@@ -37,7 +38,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow],
+        workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow, BackupWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         build_id=build_id(),

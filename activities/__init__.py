@@ -7,6 +7,7 @@ idempotent on the key it carries, so Temporal may retry it freely.
 
 import asyncpg
 
+from activities.backup import StackBackups
 from activities.directory import DirectoryCheck
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
@@ -36,6 +37,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     directory = DirectoryCheck(pool, settings)
     quality = QualityWatch(pool, settings, notifier)
     service_reports = ServiceReports(pool, settings, notifier)
+    backups = StackBackups(settings)
     return [
         records.open_case,
         records.record_timeline,
@@ -51,4 +53,5 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         quality.watch_quality,
         service_reports.write_service_report,
         service_reports.send_service_report,
+        backups.take_stack_backup,
     ]

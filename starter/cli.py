@@ -374,7 +374,9 @@ app.add_typer(playbook_command.app, name="playbook")
 app.add_typer(users_command.app, name="users")
 app.add_typer(projects_command.app, name="projects")
 app.add_typer(privacy_command.app, name="privacy")
-from starter.commands import upgrade as upgrade_command  # noqa: E402
+from starter.commands import backup as backup_command, upgrade as upgrade_command  # noqa: E402
+app.command("backup")(backup_command.backup)
+app.command("restore")(backup_command.restore)
 app.command("upgrade-check")(upgrade_command.upgrade_check)
 from starter.commands import oncall as oncall_command  # noqa: E402
 app.add_typer(oncall_command.app, name="oncall"); users_command.app.command("contact")(oncall_command.contact)
