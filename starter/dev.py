@@ -37,7 +37,7 @@ from crisisdesk.logs import configure_logging, log
 from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
 from starter.codec_server import ORIGINS_ENV, PREFIX as CODEC_PREFIX, cors_origins
 from starter.discovery import STACK_FILE_ENV, remove_stack, stack_file, write_stack
-from starter.local_key import LocalKeyError, ensure_local_key
+from starter.local_key import LocalKeyError, ensure_local_key, local_key_left_out
 from starter.stack import (
     Child, StackError, check_ports, log_tail, mask_dsn, postgres_pid, process_alive, restart_postgres, start_postgres, stop_all,
     stop_postgres, temporal_binary,
@@ -161,6 +161,9 @@ class DevStack:
             except LocalKeyError as err:
                 raise StackError(str(err)) from None
             log.info("local encryption key " + ("created" if created else "in use"), file=str(self.key_file))
+        elif local_key_left_out(self.data_dir, self.key):
+            log.warning("CRISIS_ENCRYPTION_KEY is set, so the data directory's own key is not used: cases it sealed "
+                        "need it in the ring (CRISIS_ENCRYPTION_KEY=NEW,OLD)", file=str(self.data_dir / "encryption.key"))
 
     async def _start(self) -> None:
         log.info("starting temporal dev server", temporal=self.temporal_address, ui=self.ui_url, db=str(self.data_dir / "temporal.db"))

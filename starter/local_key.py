@@ -55,3 +55,16 @@ def read_local_key(path: Path) -> str | None:
         key = path.read_text(encoding="ascii").strip()
         return key or None
     return None
+
+
+def local_key_left_out(data_dir: Path, ring: str) -> bool:
+    """A key file is in the data dir, but the key ring given instead lacks it (cases it sealed go unread)."""
+    key = read_local_key(key_path(data_dir))
+    if key is None:
+        return False
+    from crisisdesk.codec import EncryptionCodec, EncryptionKeyError
+
+    try:
+        return EncryptionCodec(key).encrypting_key_id not in EncryptionCodec(ring).key_ids
+    except EncryptionKeyError:
+        return False
