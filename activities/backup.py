@@ -64,11 +64,10 @@ class StackLayout:
     @classmethod
     def from_stack(cls, info: dict[str, Any] | None, where: str) -> "StackLayout":
         try:
-            assert info is not None
             return cls(temporal_db=Path(info["temporal_db"]), database_url=str(info["database_url"]),
                        evidence_dir=Path(info["evidence_dir"]), report_dir=Path(info["report_dir"]),
                        key_file=Path(info["key_file"]) if info.get("key_file") else None)
-        except (AssertionError, KeyError, TypeError):
+        except (KeyError, TypeError):  # no file (None), or one from before crisis dev described its data
             raise NoStackToBackUp(f"no running `crisis dev` described in {where}: `crisis backup` copies the embedded "
                                   "stack while it runs (start it with `make run`); a production cluster is backed up "
                                   "as docs/deploy.md says") from None
