@@ -8,6 +8,7 @@ idempotent on the key it carries, so Temporal may retry it freely.
 import asyncpg
 
 from activities.case_audit import CaseAudit
+from activities.backup import StackBackups
 from activities.directory import DirectoryCheck
 from activities.evidence import EvidenceStore, read_evidence
 from activities.knowledge import Knowledge, search_knowledge
@@ -40,6 +41,7 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
     service_reports = ServiceReports(pool, settings, notifier)
     retention = Retention(pool, settings)
     audit = CaseAudit(pool, settings, notifier)
+    backups = StackBackups(settings)
     return [
         records.open_case,
         records.record_timeline,
@@ -57,4 +59,5 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         service_reports.send_service_report,
         retention.purge_expired,
         audit.audit_cases,
+        backups.take_stack_backup,
     ]

@@ -132,6 +132,17 @@ class Settings(BaseSettings):
         timedelta(seconds=10), ge=timedelta(0), validation_alias="CRISIS_WORKER_SHUTDOWN_GRACE",
         description="how long a stopping worker lets running activities finish before cancelling them")
 
+    # -- the embedded stack (issue 29): where `crisis dev` describes itself, and its daily backup -----
+    stack_file: Path | None = Field(
+        None, validation_alias="CRISIS_STACK_FILE",
+        description="the running `crisis dev`'s stack.json (commands default to .data/stack.json)")
+    backup_dir: Path | None = Field(None, validation_alias="CRISIS_BACKUP_DIR",
+                                    description="set: a daily backup of the embedded stack goes here; unset: none")
+    backup_keep: int = Field(7, ge=1, validation_alias="CRISIS_BACKUP_KEEP",
+                             description="how many daily backup files to keep")
+    backup_cron: str = Field("0 3 * * *", validation_alias="CRISIS_BACKUP_CRON",
+                             description="when the daily backup runs (in CRISIS_REPORT_TIMEZONE)")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:

@@ -36,6 +36,7 @@ from crisisdesk.playbooks import PlaybookError
 from crisisdesk.settings import Settings, get_settings
 from starter import client as cases
 from starter.evidence_intake import EvidenceTooLarge
+from starter.discovery import stack_parts
 from starter.pools import LoopPools
 from starter.routes.actions import actions_router
 from starter.routes.metrics import metrics_router
@@ -50,6 +51,7 @@ from starter.client import (
 )
 
 MAX_BODY = 1024 * 1024
+RETRY_AFTER = "5"  # seconds: a restarting part of the embedded stack is back in about that
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 HEALTH_TIMEOUT = 3.0
 
@@ -200,13 +202,21 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             response = _error(503, str(err))
             response.headers["Retry-After"] = "1"
             return response
-        return _error(503, str(err))
+        response = _error(503, str(err))  # Temporal unreachable: worth asking again too
+        if isinstance(err, TemporalUnavailable):
+            response.headers["Retry-After"] = RETRY_AFTER
+        return response
 
     @app.post("/intakes", status_code=201, response_model=StartedCase, dependencies=secured,
               responses={200: {"model": StartedCase, "description": "the same intake again: the same case"}})
     async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
         """Open the case for a reported problem; answers the case id and the promised response time.
-        The same problem as an open case (project, category, location) joins it: `joined`, `200`."""
+        The same problem as an open case (project, category, location) joins it: `joined`, `200`.
+        `503` with `Retry-After` while a part of the embedded stack that opens cases is restarting."""
+        if (down := stack_down()) is not None:
+            response = _error(503, down)
+            response.headers["Retry-After"] = RETRY_AFTER
+            return response
         try:
             joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
             if joined is not None:
@@ -250,13 +260,32 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 when Temporal and PostgreSQL answer; 503 naming what is down."""
+        """200 when Temporal and PostgreSQL answer; 503 naming what is down. Under `crisis dev`, also each
+        part's state and restarts (`parts`), and 503 while one of them is not running."""
         temporal, postgres = await asyncio.gather(_temporal_ok(get_client), _postgres_ok(settings))
-        body = {"temporal": temporal, "postgres": postgres}
+        body: dict[str, Any] = {"temporal": temporal, "postgres": postgres}
         healthy = temporal == "ok" and postgres in ("ok", "not configured")
+        if (parts := stack_parts()) is not None:
+            body["parts"] = {key: {"state": part.get("state"), "restarts": part.get("restarts", 0)}
+                             for key, part in parts.items()}
+            healthy = healthy and all(part.get("state") == "running" for part in parts.values())
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app
+
+
+# The parts of the embedded stack an intake needs: the server keeps the case, the worker opens it.
+INTAKE_NEEDS = {"temporal": "the Temporal server", "worker": "the worker", "postgres": "PostgreSQL"}
+
+
+def stack_down() -> str | None:
+    """Under `crisis dev`: why an intake cannot be taken now (a part it needs is restarting), else None."""
+    parts = stack_parts() or {}
+    for key, what in INTAKE_NEEDS.items():
+        state = (parts.get(key) or {}).get("state", "running")
+        if state != "running":
+            return f"{what} is {state} (restarted by crisis dev): send the intake again in a few seconds"
+    return None
 
 
 async def _temporal_ok(get_client) -> str:

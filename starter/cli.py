@@ -25,6 +25,7 @@ from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
 from starter import client as cases
 from starter.client import ActionInvalid, CaseNotFound, StartedCase, TemporalUnavailable
+from starter.commands import backup as backup_command, upgrade as upgrade_command
 from starter.commands import case as case_command, engines as engines_command, evidence as evidence_command
 from starter.commands import metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
 from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
@@ -299,9 +300,6 @@ def main() -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
-    main()
-
 
 @app.command()
 def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON (see drills/); several share one stack"),
@@ -350,3 +348,10 @@ app.add_typer(case_command.app, name="case")
 app.add_typer(evidence_command.app, name="evidence")
 app.add_typer(oncall_command.app, name="oncall")
 users_command.app.command("contact")(oncall_command.contact)
+app.command("backup")(backup_command.backup)
+app.command("restore")(backup_command.restore)
+app.command("upgrade-check")(upgrade_command.upgrade_check)
+
+
+if __name__ == "__main__":  # last: `python -m starter.cli` must see every command registered above
+    main()

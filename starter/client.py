@@ -43,6 +43,8 @@ from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
 from starter.bodies import ACTION_NAME, excerpt
 
+# The message of a failure whose message the encrypting converter moved into its encoded attributes.
+ENCODED_FAILURE = "Encoded failure"
 # How long a caller waits for a worker to answer before being told the case is not being served.
 ANSWER_TIMEOUT = timedelta(seconds=30)
 
@@ -391,6 +393,9 @@ async def _query(client: Client, case_id: str, name: str, result_type: Any, time
             raise _no_answer(case_id, timeout) from None
         raise _unavailable(err) from err
     except WorkflowQueryFailedError as err:
+        if err.message == ENCODED_FAILURE:  # sealed: the reason travels encrypted, and a query answers no payload
+            raise CaseUnavailable(f"case {case_id} could not answer {name!r} yet (the reason is encrypted; a case "
+                                  "that is opening answers in a moment)") from None
         raise CaseUnavailable(f"case {case_id} could not answer {name!r}: {err.message}") from None
     except asyncio.TimeoutError:
         raise _no_answer(case_id, timeout) from None

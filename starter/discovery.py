@@ -4,14 +4,23 @@
 
     {"pid": 4711, "temporal_address": "127.0.0.1:7233", "namespace": "default", "task_queue": "crisis",
      "database_url": "postgresql://postgres:@/postgres?host=/abs/.data/pg", "api_url": "http://127.0.0.1:8000",
-     "ui_url": "http://127.0.0.1:8233", "codec_url": "http://127.0.0.1:8000/codec" | null, "encrypted": false}
+     "ui_url": "http://127.0.0.1:8233", "codec_url": "http://127.0.0.1:8000/codec" | null, "encrypted": true,
+     "data_dir": "/abs/.data", "key_file": "/abs/.data/encryption.key" | null, "temporal_db": "/abs/.data/temporal.db",
+     "evidence_dir": "/abs/.data/evidence", "report_dir": "/abs/.data/reports",
+     "parts": {"worker": {"state": "running", "pid": 4720, "restarts": 1, "since": "2026-…Z"}, …}}
+
+`parts` is rewritten whenever a part changes state (`starting`, `running`, `restarting`, `failed`):
+the intake API of the stack reads it (its `CRISIS_STACK_FILE`) for `/healthz` and to answer intakes
+503 while the worker or the server is down.
 
 A command run from the project directory reads `.data/stack.json` (or the file `CRISIS_STACK_FILE`
 names) and fills in each environment variable that is unset, so `crisis report` and `crisis kb
 search` work after `make run` without exporting anything. A variable that is set always wins; a
 file whose `crisis dev` is gone (its pid no longer runs) is ignored. The file holds no secret: the
 embedded PostgreSQL listens on a unix socket only and has no password, and the encryption key is
-never written (a command that needs it must be given CRISIS_ENCRYPTION_KEY).
+never written here. A stack sealed with its own key names the key file (`key_file`, mode 0600, see
+starter/local_key.py); a command with CRISIS_ENCRYPTION_KEY unset reads the key from there. A stack
+given CRISIS_ENCRYPTION_KEY names no key file: its commands must be given the key too.
 """
 
 import contextlib
@@ -23,6 +32,7 @@ from typing import Any
 
 STACK_FILE_ENV = "CRISIS_STACK_FILE"
 DEFAULT_STACK_FILE = Path(".data") / "stack.json"
+KEY_ENV = "CRISIS_ENCRYPTION_KEY"
 # stack.json key -> the environment variable a command reads
 ENV_OF = {
     "temporal_address": "TEMPORAL_ADDRESS",
@@ -88,4 +98,19 @@ def apply_stack(environ: MutableMapping[str, str] | None = None, path: Path | No
         value = info.get(key)
         if value and not environ.get(var):
             environ[var] = str(value)
+    if info.get("key_file") and environ.get(KEY_ENV) is None:
+        from starter.local_key import read_local_key
+
+        if (key := read_local_key(Path(info["key_file"]))) is not None:
+            environ[KEY_ENV] = key
     return info
+
+
+def stack_parts(environ: MutableMapping[str, str] | None = None) -> dict[str, dict[str, Any]] | None:
+    """The parts of the `crisis dev` this process belongs to (its CRISIS_STACK_FILE), or None outside one."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(STACK_FILE_ENV):
+        return None
+    info = read_stack(Path(environ[STACK_FILE_ENV]))
+    parts = info.get("parts") if info else None
+    return parts if isinstance(parts, dict) else None

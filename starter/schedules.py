@@ -5,6 +5,9 @@
     crisis-quality-watch   every CRISIS_QUALITY_WATCH_EVERY (1 h)       QualityWatchWorkflow
     crisis-privacy-purge   CRISIS_RETENTION_CRON (daily, 03:00)         PrivacyPurgeWorkflow (CRISIS_RETENTION)
     crisis-case-audit      every CRISIS_CASE_AUDIT_EVERY (15 min)       CaseAuditWorkflow (terminated or reset cases)
+    crisis-backup-daily    CRISIS_BACKUP_CRON (03:00), only with CRISIS_BACKUP_DIR   BackupWorkflow
+
+The backup schedule exists only while CRISIS_BACKUP_DIR is set: a worker started without it deletes it.
 
 They are ordinary Temporal Schedules: the Web UI's Schedules page lists them, and pausing one there
 survives restarts, because an update keeps the schedule's state (paused, note) as it finds it.
@@ -24,11 +27,12 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from crisisdesk.logs import log
 from crisisdesk.models.audit import AUDIT_WORKFLOW, SCHEDULE_AUDIT, AuditRequest
 from crisisdesk.models.retention import PURGE_WORKFLOW, SCHEDULE_PURGE, PurgeRequest
+from crisisdesk.models.backup import BACKUP_WORKFLOW, SCHEDULE_BACKUP, BackupRequest
 from crisisdesk.models.service import (
     QUALITY_WORKFLOW,
     REPORT_WORKFLOW,
@@ -53,7 +57,7 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             policy=catch_up,
             state=ScheduleState(note=f"{period} service report (crisisdesk); pause here to stop it"))
 
-    return {
+    wanted = {
         SCHEDULE_WEEKLY: report("weekly", settings.report_weekly_cron, SCHEDULE_WEEKLY),
         SCHEDULE_MONTHLY: report("monthly", settings.report_monthly_cron, SCHEDULE_MONTHLY),
         SCHEDULE_QUALITY: Schedule(
@@ -76,6 +80,15 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=settings.case_audit_every),
             state=ScheduleState(note="case audit (crisisdesk): Terminate and Reset from the Web UI; pause here to stop it")),
     }
+    if settings.backup_dir is not None:
+        request = BackupRequest(directory=str(settings.backup_dir.expanduser().resolve()), keep=settings.backup_keep)
+        wanted[SCHEDULE_BACKUP] = Schedule(
+            action=ScheduleActionStartWorkflow(BACKUP_WORKFLOW, request, id=SCHEDULE_BACKUP, task_queue=settings.task_queue,
+                                               static_summary=f"daily backup of the stack into {request.directory}"),
+            spec=ScheduleSpec(cron_expressions=[settings.backup_cron], time_zone_name=settings.report_timezone),
+            policy=catch_up,
+            state=ScheduleState(note=f"daily backup (crisisdesk), keeps {request.keep}; unset CRISIS_BACKUP_DIR to remove"))
+    return wanted
 
 
 def _interval(every: timedelta):
@@ -113,5 +126,17 @@ async def ensure_schedules(client: Client, settings: Settings) -> dict[str, str]
                 if attempt == 2:
                     raise
         outcome[schedule_id] = "updated"
+    if settings.backup_dir is None and await _delete_if_present(client, SCHEDULE_BACKUP):
+        outcome[SCHEDULE_BACKUP] = "deleted"  # CRISIS_BACKUP_DIR was unset since it was created
     log.info("schedules ready", **{k.replace("-", "_"): v for k, v in outcome.items()})
     return outcome
+
+
+async def _delete_if_present(client: Client, schedule_id: str) -> bool:
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+        return True
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise

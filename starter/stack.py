@@ -148,6 +148,38 @@ def stop_postgres(server) -> None:
         server.stop()
 
 
+def restart_postgres(server, wait: float = 10.0) -> None:
+    """Start the server of a handle again on its data after it died (PostgreSQL recovers from its WAL).
+    pgserver keeps one handle per data directory and starts a server only when it makes one, so this
+    asks the handle itself, under pgserver's own lock. A killed postmaster stays a zombie until init
+    reaps it, and pgserver takes a zombie for a running server: wait for it to go first."""
+    old = postgres_pid(server.pgdata)
+    deadline = time.monotonic() + wait
+    while old is not None and Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with server._lock:
+        server.ensure_postgres_running()
+
+
+def process_alive(pid: int | None) -> bool:
+    """The process runs (a zombie waiting to be reaped does not count)."""
+    if pid is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        if not Path("/proc").exists():  # no procfs: ask the kernel
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+            return True
+        return False
+    return state not in ("Z", "X")
+
+
 def postgres_pid(data_dir: Path) -> int | None:
     """The postmaster's pid from `postmaster.pid`, or None when no server has the directory."""
     with contextlib.suppress(OSError, ValueError, IndexError):
@@ -253,9 +285,13 @@ class Child:
         return self.popen.wait()
 
     def log_tail(self, lines: int = 15) -> str:
-        if not self.log_path or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log_path, lines) if self.log_path else ""
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def stop_all(children: list[Child], timeout: float) -> None:

@@ -7,26 +7,19 @@ tests use it); `main` is the process. worker.py at the project's root only calls
 """
 
 import asyncio
-import functools
-import hashlib
 import os
 import signal
 import sys
-from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import (
-    SandboxedWorkflowRunner,
-    SandboxRestrictions,
-)
 
 from crisisdesk.acting import ActingWorkerInterceptor
+from crisisdesk.code import build_id, workflow_runner
 from crisisdesk.logs import configure_logging, log
-from crisisdesk.sandbox import ContextFreeRunner
 from crisisdesk.settings import Settings, get_settings
 from starter.client import TemporalUnavailable, connect
 from starter.readiness import (
@@ -35,33 +28,12 @@ from starter.readiness import (
     missing_search_attributes,
     unwritable_file_stores,
 )
+from workflows.backup import BackupWorkflow
 from workflows.case import CrisisWorkflow
 from workflows.case_audit import CaseAuditWorkflow
 from workflows.follow_ups import FollowUpWorkflow
 from workflows.retention import PrivacyPurgeWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
-
-# Pure, deterministic modules the workflow imports: load them once, not per workflow run.
-PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
-
-
-def workflow_runner() -> ContextFreeRunner:
-    """The sandbox the worker and the replay tests share (crisisdesk.sandbox says what it leaves out)."""
-    return ContextFreeRunner(SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)))
-
-
-@functools.cache
-def build_id() -> str:
-    """Names the workflow code this worker runs, in every workflow task it completes. The code of the
-    `workflows` and `crisisdesk` packages, digested once per process (about 2 ms): the SDK's default
-    digests every loaded module, 0.3 s for each worker and replayer built."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for path in sorted([*(root / "workflows").rglob("*.py"), *(root / "crisisdesk").rglob("*.py")]):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return f"crisisdesk-{digest.hexdigest()[:16]}"
-
 
 def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_queue: str | None = None) -> Worker:
     """The one worker factory, used by `python worker.py`, `crisis dev` and the tests."""
@@ -71,7 +43,7 @@ def build_worker(client: Client, settings: Settings, pool: asyncpg.Pool, task_qu
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[CrisisWorkflow, ServiceReportWorkflow, QualityWatchWorkflow, FollowUpWorkflow, PrivacyPurgeWorkflow,
-                   CaseAuditWorkflow],
+                   CaseAuditWorkflow, BackupWorkflow],
         activities=build_activities(pool, settings),
         workflow_runner=workflow_runner(),
         build_id=build_id(),

@@ -183,7 +183,8 @@ async def test_the_dev_stack_runs_a_case_stops_cleanly_and_keeps_it(tmp_path):
             assert ui.status_code == 200
             health = await http.get(f"{dev.api_url}/healthz")
             assert health.status_code == 200, health.text
-            assert health.json() == {"temporal": "ok", "postgres": "ok"}
+            assert health.json() == {"temporal": "ok", "postgres": "ok", "parts": {
+                part: {"state": "running", "restarts": 0} for part in ("temporal", "postgres", "worker", "api")}}
             docs = await http.get(f"{dev.api_url}/docs")
             assert docs.status_code == 200
             created = await http.post(f"{dev.api_url}/intakes", json={

@@ -1,8 +1,9 @@
 """An operator works whole cases in the real Temporal Web UI, in a real (headless) browser.
 
 The stack is the one a user runs: `crisis dev` (Temporal with its Web UI, PostgreSQL, worker, intake
-API), once with payloads in clear and once encrypted (`CRISIS_ENCRYPTION_KEY`; the UI then reads and
-writes every payload through the API's codec endpoint, which `crisis dev` configures).
+API), sealed either way: once as `make run` starts it (no CRISIS_ENCRYPTION_KEY: the data directory's
+own key) and once with CRISIS_ENCRYPTION_KEY, which wins. The UI reads and writes every payload
+through the API's codec endpoint, which `crisis dev` configures.
 
 - An ordinary case: found in the workflow list by a search-attribute query, triaged with *More
   Actions -> Send an Update*; the case sheet (User Metadata -> Current Details) moves on.
@@ -86,35 +87,48 @@ def chromium() -> str:
 
 @dataclass
 class Stack:
-    encrypted: bool
+    sealed: bool  # by default, with the key `crisis dev` made for itself (else CRISIS_ENCRYPTION_KEY)
+    key: str
     data_dir: Path
     info: dict  # stack.json
     client: Client  # with the stack's data converter (and key)
     raw: Client  # no codec: sees what the server stores
 
+    encrypted: bool = True  # always, since `crisis dev` seals by default
+
     @property
     def base(self) -> str:
         return self.info["ui_url"]
 
+    @property
+    def name(self) -> str:
+        return "sealed" if self.sealed else "keyed"
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["plain", "encrypted"])
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sealed", "keyed"])
 async def stack(request, tmp_path_factory) -> AsyncIterator[Stack]:
-    """`crisis dev` on free ports, payloads in clear or encrypted."""
-    encrypted = request.param == "encrypted"
-    env = {"CRISIS_ENCRYPTION_KEY": KEY} if encrypted else {"CRISIS_ENCRYPTION_KEY": None}
+    """`crisis dev` on free ports, sealed by default (its own key) or with CRISIS_ENCRYPTION_KEY."""
+    sealed = request.param == "sealed"
+    env = {"CRISIS_ENCRYPTION_KEY": None} if sealed else {"CRISIS_ENCRYPTION_KEY": KEY}
     dev = DevStackProcess(tmp_path_factory.mktemp(f"ui-{request.param}"), env=env)
     try:
         info = await dev.wait_ready()
         banner = dev.output()
-        if encrypted:  # the banner says the UI decodes through the codec endpoint, for the UI's own port
-            assert info["codec_url"] and info["codec_url"] in banner and "ENCRYPTED" in banner, banner
-            assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
-        else:
-            assert info["codec_url"] is None and "encryption        off" in banner
-        settings = Settings(CRISIS_ENCRYPTION_KEY=KEY) if encrypted else None
-        client = await Client.connect(info["temporal_address"], data_converter=data_converter(settings))
+        # The banner says the UI decodes through the codec endpoint, for the UI's own port.
+        assert info["codec_url"] and info["codec_url"] in banner and "ENCRYPTED" in banner, banner
+        assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
+        key_file = dev.data_dir / "encryption.key"
+        if sealed:  # a key of its own, owner-only, never printed
+            key = dev.local_key
+            assert oct(key_file.stat().st_mode & 0o777) == "0o600" and key not in banner
+            assert info["key_file"] == str(key_file) and f"the local key in {key_file}" in banner
+        else:  # CRISIS_ENCRYPTION_KEY wins: no key file is made or named
+            key = KEY
+            assert not key_file.exists() and info["key_file"] is None and "(CRISIS_ENCRYPTION_KEY)" in banner
+        client = await Client.connect(info["temporal_address"],
+                                      data_converter=data_converter(Settings(CRISIS_ENCRYPTION_KEY=key)))
         raw = await Client.connect(info["temporal_address"])
-        yield Stack(encrypted, dev.data_dir, info, client, raw)
+        yield Stack(sealed, key, dev.data_dir, info, client, raw)
     finally:
         code = dev.stop()
         assert code == 0, f"crisis dev exited {code}:\n{dev.output()[-3000:]}"
@@ -157,7 +171,7 @@ async def start_case(stack: Stack, project: str, **fields) -> WorkflowHandle:
         "roles": {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "technician": "Tech Liu"},
         **fields,
     })
-    settings = Settings(CRISIS_TASK_QUEUE=stack.info["task_queue"], CRISIS_ENCRYPTION_KEY=KEY if stack.encrypted else None)
+    settings = Settings(CRISIS_TASK_QUEUE=stack.info["task_queue"], CRISIS_ENCRYPTION_KEY=stack.key)
     started = await start_case_as_users_do(stack.client, intake, settings)  # static summary and details included
     return stack.client.get_workflow_handle(started.case_id, result_type=CaseStatus)
 
@@ -215,14 +229,14 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
     query = f"CrisisProject = '{project}'"
     # The search attributes are upserted after the case opens: wait for visibility, not for the UI.
     await eventually(lambda: listed(stack.client, query), lambda ids: case.id in ids, timeout=15.0)
-    step = Steps(page, f"ordinary-{'enc' if stack.encrypted else 'plain'}")
+    step = Steps(page, f"ordinary-{stack.name}")
 
     async with step("workflows-filtered-by-project"):
         await page.goto(f"{stack.base}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
         row_link = page.get_by_role("link", name=case.id, exact=True)
         await expect(row_link).to_be_visible()
         await expect(page.get_by_role("link", name=other.id, exact=True)).to_have_count(0)
-        await for_guide(page, "01-workflow-list", not stack.encrypted)
+        await for_guide(page, "01-workflow-list", stack.sealed)
 
     async with step("case-sheet-reported"):
         await row_link.click()
@@ -232,14 +246,14 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
         assert sheet.stage == "reported" and [name for name, _ in sheet.steps] == ["triage"], sheet.text
         assert sheet.person == "Chen CS"
         assert "zhang.san@example.com" not in sheet.text and "Zhang San" not in sheet.text  # no personal data
-        await for_guide(metadata_panels(page), "02-case-sheet-reported", not stack.encrypted)
+        await for_guide(metadata_panels(page), "02-case-sheet-reported", stack.sealed)
 
     async with step("update-dialog-describes-triage"):
         dialog = await open_update_dialog(page)
         await dialog.get_by_test_id("update-select-button").click()
         triage = update_option(dialog, "triage")
         await expect(triage).to_contain_text("Fields:")  # what it does, who may, which fields
-        await for_guide(dialog, "03-update-dialog-names", not stack.encrypted)
+        await for_guide(dialog, "03-update-dialog-names", stack.sealed)
         await triage.click()
         await dialog.get_by_test_id("cancel-modal-button").click()
 
@@ -248,7 +262,7 @@ async def test_an_ordinary_case_is_found_triaged_and_its_sheet_moves_on(stack: S
         sheet = await sheet_after(page, sheet)
         # Urgent: the convened experts propose the solution (rules 3), so convening them comes first.
         assert sheet.stage == "solving" and [n for n, _ in sheet.steps] == ["convene_experts", "solution_proposed"], sheet.text
-        await for_guide(metadata_panels(page), "04-case-sheet-solving", not stack.encrypted)
+        await for_guide(metadata_panels(page), "04-case-sheet-solving", stack.sealed)
 
     after = await status_of(case)
     assert (after.stage, after.severity, after.category, after.path) == ("solving", "urgent", "safety", "ordinary")
@@ -262,7 +276,7 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
     """Only the UI acts: the sheet names the next action, its example and whose turn it is."""
     case = await start_case(stack, f"P-UI-{uuid.uuid4().hex[:4]}")
     await status_of(case)
-    step = Steps(page, f"crisis-{'enc' if stack.encrypted else 'plain'}")
+    step = Steps(page, f"crisis-{stack.name}")
     async with step("case-sheet"):
         sheet = await open_case_sheet(page, stack, case)
     refusals: list[str] = []
@@ -291,7 +305,7 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
             # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
             async with step("refused-example-as-is"):
                 async def picture(dialog) -> None:
-                    await for_guide(dialog, "06-refusal-in-dialog", not stack.encrypted)
+                    await for_guide(dialog, "06-refusal-in-dialog", stack.sealed)
 
                 refusal = await send_update(page, name, example, on_refused=picture)
                 refusals.append(refusal)
@@ -308,12 +322,12 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
         payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
         async with step(f"{sheet.stage}-{name}"):
             if name == "decide_plan":
-                await for_guide(metadata_panels(page), "05-case-sheet-alerting", not stack.encrypted)
+                await for_guide(metadata_panels(page), "05-case-sheet-alerting", stack.sealed)
             assert await send_update(page, name, payload) is None, f"{name} {payload} refused"
             done_here.add(name)
             sheet = await sheet_after(page, sheet)
     assert sheet.stage == "closed", sheet.text
-    await for_guide(metadata_panels(page), "07-case-sheet-closed", not stack.encrypted)
+    await for_guide(metadata_panels(page), "07-case-sheet-closed", stack.sealed)
     final = await case.result()
     assert final.stage == "closed" and final.path == "crisis"
 
@@ -359,13 +373,14 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
 
 
 async def test_crisis_commands_run_in_the_project_directory_find_the_stack(stack: Stack, tmp_path: Path):
-    """No TEMPORAL_ADDRESS or DATABASE_URL: `crisis` reads .data/stack.json; without the key it says so."""
+    """No TEMPORAL_ADDRESS or DATABASE_URL: `crisis` reads .data/stack.json, and the stack's own key through it;
+    a stack given CRISIS_ENCRYPTION_KEY names no key file, and a command without the key says so."""
     case = await start_case(stack, "P-UI-CLI")
     await status_of(case)
     (tmp_path / ".data").symlink_to(stack.data_dir)  # a project directory whose .data is the stack's
     env = {k: v for k, v in os.environ.items()
            if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "CRISIS_STACK_FILE", "CRISIS_ENCRYPTION_KEY")}
-    keyed = {**env, "CRISIS_ENCRYPTION_KEY": KEY} if stack.encrypted else env
+    keyed = env if stack.sealed else {**env, "CRISIS_ENCRYPTION_KEY": KEY}
 
     async def crisis(*args: str, environ: dict = keyed) -> subprocess.CompletedProcess:
         return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "starter.cli", *args], cwd=tmp_path,
@@ -378,7 +393,7 @@ async def test_crisis_commands_run_in_the_project_directory_find_the_stack(stack
     assert "| # | at | what happened |" in report.stdout and " opened: intake by owner |" in report.stdout  # in words
     found = await crisis("kb", "search", "ceiling")
     assert found.returncode == 0, found.stderr
-    if stack.encrypted:
+    if not stack.sealed:
         refused = await crisis("status", case.id, environ=env)
         assert refused.returncode == 2, (refused.stdout, refused.stderr)
         assert "encrypted" in refused.stderr and "CRISIS_ENCRYPTION_KEY is not set" in refused.stderr

@@ -27,14 +27,15 @@ def free_ports(n: int = 3) -> list[int]:
 
 
 class DevStackProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str | None] | None = None, host: str = "127.0.0.1"):
+    def __init__(self, data_dir: Path, env: dict[str, str | None] | None = None, host: str = "127.0.0.1",
+                 args: tuple[str, ...] = ()):
         self.data_dir, self.host = data_dir, host
         temporal, ui, api = free_ports()
         self.ports = {"temporal": temporal, "ui": ui, "api": api}
         data_dir.mkdir(parents=True, exist_ok=True)
         self.out_path = data_dir / "crisis-dev.out"
         argv = [sys.executable, "-m", "starter.cli", "dev", "--data-dir", str(data_dir), "--host", host,
-                "--temporal-port", str(temporal), "--ui-port", str(ui), "--api-port", str(api)]
+                "--temporal-port", str(temporal), "--ui-port", str(ui), "--api-port", str(api), *args]
         full_env = {**os.environ, "LOG_FORMAT": "console", "PYTHONUNBUFFERED": "1"}
         for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "CRISIS_CODEC_CORS_ORIGINS"):  # the stack sets its own
             full_env.pop(name, None)
@@ -52,6 +53,11 @@ class DevStackProcess:
     @property
     def info(self) -> dict:
         return json.loads((self.data_dir / "stack.json").read_text())
+
+    @property
+    def local_key(self) -> str:
+        """The key the stack made for itself (sealed by default), as the `crisis` commands read it."""
+        return (self.data_dir / "encryption.key").read_text().strip()
 
     async def wait_ready(self) -> dict:
         async def probe() -> str:
