@@ -41,7 +41,7 @@ from workflows.retention import PrivacyPurgeWorkflow
 from workflows.service_report import QualityWatchWorkflow, ServiceReportWorkflow
 
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
-PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
+PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "cryptography", "crisisdesk", "workflows")
 
 
 def workflow_runner() -> ContextFreeRunner:
@@ -89,6 +89,9 @@ async def main() -> int:
     configure_logging(settings.log_format)
     from activities.db import create_pool, migrate
 
+    if missing := settings.missing_stamp_key():
+        log.error(missing)
+        return 2
     if unwritable := unwritable_file_stores(settings):
         log.error(f"cannot write the file store: {', '.join(unwritable)}; mount the shared volume or fix its permissions")
         return 2
