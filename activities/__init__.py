@@ -16,6 +16,7 @@ from activities.notify import Notifier
 from activities.quality import QualityWatch
 from activities.privacy import purge_personal_data
 from activities.records import CaseRecords
+from activities.relay import Relay
 from activities.retention import Retention
 from activities.reports import Reports, render_case_report
 from activities.service_reports import ServiceReports
@@ -54,10 +55,12 @@ def build_activities(pool: asyncpg.Pool, settings: Settings) -> list:
         knowledge.save_knowledge,
         knowledge.similar_knowledge,
         directory.check_people,
+        directory.stamp_keys,
         quality.watch_quality,
         service_reports.write_service_report,
         service_reports.send_service_report,
         retention.purge_expired,
         audit.audit_cases,
         backups.take_stack_backup,
+        Relay(settings).tell_case,
     ]

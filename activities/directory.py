@@ -3,7 +3,7 @@
 import asyncpg
 from temporalio import activity
 
-from crisisdesk.models.effects import PeopleCheck, PeopleChecked
+from crisisdesk.models.effects import PeopleCheck, PeopleChecked, StampKeys, StampKeysRequest
 from crisisdesk.models.people import Person
 from crisisdesk.settings import Settings
 
@@ -58,6 +58,21 @@ class DirectoryCheck:
 
     @activity.defn(name="check_people")
     async def check_people(self, req: PeopleCheck) -> PeopleChecked:
+        """Whether the people an action names are active in the directory, and their directory roles (which
+        seats they may hold): with authentication on only; without it anyone may be named."""
         if self.settings.auth == "none":
             return PeopleChecked()
-        return PeopleChecked(unknown=await unknown_people(self.pool, req.names), enforced=True)
+        rows = await self.pool.fetch("SELECT person_id, roles FROM people WHERE person_id = ANY($1) AND disabled_at IS NULL",
+                                     req.names)
+        roles = {r["person_id"]: list(r["roles"]) for r in rows}
+        return PeopleChecked(unknown=[n for n in req.names if n not in roles], enforced=True, roles=roles)
+
+    @activity.defn(name="stamp_keys")
+    async def stamp_keys(self, _req: StampKeysRequest) -> StampKeys:
+        """The public keys identity stamps are verified with, and whether authentication is on."""
+        return stamp_keys(self.settings)
+
+
+def stamp_keys(settings: Settings) -> StampKeys:
+    signer = settings.stamp_signer()
+    return StampKeys(auth_required=settings.auth != "none", keys=signer.public_keys() if signer else {})

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from activities.db import OUTAGE
+from activities.directory import stamp_keys
 from activities.teams import team_for
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -61,7 +62,7 @@ class CaseRecords:
             playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
             problem = f"{err}; the default playbook {playbook.name!r} runs this case"
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
-        opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req))
+        opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req), stamps=stamp_keys(self.settings))
         if req.record_at is not None:
             opened.recorded_seq = await self._record_opening(req, opened)
         return opened

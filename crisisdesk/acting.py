@@ -1,32 +1,39 @@
-"""Who acts, and through which channel: carried beside an action in Temporal headers.
+"""Who acts, and through which channel: vouched for by the edge, carried with the action.
 
 The HTTP API and the CLI know the channel an action came through and, with `CRISIS_AUTH` on, the
 authenticated person; the case only sees what a message carries. Inside `acting(...)`, the client
-interceptor puts both into the headers of every signal, update and start the client sends; the
-worker interceptor reads them back for the case's handlers (`received()`).
+interceptor signs both into the action's JSON object (`crisisdesk.stamps`: a `_stamp` the case
+verifies with the worker's public keys) when it was given the signing key (`carrying_acting(client,
+signer)`, `starter.client.connect`), and puts them into Temporal headers too. Headers are unsigned: the case believes their channel only when
+it runs without authentication, and never their identity.
 
-A message without these headers came from elsewhere: the Web UI, `temporal workflow signal/update`
-or an SDK client. The case then records the channel as `ui-update` / `ui-signal`, and knows nobody's
-identity: who used the Web UI is for the Temporal server's authorizer and its audit log to say.
+A message with neither came from elsewhere: the Web UI (unless its codec endpoint stamped it),
+`temporal workflow signal/update` or an SDK client. The case records the channel as `ui-update` /
+`ui-signal` and knows nobody's identity.
 
 `denied` is the edge's verdict: the API refused the action (say, `by` names someone other than the
 credential), and the case records the attempt as refused with that reason, changing nothing else.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import temporalio.client
 import temporalio.converter
 import temporalio.worker
 from temporalio.api.common.v1 import Payload
 
+import datetime as _dt
+
+from crisisdesk.stamps import StampSigner
+
 HEADER_CHANNEL = "crisis-channel"
 HEADER_IDENTITY = "crisis-identity"
 HEADER_DENIED = "crisis-denied"
-CHANNELS = ("http", "cli", "link", "ui-update", "ui-signal", "intake", "system")
+CHANNELS = ("http", "cli", "link", "ui-update", "ui-signal", "intake", "system", "customer")
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Acting:
     channel: str
     identity: str | None = None
     denied: str | None = None
+    roles: tuple[str, ...] = ()
 
 
 _sending: ContextVar[Acting | None] = ContextVar("crisisdesk_sending", default=None)
@@ -42,11 +50,12 @@ _converter = temporalio.converter.PayloadConverter.default
 
 
 @contextmanager
-def acting(channel: str, identity: str | None = None, denied: str | None = None) -> Iterator[Acting]:
+def acting(channel: str, identity: str | None = None, denied: str | None = None,
+           roles: tuple[str, ...] = ()) -> Iterator[Acting]:
     """Messages sent by a crisisdesk client inside this block carry the channel and identity."""
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
-    token = _sending.set(Acting(channel, identity or None, denied or None))
+    token = _sending.set(Acting(channel, identity or None, denied or None, tuple(roles)))
     try:
         yield _sending.get()
     finally:
@@ -62,7 +71,7 @@ def sending() -> Acting | None:
 def denying(reason: str) -> Iterator[Acting]:
     """Inside `acting(...)` (or on its own, as the system): the edge refuses what it sends now."""
     current = _sending.get() or Acting("system")
-    with acting(current.channel, current.identity, reason) as who:
+    with acting(current.channel, current.identity, reason, current.roles) as who:
         yield who
 
 
@@ -94,16 +103,21 @@ def received() -> Acting | None:
 # -- the client side: every crisisdesk client is built with this interceptor --------------------
 
 class ActingClientInterceptor(temporalio.client.Interceptor):
+    """Every signal and update this client sends inside `acting(...)` carries who acts: signed with
+    `signer` (the edge's CRISIS_STAMP_KEY) when it has one, in unsigned headers always."""
+
+    def __init__(self, signer: StampSigner | None = None) -> None:
+        self.signer = signer
+
     def intercept_client(self, next: temporalio.client.OutboundInterceptor) -> temporalio.client.OutboundInterceptor:
-        return _ActingOutbound(next)
+        return _ActingOutbound(next, self.signer)
 
 
-def carrying_acting(client: temporalio.client.Client) -> temporalio.client.Client:
-    """`client`, or a client on the same connection that sends the channel and identity headers."""
+def carrying_acting(client: temporalio.client.Client, signer: StampSigner | None = None) -> temporalio.client.Client:
+    """A client on the same connection that says who acts (signed with `signer`, when given)."""
     config = client.config()
-    if any(isinstance(i, ActingClientInterceptor) for i in config["interceptors"]):
-        return client
-    config["interceptors"] = [*config["interceptors"], ActingClientInterceptor()]
+    others = [i for i in config["interceptors"] if not isinstance(i, ActingClientInterceptor)]
+    config["interceptors"] = [*others, ActingClientInterceptor(signer)]
     return temporalio.client.Client(**config)
 
 
@@ -112,13 +126,30 @@ def _with_acting(headers: Mapping[str, Payload]) -> Mapping[str, Payload]:
     return {**headers, **to_headers(who)} if who is not None else headers
 
 
+def stamped(args: Sequence[Any], case_id: str, action: str, signer: StampSigner | None) -> Sequence[Any]:
+    """The action's arguments with its JSON object signed for whoever acts now (unchanged outside
+    `acting(...)`, without a signing key, or when the input is not one object)."""
+    who = _sending.get()
+    if who is None or signer is None or len(args) != 1 or not isinstance(args[0], dict):
+        return args
+    channel = "ui" if who.channel.startswith("ui-") else who.channel
+    return [signer.stamp(args[0], person=who.identity, roles=who.roles, channel=channel,
+                          at=_dt.datetime.now(_dt.timezone.utc), case=case_id, action=action, denied=who.denied)]
+
+
 class _ActingOutbound(temporalio.client.OutboundInterceptor):
+    def __init__(self, next: temporalio.client.OutboundInterceptor, signer: StampSigner | None) -> None:
+        super().__init__(next)
+        self.signer = signer
+
     async def signal_workflow(self, input: temporalio.client.SignalWorkflowInput) -> None:
         input.headers = _with_acting(input.headers)
+        input.args = stamped(input.args, input.id, input.signal, self.signer)
         return await super().signal_workflow(input)
 
     async def start_workflow_update(self, input: temporalio.client.StartWorkflowUpdateInput):
         input.headers = _with_acting(input.headers)
+        input.args = stamped(input.args, input.id, input.update, self.signer)
         return await super().start_workflow_update(input)
 
     async def start_workflow(self, input: temporalio.client.StartWorkflowInput):

@@ -15,7 +15,7 @@ from crisisdesk.sandbox import ContextFreeRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 # Pure, deterministic modules the workflow imports: load them once, not per workflow run.
-PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "crisisdesk", "workflows")
+PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "structlog", "cryptography", "crisisdesk", "workflows")
 
 
 def workflow_runner() -> ContextFreeRunner:

@@ -33,8 +33,11 @@ SEATS: dict[str, str] = {
     "reporter": "the reporter (the customer's page)",
     "intake": "intake services",
     "edge": "crisisdesk's API or CLI, for the person it served (not typed by hand)",
-    "anyone": "anyone",
+    "staff": "any member of staff (with authentication on: anyone signed in)",
 }
+# Seats that carry the head's or the spokesperson's authority: with authentication on, an action that
+# names one is taken only with a verified identity equal to its `by` (crisisdesk.stamps).
+AUTHORITY_SEATS = frozenset({"head", "head_only", "spokesperson"})
 
 ANY_STAGE: tuple[Stage, ...] = tuple(s for s in Stage if not s.is_final)
 
@@ -91,13 +94,13 @@ S = Stage
 ACTIONS: dict[str, ActionRow] = {
     # -- 2. triage (004 §四(二), 002 §4.2.2) ---------------------------------------------------------
     "triage": ActionRow(
-        (S.reported,), ("anyone",),
+        (S.reported,), ("cs",),
         "sets severity, category and whether it is a potential crisis; chooses the ordinary or crisis path",
         {"by": "Chen", "severity": "important", "category": "complaint", "potential_crisis": True},
         meets=("acknowledgement",)),
     # -- 3. ordinary path (004 §四) --------------------------------------------------------------------
     "convene_experts": ActionRow(
-        (S.triaged, S.solving), ("anyone",),
+        (S.triaged, S.solving), ("cs", "technician", "head"),
         "convenes the experts who consult on an important or urgent problem; they are told what is expected and by when",
         {"by": "Chen", "experts": ["Dr. Hu", "Eng. Ma"]}, path=Path.ordinary),
     "solution_proposed": ActionRow(
@@ -122,15 +125,15 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Zhang", "summary": "Repair the roof membrane within 3 days", "department": "engineering"},
         path=Path.crisis, meets=("alert_acknowledgement", "acknowledgement"), starts=("first_contact",)),
     "customer_contacted": ActionRow(
-        ANY_STAGE, ("anyone",), "the customer was told the plan; meets the first-contact deadline",
+        ANY_STAGE, ("cs",), "the customer was told the plan; meets the first-contact deadline",
         {"by": "Chen", "channel": "phone"}, offered=(S.contacting,), meets=("first_contact", "response"),
         on_crisis_path=(S.contacting,)),
     "customer_answer": ActionRow(
-        (S.awaiting_answer,), ("anyone",),
+        (S.awaiting_answer,), ("cs",),
         "satisfied: the plan is carried out; not satisfied: the revision deadline starts",
         {"by": "Chen", "satisfied": False, "note": "wants a full repaint"}, starts=("revision",)),
     "revise_plan": ActionRow(
-        (S.revising,), ("anyone",), "proposes a revised plan within the revision deadline; principled or specific",
+        (S.revising,), ("department", "cs"), "proposes a revised plan within the revision deadline; principled or specific",
         {"by": "Chen", "kind": "specific", "summary": "Repair in 2 days instead of 3"},
         meets=("revision",), starts=("revision_approval",)),
     "approve_revision": ActionRow(
@@ -145,36 +148,36 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Zhang", "reason": "a refund instead of a repair changes the plan in principle"},
         offered=(S.revising,), starts=("revision_approval",)),
     "plan_not_adjustable": ActionRow(
-        (S.revising,), ("anyone",), "the plan cannot change; starts the explanation deadline",
+        (S.revising,), ("department", "cs"), "the plan cannot change; starts the explanation deadline",
         {"by": "Chen", "reason": "the membrane warranty forbids it"},
         meets=("revision", "revision_approval"), starts=("explanation",)),
     "explained": ActionRow(
-        (S.explaining,), ("anyone",), "the customer was told why the plan cannot change; did they understand",
+        (S.explaining,), ("cs",), "the customer was told why the plan cannot change; did they understand",
         {"by": "Chen", "understood": True}, meets=("explanation",)),
     # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------------
     "execution_started": ActionRow(
-        (S.executing,), ("anyone",), "the department starts the plan; starts the progress deadline",
+        (S.executing,), ("department", "plan_owner", "technician", "experts"), "the department starts the plan; starts the progress deadline",
         {"by": "Sun", "department": "engineering"}, starts=("progress_update",)),
     "progress_reported": ActionRow(
-        (S.executing,), ("anyone",),
+        (S.executing,), ("cs",),
         "the customer was told how it goes; meets the progress deadline (and the milestone named, if any)",
         {"by": "Chen"}, meets=("progress_update",)),
     "execution_done": ActionRow(
-        (S.executing,), ("anyone",), "the plan is carried out; confirmation with the customer follows",
+        (S.executing,), ("department", "plan_owner", "technician", "experts"), "the plan is carried out; confirmation with the customer follows",
         {"by": "Sun"}, meets=("progress_update",)),
     "resolution_confirmed": ActionRow(
         (S.confirming,), ("cs",), "the customer confirms the resolution; not satisfied sends the case back",
         {"by": "Chen", "satisfied": True}, meets=("resolution", "response")),
     "survey_response": ActionRow(
-        (S.surveying,), ("anyone",), "records the satisfaction survey, scores 1-5",
+        (S.surveying,), ("cs",), "records the satisfaction survey, scores 1-5",
         {"by": "Chen", "score": 4, "timeliness": 4, "effectiveness": 5, "attitude": 4}),
     "review_done": ActionRow(
-        (S.reviewing,), ("anyone",), "post-incident review; adds a knowledge article; closes the case",
+        (S.reviewing,), ("head", "cs"), "post-incident review; adds a knowledge article; closes the case",
         {"by": "Zhang", "cause": "membrane joint", "lessons": "inspect joints at handover",
          "knowledge_title": "Roof leaks at joints", "knowledge_body": "Seal the joints."}),
     # -- at any time: roles, authority, stakeholders, outside parties, evidence, media --------------------
     "assign_role": ActionRow(
-        ANY_STAGE, ("anyone",),
+        ANY_STAGE, ("head_only", "regional_cs"),
         "names a person for a role (head, regional_cs, cs_owner, spokesperson, technician, expert, monitor, "
         "department:<name>)", {"by": "Zhang", "role": "spokesperson", "person": "Liu"}),
     "delegate": ActionRow(
@@ -183,17 +186,17 @@ ACTIONS: dict[str, ActionRow] = {
          "until": "2030-01-03T00:00:00Z", "outside_scope": "phone Zhang at once"}),
     "revoke_delegation": ActionRow(ANY_STAGE, ("head_only",), "ends the delegation", {"by": "Zhang"}),
     "add_stakeholder": ActionRow(
-        ANY_STAGE, ("anyone",), "records an affected customer; personal data is stored apart, never on the timeline",
+        ANY_STAGE, ("on_case",), "records an affected customer; personal data is stored apart, never on the timeline",
         {"by": "Chen", "name": "Owner 3-201", "unit": "3-201", "key_contact": True, "concerns": "leak damage"}),
     "set_position": ActionRow(
-        ANY_STAGE, ("anyone",), "records concerns, both bottom lines, the predicted compromise, options and risks",
+        ANY_STAGE, ("cs",), "records concerns, both bottom lines, the predicted compromise, options and risks",
         {"by": "Chen", "concerns": "compensation", "our_bottom_line": "repair + 1 month fee"}),
     "external_involvement": ActionRow(
-        ANY_STAGE, ("anyone",),
+        ANY_STAGE, ("staff",),
         "media, government, police, regulator, organiser, lawyer or forum is involved; alerts the crisis team at once",
         {"by": "Chen", "party": "media", "level": "provincial", "source": "city evening paper"}),
     "add_evidence": ActionRow(
-        ANY_STAGE, ("anyone",),
+        ANY_STAGE, ("staff",),
         "stores on-site evidence with its SHA-256 and custody record (content_base64 up to the inline limit, or a uri)",
         {"by": "Sun", "kind": "photo", "description": "ceiling stain, bedroom",
          "uri": "file:///srv/uploads/3-201.jpg", "location": "3-201"}),
@@ -204,35 +207,39 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Sun", "watched": ["owner WeChat group", "city forum"], "findings": "no new posts"},
         meets=("monitor_checkin",), starts=("monitor_checkin",)),
     "police_liaison": ActionRow(
-        ANY_STAGE, ("anyone",), "records the arrangements with the police: contact, conditions and channel",
+        ANY_STAGE, ("head", "on_case"), "records the arrangements with the police: contact, conditions and channel",
         {"by": "Zhang", "contact": "Station 4 duty desk", "conditions": "blocking the sales office",
          "channel": "duty phone"}),
     "media_statement": ActionRow(
         ANY_STAGE, ("spokesperson",), "files a statement with regional marketing",
         {"by": "Liu", "text": "We are repairing the roof.", "filed_with": "regional marketing"}),
     "compensation": ActionRow(
-        ANY_STAGE, ("anyone",), "records compensation given", {"by": "Zhang", "kind": "fee waiver", "amount": 600}),
+        ANY_STAGE, ("head", "cs"), "records compensation given", {"by": "Zhang", "kind": "fee waiver", "amount": 600}),
     "escalate": ActionRow(
-        ANY_STAGE, ("anyone",), "raises severity; potential_crisis true moves an ordinary case to the crisis path",
+        ANY_STAGE, ("staff",), "raises severity; potential_crisis true moves an ordinary case to the crisis path",
         {"by": "Chen", "severity": "urgent", "reason": "owners gathering at the site"}),
-    "note": ActionRow(ANY_STAGE, ("anyone",), "adds a note to the timeline",
+    "note": ActionRow(ANY_STAGE, ("staff",), "adds a note to the timeline",
                       {"by": "Chen", "text": "owner will call back at 18:00"}),
     "cancel": ActionRow(ANY_STAGE, ("head_only",), "ends a duplicate or a false alarm",
                         {"by": "Zhang", "reason": "false alarm"}),
     "link_report": ActionRow(
-        ANY_STAGE, ("anyone",), "another report of the same problem joins this case as one more reporter",
+        ANY_STAGE, ("intake", "cs"), "another report of the same problem joins this case as one more reporter",
         {"by": "Chen", "intake_id": "CALL-1002", "channel": "phone", "summary": "Same leak, unit 3-202"}),
     "link": ActionRow(
-        ANY_STAGE, ("anyone",), "this case reports the same problem as an open case: it joins that case and closes",
+        ANY_STAGE, ("cs",), "this case reports the same problem as an open case: it joins that case and closes",
         {"by": "Chen", "case_id": "crisis-CALL-1001"}),
     "unlink_report": ActionRow(
-        ANY_STAGE, ("anyone",), "a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
+        ANY_STAGE, ("cs",), "a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
         {"by": "Chen", "intake_id": "CALL-1002", "reason": "another building"}),
     "evidence_read": ActionRow(
         ANY_STAGE, ("edge",), "puts a read of the case's evidence on the timeline (sent by the API and `crisis evidence "
         "get` for the reader)", {"by": "Chen", "sha256": "0" * 64, "reason": "insurer's request"}),
 }
 del S
+
+
+def carries_authority(name: str) -> bool:
+    return bool(AUTHORITY_SEATS & set(ACTIONS[name].who))
 
 
 def open_actions(stage: Stage, path: Path) -> list[str]:

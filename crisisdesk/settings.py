@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     oidc_person_claim: str = Field("sub", validation_alias="CRISIS_OIDC_PERSON_CLAIM")
     token: SecretStr | None = Field(None, validation_alias="CRISIS_TOKEN",
                                     description="the CLI's personal credential when CRISIS_AUTH is not none")
+    stamp_key: SecretStr | None = Field(
+        None, validation_alias="CRISIS_STAMP_KEY",
+        description="the edges' identity-stamp signing keys (base64 Ed25519 seeds, comma-separated: the first signs, "
+                    "all verify); the API and the worker need it when CRISIS_AUTH is not none (crisisdesk.stamps)")
+    api_url: str | None = Field(None, validation_alias="CRISIS_API_URL",
+                                description="the intake API, where the CLI has its actions stamped (crisis dev's is found "
+                                            "through .data/stack.json)")
     # Management: metrics, quality targets and periodic service reports (issue 13).
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
@@ -158,6 +165,28 @@ class Settings(BaseSettings):
 
             EncryptionCodec(value.get_secret_value())  # raises with the reason when a key is malformed
         return value
+
+    @field_validator("stamp_key")
+    @classmethod
+    def _usable_stamp_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from crisisdesk.stamps import StampSigner
+
+            StampSigner.from_text(value.get_secret_value())  # raises naming the variable when malformed
+        return value
+
+    def missing_stamp_key(self) -> str | None:
+        """Why this process cannot serve: with authentication on, the API signs and the worker verifies."""
+        if self.auth != "none" and self.stamp_key is None:
+            return (f"CRISIS_STAMP_KEY: required with CRISIS_AUTH={self.auth}: the API signs who acts with it and the "
+                    "worker verifies (make one: python -c 'import crisisdesk.stamps as s; print(s.new_seed())')")
+        return None
+
+    def stamp_signer(self):
+        """The edges' signer, or None without a key (crisisdesk.stamps)."""
+        from crisisdesk.stamps import StampSigner
+
+        return StampSigner.from_text(self.stamp_key.get_secret_value()) if self.stamp_key else None
 
     def dsn(self) -> str:
         if self.database_url is None:

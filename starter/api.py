@@ -23,6 +23,7 @@ from temporalio.client import Client
 
 from crisisdesk.logs import LinkTokenFilter, configure_logging, log
 from crisisdesk.acting import carrying_acting
+from starter.seats import intake_roles_problem
 from crisisdesk.permissions import Permission
 from crisisdesk.sealing import Sealer
 from starter.auth import AuthGate, Authenticator, Principal, require
@@ -137,8 +138,11 @@ class Guard:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if missing := settings.missing_stamp_key():
+        raise RuntimeError(missing)
     # A client handed in (tests, an embedding service) still says who acts and through which channel.
-    state: dict[str, Any] = {"client": carrying_acting(client) if client is not None else None}
+    # What this API sends in a person's name is signed for the case to check (CRISIS_STAMP_KEY).
+    state: dict[str, Any] = {"client": carrying_acting(client, settings.stamp_signer()) if client is not None else None}
     lock = asyncio.Lock()
     pools = LoopPools(settings)
     get_pool = pools.get
@@ -212,11 +216,18 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
         """Open the case for a reported problem; answers the case id and the promised response time.
         The same problem as an open case (project, category, location) joins it: `joined`, `200`.
-        `503` with `Retry-After` while a part of the embedded stack that opens cases is restarting."""
+        `503` with `Retry-After` while a part of the embedded stack that opens cases is restarting.
+        Naming who holds the case's roles (`roles`) is for callers who manage projects (`projects:manage`),
+        and only people from the directory whose roles allow the seat are named."""
         if (down := stack_down()) is not None:
             response = _error(503, down)
             response.headers["Retry-After"] = RETRY_AFTER
             return response
+        if intake.roles:
+            if problem := await intake_roles_problem(_who, intake.roles, await get_pool() if settings.auth != "none" else None):
+                status, message = problem
+                return _error(status, message) if status == 403 else validation_failed(
+                    [{"loc": ["body", "roles"], "msg": message, "type": "value_error"}])
         try:
             joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
             if joined is not None:
@@ -244,12 +255,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         events = await cases.timeline_page(await get_client(), case_id, await get_pool(), after_seq, limit)
         return redact_events(events) if needs_redaction(who) else events
 
-    # The Web UI's codec server, only with CRISIS_ENCRYPTION_KEY; mounted after the Guard middleware so
-    # CORS preflights are answered before the bearer check.
-    if settings.encryption_key is not None:
-        from starter.codec_server import mount_codec
+    # The Web UI's codec server: it decrypts (with CRISIS_ENCRYPTION_KEY) and stamps who types an action
+    # (with CRISIS_STAMP_KEY); mounted after the Guard middleware so CORS preflights are answered first.
+    from starter.codec_server import mount_codec
+    from starter.routes.signin import signin_router
 
-        mount_codec(app, settings)
+    mount_codec(app, settings, authenticator)
+    app.include_router(signin_router(settings, authenticator))
 
     app.include_router(actions_router(settings, get_client, get_pool, places))
     app.include_router(metrics_router(settings, get_pool), dependencies=[require(Permission.reports)])

@@ -36,7 +36,7 @@ from starter.oidc import OidcVerifier, looks_like_jwt
 # Reachable without a credential. An acknowledgement link carries its own capability in the URL:
 # its router's prefix goes in PUBLIC_PREFIXES.
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/",)  # an acknowledgement link's signed token is its credential
+PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/", "/signin", "/signout")  # an acknowledgement link's signed token is its credential
 
 
 class Principal(BaseModel):
@@ -157,7 +157,7 @@ async def acting_as(client: Any, who: Principal, channel: str, case_id: str, act
     what the edge already refused (`refusal`, an ActionInvalid). The local user (auth off) acts as whoever
     `by` names, as before."""
     denied = impersonation(who, payload)
-    with acting(channel, identity=None if who.method == "local" else who.person_id, denied=denied):
+    with acting(channel, identity=None if who.method == "local" else who.person_id, denied=denied, roles=who.roles):
         try:
             return await cases.act(client, case_id, action, payload, refusal=refusal)
         except cases.ActionRejected:
@@ -170,6 +170,25 @@ def bearer_of(headers: dict[bytes, bytes]) -> str | None:
     """The bearer credential of an ASGI scope's headers (None when absent or another scheme)."""
     scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+SESSION_COOKIE = "crisis_session"
+# Where the sign-in cookie stands in for a bearer token: the codec server the Web UI calls with
+# "include cross-origin credentials" (it cannot send a header of its own).
+COOKIE_PATHS = ("/codec/",)
+
+
+def session_of(headers: dict[bytes, bytes]) -> str | None:
+    """The credential in the sign-in cookie (`/signin`), or None."""
+    from http.cookies import CookieError, SimpleCookie
+
+    cookie = SimpleCookie()
+    try:
+        cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
+    except CookieError:
+        return None
+    morsel = cookie.get(SESSION_COOKIE)
+    return morsel.value or None if morsel else None
 
 
 def is_public(path: str) -> bool:
@@ -185,8 +204,10 @@ class AuthGate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):  # CORS preflights too
             return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        bearer = bearer_of(headers) or (session_of(headers) if scope["path"].startswith(COOKIE_PATHS) else None)
         try:
-            principal = await self.authenticator.authenticate(bearer_of(dict(scope["headers"])))
+            principal = await self.authenticator.authenticate(bearer)
         except CredentialRefused as refused:
             log.warning("credential refused", path=scope["path"], method=scope["method"], reason=str(refused))
             response = JSONResponse({"detail": str(refused)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})

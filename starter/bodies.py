@@ -173,3 +173,25 @@ def excerpt(action: str, payload: object) -> dict[str, Any]:
     if others:
         out["unknown_fields"] = others
     return out
+
+
+MAX_FORM_FIELDS = 50
+
+
+async def read_form(request) -> dict[str, str]:
+    """A small HTML form's fields (`application/x-www-form-urlencoded`, the body already bounded by the
+    API's Guard), the first value of each; at most MAX_FORM_FIELDS fields. No multipart: nothing here
+    uploads files through a form."""
+    from urllib.parse import parse_qsl
+
+    from fastapi import HTTPException
+
+    raw = (await request.body()).decode("utf-8", "replace")
+    try:
+        fields = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise HTTPException(422, f"form: more than {MAX_FORM_FIELDS} fields") from None
+    out: dict[str, str] = {}
+    for name, value in fields:
+        out.setdefault(name, value)
+    return out

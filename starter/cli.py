@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from crisisdesk.acting import carrying_acting
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.permissions import Permission
@@ -120,6 +121,7 @@ async def act_body(settings: Settings, case: str, action: str, raw: str, client:
 
     who = await cli_principal(settings, Permission.act)
     await CasePlaces().check(who, client, case)
+    client = carrying_acting(client, settings.stamp_signer())  # the case believes who acts only from a signed stamp
     size, limit = len(raw.encode("utf-8", "surrogatepass")), action_limit(action, settings)
     refusal = None
     if size > limit:

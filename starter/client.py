@@ -112,7 +112,7 @@ async def connect(settings: Settings, worker: bool = False) -> Client:
         return await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace,
             data_converter=data_converter(settings, worker=worker),
-            interceptors=[ActingClientInterceptor()],
+            interceptors=[ActingClientInterceptor(settings.stamp_signer())],
         )
     except Exception as err:
         raise TemporalUnavailable(

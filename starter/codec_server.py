@@ -1,6 +1,7 @@
-"""The codec server: lets the Temporal Web UI show (and send) encrypted payloads in clear.
+"""The codec server: lets the Temporal Web UI show (and send) encrypted payloads in clear, and vouches
+for who types an action in the UI.
 
-Mounted by the intake API (`starter/api.py`) under `/codec` when `CRISIS_ENCRYPTION_KEY` is set:
+Mounted by the intake API (`starter/api.py`) under `/codec`:
 
     POST /codec/encode   POST /codec/decode
 
@@ -15,6 +16,13 @@ origins: `CRISIS_CODEC_CORS_ORIGINS` (comma-separated), default `http://localhos
 (preflights excepted: browsers never send credentials on them); the UI must then pass the header.
 Anyone who can call `/codec/decode` reads every case's personal data: keep the API on a trusted
 network or set `INTAKE_TOKEN`.
+
+Who acts in the Web UI (issue 20): the UI encodes every Signal and Update input through `/encode`
+before it sends it. Called with a credential (a bearer token, or the sign-in cookie of `/signin` when
+the UI is set to include cross-origin credentials), `/encode` stamps each JSON object with the
+caller's verified identity (`crisisdesk.stamps`, channel `ui`), which the case checks; with
+`CRISIS_AUTH` on both routes need a credential. Without an encryption key the payloads travel in
+clear, stamped all the same.
 """
 
 import os
@@ -31,8 +39,14 @@ from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
+import json
+from datetime import datetime, timezone
+
+from temporalio.api.common.v1 import Payload
+
 from crisisdesk.codec import EncryptionCodec, PayloadDecryptionError
 from crisisdesk.settings import Settings
+from crisisdesk.stamps import StampSigner
 
 PREFIX = "/codec"
 DEFAULT_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
@@ -46,7 +60,38 @@ def cors_origins() -> list[str]:
     return origins or list(DEFAULT_ORIGINS)
 
 
-def codec_router(codec: PayloadCodec) -> APIRouter:
+class PlainCodec(PayloadCodec):
+    """No encryption configured: payloads pass unchanged (the codec server still stamps them)."""
+
+    async def encode(self, payloads):
+        return list(payloads)
+
+    async def decode(self, payloads):
+        return list(payloads)
+
+
+def stamp_payloads(payloads: list[Payload], signer: StampSigner | None, who: Principal) -> list[Payload]:
+    """Each JSON object the UI typed, stamped for the signed-in caller (anything else left as it is)."""
+    if signer is None:
+        return payloads
+    out = []
+    for payload in payloads:
+        value = None
+        if payload.metadata.get("encoding") == b"json/plain":
+            try:
+                value = json.loads(payload.data)
+            except ValueError:
+                value = None
+        if isinstance(value, dict):
+            person = None if who.method == "local" else who.person_id
+            value = signer.stamp(value, person=person, roles=who.roles, channel="ui", at=datetime.now(timezone.utc))
+            payload = Payload(metadata=dict(payload.metadata),
+                              data=json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        out.append(payload)
+    return out
+
+
+def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["codec server"],
                        dependencies=[Depends(HTTPBearer(auto_error=False, description="INTAKE_TOKEN, when the server has one"))])
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -55,7 +100,7 @@ def codec_router(codec: PayloadCodec) -> APIRouter:
             "metadata": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
             "data": {"type": "string", "format": "byte"}}}}}}}}}}
 
-    async def run(request: Request, decode: bool) -> JSONResponse:
+    async def run(request: Request, decode: bool, who: Principal | None = None) -> JSONResponse:
         raw = await request.body()
         payloads = Payloads()
         try:
@@ -63,15 +108,19 @@ def codec_router(codec: PayloadCodec) -> APIRouter:
         except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
             return JSONResponse({"detail": f"not codec-server JSON ({{\"payloads\": [...]}}): {err}"}, status_code=400)
         try:
-            out = await (codec.decode if decode else codec.encode)(list(payloads.payloads))
+            given = list(payloads.payloads)
+            if who is not None:
+                given = stamp_payloads(given, signer, who)
+            out = await (codec.decode if decode else codec.encode)(given)
         except PayloadDecryptionError as err:
             return JSONResponse({"detail": str(err), "key_id": err.key_id}, status_code=422)
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
 
-    @router.post("/encode", openapi_extra=body_doc, dependencies=[require(Permission.act)])
-    async def encode(request: Request) -> JSONResponse:
-        """Encrypt payloads (the Web UI's typed signal/update input) with the current key."""
-        return await run(request, decode=False)
+    @router.post("/encode", openapi_extra=body_doc)
+    async def encode(request: Request, who: Principal = require(Permission.act)) -> JSONResponse:
+        """Stamp the Web UI's typed signal/update input with the caller's identity, and encrypt it with
+        the current key (when one is set)."""
+        return await run(request, decode=False, who=who)
 
     @router.post("/decode", openapi_extra=body_doc)
     async def decode(request: Request, who: Principal = require(Permission.decode)) -> JSONResponse:
@@ -99,14 +148,17 @@ class CodecCORS:
         return await self.app(scope, receive, send)
 
 
-def mount_codec(app: FastAPI, settings: Settings, origins: Sequence[str] | None = None) -> bool:
-    """Add the codec routes and their CORS to `app` when an encryption key is configured; True if mounted.
+def mount_codec(app: FastAPI, settings: Settings, authenticator=None, origins: Sequence[str] | None = None) -> bool:
+    """Add the codec routes and their CORS to `app` when there is something to do: decrypt (an
+    encryption key) or vouch for who acts (a stamp key); True if mounted.
 
     Call it after the API's other middleware: CORS must be outermost so preflights are answered
     before the bearer check (browsers send no Authorization on a preflight).
     """
-    if settings.encryption_key is None:
+    signer = settings.stamp_signer()
+    if settings.encryption_key is None and signer is None:
         return False
-    app.include_router(codec_router(EncryptionCodec(settings.encryption_key.get_secret_value())))
+    codec = EncryptionCodec(settings.encryption_key.get_secret_value()) if settings.encryption_key else PlainCodec()
+    app.include_router(codec_router(codec, signer))
     app.add_middleware(CodecCORS, origins=list(origins) if origins is not None else cors_origins())
     return True

@@ -37,7 +37,7 @@ from crisisdesk.logs import configure_logging, log
 from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
 from starter.codec_server import ORIGINS_ENV, PREFIX as CODEC_PREFIX, cors_origins
 from starter.discovery import STACK_FILE_ENV, remove_stack, stack_file, write_stack
-from starter.local_key import LocalKeyError, ensure_local_key, local_key_left_out
+from starter.local_key import LocalKeyError, ensure_local_key, ensure_stamp_key, local_key_left_out
 from starter.stack import (
     Child, StackError, check_ports, log_tail, mask_dsn, postgres_pid, process_alive, restart_postgres, start_postgres, stop_all,
     stop_postgres, temporal_binary,
@@ -77,6 +77,9 @@ class DevStack:
         # CRISIS_ENCRYPTION_KEY when set (set but blank: refused in _preflight), else the data dir's own.
         self.key: str | None = os.environ.get("CRISIS_ENCRYPTION_KEY")
         self.key_file: Path | None = None
+        # Who acts is signed (crisisdesk.stamps): CRISIS_STAMP_KEY when set, else the data dir's own.
+        self.stamp_key: str | None = os.environ.get("CRISIS_STAMP_KEY")
+        self.stamp_key_file: Path | None = None
         self.encrypted = True
         self.codec_url = f"{self.api_url}{CODEC_PREFIX}"
         self.temporal: Child | None = None
@@ -161,7 +164,12 @@ class DevStack:
             except LocalKeyError as err:
                 raise StackError(str(err)) from None
             log.info("local encryption key " + ("created" if created else "in use"), file=str(self.key_file))
-        elif local_key_left_out(self.data_dir, self.key):
+        if not self.stamp_key:
+            try:
+                self.stamp_key_file, self.stamp_key = ensure_stamp_key(self.data_dir)
+            except LocalKeyError as err:
+                raise StackError(str(err)) from None
+        if os.environ.get("CRISIS_ENCRYPTION_KEY") is not None and local_key_left_out(self.data_dir, self.key):
             log.warning("CRISIS_ENCRYPTION_KEY is set, so the data directory's own key is not used: cases it sealed "
                         "need it in the ring (CRISIS_ENCRYPTION_KEY=NEW,OLD)", file=str(self.data_dir / "encryption.key"))
 
@@ -234,6 +242,7 @@ class DevStack:
             PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         )
         env["CRISIS_ENCRYPTION_KEY"] = self.key  # the same key either way: set, or the data dir's own
+        env["CRISIS_STAMP_KEY"] = self.stamp_key
         env[ORIGINS_ENV] = ",".join(self.ui_origins())
         env[STACK_FILE_ENV] = str(stack_file(self.data_dir))  # the API reads the parts' state from it
         env.setdefault("CRISIS_EVIDENCE_DIR", str(self.data_dir / "evidence"))
@@ -261,6 +270,7 @@ class DevStack:
             "database_url": self.dsn, "api_url": self.api_url, "ui_url": self.ui_url, "codec_url": self.codec_url,
             "encrypted": self.encrypted, "data_dir": str(self.data_dir),
             "key_file": str(self.key_file) if self.key_file else None,  # the path only: the key never goes here
+            "stamp_key_file": str(self.stamp_key_file) if self.stamp_key_file else None,
             "temporal_db": str(self.data_dir / "temporal.db"),
             "evidence_dir": str(Path(env["CRISIS_EVIDENCE_DIR"]).resolve()),
             "report_dir": str(Path(env["CRISIS_REPORT_DIR"]).resolve()),

@@ -103,6 +103,11 @@ def apply_stack(environ: MutableMapping[str, str] | None = None, path: Path | No
 
         if (key := read_local_key(Path(info["key_file"]))) is not None:
             environ[KEY_ENV] = key
+    if info.get("stamp_key_file") and not environ.get("CRISIS_STAMP_KEY"):
+        from starter.local_key import read_local_key
+
+        if (key := read_local_key(Path(info["stamp_key_file"]))) is not None:
+            environ["CRISIS_STAMP_KEY"] = key  # commands beside the stack sign who acts as its API does
     return info
 
 

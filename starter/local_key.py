@@ -68,3 +68,27 @@ def local_key_left_out(data_dir: Path, ring: str) -> bool:
         return EncryptionCodec(key).encrypting_key_id not in EncryptionCodec(ring).key_ids
     except EncryptionKeyError:
         return False
+
+
+# -- the stack's identity-stamp key (crisisdesk.stamps): who acts is signed by the API, the CLI and the
+# worker with it. Losing it costs nothing of the cases: a new one is made and cases ask for its public key.
+STAMP_KEY_FILE = "stamp.key"
+
+
+def ensure_stamp_key(data_dir: Path) -> tuple[Path, str]:
+    """The data directory's stamp key (path, key): made on first use, owner-only, never printed."""
+    from crisisdesk.stamps import StampSigner, new_seed
+
+    path = data_dir / STAMP_KEY_FILE
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(new_seed() + "\n")
+    key = read_local_key(path)
+    try:
+        StampSigner.from_text(key or "")
+    except ValueError as err:
+        raise LocalKeyError(f"{path} does not hold a usable stamp key ({err}): delete it and a new one is made") from None
+    if (path.stat().st_mode & 0o077) != 0:
+        os.chmod(path, 0o600)
+    return path, key

@@ -63,6 +63,9 @@ async def main() -> int:
     configure_logging(settings.log_format)
     from activities.db import create_pool, migrate
 
+    if missing := settings.missing_stamp_key():
+        log.error(missing)
+        return 2
     if unwritable := unwritable_file_stores(settings):
         log.error(f"cannot write the file store: {', '.join(unwritable)}; mount the shared volume or fix its permissions")
         return 2

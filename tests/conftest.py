@@ -17,7 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from crisisdesk.settings import Settings
 from starter.stack import start_dev_server, start_postgres
+from crisisdesk.stamps import new_seed
 from workflows.case import STEP_FAILED
+
+STAMP_KEY = new_seed()  # the session's identity-stamp key: the API, the CLI and the workers sign and check with it
 
 pytest_plugins = ["tests.helpers.fixtures"]
 
@@ -120,4 +123,5 @@ def settings(dsn, tmp_path, task_queue) -> Settings:
         CRISIS_EVIDENCE_DIR=tmp_path / "evidence",
         CRISIS_REPORT_DIR=tmp_path / "reports",
         CRISIS_EVIDENCE_ALLOWED_DIRS=[tmp_path / "uploads"],
+        CRISIS_STAMP_KEY=STAMP_KEY,
     )

@@ -204,7 +204,11 @@ async def test_history_holds_no_personal_data_and_the_codec_server_reads_it(
         answer = await http.post("/codec/encode", json=typed)
         [enc] = json_format.ParseDict(answer.json(), Payloads()).payloads
         assert enc.metadata["encoding"] == ENCODING and CONTACT.encode() not in enc.data
-        assert await EncryptionCodec(KEY_B).decode([enc]) == [json_payload({"by": "Chen CS", "text": CONTACT})]
+        [typed_back] = await EncryptionCodec(KEY_B).decode([enc])
+        body = json.loads(typed_back.data)
+        # What the UI typed, stamped for the caller (here the local user: no identity, the channel vouched for).
+        assert {k: v for k, v in body.items() if k != "_stamp"} == {"by": "Chen CS", "text": CONTACT}
+        assert body["_stamp"]["channel"] == "ui" and "person" not in body["_stamp"]
 
         # a payload it cannot open is a 4xx naming the key id, never a silent pass
         stranger = await EncryptionCodec(PASSPHRASE).encode([json_payload(1)])

@@ -66,13 +66,16 @@ async def test_an_upload_by_the_wrong_person_is_refused_recorded_and_writes_noth
     """Issue 21: the caller, the case and `by` are checked before anything is stored."""
     suffix = uuid.uuid4().hex[:6]
     head, cs = f"ev-head-{suffix}", f"ev-cs-{suffix}"
+    lead = f"ev-lead-{suffix}"  # opens cases and manages the project's team: may seat the head (issue 20)
     tokens = await asyncio.to_thread(lambda: {head: add_user(dsn, head, "--role", "head"),
-                                              cs: add_user(dsn, cs, "--role", "cs_owner")})
+                                              cs: add_user(dsn, cs, "--role", "cs_owner"),
+                                              lead: add_user(dsn, lead, "--role", "operator", "--role", "manager")})
     secured = settings.model_copy(update={"auth": "tokens"})
     as_cs = {"Authorization": f"Bearer {tokens[cs]}"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(secured, client)), base_url="http://api") as http:
         intake = {"intake_id": f"ev-{suffix}", "summary": "Cracked wall", "roles": {"head": head, "cs_owner": cs}}
-        case_id = (await http.post("/intakes", json=intake, headers=as_cs)).json()["case_id"]
+        opened = await http.post("/intakes", json=intake, headers={"Authorization": f"Bearer {tokens[lead]}"})
+        case_id = opened.json()["case_id"]
         await eventually(lambda: http.get(f"/cases/{case_id}", headers=as_cs), lambda r: r.status_code == 200)
         before = stored_files(settings)
         photo = b"\x89PNG\r\n\x1a\n" + os.urandom(100_000)

@@ -20,6 +20,7 @@ from crisisdesk.models.people import Person
 from crisisdesk.settings import Settings
 from starter.api import create_app
 from starter.cli import app as cli
+from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
 from tests.helpers.fixtures import Case
 from tests.helpers.reach_doubles import reach_doubles
@@ -37,7 +38,7 @@ def doubles():
 def settings(dsn, tmp_path, task_queue, doubles) -> Settings:  # the worker's Notifier reaches the doubles
     return Settings(database_url=dsn, CRISIS_TASK_QUEUE=task_queue, CRISIS_EVIDENCE_DIR=tmp_path / "evidence",
                     CRISIS_REPORT_DIR=tmp_path / "reports", CRISIS_ACK_SECRET=ACK_SECRET,
-                    CRISIS_PUBLIC_URL="http://desk.test", **doubles.env())
+                    CRISIS_PUBLIC_URL="http://desk.test", CRISIS_STAMP_KEY=STAMP_KEY, **doubles.env())
 
 
 def cli_run(dsn: str, *args: str):

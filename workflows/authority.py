@@ -1,14 +1,53 @@
-"""Who may decide what (002 §4.3.3, §4.6): the head, a scoped delegate, the department, the spokesperson.
+"""Who may decide what (002 §4.3.3, §4.6): the seats of the lifecycle table, checked against the case.
 
-Every refusal names who may do it instead.
+Every action's row in `crisisdesk.lifecycle` names its seats; a step calls `authorize` (with fewer
+seats where its own rule narrows them, say a principled revision is the head's alone), which says
+in which seat `by` acts or refuses naming who may instead. The first seat of a row is taken by
+whoever does its work while nobody holds it (the first to record the customer's confirmation becomes
+`cs_owner`); with authentication on, only a person whose directory roles allow the seat takes it.
+
+With authentication on (`state.auth_required`), an action taken in a seat of authority (the head's,
+the spokesperson's) or a role assignment needs a verified identity (`crisisdesk.stamps`) equal to
+its `by`: the head's decisions cannot be typed in someone else's name.
 """
 
 from datetime import datetime
 
+from crisisdesk.lifecycle import ACTIONS, AUTHORITY_SEATS
 from crisisdesk.models.actions import ActionRefused
+from workflows.casefile import CaseFile
 from workflows.state import CaseState
 
+CS_SEATS = ("cs_owner", "regional_cs")
+# Directory roles that let a person hold a case's seat (with authentication on): `operator` is customer
+# service and the crisis team (crisisdesk.permissions).
+ELIGIBLE: dict[str, frozenset[str]] = {
+    "head": frozenset({"head"}),
+    "regional_cs": frozenset({"regional_cs"}),
+    "cs_owner": frozenset({"cs_owner", "regional_cs", "operator"}),
+    "spokesperson": frozenset({"spokesperson"}),
+    "technician": frozenset({"technician", "expert"}),
+    "expert": frozenset({"expert", "technician"}),
+    "monitor": frozenset({"monitor", "operator"}),
+}
+# Who may seat the first head or regional customer service of a case that has neither.
+BOOTSTRAP = frozenset({"admin", "manager", "head", "regional_cs"})
+EDGES = ("http", "cli")
 
+
+def may_hold(role: str, directory_roles: tuple[str, ...] | list[str]) -> bool:
+    """Whether a person with these directory roles may hold the case's seat `role`."""
+    if role.startswith("department:"):
+        return role in directory_roles
+    return bool(ELIGIBLE.get(role, frozenset({role})) & set(directory_roles))
+
+
+def eligible_for(role: str) -> str:
+    wanted = ELIGIBLE.get(role, frozenset({role})) if not role.startswith("department:") else {role}
+    return " or ".join(sorted(wanted))
+
+
+# -- the head and the delegate (002 §4.3.3) -----------------------------------------------------------
 def require_head(state: CaseState, action: str, by: str, now: datetime, delegable: bool = True) -> str:
     """Pass when `by` is the head, or a delegate whose unexpired scope covers `action`; returns in what capacity."""
     head = state.roles.get("head")
@@ -30,36 +69,136 @@ def require_head(state: CaseState, action: str, by: str, now: datetime, delegabl
     raise ActionRefused(f"{action}: only {who} may do this, not {by}")
 
 
-def require_spokesperson(state: CaseState, by: str) -> None:
-    spokesperson = state.roles.get("spokesperson") or state.roles.get(state.playbook.spokesperson_default_role)
-    if spokesperson is None:
-        raise ActionRefused("media_statement: no spokesperson is named; the head assigns one with assign_role spokesperson")
-    if by != spokesperson:
-        raise ActionRefused(f"media_statement: only the spokesperson ({spokesperson}) speaks to the media, not {by}")
+def spokesperson_of(state: CaseState) -> str | None:
+    return state.roles.get("spokesperson") or state.roles.get(state.playbook.spokesperson_default_role)
 
 
-def require_department(state: CaseState, action: str, department: str, by: str, now: datetime) -> str:
+# -- the seats ------------------------------------------------------------------------------------------
+def _department(case: CaseFile) -> str | None:
+    """The department whose seat this is: the plan's (crisis path), else the one the action names."""
+    state = case.state
+    name = state.plan.department if state.plan else case.department or (state.implementation or {}).get("department")
+    return f"department:{name}" if name else None
+
+
+def _holder(case: CaseFile, seat: str) -> list[str]:
+    """The people who hold `seat` now (for the refusal, and for the check)."""
+    s = case.state
+    if seat in ("head", "head_only"):
+        return [s.roles["head"]] if "head" in s.roles else []
+    if seat == "cs":
+        return [s.roles[r] for r in CS_SEATS if r in s.roles]
+    if seat == "department":
+        role = _department(case)
+        return [s.roles[role]] if role and role in s.roles else []
+    if seat == "plan_owner":
+        return [s.implementation["owner"]] if s.implementation else []
+    if seat == "experts":
+        return list(s.experts)
+    if seat == "spokesperson":
+        return [p for p in [spokesperson_of(s)] if p]
+    if seat in ("regional_cs", "technician", "monitor"):
+        return [s.roles[seat]] if seat in s.roles else []
+    if seat == "alerted":
+        return list(s.alerted)
+    if seat == "on_case":
+        return sorted({*s.roles.values(), *s.alerted, *s.experts})
+    return []
+
+
+def _describe(case: CaseFile, seat: str) -> str:
+    s = case.state
+    holders = _holder(case, seat)
+    names = {"head": "the head", "head_only": "the head", "cs": "customer service", "plan_owner": "the plan's owner",
+             "experts": "a convened expert", "spokesperson": "the spokesperson", "regional_cs": "regional customer service",
+             "technician": "the technician", "monitor": "the monitor", "alerted": "someone the alert reached",
+             "on_case": "someone holding a role on the case", "staff": "a member of staff signed in",
+             "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter"}
+    name = names.get(seat, seat)
+    if seat == "department":
+        role = _department(case)
+        name = f"the {role.removeprefix('department:')} department" if role else "the plan's department"
+    if seat in ("head", "head_only", "cs", "department", "plan_owner", "spokesperson", "regional_cs", "technician",
+                "monitor") or (seat == "experts" and holders):
+        shown = ", ".join(holders[:3]) or ("nobody yet: assign_role " + (_role_of(case, seat) or seat))
+        name += f" ({shown})"
+    if seat == "head":
+        name += " or a delegate with it in scope"
+    return name
+
+
+def _role_of(case: CaseFile, seat: str) -> str | None:
+    return {"head": "head", "head_only": "head", "cs": "cs_owner", "regional_cs": "regional_cs",
+            "technician": "technician", "monitor": "monitor", "spokesperson": "spokesperson",
+            "department": _department(case)}.get(seat)
+
+
+def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bool:
+    s = case.state
+    if seat == "head":
+        try:
+            require_head(s, action, by, now)
+        except ActionRefused:
+            if s.delegation is not None and s.delegation.to == by and s.roles.get("head") != by:
+                raise  # the delegate is told why their grant does not cover this
+            return False
+        return True
+    if seat == "staff":
+        return not s.auth_required or case.identity is not None
+    if seat == "intake":
+        return case.via in (*EDGES, "intake", "system")
+    if seat == "edge":
+        return case.via in EDGES
+    if seat == "reporter":
+        return case.via == "customer"
+    return by in _holder(case, seat)
+
+
+def _take(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bool:
+    """The row's first seat, held by nobody: `by` takes it by doing its work (an eligible person, with
+    authentication on). Returns whether they did."""
+    role = _role_of(case, seat)
+    if role is None or seat in ("head", "head_only", "spokesperson") or _holder(case, seat):
+        return False
+    if case.state.auth_required and not may_hold(role, case.actor_roles):
+        return False
+    case.state.roles[role] = by
+    case.record(now, "role_taken", role, by=by, why=f"recorded {action}")
+    return True
+
+
+def authorize(case: CaseFile, action: str, by: str, now: datetime, seats: tuple[str, ...] | None = None,
+              department: str | None = None) -> str:
+    """The seat in which `by` takes `action` (the lifecycle row's seats, or `seats` where the step narrows
+    them), or ActionRefused naming who may. `department` names the department seat where the case has no
+    plan (the ordinary path: the action says which department works). With authentication on, a seat of
+    authority also needs a verified identity equal to `by`."""
+    seats = seats or ACTIONS[action].who
+    case.department = department
+    capacity = next((seat for seat in seats if _holds(case, seat, action, by, now)), None)
+    if capacity is None and _take(case, seats[0], action, by, now):
+        capacity = seats[0]
+    if capacity is None:
+        who = " or ".join(_describe(case, seat) for seat in seats)
+        raise ActionRefused(f"{action}: only {who} may do this, not {by}")
+    if capacity == "head" and case.state.roles.get("head") != by:
+        capacity = "delegate"
+    require_verified(case, action, by, capacity)
+    return capacity
+
+
+def require_verified(case: CaseFile, action: str, by: str, capacity: str) -> None:
+    """Authority is not typed in: with authentication on, the head's and the spokesperson's actions (and
+    seating people) come with a verified identity equal to `by`."""
+    if not case.state.auth_required:
+        return
+    if capacity in (*AUTHORITY_SEATS, "delegate") or action == "assign_role":
+        if case.identity != by:
+            how = f"the verified caller is {case.identity}" if case.identity else "it came without a verified identity"
+            raise ActionRefused(f"{action}: carries authority, so it is taken only by {by} signed in ({how}); use the "
+                                "intake API, `crisis act` with CRISIS_TOKEN, or the Web UI signed in to the codec endpoint")
+
+
+def require_department_or_head(case: CaseFile, action: str, by: str, now: datetime) -> str:
     """A specific (non-principled) change needs only the responsible department's consent (4.4.1.1)."""
-    person = state.roles.get(f"department:{department}")
-    if person is not None and by == person:
-        return "department"
-    try:
-        return require_head(state, action, by, now)
-    except ActionRefused:
-        who = f"the {department} department ({person})" if person else f"the {department} department (assign_role department:{department})"
-        raise ActionRefused(f"{action}: a specific revision is approved by {who} or the head, not {by}") from None
-
-
-def require_role_holder(state: CaseState, action: str, by: str) -> None:
-    if by not in state.roles.values():
-        raise ActionRefused(f"{action}: {by} holds no role on this case; assign_role first")
-
-
-EDGES = ("http", "cli")
-
-
-def require_edge(case_via: str | None, action: str) -> None:
-    """System actions the API and the CLI send for the person they served, never typed by hand."""
-    if case_via not in EDGES:
-        raise ActionRefused(f"{action}: recorded by the API or the CLI for the person they served; it is not sent "
-                            f"by hand (this came via {case_via or 'an unknown channel'})")
+    return authorize(case, action, by, now, seats=("department", "head"))

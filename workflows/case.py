@@ -14,6 +14,7 @@ continue-as-new boundary. docs/deploy.md "Upgrades" has the policy, `crisis engi
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from crisisdesk import stamps
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
@@ -38,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.handlers import with_action_handlers
     from workflows.learning import Learning
     from workflows.opening import open_case_file
-    from workflows.state import ContinuedCase
+    from workflows.state import STAMPS_KEPT, ContinuedCase
     from workflows.steps import apply
 
 # The engine new cases run. Version 0.1.0 has not been released: until it is, changes go straight
@@ -47,6 +49,8 @@ ENGINE = 1
 # The patch id each engine after the first introduced (`workflow.patched(PATCHES[n])` guards its new
 # behaviour): `crisis engines` says when no open case needs the old branch any more.
 PATCHES: dict[int, str] = {}
+TELL = dict(start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["CaseNotOpen"]))
 EVIDENCE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["EvidenceRefused"]))
 
@@ -233,20 +237,59 @@ class CrisisWorkflow(EffectRunner, Learning):
         if self.case is None:
             await workflow.wait_condition(lambda: self.case is not None)
         now = workflow.now()
-        who = received()
-        via, identity = (who.channel, who.identity) if who else (f"ui-{kind}", None)
+        actor, args = await self.actor(name, args, kind, now)
         try:
-            if who is not None and who.denied:
-                raise ActionRefused(f"{name}: {who.denied}")
-            message = await self.take(name, self.parse(name, args), now, via, identity)
+            if actor.denied:
+                raise ActionRefused(f"{name}: {actor.denied}")
+            action = self.parse(name, args)
+            if actor.identity is not None and actor.identity != action.by:
+                raise ActionRefused(f"{name}: by names {action.by}, but the verified caller is {actor.identity}; "
+                                    "people act in their own name")
+            message = await self.take(name, action, now, actor)
         except ActionRefused as refusal:
-            return self.refuse(name, args, str(refusal), now, via, identity, kind)
+            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind)
         except Exception as err:
             workflow.logger.exception(STEP_FAILED, extra={"case_id": self.case.state.case_id, "action": name[:200]})
             self.case.state.bump("step_errors")
             reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
-            return self.refuse(name, args, reason, now, via, identity, kind)
+            return self.refuse(name, args, reason, now, actor.via, actor.identity, kind)
         return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
+
+    async def actor(self, name: str, args: Sequence[Any], kind: str, now: datetime) -> tuple["Actor", Sequence[Any]]:
+        """Who sends this, as far as the case can tell: a verified stamp (crisisdesk.stamps) says who and
+        through which edge; unsigned headers say only the channel, and only while the case runs without
+        authentication. Returns the actor and the arguments without the stamp."""
+        state = self.case.state
+        payload, raw = stamps.split(args[0]) if len(args) == 1 else (None, None)
+        if raw is None:
+            who = received()
+            via = who.channel if who is not None and not state.auth_required else f"ui-{kind}"
+            return Actor(via=via, denied=who.denied if who is not None else None), args
+        kid = raw.get("kid") if isinstance(raw, dict) else None
+        stale = state.stamp_keys_at is None or now - state.stamp_keys_at > STAMP_KEYS_FRESH
+        if (kid not in state.stamp_keys or stale) and isinstance(kid, str):
+            await self.refresh_stamp_keys(now)
+        try:
+            stamp = stamps.verify(raw, payload, state.stamp_keys, now, state.case_id, name)
+            if stamp.nonce in state.stamps_seen:
+                raise stamps.StampRefused("the identity stamp was used before (a replay)")
+        except stamps.StampRefused as refused:
+            return Actor(via="unverified", denied=str(refused)), [payload]
+        state.stamps_seen.append(stamp.nonce)
+        del state.stamps_seen[:-STAMPS_KEPT]
+        via = f"ui-{kind}" if stamp.channel == "ui" else stamp.channel
+        return Actor(via=via, identity=stamp.person, roles=stamp.roles, denied=stamp.denied), [payload]
+
+    async def refresh_stamp_keys(self, now: datetime) -> None:
+        """The worker's current keys (a retired one is gone from them): one local activity, in history."""
+        try:
+            keys = await workflow.execute_local_activity(
+                "stamp_keys", fx.StampKeysRequest(), result_type=fx.StampKeys,
+                summary="the keys identity stamps are checked with", **BOOKKEEPING)
+        except ActivityError:
+            return  # the keys pinned stand; the stamp is checked against them
+        state = self.case.state
+        state.stamp_keys, state.auth_required, state.stamp_keys_at = keys.keys, keys.auth_required, now
 
     def parse(self, name: str, args: Sequence[Any]) -> Any:
         if name not in ACTION_MODELS:
@@ -259,17 +302,18 @@ class CrisisWorkflow(EffectRunner, Learning):
             raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted)")
         return parse_action(name, args[0])
 
-    async def take(self, name: str, action, now: datetime, via: str, identity: str | None) -> str:
+    async def take(self, name: str, action, now: datetime, actor: "Actor") -> str:
         if self.case.state.stage.is_final:
             raise ActionRefused(f"{name}: the case is {self.case.state.stage.value}")
+        self.case.directory = {}
         if name in ("assign_role", "delegate"):
-            await self.check_people(name, action.person if name == "assign_role" else action.to)
+            self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
-            return await self.capture_evidence(action, via, identity)
+            return await self.capture_evidence(action, actor)
         if name == "link":
-            await self.join_other_case(action)
+            await self.join_other_case(action, actor)
         with self.case.attempt():
-            message = apply(self.case, name, action, now, via, identity)
+            message = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
         if name == "triage":
@@ -289,8 +333,9 @@ class CrisisWorkflow(EffectRunner, Learning):
         if kind == "update":
             raise ApplicationError(reason, REFUSAL_RECORDED, type=REFUSAL_TYPE, non_retryable=True)
 
-    async def check_people(self, name: str, person: str) -> None:
-        """With authentication on, roles and delegations name people from the directory."""
+    async def check_people(self, name: str, person: str) -> dict[str, list[str]]:
+        """With authentication on, roles and delegations name people from the directory: their directory
+        roles (which seats they may hold)."""
         checked = await workflow.execute_local_activity(
             "check_people", fx.PeopleCheck(names=[person]), result_type=fx.PeopleChecked,
             summary="is this person in the directory?", **BOOKKEEPING)
@@ -298,23 +343,30 @@ class CrisisWorkflow(EffectRunner, Learning):
             field = "person" if name == "assign_role" else "to"
             raise ActionRefused(f"{name}: {field}: {checked.unknown[0]!r} is not in the directory; "
                                 "add them with `crisis users add` or name someone who is")
+        return checked.roles
 
-    async def join_other_case(self, action) -> None:
+    async def join_other_case(self, action, actor: "Actor") -> None:
         """`link`: check here first, then tell the open case it has one more reporter."""
         with self.case.attempt(commit=False):
-            apply(self.case, "link", action, workflow.now())
+            apply(self.case, "link", action, workflow.now(), actor.via, actor.identity, actor.roles)
         intake = self.case.state.intake
+        report = {"by": action.by, "intake_id": intake.intake_id, "channel": intake.channel.value,
+                  "received_at": self.case.state.received_at.isoformat(), "summary": intake.summary,
+                  "location": intake.location, "reporter": intake.reporter.model_dump(exclude_none=True)}
         try:
-            await workflow.get_external_workflow_handle(action.case_id).signal("link_report", {
-                "by": action.by, "intake_id": intake.intake_id, "channel": intake.channel.value,
-                "received_at": self.case.state.received_at.isoformat(), "summary": intake.summary,
-                "location": intake.location, "reporter": intake.reporter.model_dump(exclude_none=True)})
-        except (ActivityError, ApplicationError) as err:
-            raise ActionRefused(f"link: case {action.case_id} could not be told ({err}); is it open?") from None
+            await workflow.execute_activity(
+                "tell_case", fx.TellCase(from_case=self.case.state.case_id, case_id=action.case_id,
+                                         signal="link_report", payload=report),
+                result_type=fx.Told, summary=f"tell {action.case_id} it has one more reporter"[:200], **TELL)
+        except ActivityError as err:
+            cause = err.cause
+            why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            raise ActionRefused(f"link: case {action.case_id} could not be told ({why}); is it open?") from None
 
-    async def capture_evidence(self, action, via: str, identity: str | None) -> str:
+    async def capture_evidence(self, action, actor: "Actor") -> str:
+        via, identity = actor.via, actor.identity
         with self.case.attempt(commit=False):  # authority and stage first: nothing is stored for a refusal
-            apply(self.case, "add_evidence", action, workflow.now(), via, identity)
+            apply(self.case, "add_evidence", action, workflow.now(), via, identity, actor.roles)
         key = f"{self.case.state.case_id}:evidence:{workflow.info().run_id}:{workflow.uuid4()}"
         try:
             receipt = await workflow.execute_activity(
@@ -328,7 +380,7 @@ class CrisisWorkflow(EffectRunner, Learning):
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             raise ActionRefused(f"add_evidence: {reason}") from None
         with self.case.attempt():
-            apply(self.case, "add_evidence", action, workflow.now(), via, identity)
+            apply(self.case, "add_evidence", action, workflow.now(), via, identity, actor.roles)
             self.case.record(workflow.now(), "evidence", action.kind, by=action.by, sha256=receipt.sha256,
                              size=receipt.size, media_type=receipt.media_type, evidence_id=receipt.evidence_id,
                              custody=f"captured by {action.by}")
@@ -375,6 +427,17 @@ class CrisisWorkflow(EffectRunner, Learning):
 
 
 STEP_FAILED = "action failed inside the case"
+STAMP_KEYS_FRESH = timedelta(hours=1)  # past this, a stamped action has the case ask the worker's keys again
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who an action came from, as the case can tell (see CrisisWorkflow.actor)."""
+
+    via: str
+    identity: str | None = None
+    roles: tuple[str, ...] = ()
+    denied: str | None = None
 
 
 def decoded(args: Sequence[RawValue]) -> list[Any]:

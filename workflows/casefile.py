@@ -35,9 +35,13 @@ class CaseFile:
     def __init__(self, state: CaseState) -> None:
         self.state = state
         self.effects: list[Effect] = []
-        # Who the action being applied came from: its channel and verified identity (set by `apply`).
+        # Who the action being applied came from (set by `apply`): its channel, the verified identity and
+        # that person's directory roles (crisisdesk.stamps), and the directory roles of the people it names.
         self.via: str | None = None
         self.identity: str | None = None
+        self.actor_roles: tuple[str, ...] = ()
+        self.directory: dict[str, list[str]] = {}
+        self.department: str | None = None  # the department an ordinary-path action names (authority)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod

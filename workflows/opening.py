@@ -29,6 +29,9 @@ def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: dateti
         received_at, correction = started_at, ("received_at is older than every deadline and the intake is "
                                                "not a late entry: the SLA clock starts at opening")
     case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)
+    if opened.stamps is not None:
+        case.state.auth_required, case.state.stamp_keys = opened.stamps.auth_required, opened.stamps.keys
+        case.state.stamp_keys_at = now
     for problem in filter(None, [correction, opened.problem]):
         case.record(now, "intake_corrected", "intake", reason=problem)
     return case

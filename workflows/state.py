@@ -23,6 +23,7 @@ from crisisdesk.playbooks import Playbook
 
 TAIL = 200  # recorded events a case keeps in memory (and carries); PostgreSQL has every one
 KEPT = 50  # people alerted, reporters: the most recent ones are kept, the rest are counted
+STAMPS_KEPT = 500  # nonces of the most recent identity stamps (crisisdesk.stamps: a replay is refused)
 
 
 class Effect(BaseModel):
@@ -73,6 +74,12 @@ class CaseState(BaseModel):
     experts: list[str] = Field(default_factory=list)  # convened for this case (004 §四(二))
     implementation: dict[str, Any] | None = None  # the ordinary solution's owner and milestones
     similar_articles: list[dict[str, Any]] = Field(default_factory=list)  # suggested at triage
+    # Identity (crisisdesk.stamps): whether authority needs a verified identity, the public keys stamps are
+    # checked with (pinned at opening, asked again when stale), and the nonces of recent stamps (no replays).
+    auth_required: bool = False
+    stamp_keys: dict[str, str] = Field(default_factory=dict)
+    stamp_keys_at: datetime | None = None
+    stamps_seen: list[str] = Field(default_factory=list)
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by

@@ -29,6 +29,7 @@ class CaseOpened(BaseModel):
     team: dict[str, str] = Field(default_factory=dict)  # role -> person from the project's standing team
     problem: str | None = None  # e.g. the intake named a playbook that does not exist: the default was used
     recorded_seq: int = 0  # the opening's events up to this seq are on the record; 0: not recorded
+    stamps: "StampKeys | None" = None  # the worker's identity check, pinned by the case
 
 
 class CaseOpening(BaseModel):
@@ -61,6 +62,19 @@ class PeopleCheck(BaseModel):
 class PeopleChecked(BaseModel):
     unknown: list[str] = Field(default_factory=list)
     enforced: bool = False  # False without authentication: anyone may be named
+    roles: dict[str, list[str]] = Field(default_factory=dict)  # person -> directory roles (the active ones named)
+
+
+class StampKeysRequest(BaseModel):
+    reason: str = "refresh"
+
+
+class StampKeys(BaseModel):
+    """What the worker verifies identities with (crisisdesk.stamps): the case pins it, and asks again
+    when a stamp names a key it does not know or its copy is an hour old."""
+
+    auth_required: bool = False  # CRISIS_AUTH is not none: authority needs a verified identity
+    keys: dict[str, str] = Field(default_factory=dict)  # key id -> Ed25519 public key (base64url)
 
 
 class Recipient(BaseModel):
@@ -213,3 +227,16 @@ class KnowledgeMatch(BaseModel):
 
 class KnowledgeMatches(BaseModel):
     articles: list[KnowledgeMatch] = []
+
+
+class TellCase(BaseModel):
+    """One case signals another (activities.relay), signed as crisisdesk's own."""
+
+    from_case: str
+    case_id: str
+    signal: str
+    payload: dict
+
+
+class Told(BaseModel):
+    pass

@@ -33,15 +33,16 @@ def check_place(case: CaseFile, name: str) -> None:
 
 
 def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
-          identity: str | None = None) -> str:
+          identity: str | None = None, roles: tuple[str, ...] = ()) -> str:
     """Record the action, then let its step check and change the case (the event comes first so the
     effects it causes can point at it). Call inside `case.attempt()`: a refusal rolls it all back.
-    `via` is the channel it came through, `identity` who was authenticated there (if anyone)."""
+    `via` is the channel it came through, `identity` who was authenticated there (if anyone) and `roles`
+    their directory roles (workflows.authority reads them)."""
     if case.state.stage.is_final:
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL}, exclude_none=True)
-    case.via, case.identity = via, identity
+    case.via, case.identity, case.actor_roles = via, identity, roles
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
     return STEPS[name](case, action, now)

@@ -6,7 +6,7 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
-from workflows.authority import require_edge, require_head, require_spokesperson
+from workflows.authority import BOOTSTRAP, authorize, eligible_for, may_hold
 from workflows.casefile import CaseFile
 from workflows.state import KEPT
 from workflows.steps.base import case_effect, retarget_sla, step
@@ -18,23 +18,39 @@ SERIOUS_PARTIES = {"media", "government", "police", "regulator", "lawyer"}
 # -- at any time -------------------------------------------------------------------------------
 @step("assign_role")
 def assign_role(case: CaseFile, x: a.AssignRole, now: datetime) -> str:
+    """Seats follow the head (002 §4.3.2: the head forms the team): the head names people, regional customer
+    service while no head is seated, an admin or manager while neither is. Nobody seats themselves, and
+    with authentication on only a person whose directory roles allow the seat is named."""
     s = case.state
-    if x.role in ("head", "spokesperson") and "head" in s.roles:
-        try:
-            require_head(s, "assign_role", x.by, now, delegable=False)
-        except ActionRefused:
-            if not (x.role == "head" and x.by == s.roles.get("regional_cs")):
-                raise ActionRefused(f"assign_role {x.role}: only the head ({s.roles['head']})"
-                                    f"{' or regional CS' if x.role == 'head' else ''} may name the {x.role}") from None
+    if x.person == x.by:
+        raise ActionRefused(f"assign_role: nobody seats themselves; {who_seats(case)} names the {x.role}")
+    if "head" in s.roles or "regional_cs" in s.roles:
+        authorize(case, "assign_role", x.by, now)
+    elif s.auth_required and not (BOOTSTRAP & set(case.actor_roles)):
+        raise ActionRefused(f"assign_role: the case has no head and no regional customer service yet; an admin, a "
+                            f"manager, a head or regional customer service (in the directory) seats the first, not {x.by}")
+    if s.auth_required and not may_hold(x.role, case.directory.get(x.person, [])):
+        raise ActionRefused(f"assign_role: {x.person} may not hold the {x.role} seat: their directory roles "
+                            f"({', '.join(case.directory.get(x.person, [])) or 'none'}) do not include "
+                            f"{eligible_for(x.role)}; `crisis users add` gives roles")
     s.roles[x.role] = x.person
     if x.role == "spokesperson" and s.next_media_report_at is None:
         s.next_media_report_at = now + s.playbook.reporting.media_every
     return f"{x.role} is {x.person}"
 
 
+def who_seats(case: CaseFile) -> str:
+    roles = case.state.roles
+    if "head" in roles:
+        return f"the head ({roles['head']})"
+    if "regional_cs" in roles:
+        return f"regional customer service ({roles['regional_cs']})"
+    return "an admin or manager"
+
+
 @step("delegate")
 def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
-    require_head(case.state, "delegate", x.by, now, delegable=False)
+    authorize(case, "delegate", x.by, now)
     allowed = [n for n in case.state.playbook.head_actions if n not in ("delegate", "revoke_delegation", "cancel")]
     outside = [n for n in x.scope if n not in allowed]
     if outside:
@@ -48,7 +64,7 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
 
 @step("revoke_delegation")
 def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> str:
-    require_head(case.state, "revoke_delegation", x.by, now, delegable=False)
+    authorize(case, "revoke_delegation", x.by, now)
     if case.state.delegation is None:
         raise ActionRefused("revoke_delegation: there is no delegation to revoke")
     case.state.delegation = None
@@ -57,6 +73,7 @@ def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> s
 
 @step("add_stakeholder")
 def add_stakeholder(case: CaseFile, x: a.AddStakeholder, now: datetime) -> str:
+    authorize(case, "add_stakeholder", x.by, now)
     case.state.bump("stakeholders")
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "stakeholder", **x.model_dump(exclude={"note"})))
@@ -65,11 +82,13 @@ def add_stakeholder(case: CaseFile, x: a.AddStakeholder, now: datetime) -> str:
 
 @step("set_position")
 def set_position(case: CaseFile, x: a.SetPosition, now: datetime) -> str:
+    authorize(case, "set_position", x.by, now)
     return "negotiating position recorded"
 
 
 @step("external_involvement")
 def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime) -> str:
+    authorize(case, "external_involvement", x.by, now)
     s, book = case.state, case.state.playbook
     event = s.events[-1]
     s.bump("external")
@@ -102,6 +121,7 @@ def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -
 
 @step("add_evidence")
 def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
+    authorize(case, "add_evidence", x.by, now)
     # The workflow has captured and hashed it already (workflows.case); this counts it on the case.
     case.state.bump("evidence")
     return "evidence stored with its SHA-256 and custody record"
@@ -111,10 +131,7 @@ def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
 def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
     """002 §4.5.2: until the crisis closes, someone watches owner groups, forums and the media."""
     s = case.state
-    allowed = {s.roles.get("monitor"), s.roles.get("head")} - {None}
-    if allowed and x.by not in allowed:
-        raise ActionRefused(f"monitor_checkin: the monitor ({s.roles.get('monitor') or 'nobody named'}) or the head "
-                            f"checks in, not {x.by}")
+    authorize(case, "monitor_checkin", x.by, now)
     s.bump("monitor_checkins")
     case.meet(now, "monitor_checkin")
     if s.path == Path.crisis and "monitor_checkin" in s.playbook.deadlines:
@@ -124,6 +141,7 @@ def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
 
 @step("police_liaison")
 def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
+    authorize(case, "police_liaison", x.by, now)
     case.state.bump("police_liaisons")
     case.major_change(f"police liaison with {x.contact}")
     return "police liaison arranged; on-site staff know the conditions and channel"
@@ -131,7 +149,7 @@ def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
 
 @step("media_statement")
 def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
-    require_spokesperson(case.state, x.by)
+    authorize(case, "media_statement", x.by, now)
     case.state.bump("media_statements")
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
@@ -141,12 +159,14 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
 
 @step("compensation")
 def compensation(case: CaseFile, x: a.Compensation, now: datetime) -> str:
+    authorize(case, "compensation", x.by, now)
     case.state.bump("compensations")
     return f"compensation recorded: {x.kind}"
 
 
 @step("escalate")
 def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
+    authorize(case, "escalate", x.by, now)
     s = case.state
     higher = x.severity.rank > s.severity.rank
     to_crisis = x.potential_crisis and s.path == Path.ordinary
@@ -167,12 +187,13 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
 
 @step("note")
 def note(case: CaseFile, x: a.Note, now: datetime) -> str:
+    authorize(case, "note", x.by, now)
     return "noted"
 
 
 @step("cancel")
 def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
-    require_head(case.state, "cancel", x.by, now, delegable=False)
+    authorize(case, "cancel", x.by, now)
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, x.reason)
     return "case cancelled"
@@ -181,6 +202,7 @@ def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
 @step("link_report")
 def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     """Another owner reports the same problem: one case, one more reporter (002 §4.3: a sign of a crisis)."""
+    authorize(case, "link_report", x.by, now)
     s = case.state
     if x.intake_id == s.intake.intake_id or any(r.intake_id == x.intake_id for r in s.reporters):
         return f"report {x.intake_id} is already on this case"
@@ -201,6 +223,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
 @step("unlink_report")
 def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
     """A report the intake matcher joined by mistake leaves (issue 27); the edge opens its own case."""
+    authorize(case, "unlink_report", x.by, now)
     s = case.state
     kept = [r for r in s.reporters if r.intake_id != x.intake_id]
     if len(kept) == len(s.reporters):
@@ -213,7 +236,7 @@ def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
 @step("evidence_read")
 def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
     """The API or CLI served evidence to `x.by` (issue 27): the read goes on the record, and is counted."""
-    require_edge(case.via, "evidence_read")
+    authorize(case, "evidence_read", x.by, now)
     case.state.bump("evidence_reads")
     case.record(now, "evidence_read", x.sha256, by=x.by, evidence_id=x.evidence_id, reason=x.reason)
     return f"read of evidence {x.sha256[:12]}… recorded"
@@ -222,6 +245,7 @@ def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
 @step("link")
 def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     """The workflow has told the other case already (workflows.case); here this case closes into it."""
+    authorize(case, "link", x.by, now)
     if x.case_id == case.state.case_id:
         raise ActionRefused("link: case_id names this case itself; name the open case this one duplicates")
     case.state.deadlines.clear()

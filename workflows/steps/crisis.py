@@ -6,7 +6,7 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
-from workflows.authority import require_department, require_head, require_role_holder
+from workflows.authority import authorize
 from workflows.casefile import CaseFile
 from workflows.steps.base import step
 
@@ -14,8 +14,7 @@ from workflows.steps.base import step
 # -- 4. crisis path ----------------------------------------------------------------------------
 @step("acknowledge")
 def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
-    if x.by not in case.state.alerted:  # anyone an alert reached may acknowledge it
-        require_role_holder(case.state, "acknowledge", x.by)
+    authorize(case, "acknowledge", x.by, now)  # anyone an alert reached, or anyone holding a role
     case.meet(now, "alert_acknowledgement", "acknowledgement")
     if case.state.stage == Stage.alerting:
         case.move(now, Stage.planning, x.by, "crisis team formed")
@@ -24,7 +23,7 @@ def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
 
 @step("decide_plan")
 def decide_plan(case: CaseFile, x: a.DecidePlan, now: datetime) -> str:
-    capacity = require_head(case.state, "decide_plan", x.by, now)
+    capacity = authorize(case, "decide_plan", x.by, now)
     previous = case.state.plan
     case.state.plan = PlanStatus(summary=x.summary, department=x.department, decided_by=x.by, decided_at=now,
                                  revisions=previous.revisions if previous else 0,
@@ -37,6 +36,7 @@ def decide_plan(case: CaseFile, x: a.DecidePlan, now: datetime) -> str:
 
 @step("customer_contacted")
 def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) -> str:
+    authorize(case, "customer_contacted", x.by, now)
     case.meet(now, "response")
     if case.state.path == Path.ordinary:
         return "contact recorded"
@@ -47,6 +47,7 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
 
 @step("customer_answer")
 def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
+    authorize(case, "customer_answer", x.by, now)
     plan = case.state.plan
     answer = case.state.events[-1]
     if x.satisfied:
@@ -66,6 +67,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
 
 @step("revise_plan")
 def revise_plan(case: CaseFile, x: a.RevisePlan, now: datetime) -> str:
+    authorize(case, "revise_plan", x.by, now)
     case.state.plan.pending_revision = {"kind": x.kind, "summary": x.summary, "by": x.by, "at": now.isoformat()}
     case.meet(now, "revision")
     approver = "the head or a delegate" if x.kind == "principled" else f"the {case.state.plan.department} department"
@@ -110,10 +112,8 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
         who = f"{head} or a delegate in scope" if pending["kind"] == "principled" else \
             f"the {plan.department} department ({department}) or {head}"
         raise ActionRefused(f"approve_revision: {x.by} proposed this revision and cannot approve it; {who} approves it")
-    if pending["kind"] == "principled":
-        capacity = require_head(case.state, "approve_revision", x.by, now)
-    else:
-        capacity = require_department(case.state, "approve_revision", plan.department, x.by, now)
+    seats = ("head",) if pending["kind"] == "principled" else ("department", "head")
+    capacity = authorize(case, "approve_revision", x.by, now, seats=seats)
     case.meet(now, "revision_approval")
     plan.last_revision = {**pending, "approved_by": x.by, "replaced": plan.summary}
     plan.summary = plan.pending_revision["summary"]
@@ -127,6 +127,7 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
 
 @step("plan_not_adjustable")
 def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -> str:
+    authorize(case, "plan_not_adjustable", x.by, now)
     case.meet(now, "revision", "revision_approval")
     case.state.plan.pending_revision = None
     case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
@@ -137,6 +138,7 @@ def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -
 
 @step("explained")
 def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
+    authorize(case, "explained", x.by, now)
     case.meet(now, "explanation")
     if x.understood:
         case.move(now, Stage.executing, x.by, "customer understood")
@@ -151,7 +153,7 @@ def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
 def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) -> str:
     """The head (or a delegate in scope) says a `specific` revision is principled: back for approval."""
     plan = case.state.plan
-    capacity = require_head(case.state, "reclassify_revision", x.by, now)
+    capacity = authorize(case, "reclassify_revision", x.by, now)
     pending = plan.pending_revision if plan else None
     if pending is not None and pending["kind"] == "specific":
         pending["kind"] = "principled"

@@ -8,12 +8,14 @@ from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
 from workflows.steps import plans
+from workflows.authority import authorize
 from workflows.steps.base import case_effect, retarget_sla, step
 
 
 # -- 2. triage ---------------------------------------------------------------------------------
 @step("triage")
 def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
+    authorize(case, "triage", x.by, now)
     s = case.state
     s.severity, s.category = x.severity, x.category
     retarget_sla(case, now)
@@ -44,6 +46,9 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
 # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------
 @step("execution_started")
 def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> str:
+    authorize(case, "execution_started", x.by, now, department=x.department)
+    if case.state.implementation is not None:  # the ordinary path: this department carries it out from now on
+        case.state.implementation["department"] = x.department
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
         raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
     case.state.bump("executions_started")
@@ -53,6 +58,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
 
 @step("progress_reported")
 def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> str:
+    authorize(case, "progress_reported", x.by, now)
     if x.milestone is not None:
         plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
@@ -62,6 +68,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
 
 @step("execution_done")
 def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
+    authorize(case, "execution_done", x.by, now)
     if case.state.counts.get("executions_started", 0) <= case.state.counts.get("executions_done", 0):
         raise ActionRefused("execution_done: execution has not started; record execution_started first")
     case.state.bump("executions_done")
@@ -73,7 +80,7 @@ def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
 
 @step("resolution_confirmed")
 def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime) -> str:
-    plans.require_customer_service(case, now, "resolution_confirmed", x.by)
+    authorize(case, "resolution_confirmed", x.by, now)
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
         case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
@@ -87,6 +94,7 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
 
 @step("survey_response")
 def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
+    authorize(case, "survey_response", x.by, now)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
     case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
@@ -95,6 +103,7 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
 
 @step("review_done")
 def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
+    authorize(case, "review_done", x.by, now)
     if x.follow_ups:
         case.state.bump("follow_ups", len(x.follow_ups))
     event = case.state.events[-1]

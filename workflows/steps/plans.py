@@ -12,17 +12,10 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from workflows.casefile import CaseFile
 from workflows.state import Effect
+from workflows.authority import authorize
 from workflows.steps.base import step
 
 MILESTONE = "milestone:"
-CUSTOMER_SERVICE = ("cs_owner", "regional_cs")
-
-
-def take_role(case: CaseFile, now: datetime, role: str, person: str, why: str) -> None:
-    """Nobody holds `role`: the person doing its work takes it (recorded), and holds it from now on."""
-    case.state.roles[role] = person
-    case.record(now, "role_taken", role, by=person, why=why)
-
 
 def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs_experts: bool) -> None:
     s = case.state
@@ -34,21 +27,8 @@ def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs
         if not s.experts:
             s.experts = list(x.experts)
         return
-    technician = s.roles.get("technician")
-    if technician is None:
-        take_role(case, now, "technician", x.by, "proposed the first solution")
-    elif x.by != technician:
-        raise ActionRefused(f"solution_proposed: the technician ({technician}) writes a general problem's solution, "
-                            f"not {x.by}; the head may assign_role technician")
-
-
-def require_customer_service(case: CaseFile, now: datetime, action: str, by: str) -> None:
-    held = {r: case.state.roles[r] for r in CUSTOMER_SERVICE if r in case.state.roles}
-    if not held:
-        take_role(case, now, "cs_owner", by, f"recorded {action}")
-    elif by not in held.values():
-        names = " or ".join(f"{p} ({r})" for r, p in held.items())
-        raise ActionRefused(f"{action}: only customer service records the customer's answer: {names}, not {by}")
+    # A general problem's solution is the technician's: the first to propose one takes the seat.
+    authorize(case, "solution_proposed", x.by, now, seats=("technician",))
 
 
 def set_milestones(case: CaseFile, now: datetime, milestones: list[a.Milestone], action: str) -> None:
@@ -82,6 +62,7 @@ def meet_all_milestones(case: CaseFile, now: datetime) -> None:
 
 @step("convene_experts")
 def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
+    authorize(case, "convene_experts", x.by, now)
     s = case.state
     s.experts = list(dict.fromkeys([*s.experts, *x.experts]))
     due = s.deadlines.get("response")
@@ -105,10 +86,7 @@ def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
     s, plan = case.state, case.state.implementation
     if plan is None:
         raise ActionRefused("adjust_plan: there is no implementation plan; solution_proposed sets one")
-    allowed = {plan["owner"], s.roles.get("technician"), s.roles.get("head"), *s.experts} - {None}
-    if x.by not in allowed:
-        raise ActionRefused(f"adjust_plan: the plan's owner ({plan['owner']}), the technician, a convened expert or "
-                            f"the head adjusts it, not {x.by}")
+    authorize(case, "adjust_plan", x.by, now)
     if x.milestones is not None:
         set_milestones(case, now, x.milestones, "adjust_plan")
         plan["milestones"] = [m.model_dump(mode="json") for m in x.milestones]
