@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.names import REFUSAL_RECORDED, SA_ENGINE, WORKFLOW_TYPE
     from workflows import sheet
     from workflows.casefile import CaseFile
-    from workflows.effects import BOOKKEEPING, BOOKKEEPING_EFFECTS, EffectRunner
+    from workflows.effects import ADMIN_ROLE, BOOKKEEPING, BOOKKEEPING_EFFECTS, EffectRunner
     from workflows.handlers import with_action_handlers
     from workflows.learning import Learning
     from workflows.opening import open_case_file
@@ -122,11 +122,15 @@ class CrisisWorkflow(EffectRunner, Learning):
         asyncio.create_task(self.record_forever())
         self.dispatch()
         while not self.case.state.stage.is_final:
-            await workflow.wait_condition(lambda: True)  # actions that came with this task go first
-            self.publish()
-            if self.history_is_long() and workflow.all_handlers_finished() and self.quiet():
-                self.continue_as_new()
-            now = await self.sleep_until(self.case.next_wakeup(), now)
+            try:
+                await workflow.wait_condition(lambda: True)  # actions that came with this task go first
+                self.publish()
+                if self.history_is_long() and workflow.all_handlers_finished() and self.quiet():
+                    self.continue_as_new()
+                now = await self.sleep_until(self.case.next_wakeup(), now)
+            except asyncio.CancelledError:
+                now = self.cancellation_requested()
+                continue
             self.case.tick(now)
             self.dispatch()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -173,6 +177,21 @@ class CrisisWorkflow(EffectRunner, Learning):
             self.timer, self.timer_for = None, None
             return workflow.now()
         return self.changed_at
+
+    def cancellation_requested(self) -> datetime:
+        """Temporal's Request Cancellation (the Web UI's button, `temporal workflow cancel`) does not end a
+        case: only the head cancels, with `cancel`, giving a reason. The request is recorded, admins are
+        told, and the case goes on."""
+        now = workflow.now()
+        self.idle = False
+        event = self.case.record(now, "cancellation_requested", "temporal",
+                                 reason="only the head cancels a case, with the cancel action")
+        self.case.state.bump("cancellation_requests")
+        self.case.notify(event, "cancellation_requested", [ADMIN_ROLE, "head"], "Cancellation requested outside crisisdesk",
+                         "Someone asked Temporal to cancel this case. It goes on: only the head cancels a case, with "
+                         "the cancel action and a reason.")
+        self.dispatch()
+        return now
 
     def waiting_for(self, wake: datetime) -> str:
         """The timer's summary in the Web UI: machine words (deadline names, an ISO time), not prose."""

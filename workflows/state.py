@@ -68,6 +68,7 @@ class CaseState(BaseModel):
     runs: int = 1  # how many workflow runs (continue-as-new) this case has had
     alerted: list[str] = Field(default_factory=list)  # people an alert reached: they may acknowledge
     reporters: list[ReporterRef] = Field(default_factory=list)
+    reporter_keys: list[str] = Field(default_factory=list)  # distinct identified reporters (digests, never contacts)
     scrub_records: bool = False  # PostgreSQL refused this case's text once: records are scrubbed
     carried_effects: list[Effect] = Field(default_factory=list)  # under way when the last run continued as new
     waiting: CustomerWait | None = None  # the stage waits on the customer until then

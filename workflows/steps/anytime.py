@@ -1,5 +1,7 @@
 """Actions at any stage: roles and authority, stakeholders, external parties, evidence, media, escalation."""
 
+import hashlib
+
 from datetime import datetime
 
 from crisisdesk.models import actions as a
@@ -214,10 +216,25 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
         case.effects.append(case_effect(case, event, "stakeholder", by=x.by, role="reporter",
                                         name=x.reporter.name or "reporter", contact=x.reporter.contact))
     total = s.counts["reporters"] + 1
+    # A group complaint is people, not intakes (issue 20): distinct reporters who said who they are.
+    for reporter in (s.intake.reporter, x.reporter):
+        if (key := reporter_key(reporter)) and key not in s.reporter_keys:
+            s.reporter_keys.append(key)
+    del s.reporter_keys[:-KEPT]
+    identified = len(s.reporter_keys)
     threshold = s.playbook.group_complaint_reporters
-    if s.path == Path.ordinary and threshold and total >= threshold:
-        case.enter_crisis(now, x.by, f"group complaint: {total} reporters")
-    return f"{total} reporters on this case"
+    if s.path == Path.ordinary and threshold and identified >= threshold:
+        case.enter_crisis(now, x.by, f"group complaint: {identified} reporters")
+    return f"{total} reports on this case, {identified} from identified reporters"
+
+
+def reporter_key(reporter) -> str | None:
+    """Who reported, as a digest of their contact (or name), so one owner calling three times counts once
+    and anonymous reports not at all. Never the contact itself: it lives only in the sealed register."""
+    who = reporter.contact or reporter.name
+    if not who:
+        return None
+    return hashlib.sha256(" ".join(who.casefold().split()).encode()).hexdigest()[:16]
 
 
 @step("unlink_report")
