@@ -62,7 +62,8 @@ class CaseRecords:
             playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
             problem = f"{err}; the default playbook {playbook.name!r} runs this case"
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
-        opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req), stamps=stamp_keys(self.settings))
+        opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req), stamps=stamp_keys(self.settings),
+                            record_at=req.record_at)
         if req.record_at is not None:
             opened.recorded_seq = await self._record_opening(req, opened)
         return opened

@@ -107,10 +107,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         now = workflow.now()
         start, corrected = read_start(raw)
         if isinstance(start, Intake):
-            # The start event's time: the first activation's clock is not the same on replay when the
-            # opening's local activity outlives its first workflow task (the SDK then replays both as one).
-            now = workflow.info().workflow_start_time
-            await self.open(start, now)
+            now = await self.open(start, now)
             if corrected:
                 self.case.record(now, "intake_corrected", "intake", fields=corrected[:20],
                                  reason="text PostgreSQL cannot store (a NUL character or an unpaired surrogate) was "
@@ -138,19 +135,23 @@ class CrisisWorkflow(EffectRunner, Learning):
         self.publish()
         return self.case.status()
 
-    async def open(self, intake: Intake, now: datetime) -> None:
+    async def open(self, intake: Intake, now: datetime) -> datetime:
         """One round trip loads the playbook and the project's team and puts the opening on the record:
         the activity builds the very same case file (`workflows.opening`, from the same arguments, in
         this worker process: local activities run where the workflow runs). Whatever it recorded is
-        the opening's record, on replay too. `now` is read before the activity (see `changed_at`)."""
+        the opening's record, on replay too. Returns the opening's clock: the one the activity was
+        given, as its result carries it back. The first activation's own clock is not the same on
+        replay when the activity outlives its first workflow task (the SDK then replays both as one)."""
         info = workflow.info()
         opened = await workflow.execute_local_activity(
             "open_case", fx.OpenCase(case_id=info.workflow_id, intake=intake, playbook=intake.playbook,
                                      opened_at=info.workflow_start_time, record_at=now),
             result_type=fx.CaseOpened, summary="load the playbook and the project's team", **BOOKKEEPING)
+        now = opened.record_at or now
         self.case = open_case_file(info.workflow_id, intake, opened, now, info.workflow_start_time)
         if opened.recorded_seq:
             self.case.mark_recorded(opened.recorded_seq)
+        return now
 
     # -- time ---------------------------------------------------------------------------------
     async def sleep_until(self, wake: datetime | None, now: datetime) -> datetime:

@@ -29,6 +29,7 @@ class CaseOpened(BaseModel):
     team: dict[str, str] = Field(default_factory=dict)  # role -> person from the project's standing team
     problem: str | None = None  # e.g. the intake named a playbook that does not exist: the default was used
     recorded_seq: int = 0  # the opening's events up to this seq are on the record; 0: not recorded
+    record_at: datetime | None = None  # the clock the opening was built with, as the workflow gave it
     stamps: "StampKeys | None" = None  # the worker's identity check, pinned by the case
 
 
