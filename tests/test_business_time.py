@@ -184,6 +184,14 @@ def test_an_after_hours_case_file_is_due_in_working_time_and_reminds_in_it():
     assert met.detail["late_by_seconds"] == 6 * 3600 and met.detail["working_seconds"] == 10 * 3600
 
 
+def test_targets_in_working_time_read_as_people_say_them():
+    from workflows.sheet import working_words
+
+    assert working_words(4 * H) == "4 working hours" and working_words(H) == "1 working hour"
+    assert working_words(timedelta(days=2)) == "2 working days" and working_words(timedelta(minutes=30)) == "30 working minutes"
+    assert working_words(timedelta(days=1, hours=4)) == "1 working day 4 working hours"
+
+
 def test_a_crisis_alert_stays_thirty_minutes_on_the_clock():
     friday = local(2026, 12, 4, 19)
     case = open_file(playbook_json(calendar=SHANGHAI, business_time=SLA), friday, potential_crisis=True)

@@ -91,13 +91,16 @@ def in_working_time(calendar, deadline) -> str:
     if calendar is None:
         return ""
     text = f" · local {stamp(calendar.local(deadline.due_at))} {calendar.timezone}"
-    if deadline.working_time is None:
-        return text
-    whole = timedelta(days=deadline.working_time.days)
-    rest = int((deadline.working_time - whole).total_seconds() // 60)
+    return text if deadline.working_time is None else f"{text} · {working_words(deadline.working_time)}"
+
+
+def working_words(target: timedelta) -> str:
+    """`4 working hours`, `2 working days`, `1 working day 30 working minutes`: a business-time target."""
+    whole = timedelta(days=target.days)
+    rest = int((target - whole).total_seconds() // 60)
     parts = [f"{whole.days} working day{'s' * (whole.days != 1)}"] * bool(whole.days)
     if rest % 60:
         parts.append(f"{rest} working minutes")
     elif rest:
         parts.append(f"{rest // 60} working hour{'s' * (rest != 60)}")
-    return f"{text} · {' '.join(parts)}"
+    return " ".join(parts)
