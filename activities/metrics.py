@@ -9,6 +9,10 @@ cases as they stand now. Three passes, in one read-only snapshot:
 2. per deadline instance (case, name, due time): met on time, met late or still breached;
 3. the survey answers.
 
+Times and lateness are in the time each target is written in: working time for a deadline the case's
+playbook counts in business time (`business_time`), the clock's otherwise (`working_time_cases` says
+how many cases count working time).
+
 Group keys are fixed SQL expressions chosen from `GROUP_SQL` by name, never text from a caller;
 every value is a `$n` parameter.
 """
@@ -60,9 +64,10 @@ SELECT s.case_id, s.grp, s.category,
     coalesce(bool_or(e.kind = 'stage' AND e.name = 'closed'), false) AS closed,
     coalesce(bool_or(e.kind = 'stage' AND e.name = 'cancelled'), false) AS cancelled,
     coalesce(bool_or(e.kind = 'terminated'), false) AS terminated,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'acknowledgement') - s.received_at)::float8 AS ack_s,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'response') - s.received_at)::float8 AS response_s,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'resolution') - s.received_at)::float8 AS resolve_s,
+    min({took}) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'acknowledgement') AS ack_s,
+    min({took}) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'response') AS response_s,
+    min({took}) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'resolution') AS resolve_s,
+    coalesce(bool_or(e.kind = 'deadline_met' AND e.detail ? 'working_seconds'), false) AS working,
     count(e.seq) FILTER (WHERE e.kind = 'breach') AS breaches,
     max((e.detail->>'level')::int) FILTER (WHERE e.kind IN ('breach', 'reminder', 'escalated')) AS top_level,
     count(e.seq) FILTER (WHERE e.kind = 'action' AND e.name = 'escalate') AS severity_raised,
@@ -77,6 +82,9 @@ SELECT s.case_id, s.grp, s.category,
                      AND e.detail->>'party' = 'media'), false) AS media
 FROM sel s LEFT JOIN timeline_events e ON e.case_id = s.case_id AND e.kind IN ({kinds})
 GROUP BY s.case_id, s.grp, s.category, s.received_at"""
+# Time to acknowledge, respond, resolve: in the time the target is written in. A target in business time
+# records the working time it took (`working_seconds`, workflows/casefile.py `meet`); others the clock's.
+_TOOK = "coalesce((e.detail->>'working_seconds')::float8, extract(epoch FROM e.at - s.received_at)::float8)"
 # Only the kinds the facts read: notifications, reports and deadline_set are most of a timeline.
 _FACT_KINDS = ", ".join(f"'{k}'" for k in ("stage", "deadline_met", "breach", "reminder", "escalated", "action",
                                             "survey_sent", "path", "contingency", "terminated"))
@@ -108,7 +116,8 @@ SELECT grp, GROUPING(grp) = 1 AS total,
     count(*) FILTER (WHERE crisis) AS crises,
     count(*) FILTER (WHERE contingency) AS contingencies,
     count(*) FILTER (WHERE media) AS media,
-    count(*) FILTER (WHERE category = 'complaint') AS complaints
+    count(*) FILTER (WHERE category = 'complaint') AS complaints,
+    count(*) FILTER (WHERE working) AS working
 FROM metrics_facts GROUP BY GROUPING SETS {sets}"""
 
 _LEVELS = """
@@ -164,6 +173,7 @@ def _case_figures(row: asyncpg.Record) -> CaseMetrics:
         time_to_resolve=_durations(row, "resolve"),
         crises=row["crises"], contingencies=row["contingencies"], media_involved=row["media"],
         complaints=row["complaints"], complaint_rate=ratio(row["complaints"], opened),
+        working_time_cases=row["working"],
     )
     esc, reo = metrics.escalations, metrics.reopenings
     esc.breaches, esc.cases_breached, esc.severity_raised = row["breaches"], row["cases_breached"], row["severity_raised"]
@@ -208,7 +218,7 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         # Room to hash and sort a month of cases in memory rather than in temporary files.
         await conn.execute("SET LOCAL work_mem = '64MB'")
-        await conn.execute(_FACTS.format(selection=selection, kinds=_FACT_KINDS), *params)
+        await conn.execute(_FACTS.format(selection=selection, kinds=_FACT_KINDS, took=_TOOK), *params)
         case_rows = await conn.fetch(_CASES.format(sets="((grp), ())"))
         level_rows = await conn.fetch(_LEVELS.format(sets="((grp, top_level), (top_level))"))
         deadline_rows = await conn.fetch(_DEADLINES.format(selection=selection, sets="((grp, name), (name), (grp), ())"),

@@ -17,6 +17,7 @@ from activities.teams import team_for
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from crisisdesk.holiday_sets import pin
 from crisisdesk.logs import log
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.effects import (
@@ -61,6 +62,8 @@ class CaseRecords:
                 raise ApplicationError(str(err), type="PlaybookError", non_retryable=True) from None
             playbook = load_playbook(self.settings.playbook, self.settings.playbook_dir)
             problem = f"{err}; the default playbook {playbook.name!r} runs this case"
+        # Business time: the holiday dates the case will count by, read here once and carried with it.
+        playbook = pin(playbook, req.intake.received_at or req.opened_at, req.record_at or req.opened_at)
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
         opened = CaseOpened(playbook=playbook, problem=problem, team=await self._team(req), stamps=stamp_keys(self.settings),
                             record_at=req.record_at)
@@ -154,7 +157,7 @@ async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOp
     await conn.execute(
         """INSERT INTO playbook_versions (name, version, digest, body)
            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-        playbook.name, playbook.version, playbook.digest, playbook.model_dump(mode="json"),
+        playbook.name, playbook.version, playbook.digest, playbook.as_written().model_dump(mode="json"),
     )
     await conn.execute(
         """INSERT INTO cases (case_id, intake_id, summary, channel, project_id, project_name,

@@ -404,7 +404,7 @@ async def replay_seconds(progress: Progress) -> dict:
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-    from starter.worker import workflow_runner
+    from crisisdesk.code import workflow_runner
     from workflows.case import CrisisWorkflow
 
     directory = Path(__file__).resolve().parent / "histories"  # recorded by tests/test_case_long.py

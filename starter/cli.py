@@ -334,6 +334,10 @@ def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON 
     for result in results:
         show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
                                                                  "rejected", "report", "path", "contingency", "stage")])
+        for target in result.targets:  # business time: where the working calendar moved the SLA targets
+            counted = target.detail.get("working_time")
+            out.print(f"  {target.name} due {target.detail.get('due_local') or target.detail.get('due_at')} "
+                      f"({f'{counted} of working time' if counted else 'on the clock'})", markup=False)
         met = sum(1 for e in result.timeline if e.kind == "deadline_met")
         refused = sum(1 for o in result.outcomes if not o.accepted)
         out.print(f"{result.title}: stage {result.status.stage.value}, {met} deadlines met, "

@@ -38,10 +38,12 @@ from crisisdesk.models.actions import (
 from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
 from crisisdesk.models.text import sendable
+from crisisdesk.holiday_sets import pin
 from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
 from starter.bodies import ACTION_NAME, excerpt
+from workflows.deadlines import later
 
 # The message of a failure whose message the encrypting converter moved into its encoded attributes.
 ENCODED_FAILURE = "Encoded failure"
@@ -132,8 +134,14 @@ def promise_for(intake: Intake, settings: Settings) -> tuple[Severity, str, date
     playbook = load_playbook(intake.playbook or settings.playbook, settings.playbook_dir)
     severity = intake.severity or playbook.default_severity
     targets = playbook.severity[severity]
-    at = intake.received_at or datetime.now(timezone.utc)
-    return severity, targets.response_level, at + targets.acknowledgement, at + targets.response, at + targets.resolution
+    now = datetime.now(timezone.utc)
+    at = intake.received_at or now
+    playbook = pin(playbook, at, now)  # business time: counted as the case will count it
+
+    def due(name: str) -> datetime:
+        return later(playbook.working_calendar(name), at, getattr(targets, name))
+
+    return severity, targets.response_level, due("acknowledgement"), due("response"), due("resolution")
 
 
 def _started(case_id: str, created: bool, intake: Intake, settings: Settings) -> StartedCase:

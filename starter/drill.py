@@ -8,15 +8,18 @@ would have done: every deadline met or breached, every escalation and refusal.
 import contextlib
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from crisisdesk.models.calendar import WEEKDAYS
 from crisisdesk.models.case import CaseStatus, TimelineEvent
+from crisisdesk.models.playbook import SLA_TIMERS
 from crisisdesk.models.intake import Intake
 from crisisdesk.names import case_id_for
 from crisisdesk.settings import Settings
@@ -36,10 +39,49 @@ class DrillStep(BaseModel):
         return self
 
 
+class DrillOpening(BaseModel):
+    """When the drill's case opens: the next such local time after the drill starts (`fri 19:00`, or
+    `10-01 10:00` for the next 1 October), so a drill can open on a Friday evening or a public holiday.
+    The case is started with that delay, skipped at once in simulated time, and reported then."""
+
+    model_config = ConfigDict(extra="forbid")
+    next: str = Field(description='"fri 19:00" (a weekday) or "10-01 10:00" (a month and day), local time')
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _readable(self) -> "DrillOpening":
+        self.after(datetime(2026, 1, 1, tzinfo=UTC))
+        return self
+
+    def after(self, now: datetime) -> datetime:
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        day, _, clock = self.next.strip().lower().partition(" ")
+        try:
+            at = time.fromisoformat(clock)
+        except ValueError:
+            raise ValueError(f"next: {self.next!r}: the time is not HH:MM") from None
+        local = now.astimezone(zone)
+        if day in WEEKDAYS:  # this week's or next week's
+            ahead = (WEEKDAYS.index(day) - local.weekday()) % 7
+            candidates = [local.date() + timedelta(days=ahead), local.date() + timedelta(days=ahead + 7)]
+        else:  # this year's or next year's
+            try:
+                month, dom = (int(x) for x in day.split("-"))
+                candidates = [date(local.year, month, dom), date(local.year + 1, month, dom)]
+            except ValueError:
+                raise ValueError(f"next: {self.next!r}: name a weekday (fri) or a month and day (10-01)") from None
+        opens = [datetime.combine(d, at, tzinfo=zone).astimezone(UTC) for d in candidates]
+        return opens[0] if opens[0] > now + timedelta(minutes=1) else opens[1]
+
+
 class Drill(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     intake: Intake
+    opens: DrillOpening | None = Field(None, description="open the case at a chosen local time; unset: at once")
     steps: list[DrillStep] = Field(min_length=1)
 
 
@@ -60,12 +102,24 @@ class DrillResult(BaseModel):
     def breaches(self) -> list[TimelineEvent]:
         return [e for e in self.timeline if e.kind == "breach"]
 
+    @property
+    def targets(self) -> list[TimelineEvent]:
+        """The SLA targets as the case set them at opening (due time, local time, working time if counted so)."""
+        return [e for e in self.timeline if e.kind == "deadline_set" and e.name in SLA_TIMERS][:len(SLA_TIMERS)]
+
 
 async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=None) -> DrillResult:
     """Play the scenario on a running time-skipping environment whose worker serves `task_queue`."""
     intake = drill.intake.model_copy(update={"intake_id": f"drill-{uuid.uuid4().hex[:8]}-{drill.intake.intake_id}"})
+    delay = None
+    if drill.opens is not None:  # reported then: the case starts that much later, in simulated time
+        now = datetime.now(UTC)
+        opens = drill.opens.after(now)
+        intake, delay = intake.model_copy(update={"received_at": opens}), opens - now
     handle = await env.client.start_workflow("CrisisWorkflow", intake, id=case_id_for(intake.intake_id),
-                                             task_queue=task_queue, result_type=CaseStatus)
+                                             task_queue=task_queue, result_type=CaseStatus, start_delay=delay)
+    if delay is not None:
+        await env.fast_forward(handle, delay)
     outcomes = []
     for number, step in enumerate(drill.steps, 1):
         if step.wait is not None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from crisisdesk.models.actions import describe_validation_error
-from crisisdesk.playbooks import PlaybookError, parse_playbook, record_check
+from crisisdesk.holiday_sets import pin
+from crisisdesk.playbooks import Playbook, PlaybookError, parse_playbook, record_check
 from crisisdesk.settings import Settings
 from starter.drill import Drill, DrillResult, DrillStack
 
@@ -37,6 +38,8 @@ class DrillVerdict(BaseModel):
     passed: bool
     stage: str | None = None
     breaches: list[str] = Field(default_factory=list)
+    targets: dict[str, str] = Field(default_factory=dict, description="SLA due times as set at opening (local, "
+                                                                      "and the working time when counted so)")
     refused: int = 0
     steps: int = 0
     error: str | None = None
@@ -47,6 +50,7 @@ class CheckResult(BaseModel):
     name: str | None = None
     version: int | None = None
     digest: str | None = None
+    calendar: str | None = None  # the working calendar and the holiday dates a case opened now would pin
     valid: bool
     error: str | None = None
     drills: list[DrillVerdict] = Field(default_factory=list)
@@ -69,10 +73,27 @@ async def play_drill(path: Path, candidate: str, settings: Settings, runner: Run
     except Exception as err:  # the drill's own failure is the finding, not a crash of the check
         return DrillVerdict(drill=path.name, title=drill.title, passed=False, error=f"{type(err).__name__}: {err}")
     played = len(result.outcomes) == len(drill.steps)
+    targets = {e.name: str(e.detail.get("due_local") or e.detail.get("due_at"))
+               + (f" ({e.detail['working_time']} working)" if "working_time" in e.detail else "") for e in result.targets}
     return DrillVerdict(drill=path.name, title=drill.title, passed=played, stage=result.status.stage.value,
-                        breaches=sorted({e.name for e in result.breaches}),
+                        breaches=sorted({e.name for e in result.breaches}), targets=targets,
                         refused=sum(1 for o in result.outcomes if not o.accepted), steps=len(result.outcomes),
                         error=None if played else "not every step was played")
+
+
+def calendar_summary(playbook: Playbook, now: datetime) -> str | None:
+    """What a case opened now would count by: the calendar, and the holiday dates it would pin, per year (a
+    year with no make-up working days may be one whose official notice the library does not have yet)."""
+    calendar = playbook.calendar
+    if calendar is None:
+        return None
+    pinned = pin(playbook, now, now).calendar.pinned
+    years = [f"{y}: {sum(d.year == y for d in pinned.holidays)} days off, "
+             f"{sum(d.year == y for d in pinned.workdays)} make-up working days"
+             for y in range(pinned.first_year, pinned.last_year + 1)]
+    return (f"{calendar.timezone}, {calendar.days if isinstance(calendar.days, str) else ','.join(calendar.days)} "
+            f"{calendar.hours}; {pinned.source}" + (f" ({'; '.join(years)})" if calendar.holidays else "")
+            + f"; working time: {', '.join(playbook.business_time) or 'none'}")
 
 
 async def check_playbook(file: Path, settings: Settings, drills_dir: Path = DRILLS_DIR,
@@ -84,7 +105,8 @@ async def check_playbook(file: Path, settings: Settings, drills_dir: Path = DRIL
         return CheckResult(file=str(file), valid=False, error=f"{file}: cannot read: {err.strerror or err}")
     except PlaybookError as err:
         return CheckResult(file=str(file), valid=False, error=str(err))
-    result = CheckResult(file=str(file), name=playbook.name, version=playbook.version, digest=playbook.digest, valid=True)
+    result = CheckResult(file=str(file), name=playbook.name, version=playbook.version, digest=playbook.digest,
+                         calendar=calendar_summary(playbook, datetime.now(UTC)), valid=True)
     drills = sorted(drills_dir.glob("*.json"))
     if not drills:
         result.error = f"no drills in {drills_dir}: a playbook is checked against at least one"

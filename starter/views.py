@@ -17,6 +17,7 @@ from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.words import FULL_TIME, in_words
 from starter.client import StartedCase
 from starter.stuck import StuckCase
+from workflows.sheet import working_words
 
 PLAIN_WIDTH = 10_000  # piped: lines as long as their content, never wrapped
 
@@ -99,9 +100,13 @@ def show_status(state: CaseStatus) -> None:
     table.add_row("updated", _when(state.updated_at))
     out.print(table)
     if state.deadlines:
-        deadlines = Table("deadline", "due", "state", title="deadlines", title_justify="left")
+        local = any(d.due_local for d in state.deadlines)  # business time: the calendar's zone, working time
+        deadlines = Table("deadline", "due", *(["local", "counted"] if local else []), "state", title="deadlines",
+                          title_justify="left")
         for d in state.deadlines:
-            deadlines.add_row(d.name, _when(d.due_at), "[red]breached[/]" if d.breached else "open")
+            counted = [f"{d.due_local:%Y-%m-%d %H:%M %z}" if d.due_local else "-",
+                       working_words(d.working_time) if d.working_time else "on the clock"] if local else []
+            deadlines.add_row(d.name, _when(d.due_at), *counted, "[red]breached[/]" if d.breached else "open")
         out.print(deadlines)
 
 

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from starter.drill import Drill, play
 
@@ -47,3 +48,23 @@ def test_crisis_drill_plays_several_scenarios_on_one_stack():
     assert short["status"]["stage"] == "contacting" and {"first_contact", "revision"} <= {
         e["name"] for e in short["timeline"] if e["kind"] == "breach"}
     assert "[28/28] review_done: ok" in done.stderr  # progress, step by step
+
+
+async def test_business_time_drills_show_what_working_hours_and_holidays_change(temporal_env, worker, task_queue):
+    """The same Friday-evening and National Day reports under the delivery plan (on the clock) and the service
+    plan (working time, China's holidays): breached on the clock, not in working time."""
+    for name in ("business_friday_evening.json", "business_national_holiday.json"):
+        drill = Drill.model_validate(json.loads((DRILLS / name).read_text()))
+        results = {}
+        for book in ("delivery", "service"):
+            scenario = drill.model_copy(update={"intake": drill.intake.model_copy(update={"playbook": book})})
+            results[book] = await play(scenario, temporal_env, task_queue)
+            assert all(o.accepted for o in results[book].outcomes), (name, book, results[book].outcomes)
+        clock, working = results["delivery"], results["service"]
+        assert "acknowledgement" in {e.name for e in clock.breaches}, name
+        assert not working.breaches, (name, [e.name for e in working.breaches])
+        targets = {e.name: e.detail for e in working.targets}
+        assert targets["acknowledgement"]["working_time"] == "PT2H" and targets["acknowledgement"]["due_local"]
+        assert all("working_time" not in e.detail for e in clock.targets)
+        opened = working.status.received_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert (opened.weekday(), opened.hour) == (4, 19) if "friday" in name else (opened.month, opened.day) == (10, 1)

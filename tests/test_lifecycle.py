@@ -287,7 +287,8 @@ def test_sla_clock_pauses_while_waiting_on_the_customer_when_the_playbook_says_s
     from workflows.casefile import CaseFile
     from workflows.steps import apply
 
-    book = parse_playbook(playbook_with(customer_waits={"pause_sla": ["resolution"]}))
+    # On the clock (business time pauses in working time: tests/test_business_time.py).
+    book = parse_playbook(playbook_with(customer_waits={"pause_sla": ["resolution"]}, business_time=[]))
     t0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
     intake = Intake.model_validate({"intake_id": "pause-1", "channel": "phone", "summary": "Leak",
                                     "potential_crisis": True, "roles": {"head": HEAD, "department:engineering": ENG}})

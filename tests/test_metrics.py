@@ -131,6 +131,10 @@ async def test_metrics_match_the_timelines(open_case, pool, region, settings, cl
     assert report.sla_compliance["first_contact"].missed == 2 and report.sla_compliance["acknowledgement"].still_breached == 0
     assert report.satisfaction.surveys_sent == report.satisfaction.responses + 4  # four surveys never answered
     assert 0 < report.resolution_rate < 1 and report.satisfaction.score.share_satisfied is not None
+    # after_sales and service count their SLA targets in working time, and so do their figures (issue 25).
+    assert report.working_time_cases == 4
+    working = {g.group: g for g in reports["playbook"].groups if not g.group.startswith("delivery")}
+    assert len(working) == 2 and all(g.working_time_cases == g.cases_opened == 2 for g in working.values())
 
     for by in ("severity", "playbook", "project", "category"):
         key = {"severity": lambda s: s.severity.value, "playbook": lambda s: f"{s.playbook} v{s.playbook_version}",

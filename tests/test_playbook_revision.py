@@ -50,7 +50,8 @@ def test_list_show_diff_and_a_bad_file(revised, tmp_path):
     assert json.loads(shown.stdout) == load_playbook("service").model_dump(mode="json")
     diff = crisis("playbook", "diff", "after_sales", str(revised), **env)
     assert diff.exit_code == 0 and 'deadlines.first_contact.due: "PT12H" → "PT8H"' in diff.stdout
-    assert 'version: 1 → 2' in diff.stdout
+    assert 'calendar: {"timezone": "Asia/Shanghai"' in diff.stdout  # after_sales counts working time (issue 25)
+    assert 'version: 1 → 2' in crisis("playbook", "diff", "delivery", str(revised)).stdout
     assert "do not differ" in crisis("playbook", "diff", "service", "service").stdout
 
     broken = tmp_path / "broken.json"

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from crisisdesk.converter import data_converter
-from starter.worker import workflow_runner
+from crisisdesk.code import workflow_runner
 from workflows.case import ENGINE, CrisisWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -63,13 +63,15 @@ class CaseFile:
         opened = case.record(now, "opened", "intake", by=intake.reporter.role or "intake",
                              channel=intake.channel.value, playbook=playbook.name,
                              playbook_version=playbook.version, playbook_digest=playbook.digest,
-                             received_at=state.received_at.isoformat(), late_entry=intake.late_entry or None)
+                             received_at=state.received_at.isoformat(), late_entry=intake.late_entry or None,
+                             calendar=deadlines.pinned_from(playbook))
         for name, due in deadlines.sla_targets(state).items():
             case.set_deadline(now, name, due)
         targets = playbook.severity[state.severity]
+        respond_by = state.deadlines["response"].due_at
         if intake.reporter.contact:
             case.notify(opened, "acknowledgement", [], f"We received your report: {intake.summary}",
-                        f"Case {case_id}. We will respond by {(state.received_at + targets.response).isoformat()} "
+                        f"Case {case_id}. We will respond by {respond_by.isoformat()} "
                         f"({targets.response_level}).", reporter=True)
         if intake.potential_crisis:
             case.enter_crisis(now, "intake", "reported as a potential crisis")
@@ -158,20 +160,31 @@ class CaseFile:
 
     # -- deadlines --------------------------------------------------------------------------
     def set_deadline(self, now: datetime, name: str, due_at: datetime) -> None:
-        deadlines.set_deadline(self.state, name, due_at)
-        self.record(now, "deadline_set", name, due_at=due_at.isoformat())
+        deadline = deadlines.set_deadline(self.state, name, due_at)
+        working = deadline.working_time
+        calendar = self.state.playbook.calendar
+        self.record(now, "deadline_set", name, due_at=due_at.isoformat(),
+                    due_local=calendar.local(due_at).isoformat() if calendar is not None else None,
+                    working_time=deadlines.iso_duration(working) if working is not None else None)
 
     def start_timer(self, now: datetime, name: str) -> None:
-        self.set_deadline(now, name, now + self.state.playbook.deadlines[name].due)
+        calendar = deadlines.calendar_for(self.state, name)
+        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadlines[name].due))
 
     def meet(self, now: datetime, *names: str) -> None:
+        """Met: how late, and for an SLA target in business time how long it took, in working time."""
         for name in names:
             deadline = self.state.deadlines.pop(name, None)
             if deadline is not None:
-                due = deadline.due_at + (now - deadline.paused_at) if deadline.paused_at else deadline.due_at
-                late = now - due if now > due else None
+                calendar = deadlines.calendar_for(self.state, name)
+                due = deadline.due_at
+                if deadline.paused_at is not None:
+                    due = deadlines.resumed(calendar, due, deadline.paused_at, now)
+                late = deadlines.elapsed(calendar, due, now) if now > due else None
+                took = deadlines.elapsed(calendar, self.state.received_at, now) if calendar is not None else None
                 self.record(now, "deadline_met", name, due_at=deadline.due_at.isoformat(),
-                            late_by_seconds=int(late.total_seconds()) if late else None)
+                            late_by_seconds=int(late.total_seconds()) if late is not None else None,
+                            working_seconds=int(took.total_seconds()) if took is not None else None)
 
     # -- the crisis protocol's switches -----------------------------------------------------
     def enter_crisis(self, now: datetime, by: str, why: str) -> None:
@@ -240,7 +253,7 @@ class CaseFile:
             if deadline.next_alert_at is None or deadline.next_alert_at > now:
                 continue
             chain = deadlines.escalation_for(s, deadline.name)
-            step = deadlines.advance(deadline, chain, now)
+            step = deadlines.advance(deadline, chain, now, deadlines.calendar_for(s, deadline.name))
             roles = deadlines.recipients_at(chain, deadline)
             event = self.record(now, step, deadline.name, due_at=deadline.due_at.isoformat(),
                                 level=deadline.level, reminder=deadline.reminders, notified=roles)
@@ -282,7 +295,7 @@ class CaseFile:
             case_id=s.case_id, intake_id=s.intake.intake_id, summary=s.intake.summary, stage=s.stage,
             path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
             roles=s.roles, delegation=s.delegation,
-            deadlines=sorted(s.deadlines.values(), key=lambda d: d.due_at),
+            deadlines=deadlines.shown(s),
             open_actions=self.next_steps(), plan=s.plan, counts=s.counts, updated_at=s.updated_at,
             received_at=s.received_at, project=s.intake.project.model_dump(), playbook=s.playbook.name,
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from crisisdesk.models.effects import CaseOpened
 from crisisdesk.models.intake import Intake
+from workflows import deadlines
 from workflows.casefile import CaseFile
 
 # An intake dated this far ahead of the server's clock is a clock error: the SLA clock starts at opening.
@@ -18,14 +19,21 @@ def longest_target(playbook) -> timedelta:
     return max(t.resolution for t in playbook.severity.values())
 
 
+def last_due(playbook, received_at: datetime) -> datetime:
+    """When the longest resolution target counted from `received_at` falls due (in working time when the
+    playbook counts resolution so)."""
+    return deadlines.later(playbook.working_calendar("resolution"), received_at, longest_target(playbook))
+
+
 def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: datetime, started_at: datetime) -> CaseFile:
     """The new case: `opened` is what `open_case` loaded (playbook, team), `started_at` the start event's
     time. The SLA clock starts when the customer reported, or when the server accepted the case: never
-    when a worker happened to run its first task (an outage would move it)."""
+    when a worker happened to run its first task (an outage would move it). A case started with a delay
+    (a drill that opens on a Friday evening) may be dated up to its first task's time."""
     received_at, correction = intake.received_at or started_at, None
-    if received_at > started_at + CLOCK_SKEW:
+    if received_at > max(started_at, now) + CLOCK_SKEW:
         received_at, correction = started_at, "received_at was in the future: the SLA clock starts at opening"
-    elif not intake.late_entry and received_at + longest_target(opened.playbook) < started_at:
+    elif not intake.late_entry and last_due(opened.playbook, received_at) < started_at:
         received_at, correction = started_at, ("received_at is older than every deadline and the intake is "
                                                "not a late entry: the SLA clock starts at opening")
     case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)

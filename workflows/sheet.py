@@ -52,7 +52,7 @@ def render(case: CaseFile, now: datetime) -> str:
         lines += ["", "**Deadlines**"]
         for d in open_deadlines:
             state = f"BREACHED, escalation level {d.level + 1}" if d.breached else left(d.due_at - now) + " left"
-            lines.append(f"- {d.name}: due {when(d.due_at)} ({state})")
+            lines.append(f"- {d.name}: due {when(d.due_at)} ({state})" + in_working_time(s.playbook.calendar, d))
     if s.plan:
         lines += ["", f"**Plan** ({s.plan.department}, {s.plan.revisions} revisions, {s.plan.rejections} rejections): "
                       f"{s.plan.summary}"]
@@ -82,3 +82,25 @@ def with_list_breaks(lines: list[str]) -> list[str]:
             out.append("")
         out.append(line)
     return out
+
+
+# -- business time (issue 25): the deadline's local due time and its target in working time, in one place --
+def in_working_time(calendar, deadline) -> str:
+    """` · local 2026-12-07 13:00 Asia/Shanghai · 4 working hours` (the second part only for a deadline
+    counted in working time); nothing without a calendar."""
+    if calendar is None:
+        return ""
+    text = f" · local {stamp(calendar.local(deadline.due_at))} {calendar.timezone}"
+    return text if deadline.working_time is None else f"{text} · {working_words(deadline.working_time)}"
+
+
+def working_words(target: timedelta) -> str:
+    """`4 working hours`, `2 working days`, `1 working day 30 working minutes`: a business-time target."""
+    whole = timedelta(days=target.days)
+    rest = int((target - whole).total_seconds() // 60)
+    parts = [f"{whole.days} working day{'s' * (whole.days != 1)}"] * bool(whole.days)
+    if rest % 60:
+        parts.append(f"{rest} working minutes")
+    elif rest:
+        parts.append(f"{rest // 60} working hour{'s' * (rest != 60)}")
+    return " ".join(parts)

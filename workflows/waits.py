@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from crisisdesk.lifecycle import WAITING_STAGES
 from crisisdesk.models.case import Stage
+from workflows import deadlines
 from workflows.state import CustomerWait
 
 if TYPE_CHECKING:
@@ -42,12 +43,14 @@ def start(case: "CaseFile", now: datetime, stage: Stage) -> None:
 
 
 def stop(case: "CaseFile", now: datetime) -> None:
-    """The wait is over: paused SLA clocks resume, their due times moved by the time waited."""
+    """The wait is over: paused SLA clocks resume, their due times moved by the time waited (the working
+    time waited, for a deadline in business time: what was left of it when it stopped counts from now)."""
     state = case.state
     state.waiting = None
     for deadline in state.deadlines.values():
         if deadline.paused_at is not None:
-            deadline.due_at += now - deadline.paused_at
+            calendar = deadlines.calendar_for(state, deadline.name)
+            deadline.due_at = deadlines.resumed(calendar, deadline.due_at, deadline.paused_at, now)
             deadline.paused_at, deadline.next_alert_at = None, deadline.due_at
             case.record(now, "deadline_resumed", deadline.name, due_at=deadline.due_at.isoformat())
 

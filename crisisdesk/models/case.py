@@ -1,6 +1,6 @@
 """What a case shows the world: the `status` and `timeline` queries, and the rows kept in PostgreSQL."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -39,6 +39,9 @@ class DeadlineStatus(BaseModel):
     reminders: int = 0
     next_alert_at: datetime | None = None
     paused_at: datetime | None = None  # stopped while the case waits on the customer (playbook customer_waits)
+    working_time: timedelta | None = Field(None, description="the target in working time (PT4H: 4 working hours) "
+                                                             "when the deadline counts business time only")
+    due_local: datetime | None = Field(None, description="due_at in the playbook calendar's time zone (status only)")
 
 
 class DelegationStatus(BaseModel):

@@ -18,7 +18,8 @@ DIMENSIONS = ("score", "timeliness", "effectiveness", "attitude")
 
 
 class Durations(BaseModel):
-    """Seconds from when the customer reported to the event, over the cases that reached it."""
+    """Seconds from when the customer reported to the event, over the cases that reached it: working seconds
+    for a case whose playbook counts that target in working time (business time), else the clock's."""
 
     count: int = 0
     median_seconds: float | None = None
@@ -29,7 +30,7 @@ class DeadlineCompliance(BaseModel):
     """One deadline name: each time it was set counts once, by its outcome.
 
     `met_on_time` + `missed` (breached, or met late) are the decided ones; `compliance` is their
-    on-time share. `late_by_*` is how late the late ones were met.
+    on-time share. `late_by_*` is how late the late ones were met (in working time for a deadline counted so).
     """
 
     met_on_time: int = 0
@@ -99,6 +100,8 @@ class CaseMetrics(BaseModel):
     media_involved: int = 0
     complaints: int = 0  # cases categorised as complaints
     complaint_rate: float | None = None
+    working_time_cases: int = Field(0, description="cases whose SLA times and lateness count working time (their "
+                                                   "playbook's business_time); the others count the clock")
 
 
 class MetricsQuery(BaseModel):

@@ -5,9 +5,12 @@ import hashlib
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, model_serializer, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, SerializationInfo, ValidationInfo, field_validator, model_serializer, model_validator,
+)
 
 from crisisdesk.models.actions import ACTION_NAMES
+from crisisdesk.models.calendar import Calendar
 from crisisdesk.models.intake import Severity
 from crisisdesk.models.roles import valid_role
 
@@ -129,14 +132,22 @@ class Playbook(BaseModel):
     history_limit: int = Field(4000, ge=100, description="continue-as-new past this many history events")
     customer_waits: CustomerWaits = CustomerWaits()
     grouping: Grouping | None = Field(None, description="how group complaints find each other; unset: the same building")
+    calendar: Calendar | None = Field(None, description="working hours, days and holidays (business time); unset: "
+                                                        "every deadline runs on the clock")
+    business_time: list[str] = Field(default_factory=list, description="SLA deadlines that count working time only "
+                                                                       "(acknowledgement, response, resolution)")
 
     @model_serializer(mode="wrap")
-    def _without_unset_grouping(self, handler, info: SerializationInfo) -> dict[str, Any]:
-        """An unset `grouping` is left out, so a playbook written before it keeps its digest (and its check
-        record, and the digest the cases opened under it carry)."""
+    def _without_unset(self, handler, info: SerializationInfo) -> dict[str, Any]:
+        """Unset `grouping`, `calendar` and `business_time` are left out, so a playbook written before them keeps
+        its digest (and its check record, and the digest the cases opened under it carry)."""
         data = handler(self)
         if self.grouping is None:
             data.pop("grouping", None)
+        if self.calendar is None:
+            data.pop("calendar", None)
+        if not self.business_time:
+            data.pop("business_time", None)
         return data
 
     @property
@@ -160,6 +171,33 @@ class Playbook(BaseModel):
             valid_role(role)
         return self
 
+    @field_validator("business_time")
+    @classmethod
+    def _business_time(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        for name in names:
+            if name in CRISIS_TIMERS:
+                raise ValueError(f"{name} is a crisis timer and always runs on the clock; only "
+                                 f"{', '.join(SLA_TIMERS)} may count working time")
+            if name not in SLA_TIMERS:
+                raise ValueError(f"unknown deadline {name!r}; use {', '.join(SLA_TIMERS)}")
+        if len(set(names)) != len(names):
+            raise ValueError("a deadline is named twice")
+        # (A calendar that failed its own validation is missing from info.data, and named already.)
+        if names and "calendar" in info.data and info.data["calendar"] is None:
+            raise ValueError("needs a calendar (the working hours and days to count)")
+        return names
+
+    def working_calendar(self, deadline: str) -> Calendar | None:
+        """The calendar a deadline counts in: the playbook's for one in `business_time`; None: the clock."""
+        return self.calendar if deadline in self.business_time else None
+
+    def as_written(self) -> "Playbook":
+        """The playbook without the dates a case pinned with it: what its file says, and what its digest names."""
+        if self.calendar is None or self.calendar.pinned is None:
+            return self
+        return self.model_copy(update={"calendar": self.calendar.model_copy(update={"pinned": None})})
+
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """Of the playbook as written: the dates a case pinned with it (`calendar.pinned`) are not part of it."""
+        return hashlib.sha256(self.as_written().model_dump_json().encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crisisdesk.models.actions import describe_validation_error
+from crisisdesk.models.calendar import Calendar, PinnedDates  # noqa: F401
 from crisisdesk.models.playbook import (  # noqa: F401  (the playbook's shape, read from here by most callers)
     CRISIS_TIMERS, SLA_TIMERS, CustomerWaits, Deadline, DeadlineName, Escalation, Grouping, Playbook, ReportKind,
     Reporting, SeverityTargets,
@@ -53,11 +54,15 @@ def available(directory: Path | None = None) -> list[str]:
 
 def parse_playbook(raw: str | bytes, source: str = "playbook") -> Playbook:
     try:
-        return Playbook.model_validate(json.loads(raw))
+        playbook = Playbook.model_validate(json.loads(raw))
     except json.JSONDecodeError as err:
         raise PlaybookError(f"{source}: not JSON ({err})") from None
     except ValidationError as err:
         raise PlaybookError(f"{source}: {describe_validation_error(err)}") from None
+    if playbook.calendar is not None and playbook.calendar.pinned is not None:
+        raise PlaybookError(f"{source}: calendar.pinned: the holiday dates are pinned by each case when it opens; "
+                            "leave them out of the file (extra_holidays and extra_workdays add your own)")
+    return playbook
 
 
 def read_playbook(name: str, directory: Path | None = None) -> tuple[Playbook, Any]:

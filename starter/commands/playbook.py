@@ -94,6 +94,12 @@ def show(name: str = typer.Argument(..., help="a playbook name, or a file"), as_
         timers.add_row(deadline_name, str(d.due), " → ".join("+".join(level) for level in d.escalation.levels),
                        f"{d.escalation.repeats} every {d.escalation.repeat_every}")
     out.print(timers)
+    if playbook.calendar is not None:
+        c = playbook.calendar
+        out.print(f"calendar: {c.timezone}, {c.days if isinstance(c.days, str) else ','.join(c.days)} {c.hours}, "
+                  f"holidays {c.holidays or 'none'}, extra days off {len(c.extra_holidays)}, extra working days "
+                  f"{len(c.extra_workdays)}; counted in working time: {', '.join(playbook.business_time) or 'nothing'}",
+                  markup=False)
 
 
 @app.command("diff")
@@ -130,6 +136,8 @@ def check(file: Path = typer.Argument(..., help="the playbook file to check"),
         mark = "passed" if verdict.passed else f"FAILED ({verdict.error})"
         err_console.print(f"drill {verdict.drill}: {mark}; stage {verdict.stage}, breaches "
                           f"{', '.join(verdict.breaches) or 'none'}, {verdict.refused} step(s) refused", markup=False)
+        if verdict.targets:
+            err_console.print("  due: " + "; ".join(f"{n} {d}" for n, d in verdict.targets.items()), markup=False)
 
     result = run(lambda: asyncio.run(check_playbook(file, load_settings(), drills or DRILLS_DIR, on_drill=progress)))
     if as_json:
@@ -140,6 +148,8 @@ def check(file: Path = typer.Argument(..., help="the playbook file to check"),
         fail(result.error or f"{result.name} v{result.version}: "
              f"{sum(not v.passed for v in result.drills)} of {len(result.drills)} drill(s) failed", 6)
     if not as_json:
+        if result.calendar:
+            out.print(f"calendar: {result.calendar}", markup=False)
         out.print(f"{result.name} v{result.version} ({result.digest}) passed {len(result.drills)} drill(s)"
                   + (f"; recorded in {result.recorded}: cases may use it" if result.recorded else
                      "; put it in CRISIS_PLAYBOOK_DIR and check it there for cases to use it"), markup=False)

@@ -96,7 +96,11 @@ class Case:
 def open_case(temporal_env: WorkflowEnvironment, worker: Worker, task_queue: str):
     """Start a case from an intake (dict fields override a sensible default)."""
 
-    async def start(**fields) -> Case:
+    async def start(opens_at: datetime | None = None, **fields) -> Case:
+        """`opens_at`: a later instant the customer reports at; the case starts then (a start delay, skipped)."""
+        delay = None
+        if opens_at is not None:
+            delay, fields = opens_at - datetime.now(opens_at.tzinfo), {"received_at": opens_at.isoformat(), **fields}
         data = {
             "intake_id": f"it-{uuid.uuid4().hex[:10]}",
             "channel": "phone",
@@ -109,8 +113,10 @@ def open_case(temporal_env: WorkflowEnvironment, worker: Worker, task_queue: str
         intake = Intake.model_validate(data)
         handle = await temporal_env.client.start_workflow(
             "CrisisWorkflow", intake, id=case_id_for(intake.intake_id), task_queue=task_queue,
-            result_type=CaseStatus,
+            result_type=CaseStatus, start_delay=delay,
         )
+        if delay is not None:
+            await temporal_env.fast_forward(handle, delay)
         case = Case(temporal_env, handle)
         await case.status()
         return case

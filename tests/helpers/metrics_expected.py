@@ -24,8 +24,15 @@ def share(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 6)
 
 
-def first(timeline: list[TimelineEvent], kind: str, name: str) -> datetime | None:
-    return min((e.at for e in timeline if e.kind == kind and e.name == name), default=None)
+def first_event(timeline: list[TimelineEvent], kind: str, name: str) -> TimelineEvent | None:
+    return min((e for e in timeline if e.kind == kind and e.name == name), key=lambda e: e.at, default=None)
+
+
+def took(status: CaseStatus, met: TimelineEvent) -> float:
+    """From the report to the deadline met, in the target's time: the working time it recorded, or the clock's."""
+    if "working_seconds" in met.detail:
+        return float(met.detail["working_seconds"])
+    return (met.at - status.received_at).total_seconds()
 
 
 def expected(cases: list[Case]) -> dict:
@@ -40,8 +47,7 @@ def expected(cases: list[Case]) -> dict:
     durations = {}
     for field, name in (("time_to_acknowledge", "acknowledgement"), ("time_to_first_response", "response"),
                         ("time_to_resolve", "resolution")):
-        seconds = [(met - s.received_at).total_seconds() for s, t in cases
-                   if (met := first(t, "deadline_met", name)) is not None]
+        seconds = [took(s, met) for s, t in cases if (met := first_event(t, "deadline_met", name)) is not None]
         durations[field] = seconds
         out[field] = {"count": len(seconds), "median_seconds": percentile(seconds, 0.5),
                       "p90_seconds": percentile(seconds, 0.9)}
@@ -112,4 +118,6 @@ def expected(cases: list[Case]) -> dict:
                                     and e.detail.get("party") == "media" for e in t) for _, t in cases)
     out["complaints"] = sum(s.category == "complaint" for s, _ in cases)
     out["complaint_rate"] = share(out["complaints"], len(cases))
+    out["working_time_cases"] = sum(any(e.kind == "deadline_met" and "working_seconds" in e.detail for e in t)
+                                    for _, t in cases)
     return out
