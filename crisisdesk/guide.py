@@ -31,8 +31,10 @@ def fields(name: str) -> list[str]:
     return required + optional
 
 
-def example(name: str) -> str:
-    return json.dumps(ACTIONS[name].example, ensure_ascii=False)
+def example(name: str, by: str | None = None) -> str:
+    """The row's example as JSON to paste; `by` the person who may take it on this case, when known."""
+    value = ACTIONS[name].example if by is None else {**ACTIONS[name].example, "by": by}
+    return json.dumps(value, ensure_ascii=False)
 
 
 def describe(name: str) -> str:

@@ -302,12 +302,12 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
         done_here = taken.setdefault(sheet.stage, set())
         name, example = next((n, e) for n, e in sheet.steps if n not in done_here)
         if name == "decide_plan" and not pasted_as_is:
-            # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
+            # The example in someone else's name (customer service's): the case refuses and says who may.
             async with step("refused-example-as-is"):
                 async def picture(dialog) -> None:
                     await for_guide(dialog, "06-refusal-in-dialog", stack.sealed)
 
-                refusal = await send_update(page, name, example, on_refused=picture)
+                refusal = await send_update(page, name, {**example, "by": "Chen CS"}, on_refused=picture)
                 refusals.append(refusal)
                 pasted_as_is = True
                 sheet = await sheet_after(page, sheet)
@@ -319,7 +319,7 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
                     await expect(page.get_by_text("only the head (Wang Head)").first).to_be_visible()
                     await page.get_by_text("User Metadata", exact=True).click()
                     sheet = await read_sheet(page)
-        payload = {**example, **({"by": sheet.person} if sheet.person else {}), **CUSTOMER_SAYS.get(name, {})}
+        payload = {**example, **CUSTOMER_SAYS.get(name, {})}  # the sheet's example names who may take it
         async with step(f"{sheet.stage}-{name}"):
             if name == "decide_plan":
                 await for_guide(metadata_panels(page), "05-case-sheet-alerting", stack.sealed)

@@ -106,6 +106,17 @@ def _holder(case: CaseFile, seat: str) -> list[str]:
     return []
 
 
+def who_may(case: CaseFile, action: str) -> str | None:
+    """The person the case would take `action` from now: the first holder of its row's seats (the
+    case sheet's examples are written in their name)."""
+    for seat in ACTIONS[action].who:
+        if seat == "head" and case.state.roles.get("head"):
+            return case.state.roles["head"]
+        if holders := _holder(case, seat):
+            return holders[0]
+    return None
+
+
 def _describe(case: CaseFile, seat: str) -> str:
     s = case.state
     holders = _holder(case, seat)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from crisisdesk.lifecycle import ACTIONS, STAGES
 from crisisdesk.guide import example
 from crisisdesk.words import in_words, stamp
+from workflows.authority import who_may
 from workflows.casefile import CaseFile
 
 LAST_EVENTS = 6
@@ -46,7 +47,7 @@ def render(case: CaseFile, now: datetime) -> str:
         turn = role if owner == role else f"{role} ({owner})"
         lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]
         for name in actions:
-            lines.append(f"- `{name}`: {ACTIONS[name].what} · `{example(name)}`")
+            lines.append(f"- `{name}`: {ACTIONS[name].what} · `{example(name, who_may(case, name))}`")
     open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
     if open_deadlines:
         lines += ["", "**Deadlines**"]
