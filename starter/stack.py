@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crisisdesk.logs import log
+
 
 def _private_runtime_dir() -> str:
     # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset or not private (0700).
@@ -56,6 +58,9 @@ TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
                                 "history.transferProcessorMaxPollRPS": "10000"}
 
 
+STARTS = 3  # tries at a private dev server
+
+
 async def start_dev_server(time_skipping: bool = False, **kwargs):
     """A private dev server with crisisdesk's search attributes and payload codec. With time skipping,
     its workflows skip time only when fast-forwarded (`env.fast_forward`), so a test or drill decides
@@ -70,10 +75,18 @@ async def start_dev_server(time_skipping: bool = False, **kwargs):
                   data_converter=data_converter(), dev_server_log_level="error")
     config = TIME_SKIPPING_DYNAMIC_CONFIG if time_skipping else {}
     common["dev_server_extra_args"] = [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")]
-    with banner_to_stderr():
-        if not time_skipping:
-            return await WorkflowEnvironment.start_local(**common, **kwargs)
-        return await WorkflowEnvironment.start_time_skipping_v2(ts_config=TimeSkippingConfig(enabled=False), **common, **kwargs)
+    for attempt in range(1, STARTS + 1):
+        try:
+            with banner_to_stderr():
+                if not time_skipping:
+                    return await WorkflowEnvironment.start_local(**common, **kwargs)
+                return await WorkflowEnvironment.start_time_skipping_v2(
+                    ts_config=TimeSkippingConfig(enabled=False), **common, **kwargs)
+        except RuntimeError as err:
+            # The SDK gives a dev server 5 s to answer, a fixed limit; a busy machine takes longer now and then.
+            if attempt == STARTS or "did not start within" not in str(err):
+                raise
+            log.warning("dev server slow to start; starting another", attempt=attempt)
 
 
 @contextlib.contextmanager

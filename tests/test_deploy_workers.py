@@ -21,7 +21,7 @@ from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
 from starter.client import act, start_case, status
-from tests.helpers import ORDINARY_CLOSURE
+from tests.helpers import ORDINARY_CLOSURE, eventually
 from tests.helpers.servers import DevServer, SmtpServer, worker_process
 
 CASES = int(os.environ.get("CRISIS_DEPLOY_CASES", 60))
@@ -30,6 +30,10 @@ CONCURRENCY = 8
 ACTORS = {"Chen CS": "Chen CS <cs@share.test>", "Zhang Head": "Zhang Head <head@share.test>"}
 CLOSURE = [(action, {**payload, "by": ACTORS.get(payload["by"], payload["by"])}) for action, payload in ORDINARY_CLOSURE]
 ROLES = {"head": ACTORS["Zhang Head"], "regional_cs": "Li Regional <regional@share.test>", "cs_owner": ACTORS["Chen CS"]}
+
+
+async def _started(tmp_path) -> int:
+    return sum('"worker started"' in log.read_text() for log in tmp_path.glob("worker-*.log") if log.exists())
 
 
 class Driver:
@@ -67,6 +71,8 @@ async def test_three_workers_share_the_cases_and_one_killed_mid_case_is_taken_ov
         client = await temporal.client()
         for worker in workers:
             worker.start()
+        # All three poll before the first case: otherwise the first up takes every case and its cache keeps them.
+        await eventually(lambda: _started(tmp_path), lambda n: n == 3, timeout=90)
         settings = Settings(temporal_address=temporal.address, database_url=dsn, CRISIS_TASK_QUEUE=queue)
         prefix = f"share-{uuid.uuid4().hex[:6]}"
         opened = await asyncio.gather(*(start_case(client, Intake.model_validate({
