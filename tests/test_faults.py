@@ -47,7 +47,7 @@ from tests.helpers import eventually
 from tests.helpers.servers import DevServer, Postgres, SmtpServer, worker_process
 
 CASES = int(os.environ.get("CRISIS_FAULT_CASES", 16))
-INPUTS = int(os.environ.get("CRISIS_FAULT_INPUTS", 4_000))
+INPUTS = int(os.environ.get("CRISIS_FAULT_INPUTS", 1_500))
 PG_OUTAGE = float(os.environ.get("CRISIS_FAULT_PG_OUTAGE_S", 30))
 SERVER_OUTAGE = 10.0
 KILLS = 4
