@@ -25,6 +25,8 @@ from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
 FALLBACK_ROLE = "admin"
+# Recipients who are customers, not staff: addressed by the contact the case gives, never named on the timeline.
+CUSTOMER_ROLES = frozenset({"reporter"})
 
 
 @dataclass
@@ -88,8 +90,11 @@ class Resolver:
             self.admins = await self._cached("admins", self.admins,
                                              lambda conn: people_with_role(conn, FALLBACK_ROLE), state)
             targets += [(FALLBACK_ROLE, admin) for admin in self.admins]
-        people = list(dict.fromkeys(person for _, person in targets))
-        wanted = list(dict.fromkeys([*people, *sorted(state["also"])]))
+        # Who was told, as the timeline may say it: directory ids, and the reporter by their role (their name and
+        # contact live only in the sealed register, issue 21).
+        people = list(dict.fromkeys(role if role in CUSTOMER_ROLES else person for role, person in targets))
+        wanted = list(dict.fromkeys([*(person for role, person in targets if role not in CUSTOMER_ROLES),
+                                     *sorted(state["also"])]))
         known = await self._cached("contacts", {}, lambda conn: reach_of(conn, wanted, self.sealer), state)
         self.contacts.update(known)
         channels = await self._cached("channels", None, lambda conn: contacts_of(conn, wanted, self.sealer), state)

@@ -17,7 +17,10 @@ from workflows.casefile import CaseFile
 from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
 from workflows.steps.base import STEPS
 
+# What an action's event on the timeline leaves out: personal data (kept only in the sealed register) and
+# evidence bytes; a stakeholder's own concerns too (issue 21).
 PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary", "reporter"}
+PERSONAL_OF = {"add_stakeholder": PERSONAL | {"concerns"}}
 assert set(STEPS) == set(ACTIONS) == set(a.ACTION_MODELS), "every action has a model, a step and a lifecycle row"
 del anytime, crisis, ordinary, plans
 
@@ -41,7 +44,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
     if case.state.stage.is_final:
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
     check_place(case, name)
-    payload = action.model_dump(mode="json", exclude={"by", *PERSONAL}, exclude_none=True)
+    payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
     case.via, case.identity, case.actor_roles = via, identity, roles
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
