@@ -24,7 +24,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -49,8 +48,8 @@ from starter.client import start_case as start_case_as_users_do
 from tests.helpers import eventually
 from tests.helpers.dev_stack import DevStackProcess
 from tests.helpers.web_ui import (
-    UI_TIMEOUT_MS, Sheet, Steps, for_guide, metadata_panels, open_update_dialog, read_sheet, send_update, sheet_after,
-    update_option,
+    CHROMIUM_ARGS, UI_TIMEOUT_MS, Sheet, Steps, chromium_path, for_guide, metadata_panels, open_update_dialog, read_sheet,
+    send_update, sheet_after, update_option,
 )
 
 try:
@@ -59,10 +58,6 @@ except ImportError as err:  # a collection error, never a skip: the dev extra mu
     raise ImportError(f"tests/test_web_ui.py needs Playwright's Python package (pip install playwright; "
                       f"the `dev` extra of pyproject.toml): {err}") from err
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 KEY = "5f" * 32  # a test key (64 hex digits)
 TRIAGE = {"by": "Chen CS", "severity": "urgent", "category": "safety"}
 # What only the outside world can tell the operator: the customer's answer.
@@ -74,15 +69,7 @@ SOURCE_PATH = re.compile(r'File "|\.py\b|Traceback|line \d+')
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's chromium; installed with tools/install-system-packages.sh when missing, else the test fails."""
-    path = shutil.which("chromium")
-    if path is None:
-        done = subprocess.run(["bash", str(INSTALL_BROWSER), "chromium"], capture_output=True, text=True, timeout=600)
-        path = shutil.which("chromium")
-        if path is None:
-            pytest.fail(f"chromium is missing and {INSTALL_BROWSER.relative_to(ROOT)} could not install it "
-                        f"(exit {done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
-    return path
+    return chromium_path()
 
 
 @dataclass
