@@ -41,6 +41,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from crisisdesk.converter import ENCRYPTED_REFUSAL, data_converter
+from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
@@ -287,7 +288,10 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
                         f"AND '{now + timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}'")
             await eventually(lambda: listed(stack.client, due_soon), lambda ids: case.id in ids, timeout=15.0)
         done_here = taken.setdefault(sheet.stage, set())
-        name, example = next((n, e) for n, e in sheet.steps if n not in done_here)
+        # The next step of the person whose turn it is (a step the sheet lists for someone else, like customer
+        # service's progress_reported while the department executes, is theirs: since issue 20 the seat is checked).
+        candidates = [(n, e) for n, e in sheet.steps if n not in done_here]
+        name, example = ([(n, e) for n, e in candidates if sheet.role in ACTIONS[n].who] or candidates)[0]
         if name == "decide_plan" and not pasted_as_is:
             # The example pasted unchanged: its `by` is not the head, so the case refuses and says who may.
             async with step("refused-example-as-is"):

@@ -185,6 +185,12 @@ class Sheet:
         return STAGE.search(self.text)["stage"]
 
     @property
+    def role(self) -> str | None:
+        """The case role whose turn it is ("department", "head"…)."""
+        found = TURN.search(self.text)
+        return found["role"] if found else None
+
+    @property
     def person(self) -> str | None:
         """Whose turn it is, when the sheet names a person (not only a role)."""
         found = TURN.search(self.text)
