@@ -35,13 +35,9 @@ from starter.oidc import OidcVerifier, looks_like_jwt
 
 # Reachable without a credential. An acknowledgement link carries its own capability in the URL:
 # its router's prefix goes in PUBLIC_PREFIXES.
-PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+                          "/codec"})  # the codec endpoint's address opened in a browser: a link to /signin
 PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/", "/signin", "/signout")  # an acknowledgement link's signed token is its credential
-# Reached with no credential at all as ANONYMOUS (a route lets it in with `require(..., anonymous=True)`): the
-# Web UI of a browser that has not signed in calls the codec's /encode without a cookie, and the codec answers
-# with an input the case refuses, saying how to sign in (starter/codec_server.py), where a 401 would only
-# make the UI say "Data encoding failed". A credential that is sent is checked as everywhere.
-ANONYMOUS_PATHS = frozenset({"/codec/encode"})
 
 
 class Principal(BaseModel):
@@ -54,7 +50,7 @@ class Principal(BaseModel):
     roles: tuple[str, ...] = ()
     service: bool = False
     permissions: frozenset[Permission]
-    method: Literal["local", "token", "oidc", "anonymous"]
+    method: Literal["local", "token", "oidc"]
     # Whose cases they see (starter/scope.py): every case, or those of these projects and regions.
     every_case: bool = True
     projects: tuple[str, ...] = ()
@@ -71,8 +67,6 @@ class Principal(BaseModel):
 
 LOCAL = Principal(person_id="local", display_name="the local user (CRISIS_AUTH=none)",
                   permissions=ALL_PERMISSIONS, method="local")
-ANONYMOUS = Principal(person_id="(nobody signed in)", display_name="nobody signed in", permissions=frozenset(),
-                      method="anonymous", every_case=False)
 
 
 def principal_of(person: Person, method: Literal["token", "oidc"], unscoped: str = "all") -> Principal:
@@ -213,9 +207,6 @@ class AuthGate:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         bearer = bearer_of(headers) or (session_of(headers) if scope["path"].startswith(COOKIE_PATHS) else None)
-        if bearer is None and scope["path"] in ANONYMOUS_PATHS and self.authenticator.enabled:
-            scope.setdefault("state", {})["principal"] = ANONYMOUS
-            return await self.app(scope, receive, send)
         try:
             principal = await self.authenticator.authenticate(bearer)
         except CredentialRefused as refused:
@@ -231,13 +222,10 @@ def caller(request: Request) -> Principal:
     return getattr(request.state, "principal", None) or LOCAL
 
 
-def require(permission: Permission, anonymous: bool = False) -> Any:
-    """A dependency: the caller, when they hold `permission`; 403 naming it otherwise. `anonymous`: a route
-    of ANONYMOUS_PATHS that answers a caller without a credential itself (it gets ANONYMOUS)."""
+def require(permission: Permission) -> Any:
+    """A dependency: the caller, when they hold `permission`; 403 naming it otherwise."""
     async def check(request: Request) -> Principal:  # async: no thread-pool hop per request
         who = caller(request)
-        if anonymous and who is ANONYMOUS:
-            return who
         if not who.can(permission):
             reason = (f"{who.person_id} may not {permission.value} "
                       f"({'a service account may only open cases' if who.service else 'roles: ' + (', '.join(who.roles) or 'none')})")

@@ -20,12 +20,10 @@ network or set `INTAKE_TOKEN`.
 Who acts in the Web UI (issue 20): the UI encodes every Signal and Update input through `/encode`
 before it sends it. Called with a credential (a bearer token, or the sign-in cookie of `/signin` when
 the UI is set to include cross-origin credentials), `/encode` stamps each JSON object with the
-caller's verified identity (`crisisdesk.stamps`, channel `ui`), which the case checks. With
-`CRISIS_AUTH` on, `/encode` called with no credential at all (a browser that has not signed in, or
-whose UI does not send the cookie) stamps the edge's verdict instead (`denied`: how to sign in), so the
-case refuses the action and the UI's dialog says how to sign in (a 401 would only make it say "Data
-encoding failed"); a credential that is sent and fails is a 401, and anything but JSON objects is
-refused. Without an encryption key the payloads travel in clear, stamped all the same.
+caller's verified identity (`crisisdesk.stamps`, channel `ui`), which the case checks; with
+`CRISIS_AUTH` on both routes need a credential (401 without: the Web UI 2.54 then says only "Data
+encoding failed" in its dialog and "Codec Server could not connect" on the page, words of its own).
+Without an encryption key the payloads travel in clear, stamped all the same.
 
 What `/decode` gives back depends on the caller (with `CRISIS_AUTH` on; it needs `case:read`): every
 payload in clear with `payload:decode` (head, customer service, privacy); to everyone else, such as an
@@ -53,9 +51,8 @@ from crisisdesk.logs import log
 from crisisdesk.permissions import Permission
 from crisisdesk.settings import Settings
 from crisisdesk.stamps import StampSigner
-from starter.auth import ANONYMOUS, Principal, require
+from starter.auth import Principal, require
 from starter.redaction import redact_value
-from starter.routes.signin import not_signed_in
 
 PREFIX = "/codec"
 DEFAULT_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
@@ -97,19 +94,16 @@ def _with_value(payload: Payload, value: object) -> Payload:
     return Payload(metadata=dict(payload.metadata), data=json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def stamp_payloads(payloads: list[Payload], signer: StampSigner | None, who: Principal,
-                   denied: str | None = None) -> list[Payload]:
-    """Each JSON object the UI typed, stamped for the signed-in caller (anything else left as it is), or
-    with the edge's verdict `denied` (nobody signed in: the case refuses it, saying why)."""
+def stamp_payloads(payloads: list[Payload], signer: StampSigner | None, who: Principal) -> list[Payload]:
+    """Each JSON object the UI typed, stamped for the signed-in caller (anything else left as it is)."""
     if signer is None:
         return payloads
     out = []
     for payload in payloads:
         value = _json_object(payload)
         if value is not None:
-            person = None if who.method in ("local", "anonymous") else who.person_id
-            value = signer.stamp(value, person=person, roles=who.roles, channel="ui", at=datetime.now(timezone.utc),
-                                 denied=denied)
+            person = None if who.method == "local" else who.person_id
+            value = signer.stamp(value, person=person, roles=who.roles, channel="ui", at=datetime.now(timezone.utc))
             payload = _with_value(payload, value)
         out.append(payload)
     return out
@@ -150,12 +144,7 @@ def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIR
         except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
             return JSONResponse({"detail": f"not codec-server JSON ({{\"payloads\": [...]}}): {err}"}, status_code=400)
         given = list(payloads.payloads)
-        if who is ANONYMOUS:  # the Web UI of a browser that has not signed in: its action is refused, saying why
-            reason = not_signed_in(str(request.base_url))
-            if signer is None or any(_json_object(p) is None for p in given):
-                return JSONResponse({"detail": reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            given = stamp_payloads(given, signer, who, denied=reason)
-        elif who is not None:
+        if who is not None:
             given = stamp_payloads(given, signer, who)
         try:
             out = await (codec.decode if decode else codec.encode)(given)
@@ -166,12 +155,9 @@ def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIR
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
 
     @router.post("/encode", openapi_extra=body_doc)
-    async def encode(request: Request, who: Principal = require(Permission.act, anonymous=True)) -> JSONResponse:
+    async def encode(request: Request, who: Principal = require(Permission.act)) -> JSONResponse:
         """Stamp the Web UI's typed signal/update input with the caller's identity, and encrypt it with
-        the current key (when one is set). Nobody signed in (no credential at all, with CRISIS_AUTH on):
-        the stamp carries the refusal, saying how to sign in."""
-        if who is ANONYMOUS:
-            log.info("web ui action encoded without a sign-in", namespace=request.headers.get("x-namespace"))
+        the current key (when one is set)."""
         return await run(request, decode=False, who=who)
 
     @router.post("/decode", openapi_extra=body_doc)

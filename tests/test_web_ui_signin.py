@@ -13,7 +13,9 @@ opens a crisis case over HTTP naming the head). Then, in Chromium, as people do 
    their `decide_plan` in the head's name is refused with one sentence in the dialog, and a `note` sent
    through Send a Signal is stamped too.
 4. Over the API (the head's token) the timeline shows each with the identity the codec endpoint vouched for.
-5. A browser nobody signed in: the dialog says how to sign in, and the case records the refusal.
+5. A browser nobody signed in: the codec endpoint answers 401 (contract version 3), nothing decodes and nothing
+   reaches the case; the UI says so in its own words ("Data encoding failed", "Codec Server could not connect"),
+   and the endpoint its Codec Server settings name, opened in the browser, is the sign-in page.
 
 Chromium comes from Debian (tests/helpers/web_ui.py `chromium_path`); never `playwright install`.
 Screenshots go to tests/artifacts/web-ui/; with CRISIS_DOC_SCREENSHOTS=1 the guide's two pictures
@@ -271,18 +273,20 @@ async def test_people_sign_the_web_ui_in_and_the_case_records_who_acted(stack: S
     assert not any(e["kind"] == "action" and e["name"] == "decide_plan" for e in events)
 
 
-async def test_a_web_ui_nobody_signed_in_says_how_to_sign_in(stack: Stack, page: Page):
-    """A fresh browser: the UI calls the codec endpoint the stack configured, without a cookie."""
+async def test_a_web_ui_nobody_signed_in_gets_nothing_and_its_settings_lead_to_the_sign_in(stack: Stack, page: Page):
+    """A fresh browser: the UI calls the codec endpoint the stack configured, without a cookie. The codec endpoint
+    answers 401 (contract version 3: both routes need a credential), so nothing decodes and nothing is sent; the
+    UI says so in its own words, and the address its Codec Server settings name leads to the sign-in."""
     case_id = await open_crisis(stack)
     step = Steps(page, "nobody-signed-in")
     calls = CodecCalls(page, stack.codec)
 
     async with step("nothing-decodes"):
         await open_case_page(page, stack, case_id)
-        await expect(page.get_by_test_id("data-encoder-status-error")).to_be_visible()  # "could not connect"
+        await expect(page.get_by_test_id("data-encoder-status-error")).to_be_visible()  # "Codec Server could not connect"
         assert calls.decodes and {r.status for r in calls.decodes} == {401}  # no credential: no personal data
 
-    async with step("refused-with-how-to-sign-in"):
+    async with step("nothing-is-sent"):
         # Nothing decodes, so the dialog lists no names: the person types one.
         dialog = await open_update_dialog(page)
         await dialog.locator("#update-name").fill("note")
@@ -290,18 +294,22 @@ async def test_a_web_ui_nobody_signed_in_says_how_to_sign_in(stack: Stack, page:
         await page.keyboard.insert_text(json.dumps({"by": stack.person("operator"), "text": "typed without signing in"}))
         await dialog.get_by_test_id("update-id").fill(f"ui-nobody-{uuid.uuid4().hex[:8]}")
         await dialog.get_by_role("button", name="Submit").click()
-        refusal = dialog.locator('div[role="alert"].error')
-        await expect(refusal).to_be_visible()
-        shown = refusal_is_one_sentence((await refusal.inner_text()).strip())
-        assert shown.startswith("note: the Web UI is not signed in: ") and f"sign in at {stack.api}/signin" in shown, shown
-        assert stack.codec in shown and "Include cross-origin credentials" in shown
+        failed = dialog.locator('p[role="alert"]')  # the dialog's own error line (a case's refusal is a div.error)
+        await expect(failed).to_be_visible()
+        assert refusal_is_one_sentence((await failed.inner_text()).strip()) == "Data encoding failed"  # the UI's words
         await dialog.get_by_test_id("cancel-modal-button").click()
         await expect(update_dialog(page)).to_be_hidden()
+        [encode] = calls.encodes
+        assert (await encode.response()).status == 401
 
-    [encode] = calls.encodes
-    assert (await encode.response()).status == 200  # the codec endpoint answered: the case refused, saying why
-    events = await eventually(lambda: timeline(stack, case_id), lambda ev: any(e["kind"] == "rejected" for e in ev))
-    [rejected] = [e for e in events if e["kind"] == "rejected"]
-    assert (rejected["name"], rejected["detail"]["via"], rejected["detail"].get("identity")) == ("note", "ui-update", None)
-    assert rejected["detail"]["reason"] == shown
-    assert not any(e["kind"] == "action" and e["name"] == "note" for e in events)
+    async with step("the-settings-lead-to-the-sign-in"):
+        # The Codec Server settings show the stack's endpoint; opened in the browser, it is the sign-in page.
+        await page.get_by_test_id("data-encoder-status-error").click()
+        settings = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Codec Server"))
+        await expect(settings.get_by_text(stack.codec, exact=True)).to_be_visible()
+        await page.goto(stack.codec)
+        await expect(page.get_by_role("heading", name="Sign in for the Web UI")).to_be_visible()
+        assert page.url == f"{stack.api}/signin"
+
+    events = await timeline(stack, case_id)
+    assert not [e for e in events if e["kind"] in ("action", "rejected")], events  # nothing reached the case

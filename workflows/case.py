@@ -258,9 +258,8 @@ class CrisisWorkflow(EffectRunner, Learning):
         now = workflow.now()
         actor, args = await self.actor(name, args, kind, now)
         try:
-            if actor.denied:  # the codec endpoint's verdicts are its own words (how to sign in): shown in clear
-                reason = f"{name}: {actor.denied}"
-                raise ActionRefused(reason, shown=reason if actor.stamped and actor.via.startswith("ui-") else None)
+            if actor.denied:
+                raise ActionRefused(f"{name}: {actor.denied}")
             action = self.parse(name, args)
             if actor.identity is not None and actor.identity != action.by:
                 raise ActionRefused(f"{name}: by names {action.by}, but the verified caller is {actor.identity}; "
@@ -300,7 +299,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         state.stamps_seen.append(stamp.nonce)
         del state.stamps_seen[:-STAMPS_KEPT]
         via = f"ui-{kind}" if stamp.channel == "ui" else stamp.channel
-        return Actor(via=via, identity=stamp.person, roles=stamp.roles, denied=stamp.denied, stamped=True), [payload]
+        return Actor(via=via, identity=stamp.person, roles=stamp.roles, denied=stamp.denied), [payload]
 
     async def refresh_stamp_keys(self, now: datetime) -> None:
         """The worker's current keys (a retired one is gone from them): one local activity, in history."""
@@ -462,7 +461,6 @@ class Actor:
     identity: str | None = None
     roles: tuple[str, ...] = ()
     denied: str | None = None
-    stamped: bool = False  # a verified stamp came with it (an edge vouches for `identity` and `denied`)
 
 
 def decoded(args: Sequence[RawValue]) -> list[Any]:

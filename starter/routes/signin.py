@@ -4,6 +4,8 @@ endpoint reads, for a Temporal Web UI that has no sign-in of its own (the embedd
     GET  /signin     the form, and how to point the Web UI at the codec endpoint
     POST /signin     token=… → the `crisis_session` cookie (HttpOnly, SameSite=Lax, Path=/codec)
     POST /signout    the cookie cleared
+    GET  /codec      → /signin: the address a Web UI that has not signed in shows (its Codec Server
+                     settings name it), opened in the browser, leads to the form
 
 The cookie is sent only to `/codec/*` (its path), and only by the browser: the UI calls the codec
 endpoint with "Include cross-origin credentials" on (its Codec Server settings, stored in the browser).
@@ -11,14 +13,13 @@ SameSite=Lax: the browser sends it on the UI's calls only when the UI and the AP
 so open both under the same host name (127.0.0.1, or localhost, not one of each). A token is checked
 before it is set; it is never logged.
 
-Every sentence a person reads about signing in is in WORDS (the page, and what the codec endpoint tells
-a Web UI that has not signed in), ready for the message catalogue.
+Every sentence a person reads on the page is in WORDS, ready for the message catalogue.
 """
 
 import html
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from activities.credentials import CredentialRefused
 from crisisdesk.logs import log
@@ -43,9 +44,6 @@ WORDS = {
                  "<em>Apply</em>. Every action you send there is then stamped with your name, and the case checks it. "
                  "Open the UI under the same host name as this page."),
     "open_ui": 'Open the Web UI: <a href="{ui}">{ui}</a>',
-    # What the case answers, through the dialog, to an action the Web UI encoded without a sign-in.
-    "not_signed_in": ("the Web UI is not signed in: sign in at {signin}, then set the UI's Codec Server (the icon at "
-                      "the top right) to your browser setting {codec} with Include cross-origin credentials on"),
 }
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>crisisdesk · sign in</title>
@@ -56,12 +54,6 @@ input,button{{font:inherit;padding:.4rem}} .note{{color:#333}} .ok{{color:#064}}
 <input id="token" name="token" type="password" autocomplete="off" size="40" required> <button type="submit">{submit}</button></form>
 <p class="note">{settings}</p>{open_ui}
 <form method="post" action="/signout"><button type="submit">{signout}</button></form></body></html>"""
-
-
-def not_signed_in(api_base: str) -> str:
-    """The reason the case gives for an action the Web UI encoded without a sign-in (one sentence)."""
-    base = api_base.rstrip("/")
-    return WORDS["not_signed_in"].format(signin=f"{base}/signin", codec=f"{base}/codec")
 
 
 def _page(codec: str, message: str = "", status: int = 200) -> HTMLResponse:
@@ -101,6 +93,11 @@ def signin_router(settings: Settings, authenticator: Authenticator) -> APIRouter
         response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_SECONDS, path="/codec", httponly=True,
                             samesite="lax", secure=request.url.scheme == "https")
         return response
+
+    @router.get("/codec", include_in_schema=False)
+    async def codec_home() -> RedirectResponse:
+        """The codec endpoint opened in a browser (the Web UI names it when it cannot connect): the sign-in."""
+        return RedirectResponse("/signin", status_code=303)
 
     @router.post("/signout", response_class=HTMLResponse, operation_id="signout")
     async def signout(request: Request) -> HTMLResponse:
