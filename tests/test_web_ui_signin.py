@@ -207,7 +207,7 @@ async def test_people_sign_the_web_ui_in_and_the_case_records_who_acted(stack: S
         await for_guide(page.locator("body"), "08-signin-page", True)
 
     async with step("codec-server-settings"):
-        await open_case_page(page, stack, case_id)
+        await page.goto(f"{stack.ui}/namespaces/default/workflows")  # any page of the UI: the icon is on each
         dialog = await use_codec_with_credentials(page, stack.codec)
         stored = await apply_codec_settings(page, dialog)
         # What the UI keeps in the browser (src/lib/stores/data-encoder-config.ts), as docs/access.md says.
@@ -225,6 +225,7 @@ async def test_people_sign_the_web_ui_in_and_the_case_records_who_acted(stack: S
         assert answer is not None and answer.status == 200
         allowed = await answer.all_headers()
         assert allowed["access-control-allow-origin"] == stack.ui and allowed["access-control-allow-credentials"] == "true"
+        assert REPORTER_CONTACT in await calls.decoded_text()  # the head (payload:decode) reads the intake whole
 
     async with step("operator-signs-in"):
         await page.goto(f"{stack.api}/signin")
