@@ -406,10 +406,20 @@ class DevStack:
                else "CRISIS_ENCRYPTION_KEY")
             + f"); the Web UI decodes through it, allowed origins {', '.join(self.ui_origins())}\n"
             f"                    temporal CLI: add --codec-endpoint {self.codec_url}\n"
-            f"  parts             {self.parts_line()}; each restarted when it dies (5 deaths in 60 s stop the stack)\n"
+            + self._signin_lines()
+            + f"  parts             {self.parts_line()}; each restarted when it dies (5 deaths in 60 s stop the stack)\n"
             f"  other commands    `crisis …` run here find this stack through {self.data_dir / 'stack.json'}\n",
             flush=True,
         )
+
+    def _signin_lines(self) -> str:
+        """With authentication on, where a person signs the Web UI in (docs/access.md, "Signing the Web UI in")."""
+        auth = os.environ.get("CRISIS_AUTH", "none").strip().lower() or "none"
+        if auth == "none":
+            return ""
+        return (f"  sign in           CRISIS_AUTH={auth}: the Web UI's actions are refused until you sign in at {self.api_url}/signin\n"
+                f"                    (a token from `crisis users add`) and, in the UI's Codec Server settings (icon at the top\n"
+                f"                    right), choose your browser setting {self.codec_url} with Include cross-origin credentials on\n")
 
 
 def _first_line(err: BaseException) -> str:
