@@ -56,6 +56,31 @@ TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
                                 "history.transferProcessorMaxPollRPS": "10000"}
 
 
+# The file-backed dev server `crisis dev` runs (what `make run` keeps cases in). SQLite's defaults are a
+# rollback journal and a full fsync per commit: under a burst the server's writers queue on the file and
+# its own calls time out ("context deadline exceeded"). Write-ahead logging lets readers go on beside
+# the one writer, and `synchronous=normal` syncs the log at checkpoints instead of at every commit.
+# The trade-off: a power cut or kernel crash can lose the last commits (the last second or so of case
+# progress); the file stays consistent, and a crash of the server process alone loses nothing.
+# README ("Durability of the embedded stack") says so. Measured: benchmarks (deadline_burst_p99_s).
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
+# The dev server's own dynamic config for the embedded stack (none needed so far: see README).
+DEV_DYNAMIC_CONFIG: dict[str, str] = {}
+
+
+def dev_server_argv(binary: str, db_file: Path, host: str, port: int, ui_port: int, namespace: str,
+                    codec_url: str | None = None, extra: list[str] | None = None) -> list[str]:
+    """`temporal server start-dev` as `crisis dev` runs it (and the benchmarks measure it): a SQLite
+    file, crisisdesk's search attributes, the pragmas and dynamic config above."""
+    from crisisdesk.names import search_attribute_flags
+
+    return [binary, "server", "start-dev", "--db-filename", str(db_file), "--ip", host, "--port", str(port),
+            "--ui-port", str(ui_port), "--namespace", namespace, "--log-level", "warn", *search_attribute_flags(),
+            *(arg for key, value in SQLITE_PRAGMAS.items() for arg in ("--sqlite-pragma", f"{key}={value}")),
+            *(arg for key, value in DEV_DYNAMIC_CONFIG.items() for arg in ("--dynamic-config-value", f"{key}={value}")),
+            *(["--ui-codec-endpoint", codec_url] if codec_url else []), *(extra or [])]
+
+
 async def start_dev_server(time_skipping: bool = False, **kwargs):
     """A private dev server with crisisdesk's search attributes and payload codec. With time skipping,
     its workflows skip time only when fast-forwarded (`env.fast_forward`), so a test or drill decides
