@@ -2,12 +2,18 @@
 
 The selection is the cases *reported* in [since, until) (`cases.received_at`, where the SLA clocks
 start), real cases and drills (intake ids `drill-…`) kept apart; every figure describes those
-cases as they stand now. Three passes, in one read-only snapshot:
+cases as they stand now. The figures are read from rollups that triggers keep as cases are recorded
+(migration 010_rollups.sql), in one read-only snapshot:
 
-1. per case, one scan of its timeline: closed, cancelled, when acknowledged / first responded /
-   resolved, breaches and the highest escalation level, re-openings, crisis, contingency, media;
-2. per deadline instance (case, name, due time): met on time, met late or still breached;
-3. the survey answers.
+1. `case_facts`, one row per case, what its timeline says: closed, cancelled, when acknowledged /
+   first responded / resolved, breaches and the highest escalation level, re-openings, crisis,
+   contingency, media, and its survey answers by value;
+2. `deadline_facts`, one row per deadline instance (case, name, due time): met on time, met late or
+   still breached.
+
+A month of a million cases is then one pass over a million narrow rows (and the deadline instances),
+not a join of twenty million timeline events; tests/test_metrics.py checks the figures against a
+computation from the cases' own timelines.
 
 Group keys are fixed SQL expressions chosen from `GROUP_SQL` by name, never text from a caller;
 every value is a `$n` parameter.
@@ -30,72 +36,36 @@ from crisisdesk.models.metrics import (
 )
 
 GROUP_SQL = {
-    "project": "coalesce(c.project_id, '(none)')",
-    "region": "coalesce(c.region, '(none)')",
-    "category": "coalesce(c.category, '(none)')",
-    "severity": "coalesce(c.severity, '(none)')",
-    "path": "coalesce(c.path, 'ordinary')",
-    "playbook": "c.playbook || ' v' || c.playbook_version",
-    "day": "to_char(c.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-    "week": "to_char(c.received_at AT TIME ZONE 'UTC', 'IYYY-\"W\"IW')",
-    "month": "to_char(c.received_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+    "project": "coalesce(f.project_id, '(none)')",
+    "region": "coalesce(f.region, '(none)')",
+    "category": "coalesce(f.category, '(none)')",
+    "severity": "coalesce(f.severity, '(none)')",
+    "path": "coalesce(f.path, 'ordinary')",
+    "playbook": "f.playbook",
+    "day": "to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    "week": "to_char(f.received_at AT TIME ZONE 'UTC', 'IYYY-\"W\"IW')",
+    "month": "to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM')",
 }
 DRILL_PREFIX = "drill-"
 _SKIP = "\x00skip"  # a key no group can have (PostgreSQL text never holds NUL)
 
-_SELECTION = """
-    SELECT c.case_id, c.category, {group} AS grp,
-           -- the SLA clocks' origin as the case itself keeps it (the column can lag it by the opening)
-           coalesce((c.status->>'received_at')::timestamptz, c.received_at) AS received_at
-    FROM cases c
-    WHERE c.received_at >= $1 AND c.received_at < $2
-      AND (c.intake_id LIKE 'drill-%') = $3
-      AND ($4::text IS NULL OR c.project_id = $4)
-      AND ($5::text IS NULL OR c.region = $5)"""
-
-_FACTS = """
-CREATE TEMP TABLE metrics_facts ON COMMIT DROP AS
-WITH sel AS ({selection})
-SELECT s.case_id, s.grp, s.category,
-    coalesce(bool_or(e.kind = 'stage' AND e.name = 'closed'), false) AS closed,
-    coalesce(bool_or(e.kind = 'stage' AND e.name = 'cancelled'), false) AS cancelled,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'acknowledgement') - s.received_at)::float8 AS ack_s,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'response') - s.received_at)::float8 AS response_s,
-    extract(epoch FROM min(e.at) FILTER (WHERE e.kind = 'deadline_met' AND e.name = 'resolution') - s.received_at)::float8 AS resolve_s,
-    count(e.seq) FILTER (WHERE e.kind = 'breach') AS breaches,
-    max((e.detail->>'level')::int) FILTER (WHERE e.kind IN ('breach', 'reminder', 'escalated')) AS top_level,
-    count(e.seq) FILTER (WHERE e.kind = 'action' AND e.name = 'escalate') AS severity_raised,
-    count(e.seq) FILTER (WHERE e.kind = 'action' AND e.name = 'resolution_confirmed'
-                         AND e.detail->>'satisfied' = 'false') AS resolution_rejected,
-    count(e.seq) FILTER (WHERE e.kind = 'action' AND e.name = 'customer_answer'
-                         AND e.detail->>'satisfied' = 'false') AS plan_rejected,
-    count(e.seq) FILTER (WHERE e.kind = 'survey_sent') AS surveys_sent,
-    coalesce(bool_or(e.kind = 'path' AND e.name = 'crisis'), false) AS crisis,
-    coalesce(bool_or(e.kind = 'contingency'), false) AS contingency,
-    coalesce(bool_or(e.kind = 'action' AND e.name = 'external_involvement'
-                     AND e.detail->>'party' = 'media'), false) AS media
-FROM sel s LEFT JOIN timeline_events e ON e.case_id = s.case_id AND e.kind IN ({kinds})
-GROUP BY s.case_id, s.grp, s.category, s.received_at"""
-# Only the kinds the facts read: notifications, reports and deadline_set are most of a timeline.
-_FACT_KINDS = ", ".join(f"'{k}'" for k in ("stage", "deadline_met", "breach", "reminder", "escalated", "action",
-                                            "survey_sent", "path", "contingency"))
+# The cases (or deadline instances) reported in the period, real or drill, filtered; `f` is the row.
+_WHERE = """f.received_at >= $1 AND f.received_at < $2 AND f.drill = $3
+      AND ($4::text IS NULL OR f.project_id = $4) AND ($5::text IS NULL OR f.region = $5)"""
 
 _CASES = """
-SELECT grp, GROUPING(grp) = 1 AS total,
+SELECT {grp} AS grp, {total} AS total,
     count(*) AS opened,
     count(*) FILTER (WHERE closed) AS closed,
     count(*) FILTER (WHERE cancelled) AS cancelled,
     count(*) FILTER (WHERE resolve_s IS NOT NULL) AS resolved,
     count(*) FILTER (WHERE NOT closed AND NOT cancelled) AS open,
     count(ack_s) AS ack_n,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s) AS ack_p50,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_s) AS ack_p90,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ack_s) AS ack_p,
     count(response_s) AS response_n,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY response_s) AS response_p50,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY response_s) AS response_p90,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY response_s) AS response_p,
     count(resolve_s) AS resolve_n,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_s) AS resolve_p50,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY resolve_s) AS resolve_p90,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_s) AS resolve_p,
     coalesce(sum(breaches), 0)::bigint AS breaches,
     count(*) FILTER (WHERE breaches > 0) AS cases_breached,
     coalesce(sum(severity_raised), 0)::bigint AS severity_raised,
@@ -106,49 +76,39 @@ SELECT grp, GROUPING(grp) = 1 AS total,
     count(*) FILTER (WHERE crisis) AS crises,
     count(*) FILTER (WHERE contingency) AS contingencies,
     count(*) FILTER (WHERE media) AS media,
-    count(*) FILTER (WHERE category = 'complaint') AS complaints
-FROM metrics_facts GROUP BY GROUPING SETS {sets}"""
+    count(*) FILTER (WHERE category = 'complaint') AS complaints,
+    {answers}
+FROM (SELECT {group} AS grp, f.*,
+             extract(epoch FROM f.ack_at - f.origin)::float8 AS ack_s,
+             extract(epoch FROM f.response_at - f.origin)::float8 AS response_s,
+             extract(epoch FROM f.resolve_at - f.origin)::float8 AS resolve_s
+      FROM case_facts f WHERE {where}) AS c
+GROUP BY GROUPING SETS {sets}"""
+# Survey answers: how many answered each value of each dimension (case_facts keeps them per case).
+_ANSWERS = ",\n    ".join(f"coalesce(sum({dim}[{v}]), 0)::bigint AS {dim}_{v}" for dim in DIMENSIONS for v in range(1, 6))
 
 _LEVELS = """
-SELECT grp, GROUPING(grp) = 1 AS total, top_level, count(*) AS n
-FROM metrics_facts WHERE top_level IS NOT NULL
+SELECT {grp} AS grp, {total} AS total, top_level, count(*) AS n
+FROM (SELECT {group} AS grp, f.top_level FROM case_facts f WHERE {where} AND f.top_level IS NOT NULL) AS l
 GROUP BY GROUPING SETS {sets}"""
 
 _DEADLINES = """
-WITH sel AS ({selection}),
-inst AS (
-    SELECT s.grp, e.name, e.case_id, (e.detail->>'due_at')::timestamptz AS due,
-        bool_or(e.kind = 'deadline_met' AND NOT (e.detail ? 'late_by_seconds')) AS on_time,
-        bool_or(e.kind = 'deadline_met') AS met,
-        bool_or(e.kind = 'breach') AS breached,
-        max((e.detail->>'late_by_seconds')::float8) FILTER (WHERE e.kind = 'deadline_met') AS late_by
-    FROM sel s JOIN timeline_events e ON e.case_id = s.case_id
-    WHERE e.kind IN ('deadline_met', 'breach')
-    GROUP BY 1, 2, 3, 4
-)
-SELECT grp, name, GROUPING(grp) = 1 AS total, GROUPING(name) = 1 AS overall,
+SELECT {grp} AS grp, name, {total} AS total, GROUPING(name) = 1 AS overall,
     count(*) FILTER (WHERE on_time) AS met_on_time,
     count(*) FILTER (WHERE NOT on_time) AS missed,
     count(*) FILTER (WHERE breached AND NOT met) AS still_breached,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY late_by) AS late_p50,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY late_by) AS late_p90,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY late_by) AS late_p,
     max(late_by) AS late_max
-FROM inst GROUP BY GROUPING SETS {sets}"""
-
-_SURVEYS = """
-WITH sel AS ({selection})
-SELECT s.grp, GROUPING(s.grp) = 1 AS total, d.dim, d.v, count(*) AS n
-FROM sel s JOIN survey_responses r ON r.case_id = s.case_id
-CROSS JOIN LATERAL (VALUES ('score', r.score), ('timeliness', r.timeliness),
-                           ('effectiveness', r.effectiveness), ('attitude', r.attitude)) AS d(dim, v)
-WHERE d.v IS NOT NULL
+FROM (SELECT {group} AS grp, f.name, f.on_time, f.met, f.breached, f.late_by
+      FROM deadline_facts f WHERE {where}) AS d
 GROUP BY GROUPING SETS {sets}"""
 
-_OTHER_SCOPE = "SELECT count(*) FROM ({selection}) AS other"
+_OTHER_SCOPE = "SELECT count(*) FROM case_facts f WHERE {where}"
 
 
 def _durations(row: asyncpg.Record, prefix: str) -> Durations:
-    return Durations(count=row[f"{prefix}_n"], median_seconds=row[f"{prefix}_p50"], p90_seconds=row[f"{prefix}_p90"])
+    p50, p90 = row[f"{prefix}_p"] or (None, None)
+    return Durations(count=row[f"{prefix}_n"], median_seconds=p50, p90_seconds=p90)
 
 
 def _case_figures(row: asyncpg.Record) -> CaseMetrics:
@@ -173,10 +133,11 @@ def _case_figures(row: asyncpg.Record) -> CaseMetrics:
 
 def _compliance(row: asyncpg.Record) -> DeadlineCompliance:
     decided = row["met_on_time"] + row["missed"]
+    p50, p90 = row["late_p"] or (None, None)
     return DeadlineCompliance(
         met_on_time=row["met_on_time"], missed=row["missed"], still_breached=row["still_breached"],
-        compliance=ratio(row["met_on_time"], decided), late_by_median_seconds=row["late_p50"],
-        late_by_p90_seconds=row["late_p90"], late_by_max_seconds=row["late_max"],
+        compliance=ratio(row["met_on_time"], decided), late_by_median_seconds=p50,
+        late_by_p90_seconds=p90, late_by_max_seconds=row["late_max"],
     )
 
 
@@ -198,23 +159,23 @@ def _params(query: MetricsQuery, drills: bool) -> list[Any]:
 
 
 async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsReport:
-    """The figures for the selected cases, and per group when `query.by` is set."""
+    """The figures for the selected cases, and per group when `query.by` is set: read from the rollups
+    (migration 010), so a month of a million cases is a scan of their facts, not of their timelines."""
     group = GROUP_SQL[query.by] if query.by else "NULL::text"
-    selection = _SELECTION.format(group=group)
     params = _params(query, query.scope == "drill")
-    # The same grouping sets with or without `by`: ungrouped, the per-group rows are dropped below.
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        # Room to hash and sort a month of cases in memory rather than in temporary files.
+    grouped = query.by is not None  # ungrouped, only the totals are computed (no second sort per percentile)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        # Room to sort a month of durations in memory rather than in temporary files.
         await conn.execute("SET LOCAL work_mem = '64MB'")
-        await conn.execute(_FACTS.format(selection=selection, kinds=_FACT_KINDS), *params)
-        case_rows = await conn.fetch(_CASES.format(sets="((grp), ())"))
-        level_rows = await conn.fetch(_LEVELS.format(sets="((grp, top_level), (top_level))"))
-        deadline_rows = await conn.fetch(_DEADLINES.format(selection=selection, sets="((grp, name), (name), (grp), ())"),
-                                         *params)
-        survey_rows = await conn.fetch(_SURVEYS.format(selection=selection, sets="((s.grp, d.dim, d.v), (d.dim, d.v))"),
-                                       *params)
-        other = await conn.fetchval(_OTHER_SCOPE.format(selection=_SELECTION.format(group="NULL::text")),
-                                    *_params(query, query.scope != "drill"))
+        shape = {"group": group, "where": _WHERE, "grp": "grp" if grouped else "NULL::text",
+                 "total": "GROUPING(grp) = 1" if grouped else "true"}
+        case_rows = await conn.fetch(_CASES.format(**shape, answers=_ANSWERS,
+                                                   sets="((grp), ())" if grouped else "(())"), *params)
+        level_rows = await conn.fetch(_LEVELS.format(**shape, sets=(
+            "((grp, top_level), (top_level))" if grouped else "((top_level))")), *params)
+        deadline_rows = await conn.fetch(_DEADLINES.format(**shape, sets=(
+            "((grp, name), (name), (grp), ())" if grouped else "((name), ())")), *params)
+        other = await conn.fetchval(_OTHER_SCOPE.format(where=_WHERE), *_params(query, query.scope != "drill"))
 
     def key(row: asyncpg.Record) -> str | None:
         if row["total"]:
@@ -236,9 +197,8 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
             target.sla_overall = _compliance(row)
         else:
             target.sla_compliance[row["name"]] = _compliance(row)
-    answers: dict[str | None, dict[str, dict[int, int]]] = {}
-    for row in survey_rows:
-        answers.setdefault(key(row), {}).setdefault(row["dim"], {})[row["v"]] = row["n"]
+    answers = {key(r): {dim: {v: r[f"{dim}_{v}"] for v in range(1, 6) if r[f"{dim}_{v}"]} for dim in DIMENSIONS}
+               for r in case_rows}
     for name, metrics in figures.items():
         metrics.sla_compliance = dict(sorted(metrics.sla_compliance.items()))
         _finish_satisfaction(metrics, answers.get(name, {}))

@@ -5,12 +5,13 @@ the same JSON from `crisis metrics --json` and `GET /metrics/cases`; Prometheus 
 import asyncio
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from activities.gauges import business_gauges
 from activities.metrics import compute_metrics
 from crisisdesk.models.metrics import MetricsQuery
 from starter.api import create_app
@@ -184,3 +185,94 @@ async def test_a_period_without_cases_says_it_is_empty(pool, settings):
     bad = await asyncio.to_thread(CliRunner().invoke, cli, ["metrics", "--by", "colour"],
                                   env={"DATABASE_URL": settings.dsn()})
     assert bad.exit_code == 2 and bad.stderr.startswith("error: by: 'colour'") and "Traceback" not in bad.output
+
+
+# --- the rollups (migration 010): kept by triggers as the record changes, equal to a rebuild -----
+
+ROLLUPS = {"case_facts": "case_id", "deadline_facts": "case_id, name, due",
+           "open_case_counts": "stage, severity, shard", "case_due": "case_id"}
+OPEN = "stage NOT IN ('closed', 'cancelled') AND intake_id NOT LIKE 'drill-%'"
+
+
+async def rollup_rows(conn) -> dict[str, list]:
+    """Every rollup row of a recorded case (events left by a deleted case are selected by no period)."""
+    rows = {table: [dict(r) for r in await conn.fetch(
+                f"SELECT * FROM {table} t WHERE {'true' if 'shard' in key else 'EXISTS (SELECT 1 FROM cases c WHERE c.case_id = t.case_id)'} "
+                f"ORDER BY {key}")]
+            for table, key in ROLLUPS.items()}
+    rows["open_case_counts"] = [r for r in rows["open_case_counts"] if r["cases"] or r["breached"]]
+    return rows
+
+
+async def test_rollups_follow_every_change_of_the_record(pool):
+    """Cases, events and survey answers written, overwritten and deleted in the ways the worker and an
+    operator do; the rollups the triggers kept then equal a rebuild from scratch (over everything this
+    session recorded, real workflows' records included), and the gauges equal their full computation."""
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"crisis-rl-{tag}-{i}" for i in range(3)] + [f"crisis-drill-rl-{tag}"]
+    status = lambda due: {"received_at": "2026-02-01T08:00:00+00:00",  # noqa: E731
+                          "deadlines": [{"name": "acknowledgement", "due_at": due}]}
+    event = "INSERT INTO timeline_events (case_id, seq, at, kind, name, detail) VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6)"
+    async with pool.acquire() as conn:
+        for n, case_id in enumerate(ids):
+            await conn.execute(
+                """INSERT INTO cases (case_id, intake_id, summary, project_id, region, playbook, playbook_version,
+                                      received_at, stage, severity, category, status, updated_at)
+                   VALUES ($1, $2, 's', 'P-R', $3, 'delivery', 1, '2026-02-01T08:00:00Z', 'triage', 'general',
+                           'complaint', $4::jsonb, now())""",
+                case_id, case_id.removeprefix("crisis-"), f"rl-{tag}", status(f"2026-02-0{n + 1}T09:00:00+00:00"))
+        for case_id in ids:  # one statement per record, as the store step writes them
+            await conn.executemany(event, [
+                (case_id, 1, "2026-02-01T08:00:00Z", "stage", "triage", {}),
+                (case_id, 2, "2026-02-01T08:10:00Z", "deadline_set", "acknowledgement", {})])
+            await conn.execute(event, case_id, 3, "2026-02-01T08:20:00Z", "deadline_met", "acknowledgement",
+                               {"due_at": "2026-02-01T08:30:00+00:00"})
+            await conn.execute(event, case_id, 4, "2026-02-01T09:40:00Z", "breach", "response",
+                               {"due_at": "2026-02-01T09:30:00+00:00", "level": 1})
+        # A lost workflow task ran again: the same seq now holds another event (last write wins).
+        await conn.execute("""UPDATE timeline_events SET kind = 'deadline_met', name = 'response',
+                                     detail = '{"due_at": "2026-02-01T09:30:00+00:00", "late_by_seconds": 900}'
+                              WHERE case_id = $1 AND seq = 2""", ids[0])
+        await conn.execute("DELETE FROM timeline_events WHERE case_id = $1 AND seq = 4", ids[1])
+        await conn.execute("""INSERT INTO survey_responses (key, case_id, score, timeliness, at)
+                              VALUES ($1, $2, 4, 2, now()), ($3, $2, 5, NULL, now())""",
+                           f"{ids[2]}:s1", ids[2], f"{ids[2]}:s2")
+        await conn.execute("UPDATE survey_responses SET score = 1 WHERE key = $1", f"{ids[2]}:s2")
+        # The case row moves on: stage, severity, category, breached, deadlines; one closes; one goes away.
+        await conn.execute("""UPDATE cases SET stage = 'solving', severity = 'urgent', category = 'safety', breached = true,
+                                     status = $2 WHERE case_id = $1""", ids[0], status("2026-01-31T09:00:00+00:00"))
+        await conn.execute("UPDATE cases SET stage = 'closed' WHERE case_id = $1", ids[1])
+        await conn.execute(event, ids[1], 5, "2026-02-02T08:00:00Z", "stage", "closed", {})
+        await conn.execute("DELETE FROM cases WHERE case_id = $1", ids[3])
+
+        facts = {r["case_id"]: r for r in await conn.fetch("SELECT * FROM case_facts WHERE case_id = ANY($1)", ids)}
+        assert facts[ids[3]]["received_at"] is None and facts[ids[1]]["closed"] and facts[ids[0]]["severity"] == "urgent"
+        assert facts[ids[0]]["breaches"] == 1 and facts[ids[1]]["breaches"] == 0 and facts[ids[2]]["top_level"] == 1
+        assert facts[ids[2]]["score"] == [1, 0, 0, 1, 0] and facts[ids[2]]["timeliness"] == [0, 1, 0, 0, 0]
+        late = await conn.fetchval("SELECT late_by FROM deadline_facts WHERE case_id = $1 AND name = 'response'", ids[0])
+        assert late == 900.0
+
+        now = datetime.now(UTC)
+        snapshot = conn.transaction(isolation="repeatable_read")
+        await snapshot.start()
+        try:  # no record is written meanwhile, so the kept rollups, the gauges and the rebuild see one record
+            await conn.execute("LOCK TABLE cases, timeline_events, survey_responses IN SHARE MODE")
+            kept = await rollup_rows(conn)
+            gauges = await business_gauges(pool, now)
+            full = {"open": [tuple(r) for r in await conn.fetch(
+                        f"SELECT stage, coalesce(severity, '(none)'), count(*) FROM cases WHERE {OPEN} GROUP BY 1, 2 ORDER BY 1, 2")],
+                    "breached": await conn.fetchval(f"SELECT count(*) FROM cases WHERE breached AND {OPEN}"),
+                    "overdue": await conn.fetchval(
+                        f"""SELECT extract(epoch FROM $1 - min((d->>'due_at')::timestamptz))::float8
+                            FROM cases c CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.status->'deadlines', '[]'::jsonb)) d
+                            WHERE {OPEN} AND (d->>'due_at')::timestamptz < $1""", now)}
+            await conn.execute("SELECT crisis_rebuild_rollups()")
+            rebuilt = await rollup_rows(conn)
+        finally:
+            await snapshot.rollback()  # the session's rollups stay as the triggers kept them
+    for table in ROLLUPS:
+        differ = [(k, {f: (k_[f], r_[f]) for f in k_ if k_[f] != r_[f]}) for k, (k_, r_) in
+                  enumerate(zip(kept[table], rebuilt[table])) if k_ != r_]
+        assert kept[table] == rebuilt[table], (table, len(kept[table]), len(rebuilt[table]), differ[:3])
+    assert [(o.stage, o.severity, o.cases) for o in gauges.open_cases] == full["open"]
+    assert gauges.breached_now == full["breached"] and gauges.oldest_overdue_seconds == max(full["overdue"] or 0.0, 0.0)
