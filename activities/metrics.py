@@ -5,20 +5,21 @@ start), real cases and drills (intake ids `drill-…`) kept apart; every figure 
 cases as they stand now. The figures are read from rollups that triggers keep as cases are recorded
 (migration 010_rollups.sql), in one read-only snapshot:
 
-1. `case_facts`, one row per case, what its timeline says: closed, cancelled, when acknowledged /
-   first responded / resolved, breaches and the highest escalation level, re-openings, crisis,
-   contingency, media, and its survey answers by value;
-2. `deadline_facts`, one row per deadline instance (case, name, due time): met on time, met late or
-   still breached.
+- `case_facts`, one row per case (what its timeline says: closed, when acknowledged, breaches, survey
+  answers, …), and `deadline_facts`, one per deadline instance (met on time, late, still breached);
+- `case_days` and `deadline_days`, those rows summed per UTC day reported and group columns: every
+  count of a period's whole days is read from them, the part days at its ends from the facts;
+- the percentiles (time to acknowledge, respond, resolve; lateness) need every value of the period,
+  and read them from the facts' covering indexes alone; the escalation levels likewise.
 
-A month of a million cases is then one pass over a million narrow rows (and the deadline instances),
-not a join of twenty million timeline events; tests/test_metrics.py checks the figures against a
-computation from the cases' own timelines.
+tests/test_metrics.py checks the figures against a computation from the cases' own timelines, and
+the rollups against a rebuild from scratch.
 
 Group keys are fixed SQL expressions chosen from `GROUP_SQL` by name, never text from a caller;
 every value is a `$n` parameter.
 """
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -35,91 +36,104 @@ from crisisdesk.models.metrics import (
     ratio,
 )
 
+# Over `f`, a row of the days or of the facts seen through _FACT_COLUMNS: a group column is '' for none.
 GROUP_SQL = {
-    "project": "coalesce(f.project_id, '(none)')",
-    "region": "coalesce(f.region, '(none)')",
-    "category": "coalesce(f.category, '(none)')",
-    "severity": "coalesce(f.severity, '(none)')",
-    "path": "coalesce(f.path, 'ordinary')",
+    "project": "coalesce(nullif(f.project_id, ''), '(none)')",
+    "region": "coalesce(nullif(f.region, ''), '(none)')",
+    "category": "coalesce(nullif(f.category, ''), '(none)')",
+    "severity": "coalesce(nullif(f.severity, ''), '(none)')",
+    "path": "coalesce(nullif(f.path, ''), 'ordinary')",
     "playbook": "f.playbook",
-    "day": "to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-    "week": "to_char(f.received_at AT TIME ZONE 'UTC', 'IYYY-\"W\"IW')",
-    "month": "to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+    "day": "to_char(f.day, 'YYYY-MM-DD')",
+    "week": "to_char(f.day, 'IYYY-\"W\"IW')",
+    "month": "to_char(f.day, 'YYYY-MM')",
 }
 DRILL_PREFIX = "drill-"
 _SKIP = "\x00skip"  # a key no group can have (PostgreSQL text never holds NUL)
 
-# The cases (or deadline instances) reported in the period, real or drill, filtered; `f` is the row.
-_WHERE = """f.received_at >= $1 AND f.received_at < $2 AND f.drill = $3
-      AND ($4::text IS NULL OR f.project_id = $4) AND ($5::text IS NULL OR f.region = $5)"""
+# A facts table's rows with the days' column names; `{cols}` adds what each query reads.
+_FACTS = """(SELECT (received_at AT TIME ZONE 'UTC')::date AS day, coalesce(project_id, '') AS project_id,
+                coalesce(region, '') AS region, coalesce(category, '') AS category, coalesce(severity, '') AS severity,
+                coalesce(path, '') AS path, coalesce(playbook, '') AS playbook{cols}
+         FROM {table} WHERE {where})"""
+# $1-$3: drill, project, region. Then over the facts (_PERIOD) $4-$5: since, until; over days and the
+# part days at the ends (_DAYS, _EDGES) $4-$5: the whole UTC days [first, last), $6-$9: the part days'
+# two ranges of time (see _params).
+_FILTER = "drill = $1 AND ($2::text IS NULL OR project_id = $2) AND ($3::text IS NULL OR region = $3)"
+_PERIOD = f"received_at >= $4 AND received_at < $5 AND {_FILTER}"
+_DAYS = f"day >= $4 AND day < $5 AND {_FILTER}"
+_EDGES = f"(received_at >= $6 AND received_at < $7 OR received_at >= $8 AND received_at < $9) AND {_FILTER}"
+_GROUP_COLUMNS = "day, project_id, region, category, severity, path, playbook"
 
-_CASES = """
-SELECT {grp} AS grp, {total} AS total,
-    count(*) AS opened,
-    count(*) FILTER (WHERE closed) AS closed,
-    count(*) FILTER (WHERE cancelled) AS cancelled,
-    count(*) FILTER (WHERE resolve_s IS NOT NULL) AS resolved,
-    count(*) FILTER (WHERE NOT closed AND NOT cancelled) AS open,
-    count(ack_s) AS ack_n,
+_COUNTS = ("opened", "closed", "cancelled", "resolved", "open", "ack_n", "response_n", "breaches", "cases_breached",
+           "severity_raised", "resolution_rejected", "plan_rejected", "reopened", "surveys_sent", "crises",
+           "contingencies", "media", "complaints")
+# What one case row counts for, as the days keep it (migration 010, crisis_case_days_changed).
+_ONE_CASE = ("1", "closed::int", "cancelled::int", "(resolve_s IS NOT NULL)::int", "(NOT closed AND NOT cancelled)::int",
+             "(ack_s IS NOT NULL)::int", "(response_s IS NOT NULL)::int", "breaches", "(breaches > 0)::int",
+             "severity_raised", "resolution_rejected", "plan_rejected", "(resolution_rejected + plan_rejected > 0)::int",
+             "surveys_sent", "crisis::int", "contingency::int", "media::int", "(category = 'complaint')::int")
+_ARRAYS = ", ".join(DIMENSIONS)
+
+_CASES = f"""
+SELECT {{grp}} AS grp, {{total}} AS total,
+    {", ".join(f"coalesce(sum({c}), 0)::bigint AS {c}" for c in _COUNTS)},
+    {", ".join(f"coalesce(sum({d}[{v}]), 0)::bigint AS {d}_{v}" for d in DIMENSIONS for v in range(1, 6))}
+FROM (SELECT {_GROUP_COLUMNS}, {", ".join(_COUNTS)}, {_ARRAYS} FROM case_days WHERE {_DAYS}
+      UNION ALL
+      SELECT * FROM {_FACTS.format(table="case_facts", where=_EDGES, cols=", " + ", ".join(
+          f"{expr} AS {name}" for expr, name in zip(_ONE_CASE, _COUNTS)) + "".join(
+          f", {d}::bigint[] AS {d}" for d in DIMENSIONS))}) AS f
+GROUP BY GROUPING SETS {{sets}}"""
+
+_DURATIONS = f"""
+SELECT {{grp}} AS grp, {{total}} AS total,
     percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ack_s) AS ack_p,
-    count(response_s) AS response_n,
     percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY response_s) AS response_p,
-    count(resolve_s) AS resolve_n,
-    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_s) AS resolve_p,
-    coalesce(sum(breaches), 0)::bigint AS breaches,
-    count(*) FILTER (WHERE breaches > 0) AS cases_breached,
-    coalesce(sum(severity_raised), 0)::bigint AS severity_raised,
-    coalesce(sum(resolution_rejected), 0)::bigint AS resolution_rejected,
-    coalesce(sum(plan_rejected), 0)::bigint AS plan_rejected,
-    count(*) FILTER (WHERE resolution_rejected + plan_rejected > 0) AS reopened,
-    coalesce(sum(surveys_sent), 0)::bigint AS surveys_sent,
-    count(*) FILTER (WHERE crisis) AS crises,
-    count(*) FILTER (WHERE contingency) AS contingencies,
-    count(*) FILTER (WHERE media) AS media,
-    count(*) FILTER (WHERE category = 'complaint') AS complaints,
-    {answers}
-FROM (SELECT {group} AS grp, f.*,
-             extract(epoch FROM f.ack_at - f.origin)::float8 AS ack_s,
-             extract(epoch FROM f.response_at - f.origin)::float8 AS response_s,
-             extract(epoch FROM f.resolve_at - f.origin)::float8 AS resolve_s
-      FROM case_facts f WHERE {where}) AS c
-GROUP BY GROUPING SETS {sets}"""
-# Survey answers: how many answered each value of each dimension (case_facts keeps them per case).
-_ANSWERS = ",\n    ".join(f"coalesce(sum({dim}[{v}]), 0)::bigint AS {dim}_{v}" for dim in DIMENSIONS for v in range(1, 6))
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_s) AS resolve_p
+FROM {_FACTS.format(table="case_facts", where=_PERIOD, cols=", ack_s, response_s, resolve_s")} AS f
+GROUP BY GROUPING SETS {{sets}}"""
 
-_LEVELS = """
-SELECT {grp} AS grp, {total} AS total, top_level, count(*) AS n
-FROM (SELECT {group} AS grp, f.top_level FROM case_facts f WHERE {where} AND f.top_level IS NOT NULL) AS l
-GROUP BY GROUPING SETS {sets}"""
+_LEVELS = f"""
+SELECT {{grp}} AS grp, {{total}} AS total, top_level, count(*) AS n
+FROM {_FACTS.format(table="case_facts", where=_PERIOD + " AND top_level IS NOT NULL", cols=", top_level")} AS f
+GROUP BY GROUPING SETS {{sets}}"""
 
-_DEADLINES = """
-SELECT {grp} AS grp, name, {total} AS total, GROUPING(name) = 1 AS overall,
-    count(*) FILTER (WHERE on_time) AS met_on_time,
-    count(*) FILTER (WHERE NOT on_time) AS missed,
-    count(*) FILTER (WHERE breached AND NOT met) AS still_breached,
-    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY late_by) AS late_p,
-    max(late_by) AS late_max
-FROM (SELECT {group} AS grp, f.name, f.on_time, f.met, f.breached, f.late_by
-      FROM deadline_facts f WHERE {where}) AS d
-GROUP BY GROUPING SETS {sets}"""
+_DEADLINES = f"""
+SELECT {{grp}} AS grp, name, {{total}} AS total, GROUPING(name) = 1 AS overall,
+    coalesce(sum(met_on_time), 0)::bigint AS met_on_time, coalesce(sum(missed), 0)::bigint AS missed,
+    coalesce(sum(still_breached), 0)::bigint AS still_breached
+FROM (SELECT {_GROUP_COLUMNS}, name, met_on_time, missed, still_breached FROM deadline_days WHERE {_DAYS}
+      UNION ALL
+      SELECT * FROM {_FACTS.format(table="deadline_facts", where=_EDGES, cols=", name, on_time::int AS met_on_time, "
+                                   "(NOT on_time)::int AS missed, (breached AND NOT met)::int AS still_breached")}) AS f
+GROUP BY GROUPING SETS {{sets}}"""
 
-_OTHER_SCOPE = "SELECT count(*) FROM case_facts f WHERE {where}"
+_LATE = f"""
+SELECT {{grp}} AS grp, name, {{total}} AS total, GROUPING(name) = 1 AS overall,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY late_by) AS late_p, max(late_by) AS late_max
+FROM {_FACTS.format(table="deadline_facts", where=_PERIOD + " AND late_by IS NOT NULL", cols=", name, late_by")} AS f
+GROUP BY GROUPING SETS {{sets}}"""
+
+_OTHER_SCOPE = f"SELECT count(*) FROM case_facts WHERE {_PERIOD}"
 
 
-def _durations(row: asyncpg.Record, prefix: str) -> Durations:
-    p50, p90 = row[f"{prefix}_p"] or (None, None)
-    return Durations(count=row[f"{prefix}_n"], median_seconds=p50, p90_seconds=p90)
+def _durations(row: asyncpg.Record, durations: asyncpg.Record | None, prefix: str) -> Durations:
+    p50, p90 = (durations[f"{prefix}_p"] if durations else None) or (None, None)
+    count = row["resolved"] if prefix == "resolve" else row[f"{prefix}_n"]  # a case resolved is one with resolve_s
+    return Durations(count=count, median_seconds=p50, p90_seconds=p90)
 
 
-def _case_figures(row: asyncpg.Record) -> CaseMetrics:
+def _case_figures(row: asyncpg.Record, durations: asyncpg.Record | None) -> CaseMetrics:
     opened = row["opened"]
     metrics = CaseMetrics(
         group=None if row["total"] else row["grp"],
         cases_opened=opened, cases_closed=row["closed"], cases_cancelled=row["cancelled"],
         cases_resolved=row["resolved"], cases_open=row["open"],
         resolution_rate=ratio(row["resolved"], opened - row["cancelled"]),
-        time_to_acknowledge=_durations(row, "ack"), time_to_first_response=_durations(row, "response"),
-        time_to_resolve=_durations(row, "resolve"),
+        time_to_acknowledge=_durations(row, durations, "ack"),
+        time_to_first_response=_durations(row, durations, "response"),
+        time_to_resolve=_durations(row, durations, "resolve"),
         crises=row["crises"], contingencies=row["contingencies"], media_involved=row["media"],
         complaints=row["complaints"], complaint_rate=ratio(row["complaints"], opened),
     )
@@ -131,13 +145,13 @@ def _case_figures(row: asyncpg.Record) -> CaseMetrics:
     return metrics
 
 
-def _compliance(row: asyncpg.Record) -> DeadlineCompliance:
+def _compliance(row: asyncpg.Record, late: asyncpg.Record | None) -> DeadlineCompliance:
     decided = row["met_on_time"] + row["missed"]
-    p50, p90 = row["late_p"] or (None, None)
+    p50, p90 = (late["late_p"] if late else None) or (None, None)
     return DeadlineCompliance(
         met_on_time=row["met_on_time"], missed=row["missed"], still_breached=row["still_breached"],
         compliance=ratio(row["met_on_time"], decided), late_by_median_seconds=p50,
-        late_by_p90_seconds=p90, late_by_max_seconds=row["late_max"],
+        late_by_p90_seconds=p90, late_by_max_seconds=late["late_max"] if late else None,
     )
 
 
@@ -154,54 +168,71 @@ def _finish_satisfaction(metrics: CaseMetrics, counts: dict[str, dict[int, int]]
     sat.response_rate = ratio(sat.responses, sat.surveys_sent)
 
 
-def _params(query: MetricsQuery, drills: bool) -> list[Any]:
-    return [query.since, query.until, drills, query.project, query.region]
+def _params(query: MetricsQuery, drills: bool) -> tuple[list[Any], list[Any]]:
+    """The parameters over the facts and over the days (see _FILTER): the whole UTC days inside
+    [since, until), and the part days around them."""
+    since, until = query.since.astimezone(UTC), query.until.astimezone(UTC)
+    first = since.date() if since.time() == time(0) else since.date() + timedelta(days=1)
+    last = until.date()
+    if first >= last:  # no whole day: everything from the facts
+        first = last = until.date()
+        edges = [since, until, until, until]
+    else:
+        start, end = (datetime.combine(d, time(0), tzinfo=UTC) for d in (first, last))
+        edges = [since, start, end, until]
+    scope = [drills, query.project, query.region]
+    return [*scope, query.since, query.until], [*scope, first, last, *edges]
 
 
 async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsReport:
-    """The figures for the selected cases, and per group when `query.by` is set: read from the rollups
-    (migration 010), so a month of a million cases is a scan of their facts, not of their timelines."""
-    group = GROUP_SQL[query.by] if query.by else "NULL::text"
-    params = _params(query, query.scope == "drill")
-    grouped = query.by is not None  # ungrouped, only the totals are computed (no second sort per percentile)
+    """The figures for the selected cases, and per group when `query.by` is set."""
+    grouped = query.by is not None  # ungrouped, only the totals are computed (no second pass per percentile)
+    shape = {"grp": GROUP_SQL[query.by] if grouped else "NULL::text",
+             "total": f"GROUPING({GROUP_SQL[query.by]}) = 1" if grouped else "true"}
+    one = f"(({shape['grp']}), ())" if grouped else "(())"
+    by_name = f"(({shape['grp']}, name), (name), ({shape['grp']}), ())" if grouped else "((name), ())"
+    period, days = _params(query, query.scope == "drill")
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         # Room to sort a month of durations in memory rather than in temporary files.
         await conn.execute("SET LOCAL work_mem = '64MB'")
-        shape = {"group": group, "where": _WHERE, "grp": "grp" if grouped else "NULL::text",
-                 "total": "GROUPING(grp) = 1" if grouped else "true"}
-        case_rows = await conn.fetch(_CASES.format(**shape, answers=_ANSWERS,
-                                                   sets="((grp), ())" if grouped else "(())"), *params)
+        case_rows = await conn.fetch(_CASES.format(**shape, sets=one), *days)
+        duration_rows = await conn.fetch(_DURATIONS.format(**shape, sets=one), *period)
         level_rows = await conn.fetch(_LEVELS.format(**shape, sets=(
-            "((grp, top_level), (top_level))" if grouped else "((top_level))")), *params)
-        deadline_rows = await conn.fetch(_DEADLINES.format(**shape, sets=(
-            "((grp, name), (name), (grp), ())" if grouped else "((name), ())")), *params)
-        other = await conn.fetchval(_OTHER_SCOPE.format(where=_WHERE), *_params(query, query.scope != "drill"))
+            f"(({shape['grp']}, top_level), (top_level))" if grouped else "((top_level))")), *period)
+        deadline_rows = await conn.fetch(_DEADLINES.format(**shape, sets=by_name), *days)
+        late_rows = await conn.fetch(_LATE.format(**shape, sets=by_name), *period)
+        other = await conn.fetchval(_OTHER_SCOPE, *_params(query, query.scope != "drill")[0])
 
     def key(row: asyncpg.Record) -> str | None:
         if row["total"]:
             return None
         return row["grp"] if query.by else _SKIP
 
-    figures: dict[str | None, CaseMetrics] = {key(r): _case_figures(r) for r in case_rows}
+    durations = {key(r): r for r in duration_rows}
+    figures: dict[str | None, CaseMetrics] = {key(r): _case_figures(r, durations.get(key(r))) for r in case_rows
+                                              if r["opened"] or r["total"]}
     figures.pop(_SKIP, None)
-    figures.setdefault(None, CaseMetrics())
+    if None not in figures or not figures[None].cases_opened:
+        figures[None] = CaseMetrics()
     for row in level_rows:
         target = figures.get(key(row))
         if target is not None:
             target.escalations.levels_reached[str(row["top_level"] + 1)] = row["n"]
+    late = {(key(r), r["name"] if not r["overall"] else None): r for r in late_rows}
     for row in deadline_rows:
         target = figures.get(key(row))
-        if target is None:
+        if target is None or not (row["met_on_time"] or row["missed"] or row["still_breached"]):
             continue
+        compliance = _compliance(row, late.get((key(row), row["name"] if not row["overall"] else None)))
         if row["overall"]:
-            target.sla_overall = _compliance(row)
+            target.sla_overall = compliance
         else:
-            target.sla_compliance[row["name"]] = _compliance(row)
-    answers = {key(r): {dim: {v: r[f"{dim}_{v}"] for v in range(1, 6) if r[f"{dim}_{v}"]} for dim in DIMENSIONS}
-               for r in case_rows}
+            target.sla_compliance[row["name"]] = compliance
     for name, metrics in figures.items():
         metrics.sla_compliance = dict(sorted(metrics.sla_compliance.items()))
-        _finish_satisfaction(metrics, answers.get(name, {}))
+        row = next((r for r in case_rows if key(r) == name), None)
+        answers = {dim: {v: row[f"{dim}_{v}"] for v in range(1, 6) if row[f"{dim}_{v}"]} for dim in DIMENSIONS} if row else {}
+        _finish_satisfaction(metrics, answers)
 
     total = figures[None]
     groups = sorted((m for g, m in figures.items() if g is not None), key=lambda m: m.group or "")
