@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--intakes", type=int, help="intakes for intake_vs_raw")
     parser.add_argument("--metric-cases", type=int, help="cases for the month's metrics")
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
+    parser.add_argument("--profile", type=Path, help="sample the worker with py-spy during the deadline phases; files here")
     parser.add_argument("--readme", action="store_true", help="only regenerate README.md's table from --out")
     args = parser.parse_args()
     configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)  # stderr is for progress
@@ -191,7 +192,8 @@ def run_phases(args, phases: set[str] | None) -> dict:
         if phases is None or phases & stack_phases:
             results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases, burst,
                                             burst_window_s, pairs=1 if args.quick else 3,
-                                            phases=None if phases is None else phases & stack_phases))
+                                            phases=None if phases is None else phases & stack_phases,
+                                            profile=args.profile))
         if wanted("drill"):
             with phase("drill_30day_s"):
                 results |= cost.drill_seconds(progress, Path(tmp))

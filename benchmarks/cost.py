@@ -71,7 +71,7 @@ def bench_playbook(directory: Path, name: str = "bench", due_s: int = ALERT_DUE_
 def burst_due_s(n: int) -> int:
     """How long after its start a burst case's alert falls due: time for the one worker to open all `n`
     first (about 15 a second here), so the burst measures deadlines, not opening."""
-    return max(ALERT_DUE_S, round(n / 8))
+    return max(8, round(n / 8))
 
 
 def intake(n: int | str, **fields) -> Intake:
@@ -116,8 +116,9 @@ async def history_counts(client: Client, workflow_id: str) -> Counter:
 
 
 class CostBench:
-    def __init__(self, root: Path, progress: Progress) -> None:
-        self.root, self.progress = root, progress
+    def __init__(self, root: Path, progress: Progress, profile: Path | None = None) -> None:
+        self.root, self.progress, self.profile = root, progress, profile
+        self.profiles: dict[str, dict] = {}  # phase label -> the worker's py-spy summary
 
     async def __aenter__(self) -> "CostBench":
         self.exits = contextlib.AsyncExitStack()
@@ -151,6 +152,17 @@ class CostBench:
 
     async def __aexit__(self, *exc) -> None:
         await self.exits.__aexit__(*exc)
+
+    @contextlib.contextmanager
+    def sampled(self, name: str):
+        """The worker process under py-spy while the block runs, with --profile DIR; else nothing."""
+        if self.profile is None:
+            yield None
+            return
+        from benchmarks.profile import Sampler
+
+        with Sampler(self.stack.worker.pid, self.profile / f"{name}.txt") as sampler:
+            yield sampler
 
     def processes(self) -> dict[str, int]:
         """The stack's processes by what they are (each with whatever it started)."""
@@ -287,6 +299,8 @@ class CostBench:
         figure = self.lateness_figure(late, bare_late, n, window_s, cpu)
         figure |= {"due_after_start_s": due_s, "opened_before_due": opened, "server_persistence": persistence,
                    "history_per_breach": await self.breach_histories(ids[:3], bare_ids[:3])}
+        if "burst" in self.profiles:
+            figure["worker_profile"] = self.profiles["burst"]
         return {"deadline_burst_p99_s": figure}
 
     async def lateness(self, n: int, window_s: float, due_s: int, playbook: str, label: str, burst: bool = False):
@@ -306,11 +320,14 @@ class CostBench:
             await asyncio.sleep(max(0.0, began + due_s - 1 - time.monotonic()))
             opened = await self.pool.fetchval("SELECT count(*) FROM cases WHERE case_id = ANY($1)", ids)
             before, cpu = await self.server_metrics(), self.cpu_seconds()  # the burst alone, not the openings
-        late = await self.wait_for_rows(
-            ids, n, f"{label} breaches on record",
-            """SELECT extract(epoch FROM at - (detail->>'due_at')::timestamptz) AS late FROM timeline_events
-               WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""",
-            until=time.monotonic() + due_s + 300)
+        with self.sampled(f"worker-{label}") as sampler:
+            late = await self.wait_for_rows(
+                ids, n, f"{label} breaches on record",
+                """SELECT extract(epoch FROM at - (detail->>'due_at')::timestamptz) AS late FROM timeline_events
+                   WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""",
+                until=time.monotonic() + due_s + 300)
+        if sampler is not None:
+            self.profiles[label] = sampler.summary()
         cpu = {k: round(v - cpu.get(k, 0.0), 1) for k, v in self.cpu_seconds().items()}
         persistence = persistence_calls(before, await self.server_metrics())
         return late, bare_late, cpu, (ids, bare_ids, opened, persistence)
@@ -491,14 +508,15 @@ def persistence_calls(before: dict[str, float], after: dict[str, float], top: in
 
 
 async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int,
-              burst: int, burst_window_s: float, pairs: int = 3, phases: set[str] | None = None) -> dict:
+              burst: int, burst_window_s: float, pairs: int = 3, phases: set[str] | None = None,
+              profile: Path | None = None) -> dict:
     """The phases on one stack, in order; `phases` (names of PHASES) runs only those."""
     from benchmarks.phases import phase
 
     wanted = (lambda name: phases is None or name in phases)
     results: dict = {}
     with phase("stack start"):
-        bench = CostBench(root, progress)
+        bench = CostBench(root, progress, profile)
         await bench.__aenter__()
     try:
         if wanted("case_vs_bare"):
