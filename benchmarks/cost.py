@@ -41,7 +41,7 @@ from crisisdesk.names import case_id_for
 from crisisdesk.playbooks import Playbook, load_playbook, record_check
 from crisisdesk.settings import Settings
 from starter.client import connect
-from starter.dev import DevStack
+from starter.dev import ChildDied, DevStack
 from starter.stack import free_port
 
 Progress = Callable[[str, int, int], None]
@@ -138,10 +138,16 @@ class CostBench:
         bench_playbook(playbooks)
         env = {"CRISIS_PLAYBOOK": "bench", "CRISIS_PLAYBOOK_DIR": str(playbooks), "TEMPORAL_NAMESPACE": "default",
                "CRISIS_TASK_QUEUE": "bench"}
-        temporal, ui, api, self.metrics_port = distinct_ports(4)
-        self.stack = DevStack(self.root / "stack", temporal, ui, api, "127.0.0.1", env=env,
-                              server_args=["--metrics-port", str(self.metrics_port)], child_logs=True)
-        await self.exits.enter_async_context(self.stack.serving())
+        for attempt in range(3):  # free ports are free when chosen; another process may take one before the server binds it
+            temporal, ui, api, self.metrics_port = distinct_ports(4)
+            self.stack = DevStack(self.root / f"stack{attempt}", temporal, ui, api, "127.0.0.1", env=env,
+                                  server_args=["--metrics-port", str(self.metrics_port)], child_logs=True)
+            try:
+                await self.exits.enter_async_context(self.stack.serving())
+                break
+            except ChildDied as died:
+                if attempt == 2 or "address already in use" not in died.child.log_tail(5):
+                    raise
         self.settings = Settings(temporal_address=self.stack.temporal_address, database_url=self.stack.dsn,
                                  CRISIS_TASK_QUEUE=self.stack.task_queue, CRISIS_PLAYBOOK="bench",
                                  CRISIS_PLAYBOOK_DIR=playbooks)

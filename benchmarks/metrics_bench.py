@@ -105,16 +105,16 @@ async def load(pool, cases: int, progress: Callable[[str, int, int], None]) -> N
             hi = min(lo + BATCH, cases)
             async with conn.transaction():
                 for sql in (_CASES, _EVENTS, _SURVEYS):
-                    await conn.execute(sql, lo, hi, MONTH[0])
+                    await conn.execute(sql, lo, hi, MONTH[0], timeout=600)
             progress("loading cases", hi, cases)
         for table in tables:
             await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         progress("rollups", 0, 1)
-        await conn.execute("SELECT crisis_rebuild_rollups()")
+        await conn.execute("SELECT crisis_rebuild_rollups()", timeout=3600)
         progress("rollups", 1, 1)
         # What autovacuum does on a live database.
         for table in (*tables, "case_facts", "deadline_facts", "case_days", "deadline_days"):
-            await conn.execute(f"VACUUM ANALYZE {table}")
+            await conn.execute(f"VACUUM ANALYZE {table}", timeout=3600)
 
 
 async def scrape_seconds(settings, runs: int) -> float:
