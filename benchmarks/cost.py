@@ -313,10 +313,14 @@ class CostBench:
         async with self.bare_worker():
             before = await self.server_metrics()
             bare_ids = await self.paced(n, n / window_s, lambda i: self.start_bare(i, due_s), f"bare {label}")
+            if burst:  # the bare burst's CPU, from its first due time on
+                await asyncio.sleep(max(0.0, due_s - window_s - 1))
+            bare_cpu = self.cpu_seconds()
             bare_late = await self.wait_for_rows(
                 bare_ids, n, f"bare {label} breaches", """SELECT extract(epoch FROM at - due_at) AS late FROM bench_bare
                                                  WHERE subject = 'breach 0' AND workflow_id = ANY($1)""",
                 until=time.monotonic() + due_s + 300)
+            bare_cpu = {k: round(v - bare_cpu.get(k, 0.0), 1) for k, v in self.cpu_seconds().items()}
         await self.warm()
         cpu = self.cpu_seconds()
         began = time.monotonic()
@@ -336,7 +340,7 @@ class CostBench:
             self.profiles[label] = sampler.summary()
         cpu = {k: round(v - cpu.get(k, 0.0), 1) for k, v in self.cpu_seconds().items()}
         persistence = persistence_calls(before, await self.server_metrics())
-        return late, bare_late, cpu, (ids, bare_ids, opened, persistence)
+        return late, bare_late, {"case": cpu, "bare": bare_cpu}, (ids, bare_ids, opened, persistence)
 
     @staticmethod
     def lateness_figure(late: list[float], bare_late: list[float], n: int, window_s: float, cpu: dict) -> dict:
