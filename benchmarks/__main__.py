@@ -33,7 +33,7 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from benchmarks.baseline import BenchBaseline
-from benchmarks.phases import BenchFailed, phase
+from benchmarks.phases import Phases
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import parse_action
 from crisisdesk.models.case import ActionResult
@@ -145,17 +145,18 @@ def main() -> None:
     phases = set(args.phases.split(",")) if args.phases else None
     if phases and (unknown := phases - set(PHASES)):
         parser.error(f"--phases: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
-    try:
-        results = run_phases(args, phases)
-    except BenchFailed as failed:
-        print(f"\nbench failed in phase {failed.phase}: {failed.reason}", file=sys.stderr)
-        sys.exit(1)
-    args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2, ensure_ascii=False))
+    runner = Phases()
+    results = run_phases(args, phases, runner)
+    args.out.write_text(json.dumps({"quick": args.quick, "results": results, "failed": runner.report()}, indent=2,
+                                   ensure_ascii=False))
     print(table(results))
     print(f"\nwritten to {args.out}", file=sys.stderr)
+    if runner.failed:
+        print("failed: " + "; ".join(f"{f.phase} ({f.reason})" for f in runner.failed), file=sys.stderr)
+        sys.exit(1)
 
 
-def run_phases(args, phases: set[str] | None) -> dict:
+def run_phases(args, phases: set[str] | None, runner: Phases) -> dict:
     updates, actions, intakes, deadlines, window_s, open_cases, metric_cases, burst, burst_window_s = \
         SIZES["quick" if args.quick else "default"]
     intakes, deadlines, open_cases = args.intakes or intakes, args.deadlines or deadlines, args.open_cases or open_cases
@@ -166,26 +167,26 @@ def run_phases(args, phases: set[str] | None) -> dict:
 
     results: dict = {}
     if wanted("rules"):
-        with phase("rules_vs_parse"):
+        with runner.run("rules_vs_parse"):
             base, rules = bench_rules(actions)
-        results["rules_vs_parse"] = {"server": "none", "value": round(rules / actions * 1e6, 1),
-                                     "baseline": round(base / actions * 1e6, 1), "ratio": round(rules / base, 2),
-                                     "unit": "µs per action"}
+            results["rules_vs_parse"] = {"server": "none", "value": round(rules / actions * 1e6, 1),
+                                         "baseline": round(base / actions * 1e6, 1), "ratio": round(rules / base, 2),
+                                         "unit": "µs per action"}
     if wanted("state"):
-        with phase("carried_state_vs_payloads"):
+        with runner.run("carried_state_vs_payloads"):
             raw, carried = bench_state(actions)
-        results["carried_state_vs_payloads"] = {"server": "none", "value": round(carried / 1024, 1),
-                                                "baseline": round(raw / 1024, 1), "ratio": round(carried / raw, 2),
-                                                "unit": "KiB", "actions": actions}
+            results["carried_state_vs_payloads"] = {"server": "none", "value": round(carried / 1024, 1),
+                                                    "baseline": round(raw / 1024, 1), "ratio": round(carried / raw, 2),
+                                                    "unit": "KiB", "actions": actions}
     if wanted("update"):
-        with phase("update_vs_noop"):
+        with runner.run("update_vs_noop"):
             e2e_base, e2e = asyncio.run(bench_end_to_end(updates))
-        results["update_vs_noop"] = {"server": MEMORY, "value": round(e2e / updates * 1e3, 2),
-                                     "baseline": round(e2e_base / updates * 1e3, 2), "ratio": round(e2e / e2e_base, 2),
-                                     "unit": "ms per update"}
+            results["update_vs_noop"] = {"server": MEMORY, "value": round(e2e / updates * 1e3, 2),
+                                         "baseline": round(e2e_base / updates * 1e3, 2),
+                                         "ratio": round(e2e / e2e_base, 2), "unit": "ms per update"}
     # Replay first: after 10,000 cases this process's heap makes the garbage collector, not replay, the cost.
     if wanted("replay"):
-        with phase("replay_60day_s"):
+        with runner.run("replay_60day_s"):
             results |= asyncio.run(cost.replay_seconds(progress))
     with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
         stack_phases = {"case_vs_bare", "intake", "burst", "deadlines", "open"}
@@ -193,12 +194,13 @@ def run_phases(args, phases: set[str] | None) -> dict:
             results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases, burst,
                                             burst_window_s, pairs=1 if args.quick else 3,
                                             phases=None if phases is None else phases & stack_phases,
-                                            profile=args.profile))
+                                            profile=args.profile, runner=runner,
+                                            logs=args.out.with_name(f"{args.out.stem}-logs")))
         if wanted("drill"):
-            with phase("drill_30day_s"):
+            with runner.run("drill_30day_s"):
                 results |= cost.drill_seconds(progress, Path(tmp))
     if wanted("metrics"):
-        with phase("metrics"):
+        with runner.run("metrics"):
             results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
     return results
 

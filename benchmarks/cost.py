@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter
@@ -34,6 +36,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from benchmarks.bare import TABLE, BareCase, BareNotifier
+from benchmarks.phases import Phases
 from crisisdesk.converter import data_converter
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
@@ -158,6 +161,23 @@ class CostBench:
 
     async def __aexit__(self, *exc) -> None:
         await self.exits.__aexit__(*exc)
+
+    def diagnose(self) -> str:
+        """The stack's parts that are no longer running, with their exit codes and last log lines."""
+        dead = []
+        for child in self.stack.children:
+            if (code := child.exit_code()) is not None:
+                tail = " | ".join(line.strip() for line in child.log_tail(3).splitlines())
+                dead.append(f"{child.name} exited with code {code}" + (f" (its log ends: {tail})" if tail else ""))
+        return "; ".join(dead)
+
+    def keep_logs(self, where: Path) -> None:
+        """The stack's logs (server, worker, API, PostgreSQL) copied out of the throw-away directory."""
+        where.mkdir(parents=True, exist_ok=True)
+        for log_file in [*self.stack.data_dir.glob("*.log"), self.stack.data_dir / "pg" / "log"]:
+            with contextlib.suppress(OSError):
+                shutil.copy(log_file, where / f"{log_file.parent.name}-{log_file.name}")
+        print(f"  the stack's logs are in {where}", file=sys.stderr)
 
     @contextlib.contextmanager
     def sampled(self, name: str):
@@ -519,33 +539,32 @@ def persistence_calls(before: dict[str, float], after: dict[str, float], top: in
 
 async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int,
               burst: int, burst_window_s: float, pairs: int = 3, phases: set[str] | None = None,
-              profile: Path | None = None) -> dict:
-    """The phases on one stack, in order; `phases` (names of PHASES) runs only those."""
-    from benchmarks.phases import phase
-
+              profile: Path | None = None, runner: Phases | None = None, logs: Path | None = None) -> dict:
+    """The phases on one stack, in order; `phases` (names of PHASES) runs only those. A phase that fails
+    is recorded by `runner` and the next one runs; the stack's logs are then kept in `logs`."""
+    runner = runner or Phases()
     wanted = (lambda name: phases is None or name in phases)
     results: dict = {}
-    with phase("stack start"):
-        bench = CostBench(root, progress, profile)
+    bench = CostBench(root, progress, profile)
+    failed_before = len(runner.failed)
+    with runner.run("stack start"):
         await bench.__aenter__()
+    if len(runner.failed) > failed_before:
+        return results
     try:
-        if wanted("case_vs_bare"):
-            with phase("case_vs_bare"):
-                results |= await bench.case_vs_bare(pairs)
-        if wanted("intake"):
-            with phase("intake_vs_raw"):
-                results |= await bench.intake_vs_raw(intakes)
-        if wanted("burst"):
-            with phase("deadline_burst"):
-                results |= await bench.deadline_burst(burst, burst_window_s)
-        if wanted("deadlines"):
-            with phase("deadline_lateness"):
-                results |= await bench.deadline_lateness(deadlines, window_s)
-        if wanted("open"):
-            with phase("open_at_rate"):
-                results |= await bench.open_at_rate(open_cases, OPEN_RATE)
+        for name, label, measure in (
+                ("case_vs_bare", "case_vs_bare", lambda: bench.case_vs_bare(pairs)),
+                ("intake", "intake_vs_raw", lambda: bench.intake_vs_raw(intakes)),
+                ("burst", "deadline_burst", lambda: bench.deadline_burst(burst, burst_window_s)),
+                ("deadlines", "deadline_lateness", lambda: bench.deadline_lateness(deadlines, window_s)),
+                ("open", "open_at_rate", lambda: bench.open_at_rate(open_cases, OPEN_RATE))):
+            if wanted(name):
+                with runner.run(label, bench.diagnose):
+                    results |= await measure()
     finally:
-        with phase("stack stop"):
+        if len(runner.failed) > failed_before and logs is not None:
+            bench.keep_logs(logs)
+        with runner.run("stack stop"):
             await bench.__aexit__(None, None, None)
     return results
 

@@ -19,6 +19,7 @@ def test_quick_bench_measures_every_figure(tmp_path):
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], capture_output=True,
                           text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(out.read_text())["failed"] == []
     results = json.loads(out.read_text())["results"]
     assert set(FIGURES) <= set(results), sorted(results)
     assert all(results[f]["value"] is not None and results[f]["server"] for f in FIGURES)
@@ -59,5 +60,6 @@ def test_a_failing_bench_names_its_phase_and_leaves_nothing_running(tmp_path):
     assert done.returncode == 1, done.stderr[-2000:]
     assert "bench failed in phase stack start:" in done.stderr, done.stderr[-2000:]
     assert "CRISIS_WORKER_WORKFLOW_POLLERS" in done.stderr  # why, from the worker's log
-    assert not out.exists()
+    failed = json.loads(out.read_text())["failed"]  # what ran is kept, what failed is named
+    assert [f["phase"] for f in failed] == ["stack start"] and "worker exited with code 1" in failed[0]["reason"]
     assert running_with(str(tmp_path)) == []
