@@ -1,6 +1,9 @@
 """The business gauges behind the intake API's Prometheus `/metrics`: what is open and overdue now.
 
-Real cases only (drills, intake ids `drill-…`, are left out), from the `cases` projection.
+Real cases only (drills, intake ids `drill-…`, are left out). Read from the rollups the `cases`
+trigger keeps (migration 010): open cases by stage and severity in 16 shards each, and every open
+case's earliest deadline under an index, so a scrape reads a few hundred rows however many cases
+there are.
 """
 
 from datetime import datetime
@@ -10,7 +13,9 @@ from pydantic import BaseModel, Field
 
 from crisisdesk.models.audit import ENDED_STAGES
 
-# Open: not closed, cancelled or terminated (a case Temporal ended behind crisisdesk's back, once the audit marked it).
+# Open: a real case not closed, cancelled or terminated (a case Temporal ended behind crisisdesk's back,
+# once the case audit marked it). The rollups' trigger counts the same cases (migration 010,
+# crisis_open_real); tests compare the gauges with a count of `cases` under this condition.
 OPEN = f"stage NOT IN ({', '.join(repr(s) for s in ENDED_STAGES)}) AND intake_id NOT LIKE 'drill-%'"
 
 
@@ -29,13 +34,12 @@ class BusinessGauges(BaseModel):
 
 async def business_gauges(pool: asyncpg.Pool, now: datetime | None = None) -> BusinessGauges:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await conn.fetch(f"SELECT stage, coalesce(severity, '(none)') AS severity, count(*) AS cases "
-                                f"FROM cases WHERE {OPEN} GROUP BY 1, 2 ORDER BY 1, 2")
-        breached = await conn.fetchval(f"SELECT count(*) FROM cases WHERE breached AND {OPEN}")
+        rows = await conn.fetch("""SELECT stage, severity, sum(cases)::bigint AS cases FROM open_case_counts
+                                   GROUP BY 1, 2 HAVING sum(cases) <> 0 ORDER BY 1, 2""")
+        breached = await conn.fetchval("SELECT coalesce(sum(breached), 0)::bigint FROM open_case_counts")
         overdue = await conn.fetchval(
-            f"""SELECT extract(epoch FROM coalesce($1, now()) - min((d->>'due_at')::timestamptz))::float8
-                FROM cases c CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.status->'deadlines', '[]'::jsonb)) d
-                WHERE {OPEN} AND (d->>'due_at')::timestamptz < coalesce($1, now())""", now)
+            """SELECT extract(epoch FROM coalesce($1, now()) - min(earliest_due))::float8 FROM case_due
+               HAVING min(earliest_due) < coalesce($1, now())""", now)
         levels = await conn.fetch("SELECT target, level FROM quality_target_states ORDER BY target")
     return BusinessGauges(open_cases=[OpenCount(**dict(r)) for r in rows], breached_now=breached,
                           oldest_overdue_seconds=max(overdue or 0.0, 0.0),

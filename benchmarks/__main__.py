@@ -1,11 +1,14 @@
 """Speed and memory of the parts a busy crisis desk leans on, each as a ratio to a baseline.
 
-    python -m benchmarks [--quick] [--deadlines N] [--open-cases N] [--intakes N] [--out bench-results.json] [--readme]
+    python -m benchmarks [--quick] [--phases burst,intake] [--deadlines N] [--burst N] [--open-cases N]
+                         [--intakes N] [--out bench-results.json] [--readme]
 
 Every figure is written to bench-results.json with its baseline and ratio; `--readme` regenerates
-README.md's table from that file. Beside the three below, benchmarks/cost.py measures a case against
-a bare workflow, intake against raw starts, deadline lateness and memory with many open cases, the
-30-day drill and a replay; benchmarks/metrics_bench.py the month's metrics against COUNT(*).
+README.md's table from that file, with the server each figure was measured on. Beside the three below,
+benchmarks/cost.py measures, on the stack `crisis dev` runs, a case against a bare workflow, intake
+against raw starts, deadline lateness (spread and burst) and memory with many open cases, then the
+30-day drill and a replay; benchmarks/metrics_bench.py the month's metrics and the Prometheus scrape.
+A failure names its phase (exit code 1) and stops everything the run started.
 
 1. rules: an action through the case's transactional rules (snapshot, step, rollback on refusal)
    against parsing the same action alone: what the all-or-nothing guarantee costs.
@@ -30,6 +33,7 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from benchmarks.baseline import BenchBaseline
+from benchmarks.phases import Phases
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import parse_action
 from crisisdesk.models.case import ActionResult
@@ -113,61 +117,102 @@ async def bench_end_to_end(n: int) -> tuple[float, float]:
     return baseline, measured
 
 
-SIZES = {  # (updates, actions, intakes, deadlines, their window in seconds, open cases, metrics cases)
-    "quick": (20, 200, 20, 20, 2.0, 40, 2_000),
-    "default": (200, 2000, 400, 1000, 50.0, 10_000, 100_000),
+SIZES = {  # (updates, actions, intakes, deadlines, their window in seconds, open cases, metrics cases, burst, its window)
+    "quick": (20, 200, 20, 20, 2.0, 40, 2_000, 20, 2.0),
+    "default": (200, 2000, 400, 1000, 50.0, 10_000, 1_000_000, 600, 3.0),
 }
+PHASES = ("rules", "state", "update", "replay", "case_vs_bare", "intake", "burst", "deadlines", "open", "drill", "metrics")
+MEMORY = "in-memory dev server (start_local)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: about a minute (the test suite runs this)")
+    parser.add_argument("--phases", help=f"comma-separated, only these: {', '.join(PHASES)}")
     parser.add_argument("--deadlines", type=int, help="cases whose deadlines fall due within the minute (lateness)")
+    parser.add_argument("--burst", type=int, help="cases whose deadlines fall due within 3 s (burst lateness)")
     parser.add_argument("--open-cases", type=int, help="cases opened at 80/s (time to open them all, memory)")
     parser.add_argument("--intakes", type=int, help="intakes for intake_vs_raw")
+    parser.add_argument("--metric-cases", type=int, help="cases for the month's metrics")
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
+    parser.add_argument("--profile", type=Path, help="sample the worker with py-spy during the deadline phases; files here")
     parser.add_argument("--readme", action="store_true", help="only regenerate README.md's table from --out")
     args = parser.parse_args()
     configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)  # stderr is for progress
     if args.readme:
         write_readme_table(json.loads(args.out.read_text()))
         return
-    updates, actions, intakes, deadlines, window_s, open_cases, metric_cases = SIZES["quick" if args.quick else "default"]
+    phases = set(args.phases.split(",")) if args.phases else None
+    if phases and (unknown := phases - set(PHASES)):
+        parser.error(f"--phases: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
+    runner = Phases()
+    results = run_phases(args, phases, runner)
+    args.out.write_text(json.dumps({"quick": args.quick, "results": results, "failed": runner.report()}, indent=2,
+                                   ensure_ascii=False))
+    print(table(results))
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    if runner.failed:
+        print("failed: " + "; ".join(f"{f.phase} ({f.reason})" for f in runner.failed), file=sys.stderr)
+        sys.exit(1)
+
+
+def run_phases(args, phases: set[str] | None, runner: Phases) -> dict:
+    updates, actions, intakes, deadlines, window_s, open_cases, metric_cases, burst, burst_window_s = \
+        SIZES["quick" if args.quick else "default"]
     intakes, deadlines, open_cases = args.intakes or intakes, args.deadlines or deadlines, args.open_cases or open_cases
+    burst, metric_cases = args.burst or burst, args.metric_cases or metric_cases
+    wanted = (lambda name: phases is None or name in phases)
 
     from benchmarks import cost, metrics_bench
 
-    base, rules = bench_rules(actions)
-    raw, carried = bench_state(actions)
-    e2e_base, e2e = asyncio.run(bench_end_to_end(updates))
-    results = {
-        "rules_vs_parse": {"value": round(rules / actions * 1e6, 1), "baseline": round(base / actions * 1e6, 1),
-                           "ratio": round(rules / base, 2), "unit": "µs per action"},
-        "carried_state_vs_payloads": {"value": round(carried / 1024, 1), "baseline": round(raw / 1024, 1),
-                                      "ratio": round(carried / raw, 2), "unit": "KiB", "actions": actions},
-        "update_vs_noop": {"value": round(e2e / updates * 1e3, 2), "baseline": round(e2e_base / updates * 1e3, 2),
-                           "ratio": round(e2e / e2e_base, 2), "unit": "ms per update"},
-    }
+    results: dict = {}
+    if wanted("rules"):
+        with runner.run("rules_vs_parse"):
+            base, rules = bench_rules(actions)
+            results["rules_vs_parse"] = {"server": "none", "value": round(rules / actions * 1e6, 1),
+                                         "baseline": round(base / actions * 1e6, 1), "ratio": round(rules / base, 2),
+                                         "unit": "µs per action"}
+    if wanted("state"):
+        with runner.run("carried_state_vs_payloads"):
+            raw, carried = bench_state(actions)
+            results["carried_state_vs_payloads"] = {"server": "none", "value": round(carried / 1024, 1),
+                                                    "baseline": round(raw / 1024, 1), "ratio": round(carried / raw, 2),
+                                                    "unit": "KiB", "actions": actions}
+    if wanted("update"):
+        with runner.run("update_vs_noop"):
+            e2e_base, e2e = asyncio.run(bench_end_to_end(updates))
+            results["update_vs_noop"] = {"server": MEMORY, "value": round(e2e / updates * 1e3, 2),
+                                         "baseline": round(e2e_base / updates * 1e3, 2),
+                                         "ratio": round(e2e / e2e_base, 2), "unit": "ms per update"}
     # Replay first: after 10,000 cases this process's heap makes the garbage collector, not replay, the cost.
-    results |= asyncio.run(cost.replay_seconds(progress))
+    if wanted("replay"):
+        with runner.run("replay_60day_s"):
+            results |= asyncio.run(cost.replay_seconds(progress))
     with tempfile.TemporaryDirectory(prefix="crisis-bench-") as tmp:
-        results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases,
-                                         pairs=1 if args.quick else 3))
-        results |= cost.drill_seconds(progress, Path(tmp))
-    results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
-    args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2, ensure_ascii=False))
-    print(table(results))
-    print(f"\nwritten to {args.out}", file=sys.stderr)
+        stack_phases = {"case_vs_bare", "intake", "burst", "deadlines", "open"}
+        if phases is None or phases & stack_phases:
+            results |= asyncio.run(cost.run(Path(tmp), progress, intakes, deadlines, window_s, open_cases, burst,
+                                            burst_window_s, pairs=1 if args.quick else 3,
+                                            phases=None if phases is None else phases & stack_phases,
+                                            profile=args.profile, runner=runner,
+                                            logs=args.out.with_name(f"{args.out.stem}-logs")))
+        if wanted("drill"):
+            with runner.run("drill_30day_s"):
+                results |= cost.drill_seconds(progress, Path(tmp))
+    if wanted("metrics"):
+        with runner.run("metrics"):
+            results |= asyncio.run(metrics_bench.run(progress, metric_cases, runs=3))
+    return results
 
 
 def table(results: dict) -> str:
-    lines = ["| figure | value | baseline | ratio |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| figure | value | baseline | ratio | server |", "| --- | ---: | ---: | ---: | --- |"]
     for name, r in results.items():
         unit = r.get("unit", "")
         value = f"{r['value']} {unit}"
         if r["value"] is None and "opened" in r:  # not all opened in the time allowed
             value = f"{r['opened']:,} of {r['cases']:,} opened in {r['waited_s']} s"
-        lines.append(f"| `{name}` | {value} | {r.get('baseline', '–')} | {r.get('ratio', '–')} |")
+        lines.append(f"| `{name}` | {value} | {r.get('baseline', '–')} | {r.get('ratio', '–')} | {r.get('server', '–')} |")
     return "\n".join(lines)
 
 

@@ -1,19 +1,28 @@
-"""Cost per case on one stack (issue 14): a real dev server (no time skipping), embedded PostgreSQL and
-one in-process worker, each figure beside a baseline measured in the same run.
+"""Cost per case on the stack users run (issues 14 and 28): `crisis dev`'s own DevStack (starter/dev.py),
+so a file-backed Temporal dev server started with `crisis dev`'s flags and pragmas, the intake API as a
+uvicorn process, embedded PostgreSQL and one worker process; the bare workflows' worker runs in this
+process against the same server. Each figure beside a baseline measured in the same run.
 
 - case_vs_bare: history events and wall time of a crisis case taken to an accepted plan, against a
   workflow with the same updates, timer and notifications and no logic (benchmarks/bare.py);
-- intake_vs_raw: `POST /intakes` through the API against raw `start_workflow` of the same intake;
+- intake_vs_raw: `POST /intakes` over HTTP to the API process against raw `start_workflow` of the same
+  intake from here, both onto the worker's queue (the cases they open are waited for before the next phase);
 - deadline_lateness: cases whose alert deadline falls due within the minute, lateness from the due
-  time to the breach on the record, against bare workflows with the same timer;
+  time to the breach on the record, against bare workflows with the same timer (spread: 1,000 over
+  50 s, opening while earlier ones fall due);
+- deadline_burst: 600 cases opened first, whose alert deadlines then fall due within 3 s; lateness as
+  above, the history a breach adds to a case against a bare workflow's, the server's persistence calls;
 - open_at_rate: cases started at 80/s until all are open in PostgreSQL, against bare workflows until
   all have recorded their first effect; the worker's resident memory with them open.
 """
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter
@@ -27,16 +36,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from benchmarks.bare import TABLE, BareCase, BareNotifier
+from benchmarks.phases import Phases
 from crisisdesk.converter import data_converter
 from crisisdesk.models.case import ActionResult
 from crisisdesk.models.intake import Intake
 from crisisdesk.names import case_id_for
 from crisisdesk.playbooks import Playbook, load_playbook, record_check
 from crisisdesk.settings import Settings
-from starter.api import create_app
-from starter.stack import start_dev_server, start_postgres
+from starter.client import connect
+from starter.dev import ChildDied, DevStack
+from starter.stack import free_port
 
 Progress = Callable[[str, int, int], None]
+SERVER = "file-backed dev server, as `crisis dev` starts it"  # where every figure of this module is measured
 ALERT_DUE_S = 20
 OPEN_RATE = 80.0  # cases started per second in open_at_rate
 ROLES = {"head": "Wang Head", "regional_cs": "Li Regional", "cs_owner": "Chen CS", "department:engineering": "Zhao Eng"}
@@ -49,14 +61,20 @@ CRISIS_STEPS = [("acknowledge", {"by": "Wang Head"}),
                 ("customer_answer", {"by": "Chen CS", "satisfied": True})]
 
 
-def bench_playbook(directory: Path) -> None:
+def bench_playbook(directory: Path, name: str = "bench", due_s: int = ALERT_DUE_S) -> None:
     """The delivery playbook whose alert acknowledgement falls due in seconds."""
     book = load_playbook("delivery").model_dump(mode="json")
-    book["deadlines"]["alert_acknowledgement"]["due"] = f"PT{ALERT_DUE_S}S"
-    book["name"] = "bench"
-    path = directory / "bench.json"
+    book["deadlines"]["alert_acknowledgement"]["due"] = f"PT{due_s}S"
+    book["name"] = name
+    path = directory / f"{name}.json"
     path.write_text(json.dumps(book))
     record_check(path, Playbook.model_validate(book), drills=[], checked_at="benchmarks")
+
+
+def burst_due_s(n: int) -> int:
+    """How long after its start a burst case's alert falls due: time for the one worker to open all `n`
+    first (about 15 a second here), so the burst measures deadlines, not opening."""
+    return max(8, round(n / 8))
 
 
 def intake(n: int | str, **fields) -> Intake:
@@ -65,8 +83,8 @@ def intake(n: int | str, **fields) -> Intake:
                                   "project": {"id": "P-B", "region": "east"}, **fields})
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mib(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -101,34 +119,87 @@ async def history_counts(client: Client, workflow_id: str) -> Counter:
 
 
 class CostBench:
-    def __init__(self, root: Path, progress: Progress) -> None:
-        self.root, self.progress = root, progress
+    def __init__(self, root: Path, progress: Progress, profile: Path | None = None) -> None:
+        self.root, self.progress, self.profile = root, progress, profile
+        self.profiles: dict[str, dict] = {}  # phase label -> the worker's py-spy summary
 
     async def __aenter__(self) -> "CostBench":
-        from activities.db import create_pool, migrate
-
-        (self.root / "playbooks").mkdir(parents=True, exist_ok=True)
-        bench_playbook(self.root / "playbooks")
-        self.pg = start_postgres(self.root / "pg")
-        self.dsn = self.pg.get_uri()
-        await migrate(self.dsn)
-        self.env = await start_dev_server()
-        self.settings = Settings(database_url=self.dsn, CRISIS_TASK_QUEUE="bench", CRISIS_PLAYBOOK="bench",
-                                 CRISIS_PLAYBOOK_DIR=self.root / "playbooks", CRISIS_REPORT_DIR=self.root / "reports",
-                                 CRISIS_EVIDENCE_DIR=self.root / "evidence")
-        self.pool = await create_pool(self.dsn, max_size=self.settings.db_pool_size)  # CRISIS_DB_POOL_SIZE, …
-        await self.pool.execute(TABLE)
+        self.exits = contextlib.AsyncExitStack()
+        await self.exits.__aenter__()
+        try:
+            await self._start()
+        except BaseException:
+            await self.exits.__aexit__(None, None, None)
+            raise
         return self
 
+    async def _start(self) -> None:
+        from activities.db import create_pool
+
+        playbooks = self.root / "playbooks"
+        playbooks.mkdir(parents=True, exist_ok=True)
+        bench_playbook(playbooks)
+        env = {"CRISIS_PLAYBOOK": "bench", "CRISIS_PLAYBOOK_DIR": str(playbooks), "TEMPORAL_NAMESPACE": "default",
+               "CRISIS_TASK_QUEUE": "bench"}
+        for attempt in range(3):  # free ports are free when chosen; another process may take one before the server binds it
+            temporal, ui, api, self.metrics_port = distinct_ports(4)
+            self.stack = DevStack(self.root / f"stack{attempt}", temporal, ui, api, "127.0.0.1", env=env,
+                                  server_args=["--metrics-port", str(self.metrics_port)], child_logs=True)
+            try:
+                await self.exits.enter_async_context(self.stack.serving())
+                break
+            except ChildDied as died:
+                if attempt == 2 or "address already in use" not in died.child.log_tail(5):
+                    raise
+        # The stack seals payloads with its data directory's key and signs who acts with its own stamp key
+        # (starter/dev.py): the bench's client reads and writes what the stack's worker does.
+        self.settings = Settings(temporal_address=self.stack.temporal_address, database_url=self.stack.dsn,
+                                 CRISIS_TASK_QUEUE=self.stack.task_queue, CRISIS_PLAYBOOK="bench",
+                                 CRISIS_PLAYBOOK_DIR=playbooks, CRISIS_ENCRYPTION_KEY=self.stack.key,
+                                 CRISIS_STAMP_KEY=self.stack.stamp_key)
+        self.client = await connect(self.settings)
+        self.pool = await create_pool(self.stack.dsn, max_size=self.settings.db_pool_size)
+        self.exits.push_async_callback(self.pool.close)
+        await self.pool.execute(TABLE)
+
     async def __aexit__(self, *exc) -> None:
-        await self.env.shutdown()
-        await self.pool.close()
-        self.pg.cleanup()
+        await self.exits.__aexit__(*exc)
 
-    def worker(self) -> Worker:
-        from starter.worker import build_worker
+    def diagnose(self) -> str:
+        """The stack's parts that are no longer running, with their exit codes and last log lines."""
+        dead = []
+        for child in self.stack.children:
+            if (code := child.exit_code()) is not None:
+                tail = " | ".join(line.strip() for line in child.log_tail(3).splitlines())
+                dead.append(f"{child.name} exited with code {code}" + (f" (its log ends: {tail})" if tail else ""))
+        return "; ".join(dead)
 
-        return build_worker(self.env.client, self.settings, self.pool)
+    def keep_logs(self, where: Path) -> None:
+        """The stack's logs (server, worker, API, PostgreSQL) copied out of the throw-away directory."""
+        where.mkdir(parents=True, exist_ok=True)
+        for log_file in [*self.stack.data_dir.glob("*.log"), self.stack.data_dir / "pg" / "log"]:
+            with contextlib.suppress(OSError):
+                shutil.copy(log_file, where / f"{log_file.parent.name}-{log_file.name}")
+        print(f"  the stack's logs are in {where}", file=sys.stderr)
+
+    @contextlib.contextmanager
+    def sampled(self, name: str):
+        """The worker process under py-spy while the block runs, with --profile DIR; else nothing."""
+        if self.profile is None:
+            yield None
+            return
+        from benchmarks.profile import Sampler
+
+        with Sampler(self.stack.worker.pid, self.profile / f"{name}.txt") as sampler:
+            yield sampler
+
+    def processes(self) -> dict[str, int]:
+        """The stack's processes by what they are (each with whatever it started)."""
+        found = {"bench (bare worker)": os.getpid(), "worker": self.stack.worker.pid, "server": self.stack.temporal.pid,
+                 "api": self.stack.api.pid}
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            found["postgres"] = int((Path(self.stack.postgres.pgdata) / "postmaster.pid").read_text().split()[0])
+        return found
 
     # -- one case against the bare workflow ------------------------------------------------------
     async def case_vs_bare(self, pairs: int = 3) -> dict:
@@ -143,27 +214,27 @@ class CostBench:
             for _ in range(pairs):
                 bare_id = f"bare-{uuid.uuid4().hex[:8]}"
                 wall = await self.paced_steps(
-                    lambda: self.env.client.start_workflow(BareCase.run, BARE_WAITS_S, id=bare_id, task_queue="bench-bare"),
+                    lambda: self.client.start_workflow(BareCase.run, BARE_WAITS_S, id=bare_id, task_queue="bench-bare"),
                     lambda handle, name, _: handle.execute_update(BareCase.act, name))
-                bare.append((sum((events := await history_counts(self.env.client, bare_id)).values()), wall, events))
-                await self.env.client.get_workflow_handle(bare_id).terminate("benchmark done")
+                bare.append((sum((events := await history_counts(self.client, bare_id)).values()), wall, events))
+                await self.client.get_workflow_handle(bare_id).terminate("benchmark done")
                 self.progress("case vs bare", len(bare), 2 * pairs)
-        async with self.worker():
-            for _ in range(pairs):
-                opened = intake("cost", potential_crisis=True)
-                wall = await self.paced_steps(
-                    lambda: self.env.client.start_workflow("CrisisWorkflow", opened, id=case_id_for(opened.intake_id), task_queue="bench"),
-                    lambda handle, name, fields: handle.execute_update(name, fields, result_type=ActionResult))
-                case.append((sum((events := await history_counts(self.env.client, case_id_for(opened.intake_id))).values()), wall, events))
-                self.progress("case vs bare", pairs + len(case), 2 * pairs)
+        for _ in range(pairs):
+            opened = intake("cost", potential_crisis=True)
+            wall = await self.paced_steps(
+                lambda: self.client.start_workflow("CrisisWorkflow", opened, id=case_id_for(opened.intake_id),
+                                                   task_queue=self.stack.task_queue),
+                lambda handle, name, fields: handle.execute_update(name, fields, result_type=ActionResult))
+            case.append((sum((events := await history_counts(self.client, case_id_for(opened.intake_id))).values()), wall, events))
+            self.progress("case vs bare", pairs + len(case), 2 * pairs)
         (case_events, _, case_types), (bare_events, _, bare_types) = median(case), median(bare)
         case_wall, bare_wall = statistics.median(c[1] for c in case), statistics.median(b[1] for b in bare)
         return {
-            "case_vs_bare_events": {"value": case_events, "baseline": bare_events, "ratio": round(case_events / bare_events, 2),
+            "case_vs_bare_events": {"server": SERVER, "value": case_events, "baseline": bare_events, "ratio": round(case_events / bare_events, 2),
                                     "unit": "events", "pairs": pairs, "case_runs": sorted(c[0] for c in case),
                                     "bare_runs": sorted(b[0] for b in bare), "case_by_type": dict(case_types.most_common()),
                                     "bare_by_type": dict(bare_types.most_common())},
-            "case_vs_bare_wall": {"value": round(case_wall, 3), "baseline": round(bare_wall, 3),
+            "case_vs_bare_wall": {"server": SERVER, "value": round(case_wall, 3), "baseline": round(bare_wall, 3),
                                   "ratio": round(case_wall / bare_wall, 2), "unit": "s"},
         }
 
@@ -183,11 +254,13 @@ class CostBench:
 
     # -- intake through the API against raw start_workflow ----------------------------------------
     async def intake_vs_raw(self, n: int, concurrency: int = 16, rounds: int = 4) -> dict:
-        """`n` intakes through the API against `n` raw starts, 16 at a time: both paths warmed first (the
-        first requests pay for imports and schema building, not intake), then in alternating rounds so
-        neither gets the quieter server (its store grows with every case)."""
-        client = self.env.client
+        """`n` intakes over HTTP to the API process against `n` raw starts from here, 16 at a time: both
+        paths warmed first (the first requests pay for imports and schema building, not intake), then in
+        alternating rounds so neither gets the quieter server (its store grows with every case). Both
+        start cases on the worker's queue, as users do; the phase ends when every case is open."""
+        client = self.client
         gate = asyncio.Semaphore(concurrency)
+        started: list[str] = []
 
         async def timed(call) -> float:
             async with gate:
@@ -197,15 +270,15 @@ class CostBench:
 
         async def raw(i: int):
             case = intake(f"raw{i}")
-            await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="idle")
+            await client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue=self.stack.task_queue)
+            started.append(case_id_for(case.intake_id))
 
-        # Both paths start cases on a queue no worker polls: intake is measured, not opening, and the
-        # phases after this one do not inherit a backlog of cases to open.
-        app = create_app(self.settings.model_copy(update={"task_queue": "idle"}), client)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=self.stack.api_url, limits=limits, timeout=60) as http:
             async def api(i: int):
                 answer = await http.post("/intakes", json=intake(f"api{i}").model_dump(mode="json", exclude_none=True))
-                assert answer.status_code in (200, 201), answer.text
+                assert answer.status_code in (200, 201), f"POST /intakes answered {answer.status_code}: {answer.text[:300]}"
+                started.append(answer.json()["case_id"])
 
             async def batch(path, first: int, size: int) -> tuple[float, list[float]]:
                 start = time.perf_counter()
@@ -223,88 +296,150 @@ class CostBench:
                 wall, times = await batch(api, r * size, size)
                 api_wall, api_times = api_wall + wall, api_times + times
                 self.progress("intake vs raw", (r + 1) * size, rounds * size)
+        began = time.monotonic()
+        await self.wait_for_rows(started, len(started), "intakes opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)")
         n = rounds * size
         return {"intake_vs_raw": {
-            "value": round(n / api_wall, 1), "baseline": round(n / raw_wall, 1), "ratio": round(raw_wall / api_wall, 2),
-            "unit": "cases/s", "p50_ms": round(percentile(api_times, 0.5) * 1e3, 1),
+            "server": SERVER, "value": round(n / api_wall, 1), "baseline": round(n / raw_wall, 1),
+            "ratio": round(raw_wall / api_wall, 2), "unit": "cases/s", "p50_ms": round(percentile(api_times, 0.5) * 1e3, 1),
             "p99_ms": round(percentile(api_times, 0.99) * 1e3, 1),
             "raw_p50_ms": round(percentile(raw_times, 0.5) * 1e3, 1), "raw_p99_ms": round(percentile(raw_times, 0.99) * 1e3, 1),
-            "cases": n, "concurrency": concurrency, "rounds": rounds}}
+            "cases": n, "concurrency": concurrency, "rounds": rounds, "transport": "HTTP to the uvicorn process",
+            "opened_after_s": round(time.monotonic() - began, 1)}}
 
     # -- deadlines on time, beside the bare workflow's -----------------------------------------------
     async def deadline_lateness(self, n: int, window_s: float) -> dict:
         """`n` cases started evenly over `window_s`, so their alert deadlines fall due within that window
-        (and ALERT_DUE_S later); lateness from each due time to the breach on the record. The same for
-        `n` bare workflows, whose breach is the time their task took the fired timer."""
-        client = self.env.client
+        (and ALERT_DUE_S later) while later ones still open; lateness from each due time to the breach
+        on the record. The same for `n` bare workflows, whose breach is the time their task took the
+        fired timer."""
+        late, bare_late, cpu, _ = await self.lateness(n, window_s, ALERT_DUE_S, "bench", "deadlines")
+        return {"deadline_lateness_p99_s": self.lateness_figure(late, bare_late, n, window_s, cpu)}
+
+    async def deadline_burst(self, n: int, window_s: float) -> dict:
+        """`n` cases started within `window_s` and given time to open (burst_due_s), so their alert
+        deadlines fall due within `window_s` of each other on a quiet stack: lateness as above, beside
+        `n` bare workflows; the history a breach adds to a case and to a bare workflow; the server's
+        persistence calls during the burst (its own metrics)."""
+        due_s = burst_due_s(n)
+        bench_playbook(Path(self.settings.playbook_dir), "bench_burst", due_s)
+        late, bare_late, cpu, (ids, bare_ids, opened, persistence) = await self.lateness(
+            n, window_s, due_s, "bench_burst", "burst", burst=True)
+        figure = self.lateness_figure(late, bare_late, n, window_s, cpu)
+        figure |= {"due_after_start_s": due_s, "opened_before_due": opened, "server_persistence": persistence,
+                   "history_per_breach": await self.breach_histories(ids[:3], bare_ids[:3])}
+        if "burst" in self.profiles:
+            figure["worker_profile"] = self.profiles["burst"]
+        return {"deadline_burst_p99_s": figure}
+
+    async def lateness(self, n: int, window_s: float, due_s: int, playbook: str, label: str, burst: bool = False):
         async with self.bare_worker():
-            bare_ids = await self.paced(n, n / window_s, self.start_bare, "bare deadlines")
+            before = await self.server_metrics()
+            bare_ids = await self.paced(n, n / window_s, lambda i: self.start_bare(i, due_s), f"bare {label}")
+            if burst:  # the bare burst's CPU, from its first due time on
+                await asyncio.sleep(max(0.0, due_s - window_s - 1))
+            bare_cpu = self.cpu_seconds()
             bare_late = await self.wait_for_rows(
-                bare_ids, n, "bare breaches", """SELECT extract(epoch FROM at - due_at) AS late FROM bench_bare
-                                                 WHERE subject = 'breach 0' AND workflow_id = ANY($1)""")
-        async with self.worker():
-            await self.warm()
-            cpu = cpu_seconds()
-            ids = await self.paced(n, n / window_s, lambda i: self.start_case(f"due{i}"), "case deadlines")
+                bare_ids, n, f"bare {label} breaches", """SELECT extract(epoch FROM at - due_at) AS late FROM bench_bare
+                                                 WHERE subject = 'breach 0' AND workflow_id = ANY($1)""",
+                until=time.monotonic() + due_s + 300)
+            bare_cpu = {k: round(v - bare_cpu.get(k, 0.0), 1) for k, v in self.cpu_seconds().items()}
+        await self.warm()
+        cpu = self.cpu_seconds()
+        began = time.monotonic()
+        ids = await self.paced(n, n / window_s, lambda i: self.start_case(f"{label}{i}", playbook), f"case {label}")
+        opened = None
+        if burst:  # how many were open when the first fell due; the figures from then on
+            await asyncio.sleep(max(0.0, began + due_s - 1 - time.monotonic()))
+            opened = await self.pool.fetchval("SELECT count(*) FROM cases WHERE case_id = ANY($1)", ids)
+            before, cpu = await self.server_metrics(), self.cpu_seconds()  # the burst alone, not the openings
+        with self.sampled(f"worker-{label}") as sampler:
             late = await self.wait_for_rows(
-                ids, n, "breaches on record",
+                ids, n, f"{label} breaches on record",
                 """SELECT extract(epoch FROM at - (detail->>'due_at')::timestamptz) AS late FROM timeline_events
-                   WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""")
-            cpu = {k: round(v - cpu[k], 1) for k, v in cpu_seconds().items()}
+                   WHERE kind = 'breach' AND name = 'alert_acknowledgement' AND case_id = ANY($1)""",
+                until=time.monotonic() + due_s + 300)
+        if sampler is not None:
+            self.profiles[label] = sampler.summary()
+        cpu = {k: round(v - cpu.get(k, 0.0), 1) for k, v in self.cpu_seconds().items()}
+        persistence = persistence_calls(before, await self.server_metrics())
+        return late, bare_late, {"case": cpu, "bare": bare_cpu}, (ids, bare_ids, opened, persistence)
+
+    @staticmethod
+    def lateness_figure(late: list[float], bare_late: list[float], n: int, window_s: float, cpu: dict) -> dict:
         p99, bare_p99 = percentile(late, 0.99), percentile(bare_late, 0.99)
-        return {"deadline_lateness_p99_s": {
-            "value": round(p99, 3), "baseline": round(bare_p99, 3), "ratio": round(p99 / bare_p99, 2) if bare_p99 > 0 else None,
-            "p50_s": round(percentile(late, 0.5), 3), "max_s": round(max(late), 3) if late else None,
-            "bare_p50_s": round(percentile(bare_late, 0.5), 3), "breached": len(late), "cases": n,
-            "window_s": window_s, "cpu_s": cpu, "unit": "s"}}
+        return {"server": SERVER, "value": round(p99, 3), "baseline": round(bare_p99, 3),
+                "ratio": round(p99 / bare_p99, 2) if bare_p99 > 0 else None,
+                "p50_s": round(percentile(late, 0.5), 3), "max_s": round(max(late), 3) if late else None,
+                "bare_p50_s": round(percentile(bare_late, 0.5), 3), "bare_max_s": round(max(bare_late), 3) if bare_late else None,
+                "breached": len(late), "cases": n, "window_s": window_s, "cpu_s": cpu, "unit": "s"}
+
+    async def breach_histories(self, case_ids: list[str], bare_ids: list[str]) -> dict:
+        """Events from the alert's timer firing to the end of the history (the breach and what it set off),
+        for a few cases and bare workflows: the median of each, and the case's by type."""
+        async def after_breach(workflow_id: str) -> Counter:
+            history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+            types = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
+            fired = types.index("TIMER_FIRED") if "TIMER_FIRED" in types else len(types)
+            return Counter(types[fired:])
+
+        cases = [await after_breach(i) for i in case_ids]
+        bare = [await after_breach(i) for i in bare_ids]
+        case_n, bare_n = [sum(c.values()) for c in cases], [sum(b.values()) for b in bare]
+        middle = sorted(range(len(cases)), key=lambda i: case_n[i])[(len(cases) - 1) // 2] if cases else None
+        return {"case_events": statistics.median(case_n) if case_n else None,
+                "bare_events": statistics.median(bare_n) if bare_n else None,
+                "case_workflow_tasks": cases[middle]["WORKFLOW_TASK_COMPLETED"] if cases else None,
+                "bare_workflow_tasks": statistics.median(b["WORKFLOW_TASK_COMPLETED"] for b in bare) if bare else None,
+                "case_by_type": dict(cases[middle].most_common()) if cases else {},
+                "bare_by_type": dict(bare[0].most_common()) if bare else {}}
 
     # -- many cases opened at a steady rate, and the worker's memory with them open ----------------
     async def open_at_rate(self, n: int, rate: float) -> dict:
         """`n` cases started at `rate` per second: seconds from the first start until every one is open
         in PostgreSQL (its row in `cases`), against `n` bare workflows until each has recorded its first
         effect; and the worker's resident memory with the cases open. The cases get twice the bare
-        workflows' time (at least half a minute past the last start): past that the target (1.25) is
+        workflows' time (at least half a minute past the last start): past that the target (1.5) is
         missed whatever the rest would take, and the figure is how many opened by then, and how fast."""
         async with self.bare_worker():
             start = time.monotonic()
-            bare_ids = await self.paced(n, rate, self.start_bare, "bare opened")
+            bare_ids = await self.paced(n, rate, lambda i: self.start_bare(i), "bare opened")
             # The baseline must finish: on a busy machine the dev server alone takes over 7 minutes.
             await self.wait_for_rows(bare_ids, n, "bare recorded",
                                      "SELECT 1 FROM bench_bare WHERE subject = 'alert' AND workflow_id = ANY($1)",
                                      until=time.monotonic() + max(900.0, 2 * n / rate))
             bare_s = time.monotonic() - start
-        async with self.worker():
-            await self.warm()
-            before = rss_mib()
-            start = time.monotonic()
-            ids = await self.paced(n, rate, lambda i: self.start_case(f"open{i}"), "cases started")
-            opened = await self.wait_for_rows(ids, n, "cases opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)",
-                                              until=start + max(2 * bare_s, n / rate + 30), must=False)
-            waited = time.monotonic() - start
-            after = rss_mib()
+        await self.warm()
+        before = rss_mib(self.stack.worker.pid)
+        start = time.monotonic()
+        ids = await self.paced(n, rate, lambda i: self.start_case(f"open{i}"), "cases started")
+        opened = await self.wait_for_rows(ids, n, "cases opened", "SELECT 1 FROM cases WHERE case_id = ANY($1)",
+                                          until=start + max(2 * bare_s, n / rate + 30), must=False)
+        waited = time.monotonic() - start
+        after = rss_mib(self.stack.worker.pid)
         everyone = len(opened) >= n
         return {
-            "open_at_rate_s": {"value": round(waited, 1) if everyone else None, "baseline": round(bare_s, 1),
+            "open_at_rate_s": {"server": SERVER, "value": round(waited, 1) if everyone else None, "baseline": round(bare_s, 1),
                                "ratio": round(waited / bare_s, 2) if everyone else None, "cases": n,
                                "opened": len(opened), "waited_s": round(waited, 1),
                                "opened_per_s": round(len(opened) / waited, 1), "rate_per_s": rate, "unit": "s"},
-            "open_cases_rss_mib_per_10k": rss_per_10k(before, after, len(opened)),
+            "open_cases_rss_mib_per_10k": {"server": SERVER, **rss_per_10k(before, after, len(opened))},
         }
 
     # -- helpers -------------------------------------------------------------------------------------
     def bare_worker(self) -> Worker:
-        return Worker(self.env.client, task_queue="bench-bare", workflows=[BareCase],
+        return Worker(self.client, task_queue="bench-bare", workflows=[BareCase],
                       activities=[BareNotifier(self.pool).notify], max_concurrent_workflow_task_polls=self.settings.worker_workflow_pollers,
                       max_concurrent_activity_task_polls=self.settings.worker_activity_pollers)
 
-    async def start_bare(self, i: int) -> str:
+    async def start_bare(self, i: int, due_s: int = ALERT_DUE_S) -> str:
         workflow_id = f"bare-{i}-{uuid.uuid4().hex[:6]}"
-        await self.env.client.start_workflow(BareCase.run, [ALERT_DUE_S], id=workflow_id, task_queue="bench-bare")
+        await self.client.start_workflow(BareCase.run, [due_s], id=workflow_id, task_queue="bench-bare")
         return workflow_id
 
-    async def start_case(self, name: str) -> str:
-        case = intake(name, potential_crisis=True)
-        await self.env.client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue="bench")
+    async def start_case(self, name: str, playbook: str | None = None) -> str:
+        case = intake(name, potential_crisis=True, **({"playbook": playbook} if playbook else {}))
+        await self.client.start_workflow("CrisisWorkflow", case, id=case_id_for(case.intake_id), task_queue=self.stack.task_queue)
         return case_id_for(case.intake_id)
 
     async def warm(self) -> None:
@@ -342,30 +477,98 @@ class CostBench:
             raise RuntimeError(f"{label}: {len(rows)} of {n} by the deadline")
         return [float(r[0]) for r in rows]
 
+    def cpu_seconds(self) -> dict[str, float]:
+        return cpu_seconds(self.processes())
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by this process (the worker) and its dev server (`temporal`)."""
+    async def server_metrics(self) -> dict[str, float]:
+        """The dev server's own Prometheus counters (persistence calls and their latency sums)."""
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                text = (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
+        except httpx.HTTPError:
+            return {}
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith(("persistence_requests{", "persistence_latency_sum{", "persistence_latency_count{")):
+                key, _, value = line.rpartition(" ")
+                values[key] = values.get(key, 0.0) + float(value)
+        return values
+
+def distinct_ports(n: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < n:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process and everything it started (its descendants)."""
     tick = os.sysconf("SC_CLK_TCK")
-    times = os.times()
-    used = {"worker": times.user + times.system, "server": 0.0}
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds of it and its reaped children)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            head, tail = stat.read_text().rsplit(")", 1)
+            _, tail = stat.read_text().rsplit(")", 1)
         except (OSError, ValueError):
             continue
-        name, fields = head.split("(", 1)[1], tail.split()
-        if int(fields[1]) == os.getpid() and name == "temporal":
-            used["server"] += (int(fields[11]) + int(fields[12])) / tick
+        fields = tail.split()
+        stats[int(stat.parent.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid: int) -> float:
+        return stats.get(pid, (0, 0.0))[1] + sum(tree(c) for c in children.get(pid, []))
+
+    used = {name: tree(pid) for name, pid in roots.items() if name != "bench (bare worker)"}
+    if (me := roots.get("bench (bare worker)")) is not None:  # this process alone: the stack is its children
+        used["bench (bare worker)"] = stats.get(me, (0, 0.0))[1]
     return used
 
 
+def persistence_calls(before: dict[str, float], after: dict[str, float], top: int = 8) -> dict:
+    """The server's persistence operations between two scrapes: calls and total seconds, the costliest first."""
+    ops: dict[str, dict[str, float]] = {}
+    for key, value in after.items():
+        delta = value - before.get(key, 0.0)
+        if delta <= 0 or 'operation="' not in key:
+            continue
+        op = key.split('operation="', 1)[1].split('"', 1)[0]
+        field = "calls" if key.startswith("persistence_requests") else "seconds" if "_sum" in key else None
+        if field:
+            ops.setdefault(op, {"calls": 0.0, "seconds": 0.0})[field] += delta
+    ranked = sorted(ops.items(), key=lambda kv: -kv[1]["seconds"])[:top]
+    return {op: {"calls": int(v["calls"]), "seconds": round(v["seconds"], 2)} for op, v in ranked}
+
+
 async def run(root: Path, progress: Progress, intakes: int, deadlines: int, window_s: float, open_cases: int,
-              pairs: int = 3) -> dict:
-    async with CostBench(root, progress) as bench:
-        results = await bench.case_vs_bare(pairs)
-        results |= await bench.intake_vs_raw(intakes)
-        results |= await bench.deadline_lateness(deadlines, window_s)
-        results |= await bench.open_at_rate(open_cases, OPEN_RATE)
+              burst: int, burst_window_s: float, pairs: int = 3, phases: set[str] | None = None,
+              profile: Path | None = None, runner: Phases | None = None, logs: Path | None = None) -> dict:
+    """The phases on one stack, in order; `phases` (names of PHASES) runs only those. A phase that fails
+    is recorded by `runner` and the next one runs; the stack's logs are then kept in `logs`."""
+    runner = runner or Phases()
+    wanted = (lambda name: phases is None or name in phases)
+    results: dict = {}
+    bench = CostBench(root, progress, profile)
+    failed_before = len(runner.failed)
+    with runner.run("stack start"):
+        await bench.__aenter__()
+    if len(runner.failed) > failed_before:
+        return results
+    try:
+        for name, label, measure in (
+                ("case_vs_bare", "case_vs_bare", lambda: bench.case_vs_bare(pairs)),
+                ("intake", "intake_vs_raw", lambda: bench.intake_vs_raw(intakes)),
+                ("burst", "deadline_burst", lambda: bench.deadline_burst(burst, burst_window_s)),
+                ("deadlines", "deadline_lateness", lambda: bench.deadline_lateness(deadlines, window_s)),
+                ("open", "open_at_rate", lambda: bench.open_at_rate(open_cases, OPEN_RATE))):
+            if wanted(name):
+                with runner.run(label, bench.diagnose):
+                    results |= await measure()
+    finally:
+        if len(runner.failed) > failed_before and logs is not None:
+            bench.keep_logs(logs)
+        with runner.run("stack stop"):
+            await bench.__aexit__(None, None, None)
     return results
 
 
@@ -393,7 +596,7 @@ def drill_seconds(progress: Progress, root: Path) -> dict:
     progress("drill", 1, 2)
     wall = timed(scenario)
     progress("drill", 2, 2)
-    return {"drill_30day_s": {"value": round(wall, 2), "baseline": round(baseline, 2), "ratio": round(wall / baseline, 2),
+    return {"drill_30day_s": {"server": "time-skipping dev server in memory (crisis drill)", "value": round(wall, 2), "baseline": round(baseline, 2), "ratio": round(wall / baseline, 2),
                               "unit": "s", "scenario": scenario.name, "steps": len(month["steps"])}}
 
 
@@ -425,5 +628,5 @@ async def replay_seconds(progress: Progress) -> dict:
 
     baseline = await replay_all(UnsandboxedWorkflowRunner(), "replay without the sandbox")
     wall = await replay_all(workflow_runner(), "replay")
-    return {"replay_60day_s": {"value": round(wall, 3), "baseline": round(baseline, 3), "ratio": round(wall / baseline, 2),
+    return {"replay_60day_s": {"server": "none (Replayer)", "value": round(wall, 3), "baseline": round(baseline, 3), "ratio": round(wall / baseline, 2),
                                "unit": "s", "runs": len(runs), "events": sum(len(h.events) for h in runs)}}

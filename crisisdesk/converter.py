@@ -8,7 +8,9 @@ Three choices here keep what people send from ever failing a workflow task:
 - `RefusalFailureConverter`: an `ActionRefused` failure carries its one-sentence reason and no
   stack trace or cause (people read it in the Web UI); with encryption the reason is encoded like
   every failure message (`encoded_attributes`, which the UI's event view sends to the codec server
-  and SDK clients decode), and the clear outer message says where to read it (ENCRYPTED_REFUSAL).
+  and SDK clients decode), and the clear outer message says where to read it (ENCRYPTED_REFUSAL), or,
+  for a refusal whose reason is made only of crisisdesk's words and directory ids (who is signed in,
+  how to sign in: the second of the ApplicationError's details, `ActionRefused.shown`), that reason.
 - The worker's codec (`worker=True`) turns a payload it cannot decrypt into an "undecodable"
   payload instead of raising, so a forged or foreign-key input is refused by the handler rather
   than failing the case's workflow task on every retry. Clients keep the strict codec: a command
@@ -75,8 +77,11 @@ def _failure_converter(encode: bool) -> type[DefaultFailureConverter]:
             super().to_failure(exception, payload_converter, failure)
             if refusal and encode:
                 # The Web UI's Update dialog shows this outer message as it is (it decodes only events),
-                # so it says where the encrypted reason can be read instead of "Encoded failure".
-                failure.message = ENCRYPTED_REFUSAL
+                # so it says where the encrypted reason can be read instead of "Encoded failure", or the
+                # reason itself when it carries nothing of the input (ActionRefused.shown).
+                details = getattr(exception, "details", ())
+                shown = details[1] if len(details) > 1 and isinstance(details[1], str) else None
+                failure.message = shown or ENCRYPTED_REFUSAL
 
     return RefusalFailureConverter
 

@@ -19,7 +19,8 @@ class Permission(StrEnum):
     read_case = "case:read"            # status and timeline (redacted without personal:read)
     read_personal = "personal:read"    # personal data unredacted: stakeholders, reporters, survey comments
     act = "case:act"                   # actions and evidence, as oneself; /codec/encode (the UI's input)
-    decode = "payload:decode"          # /codec/decode: the Web UI reads encrypted histories in clear
+    decode = "payload:decode"          # /codec/decode in full: the Web UI reads encrypted histories in clear
+    #                                    (case:read alone decodes only the case sheet, handlers and refusals)
     reports = "reports:read"           # metrics, reports, Prometheus
     erase = "privacy:erase"            # purge after retention, erasure requests, re-encryption
     manage_users = "users:manage"      # crisis users add / list / revoke

@@ -131,6 +131,16 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1, validation_alias="CRISIS_DB_POOL_SIZE",
                               description="PostgreSQL connections per worker process")
 
+    # -- admission (issue 28): a burst of intakes beyond what the stack absorbs is told to come back --
+    intake_max_in_flight: int = Field(
+        64, ge=1, validation_alias="CRISIS_INTAKE_MAX_IN_FLIGHT",
+        description="intakes one API process starts at once; past that POST /intakes answers 503 with Retry-After")
+    intake_start_timeout: timedelta = Field(
+        timedelta(seconds=10), gt=timedelta(0), validation_alias="CRISIS_INTAKE_START_TIMEOUT",
+        description="how long an intake waits for Temporal to start its case before it is told to ask again")
+    intake_retry_after: int = Field(2, ge=1, validation_alias="CRISIS_INTAKE_RETRY_AFTER",
+                                    description="seconds the Retry-After of a refused intake asks for")
+
     # -- deploy (issue 15): what a worker exposes to Prometheus -------------------------------------
     worker_metrics_address: str | None = Field(
         None, validation_alias="CRISIS_WORKER_METRICS_ADDRESS",

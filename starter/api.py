@@ -6,6 +6,7 @@ Bad input is always a 4xx naming the field; Temporal or PostgreSQL down is a 503
 """
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from contextlib import asynccontextmanager
@@ -136,6 +137,38 @@ class Guard:
         return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
 
 
+class Admission:
+    """At most `CRISIS_INTAKE_MAX_IN_FLIGHT` intakes being started at once by this process; one more is
+    answered at once with 503 and `Retry-After` instead of queueing behind the others until the caller
+    times out. An intake that waited `CRISIS_INTAKE_START_TIMEOUT` for Temporal gets the same answer:
+    its case may have started, and sending the same intake again finds it (never a second case)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.limit, self.retry_after = settings.intake_max_in_flight, settings.intake_retry_after
+        self.in_flight = 0
+
+    @contextlib.contextmanager
+    def admit(self, intake_id: str):
+        if self.in_flight >= self.limit:
+            log.warning("intake refused: too many at once", intake_id=intake_id, in_flight=self.in_flight)
+            yield False
+            return
+        self.in_flight += 1
+        try:
+            yield True
+        finally:
+            self.in_flight -= 1
+
+    def refused(self, timed_out: bool = False) -> JSONResponse:
+        reason = (f"Temporal did not start the case within the intake's time limit: send the same intake again "
+                  f"in {self.retry_after} s (it opens the case, or finds the one already opened)" if timed_out else
+                  f"more intakes at once than this desk can start ({self.limit}): send the same intake again in "
+                  f"{self.retry_after} s")
+        response = _error(503, reason)
+        response.headers["Retry-After"] = str(self.retry_after)
+        return response
+
+
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
     if missing := settings.missing_stamp_key():
@@ -147,6 +180,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     pools = LoopPools(settings)
     get_pool = pools.get
     places = CasePlaces()
+    admission = Admission(settings)
 
     async def get_client() -> Client:
         if state["client"] is None:
@@ -216,25 +250,33 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def post_intake(intake: Intake, _who: Principal = require(Permission.open_case)) -> JSONResponse:
         """Open the case for a reported problem; answers the case id and the promised response time.
         The same problem as an open case (project, category, location) joins it: `joined`, `200`.
-        `503` with `Retry-After` while a part of the embedded stack that opens cases is restarting.
+        `503` with `Retry-After` while a part of the embedded stack that opens cases is restarting, and
+        when more intakes arrive at once than the stack absorbs; the same intake sent again then opens
+        its case, or finds the one it already opened.
         Naming who holds the case's roles (`roles`) is for callers who manage projects (`projects:manage`),
         and only people from the directory whose roles allow the seat are named."""
         if (down := stack_down()) is not None:
             response = _error(503, down)
             response.headers["Retry-After"] = RETRY_AFTER
             return response
-        if intake.roles:
-            if problem := await intake_roles_problem(_who, intake.roles, await get_pool() if settings.auth != "none" else None):
-                status, message = problem
-                return _error(status, message) if status == 403 else validation_failed(
-                    [{"loc": ["body", "roles"], "msg": message, "type": "value_error"}])
-        try:
-            joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
-            if joined is not None:
-                return JSONResponse(joined.model_dump(mode="json"), status_code=200)
-            started = await cases.start_case(await get_client(), intake, settings)
-        except PlaybookError as err:
-            return validation_failed([{"loc": ["body", "playbook"], "msg": str(err), "type": "value_error"}])
+        with admission.admit(intake.intake_id) as admitted:
+            if not admitted:
+                return admission.refused()
+            if intake.roles:
+                if problem := await intake_roles_problem(_who, intake.roles, await get_pool() if settings.auth != "none" else None):
+                    status, message = problem
+                    return _error(status, message) if status == 403 else validation_failed(
+                        [{"loc": ["body", "roles"], "msg": message, "type": "value_error"}])
+            try:
+                async with asyncio.timeout(settings.intake_start_timeout.total_seconds()):
+                    joined = await join_open_case(await get_client(), await get_pool(), intake, settings, _who.person_id)
+                    if joined is not None:
+                        return JSONResponse(joined.model_dump(mode="json"), status_code=200)
+                    started = await cases.start_case(await get_client(), intake, settings)
+            except PlaybookError as err:
+                return validation_failed([{"loc": ["body", "playbook"], "msg": str(err), "type": "value_error"}])
+            except TimeoutError:
+                return admission.refused(timed_out=True)
         return JSONResponse(started.model_dump(mode="json"), status_code=201 if started.created else 200)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=secured)

@@ -35,7 +35,8 @@ from starter.oidc import OidcVerifier, looks_like_jwt
 
 # Reachable without a credential. An acknowledgement link carries its own capability in the URL:
 # its router's prefix goes in PUBLIC_PREFIXES.
-PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+                          "/codec"})  # the codec endpoint's address opened in a browser: a link to /signin
 PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/", "/signin", "/signout")  # an acknowledgement link's signed token is its credential
 
 

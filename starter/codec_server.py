@@ -21,32 +21,38 @@ Who acts in the Web UI (issue 20): the UI encodes every Signal and Update input 
 before it sends it. Called with a credential (a bearer token, or the sign-in cookie of `/signin` when
 the UI is set to include cross-origin credentials), `/encode` stamps each JSON object with the
 caller's verified identity (`crisisdesk.stamps`, channel `ui`), which the case checks; with
-`CRISIS_AUTH` on both routes need a credential. Without an encryption key the payloads travel in
-clear, stamped all the same.
+`CRISIS_AUTH` on both routes need a credential (401 without: the Web UI 2.54 then says only "Data
+encoding failed" in its dialog and "Codec Server could not connect" on the page, words of its own).
+Without an encryption key the payloads travel in clear, stamped all the same.
+
+What `/decode` gives back depends on the caller (with `CRISIS_AUTH` on; it needs `case:read`): every
+payload in clear with `payload:decode` (head, customer service, privacy); to everyone else, such as an
+operator, only what the UI needs to work a case (`readable_without_decode`): the UI's metadata query
+(the handlers' names and descriptions and the case sheet, which carries no personal data) and failure
+messages (a refusal's reason), with e-mail addresses and phone numbers masked as in the API's redacted
+answers; every other payload comes back as it was sent, still sealed.
 """
 
+import json
 import os
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
-from crisisdesk.logs import log
-from crisisdesk.permissions import Permission
-from starter.auth import Principal, require
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from google.protobuf import json_format
 from starlette.middleware.cors import CORSMiddleware
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-import json
-from datetime import datetime, timezone
-
-from temporalio.api.common.v1 import Payload
-
 from crisisdesk.codec import EncryptionCodec, PayloadDecryptionError
+from crisisdesk.logs import log
+from crisisdesk.permissions import Permission
 from crisisdesk.settings import Settings
 from crisisdesk.stamps import StampSigner
+from starter.auth import Principal, require
+from starter.redaction import redact_value
 
 PREFIX = "/codec"
 DEFAULT_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
@@ -70,25 +76,55 @@ class PlainCodec(PayloadCodec):
         return list(payloads)
 
 
+# What the UI's metadata query answers (`__temporal_workflow_metadata`): handlers and the case sheet.
+READABLE_MESSAGE_TYPES = frozenset({b"temporal.api.sdk.v1.WorkflowMetadata"})
+
+
+def _json_object(payload: Payload) -> dict | None:
+    if payload.metadata.get("encoding") != b"json/plain":
+        return None
+    try:
+        value = json.loads(payload.data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _with_value(payload: Payload, value: object) -> Payload:
+    return Payload(metadata=dict(payload.metadata), data=json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 def stamp_payloads(payloads: list[Payload], signer: StampSigner | None, who: Principal) -> list[Payload]:
     """Each JSON object the UI typed, stamped for the signed-in caller (anything else left as it is)."""
     if signer is None:
         return payloads
     out = []
     for payload in payloads:
-        value = None
-        if payload.metadata.get("encoding") == b"json/plain":
-            try:
-                value = json.loads(payload.data)
-            except ValueError:
-                value = None
-        if isinstance(value, dict):
+        value = _json_object(payload)
+        if value is not None:
             person = None if who.method == "local" else who.person_id
             value = signer.stamp(value, person=person, roles=who.roles, channel="ui", at=datetime.now(timezone.utc))
-            payload = Payload(metadata=dict(payload.metadata),
-                              data=json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+            payload = _with_value(payload, value)
         out.append(payload)
     return out
+
+
+def readable_without_decode(sealed: Payload, clear: Payload) -> Payload:
+    """What a caller without `payload:decode` gets back for one payload: the UI's metadata query and a
+    failure's message and stack trace (`{"message", "stack_trace"}`, a refusal's reason), redacted like the
+    API's answers; any other payload as it was sent (still sealed)."""
+    encoding = clear.metadata.get("encoding")
+    value: object = None
+    if encoding == b"json/protobuf" and clear.metadata.get("messageType") in READABLE_MESSAGE_TYPES:
+        try:
+            value = json.loads(clear.data)
+        except ValueError:
+            value = None
+    elif (found := _json_object(clear)) is not None and "message" in found and set(found) <= {"message", "stack_trace"}:
+        value = found
+    if not isinstance(value, dict):
+        return sealed
+    return _with_value(clear, redact_value(value))
 
 
 def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIRouter:
@@ -100,20 +136,22 @@ def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIR
             "metadata": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
             "data": {"type": "string", "format": "byte"}}}}}}}}}}
 
-    async def run(request: Request, decode: bool, who: Principal | None = None) -> JSONResponse:
+    async def run(request: Request, decode: bool, who: Principal | None = None, whole: bool = True) -> JSONResponse:
         raw = await request.body()
         payloads = Payloads()
         try:
             json_format.Parse(raw or b"{}", payloads)
         except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
             return JSONResponse({"detail": f"not codec-server JSON ({{\"payloads\": [...]}}): {err}"}, status_code=400)
+        given = list(payloads.payloads)
+        if who is not None:
+            given = stamp_payloads(given, signer, who)
         try:
-            given = list(payloads.payloads)
-            if who is not None:
-                given = stamp_payloads(given, signer, who)
             out = await (codec.decode if decode else codec.encode)(given)
         except PayloadDecryptionError as err:
             return JSONResponse({"detail": str(err), "key_id": err.key_id}, status_code=422)
+        if not whole:
+            out = [readable_without_decode(sealed, clear) for sealed, clear in zip(given, out)]
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
 
     @router.post("/encode", openapi_extra=body_doc)
@@ -123,11 +161,13 @@ def codec_router(codec: PayloadCodec, signer: StampSigner | None = None) -> APIR
         return await run(request, decode=False, who=who)
 
     @router.post("/decode", openapi_extra=body_doc)
-    async def decode(request: Request, who: Principal = require(Permission.decode)) -> JSONResponse:
-        """Decrypt payloads with any configured key; unencrypted payloads come back unchanged. Each
-        decode is logged with who asked (and the namespace the Web UI names)."""
-        log.info("payloads decoded", person=who.person_id, namespace=request.headers.get("x-namespace"))
-        return await run(request, decode=True)
+    async def decode(request: Request, who: Principal = require(Permission.read_case)) -> JSONResponse:
+        """Decrypt payloads with any configured key; unencrypted payloads come back unchanged. A caller
+        without `payload:decode` gets only the UI's metadata query and failure messages, redacted; the
+        rest stays sealed. Each decode is logged with who asked (and the namespace the Web UI names)."""
+        whole = who.can(Permission.decode)
+        log.info("payloads decoded", person=who.person_id, namespace=request.headers.get("x-namespace"), whole=whole)
+        return await run(request, decode=True, whole=whole)
 
     return router
 

@@ -34,24 +34,19 @@ from pathlib import Path
 import httpx
 
 from crisisdesk.logs import configure_logging, log
-from crisisdesk.names import DEFAULT_TASK_QUEUE, search_attribute_flags
+from crisisdesk.names import DEFAULT_TASK_QUEUE
 from starter.codec_server import ORIGINS_ENV, PREFIX as CODEC_PREFIX, cors_origins
 from starter.discovery import STACK_FILE_ENV, remove_stack, stack_file, write_stack
 from starter.local_key import LocalKeyError, ensure_local_key, ensure_stamp_key, local_key_left_out
 from starter.stack import (
-    Child, StackError, check_ports, log_tail, mask_dsn, postgres_pid, process_alive, restart_postgres, start_postgres, stop_all,
-    stop_postgres, temporal_binary,
+    Child, StackError, check_ports, dev_server_argv, log_tail, mask_dsn, postgres_pid, process_alive, restart_postgres,
+    start_postgres, stop_all, stop_postgres, temporal_binary,
 )
 from starter.supervision import UNKNOWN_EXIT, CrashLoop, Part, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0  # seconds for each part to answer; a cold first start takes a few
 STOP_TIMEOUT = 10.0  # the worker's graceful shutdown is 10 s; SIGKILL after this
-# Write-ahead logging: `crisis backup` reads a snapshot while the server writes. With SQLite's default
-# rollback journal its read lock made the server's writes fail with SQLITE_BUSY (54 errors, retried,
-# during five backups under 20 intakes/s). Durability is unchanged (synchronous stays FULL); the mode is
-# kept in the file, so an existing .data/temporal.db switches at its next start.
-SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal")
 
 
 class ChildDied(Exception):
@@ -65,11 +60,17 @@ class Interrupted(Exception):
 
 
 class DevStack:
-    def __init__(self, data_dir: Path, temporal_port: int, ui_port: int, api_port: int, host: str, force: bool = False):
+    def __init__(self, data_dir: Path, temporal_port: int, ui_port: int, api_port: int, host: str, force: bool = False,
+                 env: dict[str, str] | None = None, server_args: list[str] | None = None, child_logs: bool = False):
+        """`env`: more variables for the worker and API (the benchmarks' playbook directory);
+        `server_args`: more flags for the dev server (the benchmarks' `--metrics-port`); `child_logs`: the
+        worker and API log to files in the data directory instead of this terminal."""
+        self.child_logs = child_logs
         self.data_dir = data_dir.expanduser().resolve()
+        self.extra_env, self.server_args = dict(env or {}), list(server_args or [])
         self.host, self.temporal_port, self.ui_port, self.api_port = host, temporal_port, ui_port, api_port
-        self.namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
-        self.task_queue = os.environ.get("CRISIS_TASK_QUEUE", DEFAULT_TASK_QUEUE)
+        self.namespace = self.extra_env.get("TEMPORAL_NAMESPACE", os.environ.get("TEMPORAL_NAMESPACE", "default"))
+        self.task_queue = self.extra_env.get("CRISIS_TASK_QUEUE", os.environ.get("CRISIS_TASK_QUEUE", DEFAULT_TASK_QUEUE))
         self.temporal_address = f"{host}:{temporal_port}"
         self.ui_url, self.api_url = f"http://{host}:{ui_port}", f"http://{host}:{api_port}"
         self.force = force
@@ -128,6 +129,20 @@ class DevStack:
             await self._shutdown()
         return 0
 
+    @contextlib.asynccontextmanager
+    async def serving(self):
+        """The stack started as `crisis dev` starts it (keys, upgrade check, and the stack file its API
+        reads the parts' state from on each intake), without the banner, signal handlers or supervision
+        (a part that dies stays dead, for the caller to name), and stopped on the way out whatever
+        happened (the benchmarks run inside it)."""
+        try:
+            self._preflight()
+            await self._start()
+            self._write_discovery()
+            yield self
+        finally:
+            await self._shutdown()
+
     def _request_stop(self, sig: int) -> None:
         log.info("stop requested", signal=signal.Signals(sig).name)
         self.stop_requested.set()
@@ -175,12 +190,9 @@ class DevStack:
 
     async def _start(self) -> None:
         log.info("starting temporal dev server", temporal=self.temporal_address, ui=self.ui_url, db=str(self.data_dir / "temporal.db"))
-        self.temporal = Child("temporal server", [
-            self.temporal_bin, "server", "start-dev", "--db-filename", str(self.data_dir / "temporal.db"),
-            "--ip", self.host, "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
-            "--namespace", self.namespace, "--log-level", "warn", *search_attribute_flags(), *SQLITE_PRAGMAS,
-            *(["--ui-codec-endpoint", self.codec_url] if self.codec_url else []),
-        ], log_path=self.data_dir / "temporal.log")
+        self.temporal = Child("temporal server", dev_server_argv(
+            self.temporal_bin, self.data_dir / "temporal.db", self.host, self.temporal_port, self.ui_port,
+            self.namespace, self.codec_url, self.server_args), log_path=self.data_dir / "temporal.log")
         self.temporal.start()
 
         # PostgreSQL starts while Temporal boots.
@@ -201,9 +213,13 @@ class DevStack:
 
         env = self._child_env()
         worker_argv = [sys.executable, str(ROOT / "worker.py")]
-        self.worker = Child("worker", worker_argv, env=env)
-        api_argv = [sys.executable, "-m", "uvicorn", "starter.api:app", "--host", self.host, "--port", str(self.api_port)]
-        self.api = Child("intake API", api_argv, env=env)
+        logs = (lambda name: self.data_dir / f"{name}.log") if self.child_logs else (lambda name: None)
+        self.worker = Child("worker", worker_argv, env=env, log_path=logs("worker"))
+        # No access log: the API logs each intake and action itself, with the case id (a second line per
+        # request cost intake throughput on 2 cores: benchmarks, intake_vs_raw).
+        api_argv = [sys.executable, "-m", "uvicorn", "starter.api:app", "--host", self.host, "--port", str(self.api_port),
+                    "--no-access-log"]
+        self.api = Child("intake API", api_argv, env=env, log_path=logs("api"))
         log.info("starting worker", task_queue=self.task_queue)
         self.worker.start()
         log.info("starting intake API", url=self.api_url)
@@ -235,7 +251,7 @@ class DevStack:
         log.info("schema migrated")
 
     def _child_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self.extra_env}
         env.update(
             TEMPORAL_ADDRESS=self.temporal_address, TEMPORAL_NAMESPACE=self.namespace, CRISIS_TASK_QUEUE=self.task_queue,
             DATABASE_URL=self.dsn, PYTHONUNBUFFERED="1",
@@ -406,10 +422,20 @@ class DevStack:
                else "CRISIS_ENCRYPTION_KEY")
             + f"); the Web UI decodes through it, allowed origins {', '.join(self.ui_origins())}\n"
             f"                    temporal CLI: add --codec-endpoint {self.codec_url}\n"
-            f"  parts             {self.parts_line()}; each restarted when it dies (5 deaths in 60 s stop the stack)\n"
+            + self._signin_lines()
+            + f"  parts             {self.parts_line()}; each restarted when it dies (5 deaths in 60 s stop the stack)\n"
             f"  other commands    `crisis …` run here find this stack through {self.data_dir / 'stack.json'}\n",
             flush=True,
         )
+
+    def _signin_lines(self) -> str:
+        """With authentication on, where a person signs the Web UI in (docs/access.md, "Signing the Web UI in")."""
+        auth = os.environ.get("CRISIS_AUTH", "none").strip().lower() or "none"
+        if auth == "none":
+            return ""
+        return (f"  sign in           CRISIS_AUTH={auth}: the Web UI's actions are refused until you sign in at {self.api_url}/signin\n"
+                f"                    (a token from `crisis users add`) and, in the UI's Codec Server settings (icon at the top\n"
+                f"                    right), choose your browser setting {self.codec_url} with Include cross-origin credentials on\n")
 
 
 def _first_line(err: BaseException) -> str:

@@ -6,6 +6,7 @@ would have done: every deadline met or breached, every escalation and refusal.
 """
 
 import contextlib
+import os
 import tempfile
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -142,6 +143,14 @@ async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=
     return DrillResult(title=drill.title, status=status, outcomes=outcomes, timeline=timeline)
 
 
+def scratch_dir() -> str | None:
+    """Where a drill's throw-away PostgreSQL and files go: memory (`/dev/shm`) when the machine has it,
+    so nothing is synced to disk and removing the cluster afterwards is quick (on disk that took 0.6 s
+    of the 30-day drill's wall time here); else the usual temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 class DrillStack:
     """A private stack for drills: time-skipping Temporal, a throw-away PostgreSQL and one worker,
     started once (about a second) for any number of scenarios; `play` runs one on it."""
@@ -155,7 +164,7 @@ class DrillStack:
         from starter.worker import build_worker
 
         async with contextlib.AsyncExitStack() as stack:  # on a failure part-way, what started is stopped
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crisis-drill-")))
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crisis-drill-", dir=scratch_dir())))
             pg = start_postgres(root / "pg")
             stack.callback(pg.cleanup)
             self.env = await start_dev_server(time_skipping=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crisisdesk.logs import log
+from crisisdesk.names import search_attribute_flags
 
 
 def _private_runtime_dir() -> str:
@@ -56,6 +57,35 @@ TIME_SKIPPING_DYNAMIC_CONFIG = {"frontend.WorkflowTimeSkippingEnabled": "true",
                                 "history.timerProcessorMaxTimeShift": '"10ms"',
                                 "history.timerProcessorMaxPollRPS": "10000",
                                 "history.transferProcessorMaxPollRPS": "10000"}
+
+
+# The file-backed dev server `crisis dev` runs (what `make run` keeps cases in). SQLite's defaults are a
+# rollback journal and a full fsync per commit. Write-ahead logging lets readers go on beside the one
+# writer: `crisis backup` reads a snapshot while the server writes (with the rollback journal its read
+# lock made the server's writes fail with SQLITE_BUSY: 54 errors, retried, during five backups under 20
+# intakes/s), and under a burst the server's writers no longer queue on the file until its own calls
+# time out ("context deadline exceeded"). `synchronous=normal` syncs the log at checkpoints instead of
+# at every commit. The trade-off: a power cut or kernel crash can lose the last commits (the last
+# second or so of case progress); the file stays consistent, and a crash of the server process alone
+# loses nothing. README ("Durability of the embedded stack") says so. Measured: benchmarks
+# (deadline_burst_p99_s). The journal mode is kept in the file, so an existing .data/temporal.db
+# switches at its next start; `synchronous` is per connection and is given at every start.
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
+# The dev server's own dynamic config for the embedded stack: none. Tried on the burst (600 due within
+# 3 s), no gain beyond the run-to-run spread: a 64 MiB events cache (`history.eventsCacheMaxSizeBytes`;
+# history reads per breach stayed at ~2) and one task-queue partition (`matching.numTaskqueue*Partitions`).
+DEV_DYNAMIC_CONFIG: dict[str, str] = {}
+
+
+def dev_server_argv(binary: str, db_file: Path, host: str, port: int, ui_port: int, namespace: str,
+                    codec_url: str | None = None, extra: list[str] | None = None) -> list[str]:
+    """`temporal server start-dev` as `crisis dev` runs it (and the benchmarks measure it): a SQLite
+    file, crisisdesk's search attributes, the pragmas and dynamic config above."""
+    return [binary, "server", "start-dev", "--db-filename", str(db_file), "--ip", host, "--port", str(port),
+            "--ui-port", str(ui_port), "--namespace", namespace, "--log-level", "warn", *search_attribute_flags(),
+            *(arg for key, value in SQLITE_PRAGMAS.items() for arg in ("--sqlite-pragma", f"{key}={value}")),
+            *(arg for key, value in DEV_DYNAMIC_CONFIG.items() for arg in ("--dynamic-config-value", f"{key}={value}")),
+            *(["--ui-codec-endpoint", codec_url] if codec_url else []), *(extra or [])]
 
 
 STARTS = 3  # tries at a private dev server

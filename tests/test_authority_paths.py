@@ -104,6 +104,12 @@ async def test_only_the_head_through_a_vouching_path_exercises_the_heads_authori
         # ... and sent twice is a replay.
         assert (await handle.execute_update("note", mine, result_type=ActionResult)).accepted
         assert "replay" in await refused(handle, "note", mine)
+        # ... a UI nobody signed in gets nothing encoded; /codec/decode answers an operator (case:read: only what
+        # the UI needs to work a case, tests/test_codec.py), nobody without a credential.
+        for path in ("/codec/encode", "/codec/decode"):
+            assert (await http.post(path, json=PLAIN_BODY)).status_code == 401
+            assert (await http.post(path, json=PLAIN_BODY, headers={"Authorization": "Bearer cdk_x_y"})).status_code == 401
+        assert (await http.post("/codec/decode", json=PLAIN_BODY, headers=bearer["operator"])).status_code == 200
         # 5. The operator over HTTP in the head's name: refused at the edge and recorded.
         posing = await http.post(f"/cases/{case_id}/actions/decide_plan", headers=bearer["operator"],
                                  json={"by": who["head"], **PLAN})
@@ -166,6 +172,10 @@ async def test_a_group_complaint_counts_people_not_intakes(open_case):
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+PLAIN_BODY = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                            "data": base64.b64encode(b'{"by": "x", "text": "y"}').decode()}]}
+
+
 async def encode(http: httpx.AsyncClient, headers: dict, value: dict) -> dict:
     """What the Web UI does with a typed Update input: through the codec endpoint, back as the payload."""
     body = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},

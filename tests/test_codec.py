@@ -15,17 +15,23 @@ from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
+from temporalio.converter import JSONProtoPayloadConverter
+from temporalio.exceptions import ApplicationError
 
 from crisisdesk.codec import ENCODING, KEY_ID_KEY, EncryptionCodec, EncryptionKeyError, PayloadDecryptionError, key_id, parse_key
-from crisisdesk.converter import data_converter
+from crisisdesk.converter import ENCRYPTED_REFUSAL, REFUSAL_TYPE, data_converter
+from crisisdesk.names import REFUSAL_RECORDED
 from crisisdesk.models.case import CaseStatus
 from crisisdesk.models.intake import Intake
 from crisisdesk.names import case_id_for
 from crisisdesk.settings import Settings
 from starter.api import create_app
-from tests.helpers import eventually
+from starter.codec_server import readable_without_decode
 from starter.worker import build_worker
+from tests.helpers import eventually
 
 KEY_A = base64.b64encode(bytes(range(32))).decode()          # base64 form
 KEY_B = bytes(range(100, 132)).hex()                         # hex form
@@ -124,6 +130,39 @@ async def test_data_converter_encrypts_pydantic_models():
     [payload] = await converter.encode([intake])
     assert payload.metadata["encoding"] == ENCODING and CONTACT.encode() not in payload.SerializeToString()
     assert await converter.decode([payload], [Intake]) == [intake]
+
+
+async def test_a_caller_without_payload_decode_reads_only_what_the_ui_needs_to_work_a_case():
+    """An operator's Web UI: the metadata query (handlers, the case sheet) and failure messages, redacted; every
+    other payload (the intake, activity inputs, what was typed) comes back as it was sent, still sealed."""
+    codec = EncryptionCodec(KEY_A)
+    sheet = WorkflowMetadata(current_details=f"Stage planning · call {STAKEHOLDER_CONTACT}")
+    sheet.definition.update_definitions.add(name="note", description="adds a note")
+    given = [JSONProtoPayloadConverter().to_payload(sheet),
+             json_payload({"message": f"note: refused, phone {CONTACT}", "stack_trace": ""}),
+             json_payload({"intake_id": "it-1", "reporter": {"name": "Zhou", "contact": CONTACT}}),
+             json_payload("a string"), Payload(metadata={"encoding": b"binary/plain"}, data=b"bytes")]
+    sealed = await codec.encode(given)
+    clear = await codec.decode(sealed)
+    out = [readable_without_decode(s, c) for s, c in zip(sealed, clear)]
+    shown = json.loads(out[0].data)
+    assert out[0].metadata["encoding"] == b"json/protobuf" and shown["currentDetails"] == "Stage planning · call (e-mail)"
+    assert shown["definition"]["updateDefinitions"] == [{"name": "note", "description": "adds a note"}]
+    assert json.loads(out[1].data) == {"message": "note: refused, phone (phone)", "stack_trace": ""}
+    assert out[2:] == sealed[2:] and all(p.metadata["encoding"] == ENCODING for p in out[2:])
+
+
+async def test_a_refusal_in_crisisdesks_own_words_reads_in_clear_any_other_stays_encrypted():
+    """ActionRefused.shown (second detail): what the Web UI's dialog shows; without it, where to read the reason.
+    The whole reason stays encrypted either way, and decodes back."""
+    converter = data_converter(Settings(CRISIS_ENCRYPTION_KEY=KEY_A))
+    shown, failure, plain = "note: you are signed in as liu-op", Failure(), Failure()
+    await converter.encode_failure(
+        ApplicationError(f"{shown}, by names {CONTACT}", REFUSAL_RECORDED, shown, type=REFUSAL_TYPE), failure)
+    await converter.encode_failure(ApplicationError(f"note: {CONTACT}", REFUSAL_RECORDED, type=REFUSAL_TYPE), plain)
+    assert failure.message == shown and plain.message == ENCRYPTED_REFUSAL
+    assert CONTACT not in str(failure) + str(plain)
+    assert (await converter.decode_failure(failure)).message == f"{shown}, by names {CONTACT}"
 
 
 # --- the real path: worker, client and Temporal server with encryption ----------------------------

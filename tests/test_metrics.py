@@ -5,12 +5,14 @@ the same JSON from `crisis metrics --json` and `GET /metrics/cases`; Prometheus 
 import asyncio
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from activities import metrics
+from activities.gauges import OPEN, business_gauges
 from activities.metrics import compute_metrics
 from crisisdesk.models.metrics import MetricsQuery
 from starter.api import create_app
@@ -188,3 +190,118 @@ async def test_a_period_without_cases_says_it_is_empty(pool, settings):
     bad = await asyncio.to_thread(CliRunner().invoke, cli, ["metrics", "--by", "colour"],
                                   env={"DATABASE_URL": settings.dsn()})
     assert bad.exit_code == 2 and bad.stderr.startswith("error: by: 'colour'") and "Traceback" not in bad.output
+
+
+# --- the rollups (migration 010): kept by triggers as the record changes, equal to a rebuild -----
+
+ROLLUPS = {"case_facts": "case_id", "deadline_facts": "case_id, name, due",
+           "case_days": "day, drill, project_id, region, category, severity, path, playbook, shard",
+           "deadline_days": "day, drill, project_id, region, category, severity, path, playbook, name, shard",
+           "open_case_counts": "stage, severity, shard", "case_due": "case_id"}
+EMPTY = {"open_case_counts": "cases <> 0 OR breached <> 0", "case_days": "opened <> 0",
+         "deadline_days": "met_on_time <> 0 OR missed <> 0"}  # rows every case has left
+real_params = metrics._params
+
+
+async def rollup_rows(conn) -> dict[str, list]:
+    """Every rollup row of a recorded case (events left by a deleted case are selected by no period)."""
+    return {table: [dict(r) for r in await conn.fetch(
+                f"SELECT * FROM {table} t WHERE {EMPTY.get(table, 'EXISTS (SELECT 1 FROM cases c WHERE c.case_id = t.case_id)')} "
+                f"ORDER BY {key}")]
+            for table, key in ROLLUPS.items()}
+
+
+async def test_rollups_follow_every_change_of_the_record(pool, monkeypatch):
+    """Cases, events and survey answers written, overwritten and deleted in the ways the worker and an
+    operator do (and the case audit: one case terminated outside crisisdesk); the rollups the triggers
+    kept then equal a rebuild from scratch (over everything this session recorded, real workflows'
+    records included), and the gauges equal their full computation."""
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"crisis-rl-{tag}-{i}" for i in range(3)] + [f"crisis-drill-rl-{tag}"]
+    status = lambda due: {"received_at": "2026-02-01T08:00:00+00:00",  # noqa: E731
+                          "deadlines": [{"name": "acknowledgement", "due_at": due}]}
+    event = "INSERT INTO timeline_events (case_id, seq, at, kind, name, detail) VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6)"
+    async with pool.acquire() as conn:
+        for n, case_id in enumerate(ids):
+            await conn.execute(
+                """INSERT INTO cases (case_id, intake_id, summary, project_id, region, playbook, playbook_version,
+                                      received_at, stage, severity, category, status, updated_at)
+                   VALUES ($1, $2, 's', 'P-R', $3, 'delivery', 1, '2026-02-01T08:00:00Z', 'triage', 'general',
+                           'complaint', $4::jsonb, now())""",
+                case_id, case_id.removeprefix("crisis-"), f"rl-{tag}", status(f"2026-02-0{n + 1}T09:00:00+00:00"))
+        for case_id in ids:  # one statement per record, as the store step writes them
+            await conn.executemany(event, [
+                (case_id, 1, "2026-02-01T08:00:00Z", "stage", "triage", {}),
+                (case_id, 2, "2026-02-01T08:10:00Z", "deadline_set", "acknowledgement", {})])
+            await conn.execute(event, case_id, 3, "2026-02-01T08:20:00Z", "deadline_met", "acknowledgement",
+                               {"due_at": "2026-02-01T08:30:00+00:00"})
+            await conn.execute(event, case_id, 4, "2026-02-01T09:40:00Z", "breach", "response",
+                               {"due_at": "2026-02-01T09:30:00+00:00", "level": 1})
+        # A lost workflow task ran again: the same seq now holds another event (last write wins).
+        await conn.execute("""UPDATE timeline_events SET kind = 'deadline_met', name = 'response',
+                                     detail = '{"due_at": "2026-02-01T09:30:00+00:00", "late_by_seconds": 900}'
+                              WHERE case_id = $1 AND seq = 2""", ids[0])
+        await conn.execute("DELETE FROM timeline_events WHERE case_id = $1 AND seq = 4", ids[1])
+        await conn.execute("""INSERT INTO survey_responses (key, case_id, score, timeliness, at)
+                              VALUES ($1, $2, 4, 2, now()), ($3, $2, 5, NULL, now())""",
+                           f"{ids[2]}:s1", ids[2], f"{ids[2]}:s2")
+        await conn.execute("UPDATE survey_responses SET score = 1 WHERE key = $1", f"{ids[2]}:s2")
+        # A target in business time: met after 7,200 s on the clock, 1,800 of them working time (issue 25).
+        await conn.execute(event, ids[2], 5, "2026-02-01T10:00:00Z", "deadline_met", "response",
+                           {"due_at": "2026-02-01T09:30:00+00:00", "late_by_seconds": 600, "working_seconds": 1800})
+        # The case audit finds it terminated in Temporal: the event, then the record (activities/case_audit.py).
+        await conn.execute(event, ids[2], 6, "2026-02-01T11:00:00Z", "terminated", "temporal", {"reason": "test"})
+        await conn.execute("UPDATE cases SET stage = 'terminated' WHERE case_id = $1", ids[2])
+        # The case row moves on: stage, severity, category, breached, deadlines; one closes; one goes away.
+        await conn.execute("""UPDATE cases SET stage = 'solving', severity = 'urgent', category = 'safety', breached = true,
+                                     status = $2 WHERE case_id = $1""", ids[0], status("2026-01-31T09:00:00+00:00"))
+        await conn.execute("UPDATE cases SET stage = 'closed' WHERE case_id = $1", ids[1])
+        await conn.execute(event, ids[1], 5, "2026-02-02T08:00:00Z", "stage", "closed", {})
+        await conn.execute("DELETE FROM cases WHERE case_id = $1", ids[3])
+
+        facts = {r["case_id"]: r for r in await conn.fetch("SELECT * FROM case_facts WHERE case_id = ANY($1)", ids)}
+        assert facts[ids[3]]["received_at"] is None and facts[ids[1]]["closed"] and facts[ids[0]]["severity"] == "urgent"
+        assert facts[ids[0]]["breaches"] == 1 and facts[ids[1]]["breaches"] == 0 and facts[ids[2]]["top_level"] == 1
+        assert facts[ids[2]]["score"] == [1, 0, 0, 1, 0] and facts[ids[2]]["timeliness"] == [0, 1, 0, 0, 0]
+        assert facts[ids[2]]["terminated"] and not facts[ids[0]]["terminated"]
+        assert facts[ids[2]]["working"] and facts[ids[2]]["response_s"] == 1800.0 and facts[ids[2]]["ack_s"] == 1200.0
+        assert not facts[ids[0]]["working"] and facts[ids[0]]["response_s"] == 600.0  # the clock's: 08:10 - 08:00
+        late = await conn.fetchval("SELECT late_by FROM deadline_facts WHERE case_id = $1 AND name = 'response'", ids[0])
+        assert late == 900.0
+
+        now = datetime.now(UTC)
+        snapshot = conn.transaction(isolation="repeatable_read")
+        await snapshot.start()
+        try:  # no record is written meanwhile, so the kept rollups, the gauges and the rebuild see one record
+            await conn.execute("LOCK TABLE cases, timeline_events, survey_responses IN SHARE MODE")
+            kept = await rollup_rows(conn)
+            gauges = await business_gauges(pool, now)
+            full = {"open": [tuple(r) for r in await conn.fetch(
+                        f"SELECT stage, coalesce(severity, '(none)'), count(*) FROM cases WHERE {OPEN} GROUP BY 1, 2 ORDER BY 1, 2")],
+                    "breached": await conn.fetchval(f"SELECT count(*) FROM cases WHERE breached AND {OPEN}"),
+                    "overdue": await conn.fetchval(
+                        f"""SELECT extract(epoch FROM $1 - min((d->>'due_at')::timestamptz))::float8
+                            FROM cases c CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.status->'deadlines', '[]'::jsonb)) d
+                            WHERE {OPEN} AND (d->>'due_at')::timestamptz < $1""", now)}
+            await conn.execute("SELECT crisis_rebuild_rollups()")
+            rebuilt = await rollup_rows(conn)
+        finally:
+            await snapshot.rollback()  # the session's rollups stay as the triggers kept them
+    # The days' sums give the figures the facts give: a period of whole days against the same cases
+    # read from the facts alone (as a period without a whole day is).
+    query = MetricsQuery(since="2026-01-30T00:00:00Z", until="2026-02-05T00:00:00Z", region=f"rl-{tag}")
+    from_days = {by: await compute_metrics(pool, query.model_copy(update={"by": by})) for by in (None, "severity", "day")}
+    monkeypatch.setattr(metrics, "_params", lambda q, drills: (lambda p: (p[0], [*p[0][:3], q.until.date(),
+                        q.until.date(), q.since, q.until, q.until, q.until]))(real_params(q, drills)))
+    for by, report in from_days.items():
+        assert report.cases_opened == 3 and report.sla_overall.missed >= 1, by
+        assert (report.cases_closed, report.cases_terminated, report.cases_open, report.working_time_cases) == (1, 1, 1, 1), by
+        response = report.time_to_first_response  # 600 s on the clock and 1,800 s of working time
+        assert (response.count, response.median_seconds, response.p90_seconds) == (2, 1200.0, 1680.0), by
+        assert (await compute_metrics(pool, query.model_copy(update={"by": by}))) == report, by
+    for table in ROLLUPS:
+        differ = [(k, {f: (k_[f], r_[f]) for f in k_ if k_[f] != r_[f]}) for k, (k_, r_) in
+                  enumerate(zip(kept[table], rebuilt[table])) if k_ != r_]
+        assert kept[table] == rebuilt[table], (table, len(kept[table]), len(rebuilt[table]), differ[:3])
+    assert [(o.stage, o.severity, o.cases) for o in gauges.open_cases] == full["open"]
+    assert gauges.breached_now == full["breached"] and gauges.oldest_overdue_seconds == max(full["overdue"] or 0.0, 0.0)

@@ -24,7 +24,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -42,6 +41,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from crisisdesk.converter import ENCRYPTED_REFUSAL, data_converter
+from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from crisisdesk.models.intake import Intake
 from crisisdesk.settings import Settings
@@ -49,8 +49,8 @@ from starter.client import start_case as start_case_as_users_do
 from tests.helpers import eventually
 from tests.helpers.dev_stack import DevStackProcess
 from tests.helpers.web_ui import (
-    UI_TIMEOUT_MS, Sheet, Steps, for_guide, metadata_panels, open_update_dialog, read_sheet, send_update, sheet_after,
-    update_option,
+    CHROMIUM_ARGS, UI_TIMEOUT_MS, Sheet, Steps, chromium_path, for_guide, metadata_panels, open_update_dialog, read_sheet,
+    send_update, sheet_after, update_option,
 )
 
 try:
@@ -59,10 +59,6 @@ except ImportError as err:  # a collection error, never a skip: the dev extra mu
     raise ImportError(f"tests/test_web_ui.py needs Playwright's Python package (pip install playwright; "
                       f"the `dev` extra of pyproject.toml): {err}") from err
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 KEY = "5f" * 32  # a test key (64 hex digits)
 TRIAGE = {"by": "Chen CS", "severity": "urgent", "category": "safety"}
 # What only the outside world can tell the operator: the customer's answer.
@@ -74,15 +70,7 @@ SOURCE_PATH = re.compile(r'File "|\.py\b|Traceback|line \d+')
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's chromium; installed with tools/install-system-packages.sh when missing, else the test fails."""
-    path = shutil.which("chromium")
-    if path is None:
-        done = subprocess.run(["bash", str(INSTALL_BROWSER), "chromium"], capture_output=True, text=True, timeout=600)
-        path = shutil.which("chromium")
-        if path is None:
-            pytest.fail(f"chromium is missing and {INSTALL_BROWSER.relative_to(ROOT)} could not install it "
-                        f"(exit {done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
-    return path
+    return chromium_path()
 
 
 @dataclass
@@ -303,7 +291,10 @@ async def test_a_crisis_case_goes_to_closed_from_what_the_case_sheet_says(stack:
                         f"AND '{now + timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}'")
             await eventually(lambda: listed(stack.client, due_soon), lambda ids: case.id in ids, timeout=15.0)
         done_here = taken.setdefault(sheet.stage, set())
-        name, example = next((n, e) for n, e in sheet.steps if n not in done_here)
+        # The next step of the person whose turn it is (a step the sheet lists for someone else, like customer
+        # service's progress_reported while the department executes, is theirs: since issue 20 the seat is checked).
+        candidates = [(n, e) for n, e in sheet.steps if n not in done_here]
+        name, example = ([(n, e) for n, e in candidates if sheet.role in ACTIONS[n].who] or candidates)[0]
         if name == "decide_plan" and not pasted_as_is:
             # The example in someone else's name (customer service's): the case refuses and says who may.
             async with step("refused-example-as-is"):

@@ -264,10 +264,12 @@ class CrisisWorkflow(EffectRunner, Learning):
             action = self.parse(name, args)
             if actor.identity is not None and actor.identity != action.by:
                 raise ActionRefused(f"{name}: by names {action.by}, but the verified caller is {actor.identity}; "
-                                    "people act in their own name")
+                                    "people act in their own name",
+                                    shown=f"{name}: you are signed in as {actor.identity}, and people act only in "
+                                          f"their own name: `by` must be {actor.identity}")
             message = await self.take(name, action, now, actor)
         except ActionRefused as refusal:
-            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind)
+            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown)
         except Exception as err:
             workflow.logger.exception(STEP_FAILED, extra={"case_id": self.case.state.case_id, "action": name[:200]})
             self.case.state.bump("step_errors")
@@ -342,7 +344,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         return message
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
-               identity: str | None, kind: str) -> None:
+               identity: str | None, kind: str, shown: str | None = None) -> None:
         first = args[0] if len(args) == 1 else None
         by = first.get("by") if isinstance(first, dict) and isinstance(first.get("by"), str) else None
         self.case.record(now, "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
@@ -351,7 +353,9 @@ class CrisisWorkflow(EffectRunner, Learning):
         workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name[:200], "via": via})
         self.changed(now)
         if kind == "update":
-            raise ApplicationError(reason, REFUSAL_RECORDED, type=REFUSAL_TYPE, non_retryable=True)
+            # `shown` (no input in it) may be read in clear where the update's sender reads it (crisisdesk.converter)
+            raise ApplicationError(reason, REFUSAL_RECORDED, *([shown] if shown else []), type=REFUSAL_TYPE,
+                                   non_retryable=True)
 
     async def check_people(self, name: str, person: str) -> dict[str, list[str]]:
         """With authentication on, roles and delegations name people from the directory: their directory

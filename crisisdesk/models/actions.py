@@ -319,7 +319,13 @@ ACTION_NAMES = tuple(ACTION_MODELS)
 
 
 class ActionRefused(ValueError):
-    """An action that is malformed, unknown, out of order or unauthorised; says why."""
+    """An action that is malformed, unknown, out of order or unauthorised; says why. `shown`: the reason
+    in words made only of crisisdesk's own text and directory ids, never of the input, so an encrypted
+    stack may show it in clear where the sender reads it (the Web UI's dialog: crisisdesk.converter)."""
+
+    def __init__(self, reason: str, shown: str | None = None) -> None:
+        super().__init__(reason)
+        self.shown = shown
 
 
 MAX_MESSAGE = 300

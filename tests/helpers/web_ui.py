@@ -1,15 +1,19 @@
 """Driving the Temporal Web UI (2.54) with Playwright: the Update dialog and the case sheet.
 
 The UI's handles used here, found by looking at it: the Update dialog's name field is a button with
-test id `update-select-button` whose options are named by the handler and its description; Data is a
-CodeMirror editor; a refusal is a `div[role=alert].error` in the dialog; User Metadata -> Current
-Details renders the case sheet's Markdown in an iframe, refreshed by the R key.
+test id `update-select-button` whose options are named by the handler and its description (the Signal
+dialog's: `signal-select-button`); Data is a CodeMirror editor; a refusal is a `div[role=alert].error` in
+the dialog; User Metadata -> Current Details renders the case sheet's Markdown in an iframe, refreshed by
+the R key. The Codec Server settings (the icon at the top right, test id `data-encoder-status…`) are a
+dialog with two radios, the browser endpoint and the "Include cross-origin credentials" switch.
 """
 
 import contextlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +28,24 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web-ui"
 DOC_IMAGES = ROOT / "docs" / "img"
 UI_TIMEOUT_MS = 20_000  # the UI is a single-page app that loads data after the page: be generous
+INSTALL_BROWSER = ROOT / "tools" / "install-system-packages.sh"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    """Debian's chromium; installed with tools/install-system-packages.sh when missing, else the test fails
+    (never `playwright install`: its download fails here)."""
+    import pytest
+
+    path = shutil.which("chromium")
+    if path is None:
+        done = subprocess.run(["bash", str(INSTALL_BROWSER), "chromium"], capture_output=True, text=True, timeout=600)
+        path = shutil.which("chromium")
+        if path is None:
+            pytest.fail(f"chromium is missing and {INSTALL_BROWSER.relative_to(ROOT)} could not install it "
+                        f"(exit {done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return path
 
 
 class Steps:
@@ -91,10 +113,22 @@ async def open_update_dialog(page: Page) -> Locator:
     return dialog
 
 
-async def fill_update(page: Page, dialog: Locator, name: str, data: str) -> None:
-    await dialog.get_by_test_id("update-select-button").click()
+def signal_dialog(page: Page) -> Locator:
+    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send a Signal"))
+
+
+async def open_signal_dialog(page: Page) -> Locator:
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_role("menuitem", name="Send a Signal").click()
+    dialog = signal_dialog(page)
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def fill_update(page: Page, dialog: Locator, name: str, data: str, kind: str = "update") -> None:
+    await dialog.get_by_test_id(f"{kind}-select-button").click()
     await update_option(dialog, name).click()
-    await expect(dialog.get_by_test_id("update-select")).to_have_value(name)
+    await expect(dialog.get_by_test_id(f"{kind}-select")).to_have_value(name)
     editor = dialog.get_by_role("textbox", name="Data")  # a CodeMirror editor (contenteditable)
     await editor.click()
     await page.keyboard.press("Control+A")  # the dialog remembers the previous update's data
@@ -102,17 +136,21 @@ async def fill_update(page: Page, dialog: Locator, name: str, data: str) -> None
     await page.keyboard.insert_text(data)  # insert, not type: the editor auto-closes braces and quotes
     # A fixed update id makes a second press of Submit harmless (the server deduplicates by id), and moving
     # the focus lets the editor reformat the JSON before Submit is pressed.
-    await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")
+    if kind == "update":
+        await dialog.get_by_test_id("update-id").fill(f"ui-{name}-{uuid.uuid4().hex[:8]}")
+    else:  # a signal has no id: move the focus to the editor's hint
+        await dialog.get_by_text("Single JSON payload supported.").click()
     squeezed = re.sub(r"\s", "", data)  # the editor reformats what was pasted: compare without blanks
     await eventually(editor.inner_text, lambda text: re.sub(r"\s", "", text) == squeezed, timeout=10.0)
 
 
 async def send_update(page: Page, name: str, payload: dict | str,
-                      on_refused: Callable[[Locator], Awaitable[None]] | None = None) -> str | None:
+                      on_refused: Callable[[Locator], Awaitable[None]] | None = None, kind: str = "update") -> str | None:
     """More Actions -> Send an Update -> the name, the JSON, Submit. None when the case accepted it, else
-    the refusal the dialog shows (the dialog is then closed with Cancel)."""
-    dialog = await open_update_dialog(page)
-    await fill_update(page, dialog, name, payload if isinstance(payload, str) else json.dumps(payload))
+    the refusal the dialog shows (the dialog is then closed with Cancel). `kind="signal"`: the same through
+    Send a Signal (None once the server took it: a signal has no answer from the case)."""
+    dialog = await (open_update_dialog(page) if kind == "update" else open_signal_dialog(page))
+    await fill_update(page, dialog, name, payload if isinstance(payload, str) else json.dumps(payload), kind)
     await dialog.get_by_role("button", name="Submit").click()
     refusal = dialog.locator('div[role="alert"].error')
 
@@ -147,6 +185,12 @@ class Sheet:
         return STAGE.search(self.text)["stage"]
 
     @property
+    def role(self) -> str | None:
+        """The case role whose turn it is ("department", "head"…)."""
+        found = TURN.search(self.text)
+        return found["role"] if found else None
+
+    @property
     def person(self) -> str | None:
         """Whose turn it is, when the sheet names a person (not only a role)."""
         found = TURN.search(self.text)
@@ -177,3 +221,36 @@ async def sheet_after(page: Page, before: Sheet, timeout: float = 15.0) -> Sheet
         return await read_sheet(page)
 
     return await eventually(probe, lambda s: s.text != before.text, timeout=timeout, interval=0.5)
+
+
+# --- signing the UI in (docs/access.md, "Signing the Web UI in") -------------------------------------------
+
+async def sign_in(page: Page, api_url: str, token: str) -> str:
+    """The API's /signin page, as a person uses it: the token pasted, Sign in; what the page then says."""
+    await page.goto(f"{api_url}/signin")
+    await page.get_by_label(re.compile("Personal token")).fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    said = page.locator("p.ok, p.err")
+    await expect(said).to_have_count(1)
+    return (await said.inner_text()).strip()
+
+
+async def use_codec_with_credentials(page: Page, codec_url: str) -> Locator:
+    """The Web UI's Codec Server settings (the icon at the top right), as a person sets them: this browser's
+    own endpoint, cross-origin credentials included (the sign-in cookie). Returns the dialog, filled in,
+    before Apply is pressed (for a picture); press it with `apply_codec_settings`."""
+    await page.locator('[data-testid^="data-encoder-status"]').first.click()
+    dialog = page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Codec Server"))
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_text("Use my browser setting").click()
+    await dialog.get_by_label("Codec Server browser endpoint").fill(codec_url)
+    await dialog.get_by_text("Include cross-origin credentials").click()
+    await expect(dialog.get_by_role("switch", name="Include cross-origin credentials")).to_be_checked()
+    return dialog
+
+
+async def apply_codec_settings(page: Page, dialog: Locator) -> dict:
+    """Apply; what the UI stored in the browser (its localStorage)."""
+    await dialog.get_by_role("button", name="Apply").click()
+    await expect(dialog).to_be_hidden()
+    return await page.evaluate("Object.fromEntries(Object.entries(localStorage))")
