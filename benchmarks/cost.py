@@ -27,7 +27,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import httpx
