@@ -37,6 +37,7 @@ def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: dateti
         received_at, correction = started_at, ("received_at is older than every deadline and the intake is "
                                                "not a late entry: the SLA clock starts at opening")
     case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)
+    case.state.candidates = dict(opened.candidates)
     if opened.stamps is not None:
         case.state.auth_required, case.state.stamp_keys = opened.stamps.auth_required, opened.stamps.keys
         case.state.stamp_keys_at = now

@@ -6,10 +6,11 @@ and what to paste into the Update dialog, the next deadline, breaches, plan, del
 events in words. Never personal data: no reporter or stakeholder names or contacts.
 """
 
+import json
 from datetime import datetime, timedelta
 
 from crisisdesk.lifecycle import ACTIONS, STAGES
-from crisisdesk.guide import example
+from crisisdesk.operator_words import say
 from crisisdesk.words import in_words, stamp
 from workflows.authority import who_may
 from workflows.casefile import CaseFile
@@ -39,31 +40,38 @@ def render(case: CaseFile, now: datetime) -> str:
     lines.append(f"**Stage** {s.stage.value} · **path** {s.path.value} · **severity** {s.severity.value} ({level})"
                  + (" · **contingency ON**" if s.contingency else "")
                  + (f" · **{len(s.reporters) + 1} reporters**" if s.reporters else ""))
+    if s.reopens:
+        lines += ["", say("reopened.title", case=s.reopens["case_id"], stage=s.reopens.get("stage", ""),
+                          playbook=f"{s.reopens.get('playbook') or '?'} v{s.reopens.get('playbook_version') or '?'}")]
+        lines += [f"- {old_event(e)}" for e in s.reopens.get("events", [])[-LAST_EVENTS:]]
     if s.stage.is_final:
-        lines.append(f"The case is {s.stage.value}.")
+        lines += ["", *closing_summary(case)]
     else:
+        lines += lead(case)
         actions, role = case.next_steps(), STAGES[s.stage].turn
         owner = case.owner()
         turn = role if owner == role else f"{role} ({owner})"
         lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]
         for name in actions:
-            lines.append(f"- `{name}`: {ACTIONS[name].what} · `{example(name, who_may(case, name))}`")
-    open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
-    if open_deadlines:
-        lines += ["", "**Deadlines**"]
-        for d in open_deadlines:
-            state = f"BREACHED, escalation level {d.level + 1}" if d.breached else left(d.due_at - now) + " left"
-            lines.append(f"- {d.name}: due {when(d.due_at)} ({state})" + in_working_time(s.playbook.calendar, d))
+            lines.append(action_line(case, name))
+        open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
+        if open_deadlines:
+            lines += ["", "**Deadlines**"]
+            for d in open_deadlines:
+                state = (say("due.breached", level=d.level + 1) if d.breached
+                         else say("due.left", left=left(d.due_at - now)))
+                lines.append(say("due.line", name=d.name, due=when(d.due_at), local=local_due(s.playbook.calendar, d),
+                                 state=state, as_of=clock(now)) + working_part(d))
     if s.plan:
         lines += ["", f"**Plan** ({s.plan.department}, {s.plan.revisions} revisions, {s.plan.rejections} rejections): "
                       f"{s.plan.summary}"]
-        if s.plan.pending_revision:
+        if s.plan.pending_revision and not s.stage.is_final:
             lines.append(f"- pending {s.plan.pending_revision['kind']} revision: {s.plan.pending_revision['summary']}")
-    if s.delegation:
+    if s.delegation and not s.stage.is_final:
         g = s.delegation
         lines += ["", f"**Delegation** to {g.to}: {', '.join(g.scope)} until {when(g.until)}; outside it: {g.outside_scope}"]
     unfilled = [r for r in s.playbook.alert_roles if r not in s.roles]
-    if unfilled:
+    if unfilled and not s.stage.is_final:
         lines += ["", f"**Nobody named for:** {', '.join(unfilled)} (assign_role; alerts go to the team or the fallback)"]
     if s.counts.get("record_rejected") or s.scrub_records:
         lines += ["", "**Record:** PostgreSQL refused some text; it is stored scrubbed"]
@@ -73,6 +81,138 @@ def render(case: CaseFile, now: datetime) -> str:
     if recent:
         lines += ["", "**Last events**"] + [f"- {in_words(e)}" for e in reversed(recent)]
     return "\n".join(with_list_breaks(lines))
+
+
+def clock(at: datetime) -> str:
+    """`15:04 UTC`: the moment a relative figure was worked out (the sheet is rendered when the case changes)."""
+    return f"{at.hour:02d}:{at.minute:02d} UTC"
+
+
+def local_due(calendar, deadline) -> str:
+    if calendar is None:
+        return ""
+    return say("due.local", at=stamp(calendar.local(deadline.due_at)), zone=calendar.timezone)
+
+
+def working_part(deadline) -> str:
+    return "" if deadline.working_time is None else f" · {working_words(deadline.working_time)}"
+
+
+# -- suggestions that work as pasted (issue 30) ---------------------------------------------------------------
+def action_line(case: CaseFile, name: str) -> str:
+    """`- name: what it does`, then its input as the Web UI's editor leaves it (a code block), written in the
+    name of a person who may take it now: a holder of its seats, or a directory candidate for its first seat.
+    Nobody who could: says which seat to fill first."""
+    by = suggested_by(case, name)
+    head = f"- `{name}`: {ACTIONS[name].what}"
+    if by is None:
+        return f"{head} · {say('turn.seat_first', role=seat_role(case, name))}"
+    return f"{head}\n\n{editor_block(suggestion(case, name, by))}"
+
+
+def seat_role(case: CaseFile, name: str) -> str:
+    seat = ACTIONS[name].who[0]
+    return {"head_only": "head", "cs": "cs_owner", "alerted": "head", "on_case": "head", "department": "head",
+            "experts": "technician", "plan_owner": "technician"}.get(seat, seat)
+
+
+def suggested_by(case: CaseFile, name: str) -> str | None:
+    """Who the case would take `name` from now: a holder of its seats; else, for a seat that is taken by doing
+    its work (workflows.authority), the directory's first candidate for it."""
+    holder = who_may(case, name)
+    if holder is not None:
+        return holder
+    seat = ACTIONS[name].who[0]
+    if seat in ("head", "head_only", "spokesperson", "alerted", "on_case", "experts", "plan_owner", "department"):
+        return None
+    role = seat_role(case, name)
+    return next(iter(case.state.candidates.get(role, [])), None)
+
+
+def suggestion(case: CaseFile, name: str, by: str) -> dict:
+    """The row's example in `by`'s name, its other people replaced by people the case knows."""
+    value = {**ACTIONS[name].example, "by": by}
+    s = case.state
+    if "experts" in value:
+        known = list(s.experts) or [p for p in s.candidates.get("technician", []) if p != by][:1] or [by]
+        value["experts"] = known
+    if isinstance(value.get("implementation"), dict):
+        value["implementation"] = {**value["implementation"], "owner": by}
+    if name == "decide_plan" and s.plan:
+        value["department"] = s.plan.department
+    return value
+
+
+def editor_block(value: dict) -> str:
+    """JSON as the Web UI's Data editor leaves it (indented by two spaces): pasted so, the editor changes
+    nothing when the focus moves, and the first Submit sends it."""
+    body = json.dumps(value, ensure_ascii=False, indent=2)
+    return "```json\n" + body + "\n```"
+
+
+def lead(case: CaseFile) -> list[str]:
+    """Nobody forgotten: an alert that reached no one, or only the fallback, puts seating the head first."""
+    s, last = case.state, case.state.last_alert
+    if not last:
+        return []
+    missing = [r for r in last.get("roles", []) if r not in s.roles]
+    unresolved = [r for r in last.get("unresolved", []) if r not in s.roles]
+    if not missing or (last.get("people") and not unresolved):
+        return []
+    role = "head" if "head" in missing else missing[0]
+    if not last.get("people"):
+        lines = ["", say("lead.nobody_alerted", role=role, roles=", ".join(missing))]
+    else:
+        lines = ["", say("lead.fallback_only", role=role, roles=", ".join(unresolved),
+                         people=", ".join(last["people"][:3]))]
+    by = s.roles.get("head") or s.roles.get("regional_cs") or next(iter(s.alerted), None)
+    person = next((p for p in s.candidates.get(role, []) if p != by), None)
+    if person is None:
+        return lines + [say("lead.no_candidate", role=role)]
+    if by is None:
+        return lines + [say("lead.no_assigner", role=role),
+                        editor_block({"by": "", "role": role, "person": person})]
+    return lines + [say("lead.paste", action="assign_role"), editor_block({"by": by, "role": role, "person": person})]
+
+
+# -- a closed case: a summary, nothing open -------------------------------------------------------------------
+def closing_summary(case: CaseFile) -> list[str]:
+    s = case.state
+    ended = next((e for e in reversed(s.events) if e.kind == "stage" and e.name == s.stage.value), None)
+    action = {e.name: e for e in s.events if e.kind == "action"}
+    lines = [say("closed.title", stage=s.stage.value)]
+    if s.stage.value == "cancelled":
+        cancel, link = action.get("cancel"), action.get("link")
+        if link is not None:
+            lines.append(say("closed.outcome.linked", case=link.detail.get("case_id", "?")))
+        else:
+            lines.append(say("closed.outcome.cancelled", by=f" by {cancel.by}" if cancel and cancel.by else "",
+                             reason=(cancel.detail.get("reason") if cancel else None) or (ended.detail.get("why") if ended else "")))
+    else:
+        lines.append(say("closed.outcome.closed", by=f" by {ended.by}" if ended and ended.by else ""))
+    if ended is not None:
+        lines.append(say("closed.took", took=left(ended.at - s.received_at), received=when(s.received_at),
+                         ended=when(ended.at)))
+    lines.append(say("closed.breaches", count=s.counts.get("breaches", 0)))
+    survey = action.get("survey_response")
+    if survey is not None:
+        parts = [f"{k} {survey.detail[k]}" for k in ("timeliness", "effectiveness", "attitude") if k in survey.detail]
+        lines.append(say("closed.satisfaction", score=survey.detail.get("score", "?"),
+                         parts=f" ({', '.join(parts)})" if parts else ""))
+    else:
+        lines.append(say("closed.no_survey"))
+    review = action.get("review_done")
+    if review is not None:
+        lines.append(say("closed.review", cause=review.detail.get("cause", "?"), lessons=review.detail.get("lessons", "?")))
+    else:
+        lines.append(say("closed.no_review"))
+    return lines + ["", say("closed.reopen", case=s.case_id)]
+
+
+def old_event(e: dict) -> str:
+    at = str(e.get("at", ""))[5:16].replace("T", " ")
+    who = f" by {e['by']}" if e.get("by") else ""
+    return f"{at} {str(e.get('kind', '')).replace('_', ' ')}: {e.get('name', '')}{who}"
 
 
 def with_list_breaks(lines: list[str]) -> list[str]:

@@ -52,7 +52,8 @@ def meet_milestone(case: CaseFile, now: datetime, name: str) -> None:
     if MILESTONE + name not in case.state.deadlines:
         open_ = [n.removeprefix(MILESTONE) for n in case.state.deadlines if n.startswith(MILESTONE)]
         raise ActionRefused(f"progress_reported: milestone: {name!r} is not an open milestone "
-                            f"(open: {', '.join(open_) or 'none'})")
+                            f"(open: {', '.join(open_) or 'none'}); name one of them, or put what the customer "
+                            "was told in `progress`")
     case.meet(now, MILESTONE + name)
 
 
