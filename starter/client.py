@@ -489,7 +489,7 @@ async def reopen_case(client: Client, case_id: str, settings: Settings) -> Start
         raise ActionRejected(say("reopen.open", case=case_id, stage=stage))
     if desc.status != WorkflowExecutionStatus.COMPLETED:
         raise ActionRejected(closed_refusal(case_id, desc.status))
-    final: CaseStatus = await handle.result(result_type=CaseStatus)
+    final = await client.get_workflow_handle(case_id, result_type=CaseStatus).result()
     first_run = desc.raw_description.workflow_execution_info.first_run_id or None  # the intake, before any continue-as-new
     original = await original_intake(client.get_workflow_handle(case_id, run_id=first_run), client)
     if original is None:

@@ -312,11 +312,13 @@ class CaseFile:
         )
 
     def unreached(self) -> list[str]:
-        """The roles the last alert reached nobody for (not even the fallback) and that nobody holds yet."""
+        """The roles the last alert reached nobody for (not even the fallback), while none of them is seated:
+        once one is (the head, say), the case has someone, and its next alert reaches them."""
         s, last = self.state, self.state.last_alert
         if s.stage.is_final or not last or last.get("people"):
             return []
-        return [r for r in last.get("roles", []) if r not in s.roles]
+        roles = last.get("roles", [])
+        return [] if any(r in s.roles for r in roles) else list(roles)
 
     def search_attributes(self) -> dict:
         s = self.state

@@ -153,20 +153,24 @@ def editor_block(value: dict) -> str:
 def lead(case: CaseFile) -> list[str]:
     """Nobody forgotten: an alert that reached no one, or only the fallback, puts seating the head first."""
     s, last = case.state, case.state.last_alert
-    if not last:
-        return []
-    missing = [r for r in last.get("roles", []) if r not in s.roles]
-    unresolved = [r for r in last.get("unresolved", []) if r not in s.roles]
-    if not missing or (last.get("people") and not unresolved):
-        return []
-    role = "head" if "head" in missing else missing[0]
+    roles = (last or {}).get("roles", [])
+    if not last or not roles or any(r in s.roles for r in roles):
+        return []  # no alert yet, or someone it was for is seated now
+    unresolved = [r for r in last.get("unresolved", []) if r in roles]
+    role = "head" if "head" in roles else roles[0]
     if not last.get("people"):
-        lines = ["", say("lead.nobody_alerted", role=role, roles=", ".join(missing))]
-    else:
+        lines = ["", say("lead.nobody_alerted", role=role, roles=", ".join(roles))]
+    elif unresolved:
         lines = ["", say("lead.fallback_only", role=role, roles=", ".join(unresolved),
                          people=", ".join(last["people"][:3]))]
-    by = s.roles.get("head") or s.roles.get("regional_cs") or next(iter(s.alerted), None)
-    person = next((p for p in s.candidates.get(role, []) if p != by), None)
+    else:
+        return []
+    person = next(iter(s.candidates.get(role, [])), None)
+    # Who seats them: the head or regional customer service, else someone the alert reached (an admin), else a
+    # directory candidate for those seats (who may seat the first, workflows.steps.anytime.assign_role).
+    seaters = [s.roles.get("head"), s.roles.get("regional_cs"), *s.alerted,
+               *s.candidates.get("head", []), *s.candidates.get("regional_cs", [])]
+    by = next((p for p in seaters if p and p != person), None)
     if person is None:
         return lines + [say("lead.no_candidate", role=role)]
     if by is None:
