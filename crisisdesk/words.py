@@ -44,9 +44,11 @@ def what_happened(e: TimelineEvent, channel: bool = False) -> str:
     if e.kind in ("terminated", "reset"):  # the case audit's record of Temporal's Terminate or Reset
         asked = f" by {d['temporal_identity']}" if d.get("temporal_identity") else ""
         return f"{'terminated' if e.kind == 'terminated' else 'reset'} outside crisisdesk, in Temporal{asked}: {d.get('reason', '')}"
-    if e.kind == "notification":
+    if e.kind == "notification":  # who it was for, and who it reached (issue 30: nobody forgotten)
         roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
-        return f"{e.name} sent to {roles} ({d.get('status', '')})"
+        people = [str(p) for p in d.get("people", []) or []]
+        reached = f"; reached {', '.join(people[:5])}" if people else "; reached nobody" if d.get("unresolved") else ""
+        return f"{e.name} for {roles}{reached} ({d.get('status', '')})"
     return f"{e.kind.replace('_', ' ')}: {e.name}{who}"
 
 
