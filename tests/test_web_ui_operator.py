@@ -6,13 +6,19 @@
 - That suggestion, copied from the sheet into the Update dialog as it stands, is sent by the first press of
   Submit (the dialog's editor reformats compact JSON on blur, and the first press was then lost), and the
   sheet's next suggestions are in the new head's name.
+- The guide's list: the columns it names added in *Configure Columns*, its saved views saved and listed
+  (with CRISIS_DOC_SCREENSHOTS=1 the guide's pictures are rewritten in docs/pictures/).
 """
 
 import getpass
 import json
+import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -125,3 +131,74 @@ async def test_a_crisis_with_no_team_reaches_the_local_admin_and_the_pasted_sugg
     assert "seat the head now" not in after.text
     assert ("decide_plan", {"by": head, "summary": "Repair the roof membrane within 3 days",
                             "department": "engineering"}) in after.steps, after.text
+
+
+# -- docs/operators.md "A list you can work from": the list's columns and saved views, in the real UI ---------
+COLUMNS = ["CrisisStage", "CrisisSeverity", "CrisisNextDeadline", "CrisisOwner"]
+PICTURES = Path(__file__).resolve().parents[1] / "docs" / "pictures"
+
+
+def views(owner: str, now: datetime) -> dict[str, str]:
+    """The guide's saved views (docs/operators.md), for `owner` and the UTC day of `now`."""
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
+    return {"my cases": f"ExecutionStatus = 'Running' AND CrisisOwner = '{owner}'",
+            "breached": "ExecutionStatus = 'Running' AND CrisisBreached = true",
+            "due today": f"ExecutionStatus = 'Running' AND CrisisNextDeadline < '{tomorrow}'"}
+
+
+async def picture(page: Page, name: str) -> None:
+    if os.environ.get("CRISIS_DOC_SCREENSHOTS") == "1":
+        PICTURES.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(PICTURES / f"{name}.png"))
+
+
+async def test_the_guides_list_columns_and_saved_views_work_in_the_ui(stack, page: Page):
+    _, info, client = stack
+    owner = f"owner.{uuid.uuid4().hex[:6]}"
+    intake = {"intake_id": f"LIST-{uuid.uuid4().hex[:8]}", "summary": "Lift stops between floors", "channel": "phone",
+              "project": {"id": "P-LIST"}, "roles": {"cs_owner": owner}}
+    async with httpx.AsyncClient(base_url=info["api_url"], timeout=30) as http:
+        assert (await http.post("/intakes", json=intake)).status_code == 201
+    case_id = f"crisis-{intake['intake_id']}"
+
+    async def listed() -> list[str]:
+        return [w.id async for w in client.list_workflows(f"CrisisOwner = '{owner}'")]
+    await eventually(listed, lambda ids: ids == [case_id], timeout=30)
+
+    await page.set_viewport_size({"width": 1680, "height": 900})  # room for the four columns in the pictures
+    await page.goto(f"{info['ui_url']}/namespaces/default/workflows")
+    await page.get_by_test_id("workflows-summary-table-configuration-button").click()
+    for column in COLUMNS:
+        await page.get_by_role("button", name=f"Add {column} column").click()
+    for column in ("Run ID", "Type", "End"):
+        await page.get_by_role("button", name=f"Remove {column} column").click()
+    # The summary (`[severity] summary · project`) is no column the UI offers: it shows on the case's page.
+    assert await page.get_by_role("button", name=re.compile(r"^Add Summary column")).count() == 0
+    await picture(page, "list-configure-columns")
+    await page.get_by_role("button", name="Close").first.click()
+    header = page.get_by_role("table", name="Workflows").get_by_role("row").first
+    for column in COLUMNS:
+        await expect(header.get_by_role("columnheader", name=column, exact=True)).to_be_visible()
+
+    for name, query in views(owner, datetime.now(timezone.utc)).items():
+        # From *All*: with a saved view open, a changed query offers Save (over it) and Duplicate instead.
+        await page.get_by_role("group", name="Saved Views").get_by_role("link", name="All", exact=True).click()
+        if not await page.get_by_role("searchbox", name="Enter a query").count():
+            await page.get_by_test_id("toggle-manual-query").click()
+        await page.get_by_role("searchbox", name="Enter a query").fill(query)
+        await page.get_by_role("button", name="Search").click()
+        await page.get_by_role("button", name="Save as New").click()
+        dialog = page.get_by_role("dialog", name="Save as New View")
+        await dialog.get_by_role("textbox", name=re.compile("Name")).fill(name)
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(dialog).to_be_hidden()
+        if name == "my cases":
+            row = page.get_by_role("row").filter(has_text=case_id)
+            await expect(row).to_be_visible()
+            for cell in ("reported", "general", owner):
+                await expect(row.get_by_role("cell", name=cell, exact=True)).to_be_visible()
+            await picture(page, "list-my-cases")
+    await page.get_by_test_id("saved-views-button").click()
+    for name in ("my cases", "breached", "due today"):
+        await expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    await picture(page, "list-saved-views")
