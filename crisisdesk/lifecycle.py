@@ -160,8 +160,9 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Sun", "department": "engineering"}, starts=("progress_update",)),
     "progress_reported": ActionRow(
         (S.executing,), ("cs",),
-        "the customer was told how it goes; meets the progress deadline (and the milestone named, if any)",
-        {"by": "Chen"}, meets=("progress_update",)),
+        "the customer was told how it goes (`progress`: in a few words); meets the progress deadline (and the "
+        "milestone named, if any: on a path without milestones the name is kept as the progress note)",
+        {"by": "Chen", "progress": "scaffolding up, roof half repaired"}, meets=("progress_update",)),
     "execution_done": ActionRow(
         (S.executing,), ("department", "plan_owner", "technician", "experts"), "the plan is carried out; confirmation with the customer follows",
         {"by": "Sun"}, meets=("progress_update",)),
