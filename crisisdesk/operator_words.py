@@ -41,6 +41,7 @@ WORDS: dict[str, str] = {
     "unknown.action_any": "unknown action {name!r}{maybe} The actions: {open}",
     "unknown.did_you_mean": ": did you mean {names}?",
     "unknown.none_open": "none (it takes no more actions)",
+    "refused.open_now": "; what moves it now: {actions}",
     "final.refused": "{name}: the case is {stage}: it takes no more actions; if the customer calls again, "
                      "`crisis case reopen {case}` (or POST /cases/{case}/reopen) opens a new case linked to it",
     "reopen.not_found": "case {case} does not exist: nothing to reopen; `crisis cases` lists the cases",

@@ -13,6 +13,7 @@ from datetime import datetime
 from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
+from crisisdesk.operator_words import say
 from workflows.casefile import CaseFile
 from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
 from workflows.steps.base import STEPS
@@ -28,11 +29,13 @@ del anytime, crisis, ordinary, plans
 def check_place(case: CaseFile, name: str) -> None:
     """The lifecycle table's word on where `name` belongs: the case's path, then its stage."""
     row, s = ACTIONS[name], case.state
+    now_open = say("refused.open_now", actions=", ".join(case.next_steps()) or say("unknown.none_open"))
     if row.path is not None and s.path != row.path:
-        raise ActionRefused(f"{name}: belongs to the {row.path.value} path; this case is on the {s.path.value} path")
+        raise ActionRefused(f"{name}: belongs to the {row.path.value} path; this case is on the {s.path.value} path"
+                            f"{now_open}")
     if s.stage not in row.stages_on(s.path):
         allowed = ", ".join(stage.value for stage in row.stages_on(s.path))
-        raise ActionRefused(f"{name}: the case is at {s.stage.value}; this action belongs to {allowed}")
+        raise ActionRefused(f"{name}: the case is at {s.stage.value}; this action belongs to {allowed}{now_open}")
 
 
 def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
