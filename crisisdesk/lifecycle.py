@@ -232,6 +232,11 @@ ACTIONS: dict[str, ActionRow] = {
     "unlink_report": ActionRow(
         ANY_STAGE, ("cs",), "a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
         {"by": "Chen", "intake_id": "CALL-1002", "reason": "another building"}),
+    "reopen": ActionRow(
+        ANY_STAGE, ("cs", "head"),
+        "the customer called again about a closed case: opens a new case linked to it (sent to the closed case "
+        "through the API or `crisis act`, or `crisis case reopen`); an open case refuses it", {"by": "Chen"},
+        offered=()),
     "evidence_read": ActionRow(
         ANY_STAGE, ("edge",), "puts a read of the case's evidence on the timeline (sent by the API and `crisis evidence "
         "get` for the reader)", {"by": "Chen", "sha256": "0" * 64, "reason": "insurer's request"}),

@@ -44,6 +44,7 @@ WORDS: dict[str, str] = {
     "refused.open_now": "; what moves it now: {actions}",
     "final.refused": "{name}: the case is {stage}: it takes no more actions; if the customer calls again, "
                      "`crisis case reopen {case}` (or POST /cases/{case}/reopen) opens a new case linked to it",
+    "reopen.done": "case {case} re-opened as {new}: the new case shows the old one's last events",
     "reopen.not_found": "case {case} does not exist: nothing to reopen; `crisis cases` lists the cases",
     "reopen.open": "case {case} is open ({stage}): it takes actions as it is, nothing to reopen",
     "reopen.not_closed": "case {case} is {state} in Temporal: it cannot be reopened; open a new case "

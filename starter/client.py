@@ -36,7 +36,7 @@ from crisisdesk.models.actions import (
     error_message,
     unknown_action,
 )
-from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.case import ActionResult, CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
 from crisisdesk.models.text import sendable
 from crisisdesk.holiday_sets import pin
@@ -348,7 +348,7 @@ def _why(problem: CrisisClientError, action: str) -> str:
 
 
 async def act(client: Client, case_id: str, action: str, payload: object,
-              refusal: "ActionInvalid | None" = None) -> ActionResult:
+              refusal: "ActionInvalid | None" = None, settings: Settings | None = None) -> ActionResult:
     """Take an action on a case through its update.
 
     What this edge refuses (`refusal`, say a body larger than the action can be; a payload that does
@@ -379,6 +379,8 @@ async def act(client: Client, case_id: str, action: str, payload: object,
         raise problem or ActionRejected(reason) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # no case to record it: what is wrong with the input first
+            if action == REOPEN and problem is None and settings is not None:
+                return await reopened(client, case_id, settings)
             raise problem or await _closed_or_missing(client, case_id) from None
         raise _unavailable(err) from err
     except asyncio.TimeoutError:
@@ -455,6 +457,16 @@ async def timeline_page(client: Client, case_id: str, pool: Any | None, after_se
 
 # -- re-opening a closed case (issue 30) --------------------------------------------------------------------
 REOPEN_EVENTS = 6  # the old case's last events the new one shows
+
+
+REOPEN = "reopen"  # the action a closed case answers by opening a new, linked case (sent through an edge)
+
+
+async def reopened(client: Client, case_id: str, settings: Settings) -> ActionResult:
+    """`reopen` sent to a closed case: the new case, as the action's answer (`detail.case_id`)."""
+    started = await reopen_case(client, case_id, settings)
+    return ActionResult(accepted=True, action=REOPEN, stage=Stage.reported, detail={"case_id": started.case_id},
+                        message=say("reopen.done", case=case_id, new=started.case_id))
 
 
 def closed_refusal(case_id: str, status: WorkflowExecutionStatus | None) -> str:

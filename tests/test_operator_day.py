@@ -197,12 +197,17 @@ async def test_a_closed_case_reopens_as_a_linked_case_and_open_or_unknown_ones_a
     assert [e.name for e in await new.events("reopened")] == [case.id]
     again = await cases.reopen_case(client, case.id, settings)
     assert again.case_id == f"{case.id}.r2"
+    # The matching action, sent to the closed case through an edge (the API's route, `crisis act`).
+    answer = await cases.act(client, case.id, "reopen", {"by": "Chen CS"}, settings=settings)
+    assert answer.accepted and answer.detail["case_id"] == f"{case.id}.r3" and "re-opened" in answer.message
+    # Sent to an open case, it is refused, naming the stage.
+    assert f"{new.id} is open (reported)" in await new.refused("reopen", by="Chen CS")
 
     now = datetime.now(timezone.utc)
     async def after_closing() -> int:
         report = await compute_metrics(pool, MetricsQuery(since=now - timedelta(days=400), until=now + timedelta(days=400)))
         return report.reopenings.after_closing
-    assert await eventually(after_closing, lambda n: n >= 2, timeout=20) >= 2
+    assert await eventually(after_closing, lambda n: n >= 3, timeout=20) >= 3
 
 
 # -- 6. the small things -------------------------------------------------------------------------------------

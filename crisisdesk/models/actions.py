@@ -280,6 +280,11 @@ class Link(Action):
     case_id: Name
 
 
+class Reopen(Action):
+    """The customer called again about a closed case: sent to that case (the API, `crisis act`), it opens a new
+    case linked to it; an open case refuses it, naming its stage."""
+
+
 ACTION_MODELS: dict[str, type[Action]] = {
     "triage": Triage,
     "acknowledge": Acknowledge,
@@ -318,6 +323,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "unlink_report": UnlinkReport,
     "evidence_read": EvidenceRead,
     "monitor_checkin": MonitorCheckin,
+    "reopen": Reopen,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 

@@ -147,7 +147,8 @@ def actions_router(settings: Settings, get_client: Callable[[], Awaitable[Client
     async def act_as(who: Principal, case_id: str, action: str, payload: object,
                      refusal: ActionInvalid | None = None) -> ActionResult:
         try:
-            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal)
+            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal,
+                                   settings=settings)
         except cases.Impersonation as refused:
             raise HTTPException(403, str(refused)) from None
 
