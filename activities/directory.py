@@ -59,7 +59,8 @@ CANDIDATES_PER_SEAT = 3
 async def seat_candidates(conn: asyncpg.Connection | asyncpg.Pool, project_id: str | None = None,
                           region: str | None = None) -> dict[str, list[str]]:
     """Seat -> active people (not service accounts) whose directory roles allow it (workflows.authority), those
-    scoped to the case's project or region first, then the unscoped; at most CANDIDATES_PER_SEAT each."""
+    scoped to the case's project or region first, then the unscoped (someone scoped elsewhere does not see
+    the case, so is never suggested); at most CANDIDATES_PER_SEAT each."""
     rows = await conn.fetch(
         """SELECT person_id, roles, projects, regions FROM people
            WHERE disabled_at IS NULL AND NOT service ORDER BY person_id LIMIT 2000""")
@@ -70,7 +71,7 @@ async def seat_candidates(conn: asyncpg.Connection | asyncpg.Pool, project_id: s
 
     found: dict[str, list[str]] = {}
     for seat in SUGGESTED_SEATS:
-        people = sorted((r for r in rows if may_hold(seat, r["roles"])), key=rank)
+        people = sorted((r for r in rows if may_hold(seat, r["roles"]) and rank(r) < 2), key=rank)
         if people:
             found[seat] = [r["person_id"] for r in people[:CANDIDATES_PER_SEAT]]
     return found

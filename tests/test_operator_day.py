@@ -61,13 +61,16 @@ def blocks(text: str) -> list[dict]:
 async def test_an_alert_nobody_holds_reaches_an_admin_and_the_sheet_says_to_seat_the_head(open_case, pool):
     admin = f"admin-{uuid.uuid4().hex[:6]}"
     await save_person(pool, Person(person_id=admin, display_name="Admin on call", roles=["admin"]))
-    case = await open_case(potential_crisis=True, project=project(), **NO_TEAM)
-    alert = (await case.wait_for("notification", "alert"))[0]
-    assert alert.detail["unresolved"] == ["head", "regional_cs"] and admin in alert.detail["people"]
-    text = await sheet_when(case, lambda t: "reached only" in t)
-    first_lines = text.split("\n\n")[2]
-    assert "seat the head now" in first_lines and "reached only" in first_lines, text
-    assert (await case.status()).unreached == []  # reached someone: not an unreached alert
+    try:
+        case = await open_case(potential_crisis=True, project=project(), **NO_TEAM)
+        alert = (await case.wait_for("notification", "alert"))[0]
+        assert alert.detail["unresolved"] == ["head", "regional_cs"] and admin in alert.detail["people"]
+        text = await sheet_when(case, lambda t: "reached only" in t)
+        first_lines = text.split("\n\n")[2]
+        assert "seat the head now" in first_lines and "reached only" in first_lines, text
+        assert (await case.status()).unreached == []  # reached someone: not an unreached alert
+    finally:  # the session's directory, as other tests find it
+        await pool.execute("UPDATE people SET disabled_at = now() WHERE person_id = $1", admin)
 
 
 async def test_an_alert_that_reaches_no_one_leads_the_sheet_and_is_listed_until_the_head_is_seated(
