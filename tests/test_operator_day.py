@@ -218,3 +218,28 @@ async def test_every_route_has_its_own_operation_id():
     spec = create_app().openapi()
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+async def test_crisis_case_reopen_from_the_command_line(open_case, temporal_env, task_queue):
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from starter.cli import app
+
+    env = {"TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host, "CRISIS_TASK_QUEUE": task_queue,
+           "INTAKE_TOKEN": "", "CRISIS_DEBUG": ""}
+
+    def reopen(case_id: str):
+        return CliRunner().invoke(app, ["case", "reopen", case_id], env=env)
+
+    missing = await asyncio.to_thread(reopen, "crisis-never-was")
+    assert missing.exit_code == 3 and "does not exist: nothing to reopen" in missing.stderr, missing.stderr
+    case = await open_case()
+    still_open = await asyncio.to_thread(reopen, case.id)
+    assert still_open.exit_code == 4 and "is open (reported)" in still_open.stderr, still_open.stderr
+    assert len(still_open.stderr.strip().splitlines()) == 1
+    await case.act("cancel", by="Wang Head", reason="duplicate")
+    await case.handle.result()
+    done = await asyncio.to_thread(reopen, case.id)
+    assert done.exit_code == 0 and f"reopened: {case.id}.r1" in done.output, (done.output, done.stderr)
