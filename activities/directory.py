@@ -6,7 +6,7 @@ from temporalio import activity
 from crisisdesk.models.effects import PeopleCheck, PeopleChecked, StampKeys, StampKeysRequest
 from crisisdesk.models.people import Person
 from crisisdesk.settings import Settings
-from workflows.authority import may_hold
+from workflows.authority import ELIGIBLE, may_hold
 
 _COLUMNS = "person_id, display_name, roles, service, projects, regions, disabled_at"
 
@@ -61,9 +61,14 @@ async def seat_candidates(conn: asyncpg.Connection | asyncpg.Pool, project_id: s
     """Seat -> active people (not service accounts) whose directory roles allow it (workflows.authority), those
     scoped to the case's project or region first, then the unscoped (someone scoped elsewhere does not see
     the case, so is never suggested); at most CANDIDATES_PER_SEAT each."""
+    wanted = sorted({role for seat in SUGGESTED_SEATS for role in ELIGIBLE.get(seat, {seat})})
     rows = await conn.fetch(
         """SELECT person_id, roles, projects, regions FROM people
-           WHERE disabled_at IS NULL AND NOT service ORDER BY person_id LIMIT 2000""")
+           WHERE disabled_at IS NULL AND NOT service AND roles && $1::text[]
+             AND ((cardinality(projects) = 0 AND cardinality(regions) = 0)
+                  OR $2::text = ANY(projects) OR $3::text = ANY(regions))
+           ORDER BY coalesce($2::text = ANY(projects) OR $3::text = ANY(regions), false) DESC, person_id
+           LIMIT 500""", wanted, project_id, region)
 
     def rank(row) -> int:
         scoped = (project_id and project_id in row["projects"]) or (region and region in row["regions"])
