@@ -16,6 +16,7 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
@@ -74,7 +75,7 @@ async def test_an_alert_nobody_holds_reaches_an_admin_and_the_sheet_says_to_seat
 
 
 async def test_an_alert_that_reaches_no_one_leads_the_sheet_and_is_listed_until_the_head_is_seated(
-        open_case, pool, client):
+        open_case, pool, client, settings):
     disabled = [r["person_id"] for r in await pool.fetch(
         "UPDATE people SET disabled_at = now() WHERE 'admin' = ANY(roles) AND disabled_at IS NULL RETURNING person_id")]
     try:
@@ -95,6 +96,11 @@ async def test_an_alert_that_reaches_no_one_leads_the_sheet_and_is_listed_until_
         assert [r.reason for r in rows] == ["unreached"] and "assign_role head" in rows[0].unstick
         gauges = await eventually(lambda: business_gauges(pool), lambda g: case.id in g.unreached_cases, timeout=20)
         assert case.id in gauges.unreached_cases
+        app = create_app(settings, client)
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            text = (await http.get("/metrics")).text
+        assert f'crisis_unreached_alert{{case_id="{case.id}"}} 1.0' in text and "crisis_unreached_alert_cases " in text
 
         answer = await case.act("assign_role", **{**paste, "by": paste["by"] or "Li Admin"})
         assert f"head is {head}" in answer.message
