@@ -124,6 +124,20 @@ def svg_chart(status: CaseStatus, timeline: list[TimelineEvent], at: datetime) -
     return "\n".join(parts)
 
 
+def contingency_state(status: CaseStatus) -> str:
+    run = status.contingency
+    if run is None:
+        return "no"
+    return "active" if run.stood_down_at is None else f"stood down {_when(run.stood_down_at)}"
+
+
+def contingency_words(status: CaseStatus) -> str:
+    run = status.contingency
+    if run is None:
+        return ""
+    return " with the contingency plan active" if run.stood_down_at is None else " after a contingency, stood down"
+
+
 def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEvent], at: datetime) -> str:
     open_deadlines = [d for d in status.deadlines if not d.breached]
     breached = [d for d in status.deadlines if d.breached]
@@ -131,7 +145,7 @@ def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[Timelin
     category = status.category.value if status.category else "not yet categorised"
     text = (f"Case {status.case_id} ({status.summary}): severity {status.severity.value}, category {category}, "
             f"on the {status.path.value} path"
-            f"{' with the contingency plan active' if status.contingency else ''}, at stage {status.stage.value} "
+            f"{contingency_words(status)}, at stage {status.stage.value} "
             f"as of {_when(at)}, {_duration(_utc(at) - _utc(status.received_at))} after it was reported. "
             f"{len(timeline)} events are recorded" + (f", {rejected} of them rejected actions" if rejected else "") + ". ")
     if open_deadlines:
@@ -155,7 +169,7 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
         shown = [e for e in shown if _utc(e.at) >= _utc(at) - WINDOWS[kind]]
     facts = [("Stage", status.stage.value), ("Path", status.path.value), ("Severity", status.severity.value),
              ("Category", status.category.value if status.category else "-"),
-             ("Contingency", "active" if status.contingency else "no"),
+             ("Contingency", contingency_state(status)),
              ("Project", " / ".join(v for v in status.project.values() if v) or "-"),
              ("Playbook", f"{status.playbook} v{status.playbook_version}"),
              ("Received", _when(status.received_at)), ("Updated", _when(status.updated_at))]

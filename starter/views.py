@@ -83,12 +83,24 @@ def show_started(started: StartedCase) -> None:
     out.print(table)
 
 
+def contingency_line(state: CaseStatus) -> str:
+    """`on: 3 of 7 tasks open (1 breached)`, `stood down 12-03 10:00`, or `no`."""
+    run = state.contingency
+    if run is None:
+        return "no"
+    if run.stood_down_at is not None:
+        return f"stood down {_when(run.stood_down_at)}"
+    open_ = [t for t in run.tasks if t.done_at is None and t.closed_at is None]
+    breached = sum(t.breached for t in open_)
+    return f"on: {len(open_)} of {len(run.tasks)} tasks open" + (f" ({breached} breached)" if breached else "")
+
+
 def show_status(state: CaseStatus) -> None:
     out.print(f"{state.case_id}: {state.summary}", markup=False, highlight=False)  # the id on a line of its own
     table = Table(show_header=False)
     table.add_row("stage", f"{state.stage} ({state.path} path)")
     table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
-    table.add_row("contingency", "yes" if state.contingency else "no")
+    table.add_row("contingency", contingency_line(state))
     table.add_row("roles", ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
     if state.delegation:
         d = state.delegation
