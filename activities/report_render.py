@@ -138,6 +138,24 @@ def contingency_words(status: CaseStatus) -> str:
     return " with the contingency plan active" if run.stood_down_at is None else " after a contingency, stood down"
 
 
+TASK_COLUMNS = ["task", "owner", "due", "done", "by", "state"]
+
+
+def contingency_rows(status: CaseStatus) -> list[list[str]]:
+    """The contingency's tasks with their owners and times (issue 26): who owned each, when it was due and done."""
+    run = status.contingency
+    if run is None:
+        return []
+    rows = []
+    for t in run.tasks:
+        owner = t.owner + (f" ({display_name(t.person)})" if t.person else "")
+        state = ("done" if t.done_at else "closed by the stand-down" if t.closed_at else "open") + \
+            (", late and escalated" if t.breached and t.done_at else ", breached" if t.breached else "")
+        rows.append([t.name, owner, _when(t.due_at), _when(t.done_at) if t.done_at else "-",
+                     display_name(t.done_by) if t.done_by else "-", state])
+    return rows
+
+
 def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEvent], at: datetime) -> str:
     open_deadlines = [d for d in status.deadlines if not d.breached]
     breached = [d for d in status.deadlines if d.breached]
@@ -199,6 +217,10 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
     if deadlines:
         md += ["## Deadlines", "", "| deadline | due | state |", "| --- | --- | --- |",
                *(f"| {n} | {d} | {s} |" for n, d, s in deadlines), ""]
+    tasks = [] if public else contingency_rows(status)
+    if tasks:
+        md += ["## Contingency tasks", "", "| " + " | ".join(TASK_COLUMNS) + " |", "|" + " --- |" * len(TASK_COLUMNS),
+               *("| " + " | ".join(_cell(c) for c in row) + " |" for row in tasks), ""]
     md += ["## Timeline", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns),
            *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)]
     if period_note:
@@ -219,6 +241,8 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
                     f"{html.escape(status.plan.department)}, {status.plan.revisions} revision(s))</p>")
     if deadlines:
         body.append("<h2>Deadlines</h2>" + table(["deadline", "due", "state"], [list(d) for d in deadlines]))
+    if tasks:
+        body.append("<h2>Contingency tasks</h2>" + table(TASK_COLUMNS, tasks))
     body.append("<h2>Timeline</h2>" + table(columns, rows))
     if period_note:
         body.append(f"<p><em>{html.escape(period_note)}</em></p>")

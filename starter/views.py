@@ -95,6 +95,26 @@ def contingency_line(state: CaseStatus) -> str:
     return f"on: {len(open_)} of {len(run.tasks)} tasks open" + (f" ({breached} breached)" if breached else "")
 
 
+def show_contingency(state: CaseStatus) -> None:
+    """The contingency's tasks: owner, due, and how each ended (done, late, closed by the stand-down)."""
+    run = state.contingency
+    if run is None or not run.tasks:
+        return
+    table = Table(title="contingency tasks" + (f" (stood down {_when(run.stood_down_at)}: {run.reason})"
+                                               if run.stood_down_at else ""))
+    for column in ("task", "owner", "due", "outcome"):
+        table.add_column(column)
+    for t in run.tasks:
+        if t.done_at is not None:
+            outcome = f"done {_when(t.done_at)} by {t.done_by}" + (" (late, escalated)" if t.breached else "")
+        elif t.closed_at is not None:
+            outcome = "closed by the stand-down" + (" (breached)" if t.breached else "")
+        else:
+            outcome = "BREACHED" if t.breached else "open"
+        table.add_row(t.name, t.owner + (f" ({t.person})" if t.person else ""), _when(t.due_at), outcome)
+    out.print(table)
+
+
 def show_status(state: CaseStatus) -> None:
     out.print(f"{state.case_id}: {state.summary}", markup=False, highlight=False)  # the id on a line of its own
     table = Table(show_header=False)

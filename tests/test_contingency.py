@@ -120,3 +120,26 @@ async def test_an_accepted_plan_starts_the_execution_start_deadline_before_the_p
     met = (await case.events("deadline_met", "execution_start"))[0]
     assert met.detail["late_by_seconds"] > 0
     assert "progress_update" in {d.name for d in (await case.status()).deadlines}
+
+
+def test_the_final_report_lists_the_contingency_tasks_with_owners_and_times():
+    from activities.report_render import render
+    from crisisdesk.models.case import ContingencyStatus, ContingencyTaskStatus
+    from tests.helpers.activity_samples import T0, make_events, make_status
+
+    hour = timedelta(hours=1)
+    run = ContingencyStatus(started_at=T0, stood_down_at=T0 + 30 * hour, stood_down_by="Zhang San", reason="calm", tasks=[
+        ContingencyTaskStatus(name="police_liaison", owner="department:hr", person="Qian HR <qian@example.com>",
+                              due_at=T0 + 4 * hour, done_at=T0 + 2 * hour, done_by="Qian HR <qian@example.com>"),
+        ContingencyTaskStatus(name="statement_filed", owner="spokesperson", due_at=T0 + 12 * hour,
+                              done_at=T0 + 20 * hour, done_by="Sun", breached=True),
+        ContingencyTaskStatus(name="media_report", owner="department:marketing", due_at=T0 + 24 * hour,
+                              closed_at=T0 + 30 * hour)])
+    status = make_status("crisis-t-report", stage="closed", contingency=run)
+    page = render("final", "closed", status, make_events("decide_plan"), T0 + 40 * hour)
+    assert "## Contingency tasks" in page.markdown and "<h2>Contingency tasks</h2>" in page.html
+    row = next(line for line in page.markdown.splitlines() if line.startswith("| police_liaison"))
+    assert "department:hr (Qian HR)" in row and "qian@example.com" not in page.markdown
+    assert "late and escalated" in page.markdown and "closed by the stand-down" in page.markdown
+    assert "Contingency tasks" not in render("media", "weekly", status, [], T0).markdown  # a media report names nobody
+    assert make_status("crisis-t-old", contingency=True).contingency is not None  # a status written as a flag
