@@ -3,6 +3,8 @@ department in the loop (4.4.1.1, 4.4.1.3), on the real dev server."""
 
 from datetime import timedelta
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
+
 from crisisdesk.models.case import Stage
 from tests.helpers import eventually
 
@@ -40,6 +42,13 @@ async def test_rejection_opens_owned_timed_tasks_escalates_a_miss_and_only_the_h
     assert {"contingency:police_liaison", "contingency:onsite_reception"} <= {d.name for d in status.deadlines}
     assert (await case.wait_for("notification", "contingency"))[0].detail["roles"][:3] == \
         ["head", "regional_cs", "department:crisis_team"]
+
+    # The case sheet (the Web UI's Current Details) shows what is open, with owners.
+    async def sheet():
+        meta = await case.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        return meta.current_details
+    shown = await eventually(sheet, lambda text: "**Contingency tasks**" in text)
+    assert "- police_liaison: department:hr (Qian HR) · due" in shown
 
     # Bad input: an unknown task, someone who is neither its owner nor the head.
     unknown = await case.refused("contingency_task_done", by="Wang Head", name="fireworks")
