@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from activities.delivery import Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
+from activities.delivery import CallNotAnswered, Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
 from activities.db import OUTAGE
 from activities.recipients import Resolution, Target
 from crisisdesk.acklinks import make_token, nonce_for
@@ -129,12 +129,18 @@ class PeopleDelivery:
                 done = await self._slot_status(note.key, slot)
                 if done == "failed":  # refused for good on an earlier attempt
                     raise DeliveryRefused(f"{channel.name} refused this before")
+                if done == "calling":  # a call placed by an attempt that was cut off: never rung twice
+                    raise CallNotAnswered("unanswered")
+                if done != "sent" and getattr(channel, "rings", False):
+                    await self._record(note.key, slot, "calling", None)
                 if done != "sent":
                     outcome = await channel.send(note, contact.address, self.router.text(note, target.person, channel.name))
                     await self._record(note.key, slot, "sent", None)
                     if isinstance(outcome, str):  # a call says how it went: `voice:answered` on the timeline
                         self._note(f"{channel.name}:{outcome}")
             except TransientDeliveryError as err:  # rate limited or unavailable: worth another try later
+                if getattr(channel, "rings", False):  # the call was not placed: a later attempt may ring
+                    await self._record(note.key, slot, "retrying", str(err))
                 limited = isinstance(err, RateLimited)
                 self._note(f"{channel.name}:{'rate_limited' if limited else 'failed'}")
                 transient = True

@@ -20,7 +20,7 @@ from alibabacloud_tea_openapi import models as openapi
 from alibabacloud_tea_openapi.exceptions import ThrottlingException
 from darabonba.runtime import RuntimeOptions
 
-from activities.delivery import DeliveryRefused, RateLimited, TransientDeliveryError
+from activities.delivery import CallNotAnswered, DeliveryRefused, RateLimited, TransientDeliveryError
 from crisisdesk.models.effects import Notification
 
 # Aliyun's product id for voice notifications, asked with QueryCallDetailByCallId.
@@ -31,16 +31,9 @@ POLL_EVERY_S = 2.0
 THROTTLED = ("Throttling", "isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL")
 
 
-class CallNotAnswered(DeliveryRefused):
-    """The call rang out, was rejected or failed: the person's next channel is tried."""
-
-    def __init__(self, outcome: str) -> None:
-        super().__init__(f"voice call {outcome}")
-        self.outcome = outcome
-
-
 class AliyunVoice:
     name = "voice"
+    rings = True  # a call placed is recorded before it rings: an attempt cut off mid-call never rings twice
 
     def __init__(self, access_key_id: str, access_key_secret: str, tts_code: str, show_number: str | None = None,
                  endpoint: str = "dyvmsapi.aliyuncs.com", answer_wait: float = 60.0, timeout_ms: int = 10_000) -> None:
@@ -75,8 +68,11 @@ class AliyunVoice:
         while True:
             request = dyvms.QueryCallDetailByCallIdRequest(call_id=call_id, prod_id=VOICE_NOTIFICATION_PRODUCT,
                                                            query_date=int(time.time() * 1000))
-            body = await self._call(self.client.query_call_detail_by_call_id_with_options_async(request, self.runtime),
-                                    "call detail")
+            try:
+                body = await self._call(
+                    self.client.query_call_detail_by_call_id_with_options_async(request, self.runtime), "call detail")
+            except TransientDeliveryError:  # the call rang already: never again for this notification
+                raise CallNotAnswered("unconfirmed") from None
             state = _state(body.data)
             if state == ANSWERED:
                 return "answered"

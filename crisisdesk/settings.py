@@ -80,8 +80,9 @@ class Settings(BaseSettings):
                                           description="the number the call shows (blank: the public pool's)")
     voice_endpoint: str = Field("dyvmsapi.aliyuncs.com", validation_alias="CRISIS_VOICE_ENDPOINT")
     voice_answer_wait: timedelta = Field(
-        timedelta(seconds=60), ge=timedelta(0), validation_alias="CRISIS_VOICE_ANSWER_WAIT",
-        description="how long the call's outcome is waited for before the person's next channel is tried")
+        timedelta(seconds=30), ge=timedelta(0), le=timedelta(seconds=40), validation_alias="CRISIS_VOICE_ANSWER_WAIT",
+        description="how long the call's outcome is waited for before the person's next channel is tried (at most "
+                    "PT40S: the notification's activity has a minute for every channel)")
     voice_kinds: list[str] = Field(
         ["alert", "escalated", "escalation"], validation_alias="CRISIS_VOICE_KINDS",
         description="notification kinds a person with a voice contact is phoned for first; other kinds never call")

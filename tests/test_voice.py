@@ -114,3 +114,34 @@ async def test_an_alert_phones_the_head_first_and_an_unanswered_call_falls_throu
     await case.skip(minutes=31)
     breach = (await case.wait_for("notification", "breach"))[0]
     assert "voice" not in " ".join(breach.detail["channels"]) and len(voice.calls) == calls
+
+
+async def test_a_call_cut_off_mid_ring_is_never_placed_twice_and_the_sms_follows(pool, doubles):
+    """An attempt that died after placing the call (the slot says `calling`) is retried without ringing
+    again: the person's next channel takes over."""
+    from activities.reach import PeopleDelivery, Router
+    from activities.recipients import Target
+    from activities.sms import TwilioSms
+    from crisisdesk.models.rosters import ContactPoint
+    from tests.helpers.reach_doubles import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+
+    chat, double = doubles
+    settings = Settings(CRISIS_URGENT_KINDS=[], **double.env())
+    personal = {"voice": AliyunVoice(VOICE_KEY_ID, VOICE_KEY_SECRET, VOICE_TTS, endpoint=double.endpoint, answer_wait=1),
+                "sms": TwilioSms(f"{chat.url}/twilio", TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM)}
+    router = Router(pool, settings, personal)
+    alert = note()
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO notifications (key, case_id, kind, subject, body, recipients, at) "
+                           "VALUES ($1, $2, 'alert', 's', 'b', '[]', now())", alert.key, alert.case_id)
+    person = f"head-{uuid.uuid4().hex[:6]}"
+    target = Target(person, "head", [ContactPoint(channel="sms", address="+8613700000001"),
+                                     ContactPoint(channel="voice", address="+8613700000001")])
+    first = PeopleDelivery(router, [target])
+    assert (await first.deliver(alert)).delivered == 1 and "voice:answered" in first.summary
+    assert len(double.calls) == 1 and chat.to("+8613700000001") == []  # answered: enough for an alert
+    async with pool.acquire() as conn:  # as if that attempt had died while the phone rang
+        await conn.execute("UPDATE notification_deliveries SET status = 'calling' WHERE key = $1", alert.key)
+    again = PeopleDelivery(router, [target])
+    assert (await again.deliver(alert)).delivered == 1
+    assert len(double.calls) == 1 and "voice:unanswered" in again.summary and chat.to("+8613700000001")
