@@ -125,7 +125,8 @@ def _describe(case: CaseFile, seat: str) -> str:
     s = case.state
     holders = _holder(case, seat)
     names = {"head": "the head", "head_only": "the head", "cs": "customer service", "plan_owner": "the plan's owner",
-             "experts": "a convened expert", "task_owner": "the task's owner", "spokesperson": "the spokesperson", "regional_cs": "regional customer service",
+             "experts": "a convened expert", "task_owner": "the task's owner", "spokesperson": "the spokesperson",
+             "regional_cs": "regional customer service",
              "technician": "the technician", "monitor": "the monitor", "alerted": "someone the alert reached",
              "on_case": "someone holding a role on the case", "staff": "a member of staff signed in",
              "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter"}
@@ -135,8 +136,8 @@ def _describe(case: CaseFile, seat: str) -> str:
         name = f"the {role.removeprefix('department:')} department" if role else "the plan's department"
     if seat == "task_owner" and case.task_owner:
         name = f"the task's owner, {case.task_owner}"
-    if seat in ("head", "head_only", "cs", "department", "plan_owner", "task_owner", "spokesperson", "regional_cs", "technician",
-                "monitor") or (seat == "experts" and holders):
+    if seat in ("head", "head_only", "cs", "department", "plan_owner", "task_owner", "spokesperson", "regional_cs",
+                "technician", "monitor") or (seat == "experts" and holders):
         shown = ", ".join(holders[:3]) or ("nobody yet: assign_role " + (_role_of(case, seat) or seat))
         name += f" ({shown})"
     if seat == "head":

@@ -46,7 +46,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
         raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
-    case.via, case.identity, case.actor_roles = via, identity, roles
+    case.via, case.identity, case.actor_roles, case.task_owner = via, identity, roles, None
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
     message = STEPS[name](case, action, now)

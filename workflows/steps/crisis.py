@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
+from crisisdesk.contingency_words import line, say
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
-from crisisdesk.contingency_words import line, say
 from workflows.authority import authorize
 from workflows.casefile import CaseFile
 from workflows.steps.base import step
