@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crisisdesk.models.case import CaseStatus, TimelineEvent
@@ -100,18 +101,18 @@ def show_contingency(state: CaseStatus) -> None:
     run = state.contingency
     if run is None or not run.tasks:
         return
-    table = Table(title="contingency tasks" + (f" (stood down {_when(run.stood_down_at)}: {run.reason})"
-                                               if run.stood_down_at else ""))
+    table = Table(title="contingency tasks" + (f" (stood down {_when(run.stood_down_at)}: {escape(run.reason or '')})"
+                                               if run.stood_down_at else ""), title_justify="left")
     for column in ("task", "owner", "due", "outcome"):
         table.add_column(column)
     for t in run.tasks:
         if t.done_at is not None:
-            outcome = f"done {_when(t.done_at)} by {t.done_by}" + (" (late, escalated)" if t.breached else "")
+            outcome = f"done {_when(t.done_at)} by {escape(t.done_by or '')}" + (" (late, escalated)" if t.breached else "")
         elif t.closed_at is not None:
             outcome = "closed by the stand-down" + (" (breached)" if t.breached else "")
         else:
             outcome = "BREACHED" if t.breached else "open"
-        table.add_row(t.name, t.owner + (f" ({t.person})" if t.person else ""), _when(t.due_at), outcome)
+        table.add_row(t.name, t.owner + (f" ({escape(t.person)})" if t.person else ""), _when(t.due_at), outcome)
     out.print(table)
 
 
@@ -140,6 +141,7 @@ def show_status(state: CaseStatus) -> None:
                        working_words(d.working_time) if d.working_time else "on the clock"] if local else []
             deadlines.add_row(d.name, _when(d.due_at), *counted, "[red]breached[/]" if d.breached else "open")
         out.print(deadlines)
+    show_contingency(state)
 
 
 def show_timeline(events: list[TimelineEvent]) -> None:
