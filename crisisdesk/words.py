@@ -49,6 +49,10 @@ def what_happened(e: TimelineEvent, channel: bool = False) -> str:
         people = [str(p) for p in d.get("people", []) or []]
         reached = f"; reached {', '.join(people[:5])}" if people else "; reached nobody" if d.get("unresolved") else ""
         return f"{e.name} for {roles}{reached} ({d.get('status', '')})"
+    if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)
+        return f"contingency task {d.get('task', '')} done{who}" + (" (late)" if d.get("breached") else "")
+    if e.kind == "contingency" and e.name == "stood_down":
+        return f"contingency stood down{who}: {d.get('reason', '')}"
     return f"{e.kind.replace('_', ' ')}: {e.name}{who}"
 
 
