@@ -123,6 +123,11 @@ def show_status(state: CaseStatus) -> None:
     table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
     table.add_row("contingency", contingency_line(state))
     table.add_row("roles", ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
+    if state.unreached:  # issue 30: the last alert reached nobody
+        table.add_row("[red]unreached[/]", f"the last alert reached nobody for {', '.join(state.unreached)}: "
+                                           f"assign_role {state.unreached[0]} now")
+    if state.reopens:
+        table.add_row("re-opens", state.reopens)
     if state.delegation:
         d = state.delegation
         table.add_row("delegation", f"{d.to} may {', '.join(d.scope)} until {_when(d.until)}")
