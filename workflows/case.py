@@ -324,7 +324,8 @@ class CrisisWorkflow(EffectRunner, Learning):
         if len(args) > 1:
             raise ActionRefused(f"{name}: expected one JSON object, got {len(args)} inputs; send them as one object")
         if isinstance(args[0], RawValue):
-            raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted)")
+            raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted); send one JSON object, "
+                                "as the case sheet's suggestion is written")
         return parse_action(name, args[0])
 
     async def take(self, name: str, action, now: datetime, actor: "Actor") -> str:

@@ -46,7 +46,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
     `via` is the channel it came through, `identity` who was authenticated there (if anyone) and `roles`
     their directory roles (workflows.authority reads them)."""
     if case.state.stage.is_final:
-        raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
+        raise ActionRefused(say("final.refused", name=name, stage=case.state.stage.value, case=case.state.case_id))
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
     case.via, case.identity, case.actor_roles, case.task_owner = via, identity, roles, None

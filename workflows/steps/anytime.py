@@ -69,7 +69,7 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
 def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> str:
     authorize(case, "revoke_delegation", x.by, now)
     if case.state.delegation is None:
-        raise ActionRefused("revoke_delegation: there is no delegation to revoke")
+        raise ActionRefused("revoke_delegation: there is no delegation to revoke; nothing to do (delegate grants one)")
     case.state.delegation = None
     return "delegation revoked"
 
@@ -253,7 +253,8 @@ def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
     s = case.state
     kept = [r for r in s.reporters if r.intake_id != x.intake_id]
     if len(kept) == len(s.reporters):
-        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters")
+        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters; "
+                            "`crisis status CASE` lists them")
     s.reporters = kept
     s.bump("reporters", -1)
     return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"
