@@ -249,3 +249,13 @@ async def test_crisis_case_reopen_from_the_command_line(open_case, temporal_env,
     await case.handle.result()
     done = await asyncio.to_thread(reopen, case.id)
     assert done.exit_code == 0 and f"reopened: {case.id}.r1" in done.output, (done.output, done.stderr)
+
+
+async def test_the_docs_point_to_docs_contract_md_and_say_each_thing_once():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("README.md", "worker.py", "crisisdesk/settings.py", "crisisdesk/models/actions.py"):
+        assert "CONTRACT.md" not in (root / name).read_text(), f"{name} points to CONTRACT.md: it is docs/contract.md"
+    deploy = (root / "docs" / "deploy.md").read_text()
+    assert deploy.count("decisions for the events already recorded") == 1
