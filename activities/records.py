@@ -153,7 +153,7 @@ class CaseRecords:
 async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOpening, sealer: Sealer) -> None:
     intake, playbook = opening.intake, opening.playbook
     # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
-    public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
+    public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact", "contacts"}})
     await conn.execute(
         """INSERT INTO playbook_versions (name, version, digest, body)
            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",

@@ -169,7 +169,7 @@ class CaseFile:
 
     def start_timer(self, now: datetime, name: str) -> None:
         calendar = deadlines.calendar_for(self.state, name)
-        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadlines[name].due))
+        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadline_rule(name).due))
 
     def meet(self, now: datetime, *names: str) -> None:
         """Met: how late, and for an SLA target in business time how long it took, in working time."""

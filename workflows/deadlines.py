@@ -122,15 +122,13 @@ def target_of(state: CaseState, name: str) -> timedelta | None:
     """The target a deadline was set with, as the playbook writes it."""
     if name in SLA_TIMERS:
         return getattr(state.playbook.severity[state.severity], name)
-    deadline = state.playbook.deadlines.get(name)
+    deadline = state.playbook.deadline_rule(name)
     return deadline.due if deadline else None
 
 
 def escalation_for(state: CaseState, name: str) -> Escalation:
-    book = state.playbook
-    if name in book.deadlines:
-        return book.deadlines[name].escalation
-    return book.sla_escalation
+    rule = state.playbook.deadline_rule(name)
+    return rule.escalation if rule is not None else state.playbook.sla_escalation
 
 
 def sla_targets(state: CaseState) -> dict[str, datetime]:

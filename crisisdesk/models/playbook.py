@@ -17,6 +17,7 @@ from crisisdesk.models.roles import valid_role
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
     "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
+    "customer_callback",
 ]
 # Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
 CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "progress_update",
@@ -101,6 +102,13 @@ class Grouping(BaseModel):
                                                                          "unset: CRISIS_GROUP_WINDOW")
 
 
+# Silence is not satisfaction (issue 24): when the customer never confirmed the resolution, customer service
+# calls them back within a day; unset in a playbook, this rule applies (it is not written into the playbook,
+# so the playbooks' digests stay what they were).
+DEFAULT_CALLBACK = {"due": "P1D", "escalation": {"levels": [["cs_owner", "regional_cs"], ["regional_cs", "head"]],
+                                                 "repeat_every": "PT4H", "repeats": 2}}
+
+
 # The head's approval of a principled revision (002 §4.4.1.1): within the hour the revision itself has.
 DEFAULT_APPROVAL = {"due": "PT1H", "escalation": {"levels": [["head"], ["head", "regional_cs"]],
                                                   "repeat_every": "PT30M", "repeats": 2}}
@@ -149,6 +157,12 @@ class Playbook(BaseModel):
         if not self.business_time:
             data.pop("business_time", None)
         return data
+
+    def deadline_rule(self, name: str) -> Deadline | None:
+        """The playbook's rule for a named deadline; the built-in call-back rule when it sets none."""
+        if name in self.deadlines:
+            return self.deadlines[name]
+        return Deadline.model_validate(DEFAULT_CALLBACK) if name == "customer_callback" else None
 
     @property
     def group_match(self) -> Grouping:
