@@ -21,6 +21,7 @@ from activities.db import OUTAGE
 from activities.recipients import Resolver
 from activities.channels import build_channels, build_personal_channels
 from activities.delivery import Channel, Delivery, PersonalChannel, TransientDeliveryError
+from activities.customer_reach import CustomerDelivery, CustomerWebhook
 from activities.reach import Router, receipt_channels
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
@@ -42,12 +43,19 @@ class Notifier:
         # Each directory person through their own channels (activities/reach.py), as one channel `people`.
         self.router = Router(pool, settings, personal if personal is not None else (
             build_personal_channels(settings) if channels is None else {}))
+        self.customer_channels = customer_channels(settings, self.router.personal)
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
+        reporters = [r for r in note.recipients if r.reporter]
+        if reporters:  # customers go through their own channels with their link (activities.customer_reach)
+            note = note.model_copy(update={"recipients": [r for r in note.recipients if not r.reporter]})
         found = await self.resolver.resolve_people(note)
         note, people, unresolved = found.note, found.people, found.unresolved
         channels = self.router.channels_for(found, self.channels)
+        if reporters:
+            channels = [*channels, CustomerDelivery(self.router, reporters, self.customer_channels)]
+            people = [*people, *(["reporter"] if "reporter" not in people else [])]
         try:
             receipt = await self._notify_through_outbox(note, channels)
         except OUTAGE as err:
@@ -159,3 +167,15 @@ def _receipt(key: str, outcomes: dict[str, Delivery]) -> NotificationReceipt:
         key=key, status=status, channels=list(outcomes), delivered=delivered, failed=failed,
         error="; ".join(errors) or None,
     )
+
+
+def customer_channels(settings: Settings, personal: dict) -> dict:
+    """How reporters are reached: e-mail and SMS as people are, WeChat through the customer webhook."""
+    found = {name: personal[name] for name in ("email", "sms") if name in personal}
+    if settings.smtp_url is not None and "email" not in found:
+        from activities.channels import SmtpChannel
+
+        found["email"] = SmtpChannel(settings.smtp_url.get_secret_value())
+    if settings.customer_webhook is not None:
+        found["wechat"] = CustomerWebhook(settings.customer_webhook.get_secret_value())
+    return found

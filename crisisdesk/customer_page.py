@@ -85,6 +85,42 @@ class CustomerView:
     notice_detail: str | None = None
 
 
+def link_line(locale: str, link: str) -> str:
+    """The line every message to a reporter ends with: their page."""
+    return translations(locale).gettext("Your case page: %(link)s") % {"link": link}
+
+
+def _n(text: str) -> str:
+    """Marks a message for the catalogue (pybabel extracts `_n`); translated where it is used."""
+    return text
+
+
+# What a reporter is told, by the notification's kind: (subject, body), in the `customer` catalogue.
+MESSAGES = {
+    "acknowledgement": (_n("We received your report"),
+                        _n("Thank you for telling us. Your case page shows what we promised and by when.")),
+    "customer_plan": (_n("Our plan for your case"),
+                      _n("We have a plan for your case. Please tell us on your case page whether you accept it.")),
+    "customer_executing": (_n("Work on your case has started"),
+                           _n("The work agreed with you has started. We will keep you informed.")),
+    "customer_progress": (_n("Progress on your case"), _n("There is news on your case: see your case page.")),
+    "customer_confirm": (_n("Is the problem solved?"),
+                         _n("The work is done. Please tell us on your case page whether the problem is solved.")),
+    "customer_reminder": (_n("We are waiting for your answer"),
+                          _n("We are still waiting for your answer. Please reply on your case page.")),
+    "survey": (_n("How did we do?"), _n("Please rate our timeliness, effectiveness and attitude on your case page.")),
+}
+
+
+def message(kind: str, locale: str, case_ref: str) -> tuple[str, str] | None:
+    """A reporter's (subject, body) for a notification kind in their language; None: not one of theirs."""
+    if kind not in MESSAGES:
+        return None
+    words = translations(locale)
+    subject, body = MESSAGES[kind]
+    return f"[{case_ref}] {words.gettext(subject)}", words.gettext(body)
+
+
 def page(view: CustomerView, locale: str, zone: str, action_base: str) -> str:
     env = environment(locale)
     return env.get_template("page.html").render(

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     customer_secret: SecretStr | None = Field(
         None, validation_alias="CRISIS_CUSTOMER_SECRET",
         description="signs customer links (/c/<token>); unset: derived from CRISIS_STAMP_KEY")
+    customer_webhook: SecretStr | None = Field(
+        None, validation_alias="CRISIS_CUSTOMER_WEBHOOK",
+        description="a customer-facing robot (WeChat relay): messages to reporters with a WeChat contact are POSTed here")
     customer_link_ttl: timedelta = Field(timedelta(days=90), gt=timedelta(0), validation_alias="CRISIS_CUSTOMER_LINK_TTL",
                                          description="how long a customer link works after it is issued")
     customer_rate: int = Field(30, ge=0, validation_alias="CRISIS_CUSTOMER_RATE",

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from crisisdesk.customerlinks import reporter_id
 from crisisdesk.lifecycle import STAGES, open_actions
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
@@ -29,6 +30,10 @@ from workflows import deadlines, waits
 from workflows.state import TAIL, CaseState, Effect
 
 STAGE_ORDER = list(Stage)
+# Stages the reporter is told of as the case enters them (issue 24): the plan awaits their answer, the work
+# started, the work is done and awaits their confirmation.
+TELL_REPORTER = {Stage.awaiting_answer: "customer_plan", Stage.executing: "customer_executing",
+                 Stage.confirming: "customer_confirm"}
 
 
 class CaseFile:
@@ -136,11 +141,16 @@ class CaseFile:
         """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent)."""
         recipients = [{"role": r, "person": self.state.roles.get(r)} for r in roles]
         if reporter:
-            who = self.state.intake.reporter
-            recipients.append({"role": "reporter", "person": f"{who.name or 'Customer'} <{who.contact}>"})
+            recipients += reporter_recipients(self.state)
         self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
             "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
             "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level}))
+
+    def tell_reporter(self, cause: TimelineEvent, kind: str) -> None:
+        """A message to the reporter alone (their words come from the `customer` catalogue when it is sent,
+        in their language, with their link: activities.customer_reach)."""
+        if reporter_recipients(self.state):
+            self.notify(cause, kind, [], f"to the reporter: {kind}", kind, reporter=True)
 
     def report(self, cause: TimelineEvent, kind: str, reason: str) -> None:
         self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
@@ -153,6 +163,8 @@ class CaseFile:
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
         waits.on_move(self, now, before, stage)
+        if stage in TELL_REPORTER:
+            self.tell_reporter(event, TELL_REPORTER[stage])
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
@@ -323,3 +335,14 @@ def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:
     while due <= now:
         due += every
     return due
+
+
+def reporter_recipients(state: CaseState) -> list[dict]:
+    """The case's reporter as a notification's recipient (issue 24): named by their report, with their typed
+    contacts and language, so the message reaches them on each and carries their own link."""
+    who = state.intake.reporter
+    if not (who.contact or who.contacts):
+        return []
+    return [{"role": "reporter", "person": f"{who.name or 'Customer'} <{who.email() or who.contact}>",
+             "reporter": reporter_id(state.intake.intake_id),
+             "contacts": [c.model_dump() for c in who.contacts], "locale": who.locale}]

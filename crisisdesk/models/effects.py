@@ -81,6 +81,11 @@ class StampKeys(BaseModel):
 class Recipient(BaseModel):
     role: str
     person: str | None = None  # a name, or "Name <address@host>"; None: resolved when sent; never logged
+    # A reporter (issue 24): `reporter:<intake_id>`, their typed contacts and language; reached through
+    # activities.customer_reach with their own link, never through the directory.
+    reporter: str | None = None
+    contacts: list[dict] = Field(default_factory=list)
+    locale: str | None = None
 
 
 class Notification(BaseModel):

@@ -64,6 +64,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
         plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
+    case.tell_reporter(case.state.events[-1], "customer_progress")
     return "progress reported to the customer"
 
 
