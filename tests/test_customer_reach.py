@@ -82,6 +82,7 @@ async def test_sms_and_email_to_the_reporter_carry_their_link(worker, settings, 
     async with api(settings, client) as http:
         opened = await http.post("/intakes", json={
             "intake_id": f"reach-c-{tag}", "channel": "phone", "summary": "No hot water in 5-1-302",
+            "category": "technical", "location": "Block 5, unit 302",
             "reporter": {"name": "Liu Yang", "locale": "zh-CN",
                          "contacts": [{"type": "phone", "value": phone}, {"type": "email", "value": address}]},
             "project": {"id": f"P-R-{tag}"}, "roles": {"cs_owner": "Chen CS"}})
@@ -99,6 +100,18 @@ async def test_sms_and_email_to_the_reporter_carry_their_link(worker, settings, 
         assert {"sms", "smtp"} <= set(told.detail["channels"]) and told.detail["people"] == ["reporter"]
         assert phone not in str(await case.timeline()) and address not in str(await case.timeline())
 
+        # A neighbour reports the same problem: they join the case, and get their own link and the same news.
+        neighbour = "+8613833334444"
+        joined = await http.post("/intakes", json={
+            "intake_id": f"reach-c2-{tag}", "channel": "owner_group", "summary": "No hot water either",
+            "category": "technical", "location": "block 5, Unit 302", "project": {"id": f"P-R-{tag}"},
+            "reporter": {"name": "Zhou Min", "contact": neighbour}})
+        assert joined.status_code == 200 and joined.json()["case_id"] == case_id, joined.text
+        await eventually(lambda: case.status(), lambda s: len(s.reporters) == 1)
+        links = (await http.get(f"/cases/{case_id}/customer-link")).json()["links"]
+        assert [r["reporter"] for r in links] == [f"reporter:reach-c-{tag}", f"reporter:reach-c2-{tag}"]
+        assert links[0]["url"] != links[1]["url"]
+
         # Staff carry it out; the reporter hears of the progress and is asked to confirm, each with the link.
         for action, payload in [("triage", {"by": "Chen CS", "severity": "general", "category": "technical"}),
                                 ("solution_proposed", {"by": "Tech Liu", "summary": "Replace the water heater valve"}),
@@ -111,4 +124,12 @@ async def test_sms_and_email_to_the_reporter_carry_their_link(worker, settings, 
         link = LINK.search(asked[0].text).group(0)
         page = await http.get(urlsplit(link).path)
         assert page.status_code == 200 and "No hot water in 5-1-302" in page.text and "/confirm" in page.text
+        theirs = await eventually(lambda: now([r for r in doubles.to(neighbour) if "Is the problem solved" in r.text]), bool)
+        their_link = LINK.search(theirs[0].text).group(0)
+        assert their_link != link and urlsplit(their_link).path == urlsplit(links[1]["url"]).path
+        confirmed = await http.post(f"{urlsplit(their_link).path}/confirm", json={"satisfied": "yes"},
+                                    headers={"Accept": "application/json"})
+        assert confirmed.status_code == 200, confirmed.text
+        action = [e for e in await case.events("action", "resolution_confirmed")][0]
+        assert (action.by, action.detail["via"]) == (f"reporter:reach-c2-{tag}", "customer")
         assert doubles.rejected == []

@@ -12,3 +12,8 @@ CREATE TABLE customer_links (
 -- At most one standing link per case and reporter: issuing again returns it.
 CREATE UNIQUE INDEX customer_links_standing ON customer_links (case_id, reporter) WHERE revoked_at IS NULL;
 CREATE INDEX customer_links_case ON customer_links (case_id);
+
+-- A reporter who joined a group complaint is reached as the case's own reporter is (issue 24): their row in
+-- the register names the report they joined with, so their messages carry their own link.
+ALTER TABLE stakeholders ADD COLUMN report_id text;
+CREATE INDEX stakeholders_report_idx ON stakeholders (case_id, report_id) WHERE report_id IS NOT NULL;

@@ -147,6 +147,7 @@ class StoreStakeholder(BaseModel):
     key_contact: bool = False
     concerns: str | None = None
     role: str = "stakeholder"  # or "reporter": one more owner reporting the same problem
+    report_id: str | None = None  # a joined reporter's report (intake id): how their messages name them
 
 
 class StakeholderRef(BaseModel):
