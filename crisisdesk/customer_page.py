@@ -121,10 +121,11 @@ def message(kind: str, locale: str, case_ref: str) -> tuple[str, str] | None:
     return f"[{case_ref}] {words.gettext(subject)}", words.gettext(body)
 
 
-def page(view: CustomerView, locale: str, zone: str, action_base: str) -> str:
+def page(view: CustomerView, locale: str, zone: str, action_base: str, query: str = "") -> str:
+    """The page; `query` (`?lang=en`) is kept on the forms' addresses, so the answer comes back in it."""
     env = environment(locale)
     return env.get_template("page.html").render(
-        v=view, lang=locale, ask=ASKS.get(view.stage), ratings=RATINGS, action_base=action_base,
+        v=view, lang=locale, ask=ASKS.get(view.stage), ratings=RATINGS, action_base=action_base, query=query,
         when=lambda at: when(at, locale, zone), zone=zone)
 
 

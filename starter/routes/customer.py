@@ -167,7 +167,8 @@ def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg
                                  "promised": {n: d.isoformat() for n, d in view.promised},
                                  "progress_at": view.progress_at.isoformat() if view.progress_at else None,
                                  "locale": locale}, headers=HEADERS)
-        return HTMLResponse(customer_page.page(view, locale, settings.timezone, f"/c/{token}"), headers=HEADERS)
+        query = f"?lang={locale}" if lang else ""
+        return HTMLResponse(customer_page.page(view, locale, settings.timezone, f"/c/{token}", query), headers=HEADERS)
 
     async def fields_of(request: Request) -> dict[str, Any]:
         raw = await request.body()
