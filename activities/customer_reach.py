@@ -63,8 +63,8 @@ class CustomerDelivery(PeopleDelivery):
             log.warning("customer link not issued", case_id=note.case_id, error=type(err).__name__)
         locale = customer_page.locale_of(who.locale, None, self.router.settings.locale)
         line = customer_page.link_line(locale, link) if link else ""
-        subject, body = customer_page.message(note.kind, locale, who.reporter.removeprefix("reporter:")) or (
-            note.subject, note.body)
+        subject, body = customer_page.message(note.kind, locale, who.reporter.removeprefix("reporter:"), note.facts,
+                                              self.router.settings.timezone) or (note.subject, note.body)
         full = f"{subject}\n\n{body}" + (f"\n\n{line}" if line else "")
         return full, f"{subject} {link}" if link else subject
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone, get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -68,6 +68,16 @@ def when(at: datetime | None, locale: str, zone: str) -> str:
     return format_datetime(at.astimezone(tz), pattern, locale=Locale.parse(LOCALES.get(locale, "en")))
 
 
+def zone_name(zone: str, locale: str) -> str:
+    """The zone as people name it (`China Time`, `中国时间`, `Coordinated Universal Time`), never an id."""
+    try:
+        tz = get_timezone(zone)
+    except (LookupError, ValueError):
+        tz, zone = get_timezone("UTC"), "UTC"
+    variant = "standard" if zone in ("UTC", "Etc/UTC", "Etc/GMT", "GMT") else "generic"
+    return get_timezone_name(tz, width="long", zone_variant=variant, locale=Locale.parse(LOCALES.get(locale, "en")))
+
+
 @dataclass
 class CustomerView:
     """What the reporter may see of their case."""
@@ -99,6 +109,8 @@ def _n(text: str) -> str:
 MESSAGES = {
     "acknowledgement": (_n("We received your report"),
                         _n("Thank you for telling us. Your case page shows what we promised and by when.")),
+    "acknowledgement+respond_by": (_n("We received your report"),
+                                   _n("Thank you for telling us. We will respond by %(respond_by)s.")),
     "customer_plan": (_n("Our plan for your case"),
                       _n("We have a plan for your case. Please tell us on your case page whether you accept it.")),
     "customer_executing": (_n("Work on your case has started"),
@@ -112,13 +124,24 @@ MESSAGES = {
 }
 
 
-def message(kind: str, locale: str, case_ref: str) -> tuple[str, str] | None:
-    """A reporter's (subject, body) for a notification kind in their language; None: not one of theirs."""
-    if kind not in MESSAGES:
+def message(kind: str, locale: str, case_ref: str, facts: dict[str, str] | None = None,
+            zone: str = "UTC") -> tuple[str, str] | None:
+    """A reporter's (subject, body) for a notification kind in their language, with the facts it carries
+    (times written in the reader's way and zone); None: not one of theirs."""
+    facts = facts or {}
+    shown = {}
+    for name, value in facts.items():
+        try:
+            shown[name] = when(datetime.fromisoformat(value), locale, zone)
+        except (TypeError, ValueError):
+            continue
+    keyed = "+".join([kind, *sorted(shown)])
+    if keyed not in MESSAGES and kind not in MESSAGES:
         return None
     words = translations(locale)
-    subject, body = MESSAGES[kind]
-    return f"[{case_ref}] {words.gettext(subject)}", words.gettext(body)
+    subject, body = MESSAGES.get(keyed) or MESSAGES[kind]
+    body = words.gettext(body)
+    return f"[{case_ref}] {words.gettext(subject)}", body % shown if keyed in MESSAGES and shown else body
 
 
 def page(view: CustomerView, locale: str, zone: str, action_base: str, query: str = "") -> str:
@@ -126,7 +149,7 @@ def page(view: CustomerView, locale: str, zone: str, action_base: str, query: st
     env = environment(locale)
     return env.get_template("page.html").render(
         v=view, lang=locale, ask=ASKS.get(view.stage), ratings=RATINGS, action_base=action_base, query=query,
-        when=lambda at: when(at, locale, zone), zone=zone)
+        when=lambda at: when(at, locale, zone), zone=zone_name(zone, locale))
 
 
 def plain(status: int, reason: str, locale: str) -> str:

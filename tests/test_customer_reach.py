@@ -94,6 +94,7 @@ async def test_sms_and_email_to_the_reporter_carry_their_link(worker, settings, 
         sms = await eventually(lambda: now(doubles.to(phone)), bool)
         mail = await eventually(lambda: now(inbox.to(address)), bool)
         assert "我们已收到您的反映" in sms[0].text and LINK.search(sms[0].text)
+        assert re.search(r"我们将在 \d{4}年\d+月\d+日 \d\d:\d\d 前答复", body := mail[0].get_content()), body
         body = mail[0].get_content()
         assert "您的报修单页面" in body and LINK.search(body).group(0) == LINK.search(sms[0].text).group(0)
         told = (await case.wait_for("notification", "acknowledgement"))[0]

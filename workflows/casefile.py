@@ -77,7 +77,7 @@ class CaseFile:
         if intake.reporter.contact:
             case.notify(opened, "acknowledgement", [], f"We received your report: {intake.summary}",
                         f"Case {case_id}. We will respond by {respond_by.isoformat()} "
-                        f"({targets.response_level}).", reporter=True)
+                        f"({targets.response_level}).", reporter=True, facts={"respond_by": respond_by.isoformat()})
         if intake.potential_crisis:
             case.enter_crisis(now, "intake", "reported as a potential crisis")
         return case
@@ -137,14 +137,16 @@ class CaseFile:
         return f"{self.state.case_id}:{cause.seq}:{what}"
 
     def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str,
-               reporter: bool = False, level: int = 0) -> None:
-        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent)."""
+               reporter: bool = False, level: int = 0, facts: dict | None = None) -> None:
+        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent). `facts`:
+        what a message rendered at the edge may say (times as ISO text), never sentences."""
         recipients = [{"role": r, "person": self.state.roles.get(r)} for r in roles]
         if reporter:
             recipients += reporter_recipients(self.state)
         self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
             "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
-            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level}))
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level,
+            **({"facts": facts} if facts else {})}))
 
     def tell_reporter(self, cause: TimelineEvent, kind: str) -> None:
         """A message to the reporter alone (their words come from the `customer` catalogue when it is sent,

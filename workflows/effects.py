@@ -91,7 +91,7 @@ class EffectRunner:
         try:
             if effect.kind == "notify":
                 await self.send(effect.key, data["kind"], data["subject"], data["body"], data["recipients"], at,
-                                level=data.get("level", 0))
+                                level=data.get("level", 0), facts=data.get("facts") or {})
             elif effect.kind == "report":
                 roles = state.playbook.reporting.recipients
                 receipt = await workflow.execute_activity(
@@ -135,14 +135,15 @@ class EffectRunner:
             case.record(at, "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
 
     async def send(self, key: str, kind: str, subject: str, body: str, recipients: list[dict], at: datetime,
-                   level: int = 0) -> None:
+                   level: int = 0, facts: dict | None = None) -> None:
         state = self.case.state
         roles = [r["role"] for r in recipients]
         try:
             receipt = await workflow.execute_activity(
                 "notify", fx.Notification(key=key, case_id=state.case_id, kind=kind, subject=subject, body=body,
                                           recipients=[fx.Recipient(**r) for r in recipients], at=at,
-                                          project_id=state.intake.project.id, escalation_level=level),
+                                          project_id=state.intake.project.id, escalation_level=level,
+                                          facts=facts or {}),
                 result_type=fx.NotificationReceipt, summary=f"notify {', '.join(roles) or 'nobody'}: {subject}"[:200],
                 **DELIVER)
         except ActivityError as err:

@@ -99,6 +99,7 @@ class Notification(BaseModel):
     project_id: str | None = None  # whose team and rosters resolve the roles nobody is named for
     escalation_level: int = 0  # 0: first level; from 1 the team's deputies are told too
     html: str | None = None  # an HTML alternative (service reports with their charts); e-mail only
+    facts: dict[str, str] = Field(default_factory=dict)  # what a reporter's message may say (respond_by: ISO time)
 
 
 class NotificationReceipt(BaseModel):
