@@ -113,6 +113,9 @@ MESSAGES = {
                                    _n("Thank you for telling us. We will respond by %(respond_by)s.")),
     "customer_plan": (_n("Our plan for your case"),
                       _n("We have a plan for your case. Please tell us on your case page whether you accept it.")),
+    "customer_explaining": (_n("About the plan for your case"),
+                            _n("We cannot change the plan as you asked. Customer service will contact you to "
+                               "explain why.")),
     "customer_executing": (_n("Work on your case has started"),
                            _n("The work agreed with you has started. We will keep you informed.")),
     "customer_progress": (_n("Progress on your case"), _n("There is news on your case: see your case page.")),

@@ -30,10 +30,11 @@ from workflows import deadlines, waits
 from workflows.state import TAIL, CaseState, Effect
 
 STAGE_ORDER = list(Stage)
-# Stages the reporter is told of as the case enters them (issue 24): the plan awaits their answer, the work
-# started, the work is done and awaits their confirmation.
-TELL_REPORTER = {Stage.awaiting_answer: "customer_plan", Stage.executing: "customer_executing",
-                 Stage.confirming: "customer_confirm"}
+# Stages the reporter is told of as the case enters them (issue 24): the plan awaits their answer, the plan
+# cannot change and customer service will explain why, the work started, the work is done and awaits
+# their confirmation.
+TELL_REPORTER = {Stage.awaiting_answer: "customer_plan", Stage.explaining: "customer_explaining",
+                 Stage.executing: "customer_executing", Stage.confirming: "customer_confirm"}
 
 
 class CaseFile:
