@@ -8,6 +8,8 @@ Every (message, channel, reporter) is sent once: the same outbox rows as the dir
 (`notification_deliveries`, slot `sms>reporter:…`), so a retry sends only what did not go out.
 """
 
+import asyncio
+
 import httpx
 
 from activities import customer_links
@@ -40,6 +42,7 @@ class CustomerWebhook:
             raise DeliveryRefused(f"customer webhook refused: {response.status_code}")
 
 
+LINK_WAIT_S = 3.0  # PostgreSQL down: the message goes without its link rather than wait
 CHANNEL_OF = {"email": "email", "phone": "sms", "wechat": "wechat"}
 
 
@@ -55,8 +58,9 @@ class CustomerDelivery(PeopleDelivery):
     async def text_for(self, note: Notification, who: Recipient) -> tuple[str, str]:
         """(the full text, the short one for SMS), each with the reporter's link when links are on."""
         link = None
-        try:
-            link = await customer_links.issue(self.router.pool, self.router.settings, note.case_id, who.reporter)
+        try:  # bounded: a message to the customer never waits long on PostgreSQL
+            link = await asyncio.wait_for(customer_links.issue(self.router.pool, self.router.settings, note.case_id,
+                                                               who.reporter), LINK_WAIT_S)
         except customer_links.LinksOff:
             pass
         except Exception as err:  # PostgreSQL down: the message still goes, without its link
