@@ -25,9 +25,12 @@ async def link_body(settings, case: str, everyone: bool = False, fresh: bool = F
     from starter import client as cases
     from starter.auth import cli_principal
 
-    await cli_principal(settings, Permission.act)
+    from starter.scope import check_place
+
+    who = await cli_principal(settings, Permission.act)
     client = client or await cases.connect(settings)
     status = await cases.status(client, case)
+    check_place(who, status.case_id, status.project)  # a case outside the caller's projects is no case
     ids = [status.intake_id, *(r.intake_id for r in status.reporters)]
     if reporter is not None:
         if reporter.removeprefix("reporter:") not in ids:
