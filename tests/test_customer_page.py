@@ -12,11 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from crisisdesk.acting import acting
+from pydantic import SecretStr
+
+from crisisdesk.acting import acting, carrying_acting
 from crisisdesk.customerlinks import make_token, reporter_id
 from crisisdesk.models.case import Stage
 from crisisdesk.settings import Settings
+from starter import client as cases
 from starter.cli import app as cli
+from starter.client import ActionRejected
 from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
 from tests.helpers.fixtures import Case
@@ -177,6 +181,14 @@ async def test_the_reporter_answers_the_plan_and_unsigned_customer_messages_are_
             reason = await case.refused("customer_answer", by=me, satisfied=True)
         assert "customer_answer: only" in reason and (await case.status()).stage == Stage.awaiting_answer
 
+        # A genuine customer stamp speaks only for the reporter's own answers: never a staff action.
+        signed = carrying_acting(client, settings.stamp_signer())
+        with acting(channel="customer", identity=me):
+            with pytest.raises(ActionRejected, match="note: only"):
+                await cases.act(signed, case_id, "note", {"by": me, "text": "I am staff now"})
+            with pytest.raises(ActionRejected, match="people act in their own name"):
+                await cases.act(signed, case_id, "customer_answer", {"by": "Chen CS", "satisfied": True})
+
         no = await http.post(f"{page}/answer", data={"accept": "no", "reason": "I want a full repaint"})
         assert no.status_code == 200, no.text
         assert (await case.status()).stage == Stage.revising
@@ -186,7 +198,9 @@ async def test_the_reporter_answers_the_plan_and_unsigned_customer_messages_are_
 
 
 async def test_the_public_routes_are_rate_limited(worker, settings, client, temporal_env):
-    limited = settings.model_copy(update={"customer_rate": 1, "customer_burst": 3})
+    # The link is the credential: no bearer token is asked for (INTAKE_TOKEN set), and one address is slowed.
+    limited = settings.model_copy(update={"customer_rate": 1, "customer_burst": 3, "intake_token": SecretStr("t0k")})
     async with api(limited, client) as http:
         answers = [(await http.get("/c/not-a-token")).status_code for _ in range(5)]
+        assert (await http.get("/cases/crisis-x")).status_code == 401
     assert answers[:3] == [403, 403, 403] and answers[3:] == [429, 429]
