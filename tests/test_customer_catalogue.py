@@ -2,7 +2,6 @@
 `customer` catalogue, translated into Chinese, and the catalogue is what the templates and
 crisisdesk/customer_page.py say now (a new sentence without its translation fails here)."""
 
-import io
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
