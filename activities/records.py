@@ -204,7 +204,7 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
         status.project.get("name"), status.project.get("region"), status.playbook,
         status.playbook_version, status.received_at, status.stage.value, status.path.value,
         status.severity.value, status.category.value if status.category else None,
-        status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
+        status.contingency is not None, next_deadline(status), any(d.breached for d in status.deadlines),
         status.model_dump(mode="json"), status.updated_at,
     )
     return await write_events(conn, req.case_id, req.events)

@@ -124,6 +124,38 @@ def svg_chart(status: CaseStatus, timeline: list[TimelineEvent], at: datetime) -
     return "\n".join(parts)
 
 
+def contingency_state(status: CaseStatus) -> str:
+    run = status.contingency
+    if run is None:
+        return "no"
+    return "active" if run.stood_down_at is None else f"stood down {_when(run.stood_down_at)}"
+
+
+def contingency_words(status: CaseStatus) -> str:
+    run = status.contingency
+    if run is None:
+        return ""
+    return " with the contingency plan active" if run.stood_down_at is None else " after a contingency, stood down"
+
+
+TASK_COLUMNS = ["task", "owner", "due", "done", "by", "state"]
+
+
+def contingency_rows(status: CaseStatus) -> list[list[str]]:
+    """The contingency's tasks with their owners and times (issue 26): who owned each, when it was due and done."""
+    run = status.contingency
+    if run is None:
+        return []
+    rows = []
+    for t in run.tasks:
+        owner = t.owner + (f" ({display_name(t.person)})" if t.person else "")
+        state = ("done" if t.done_at else "closed by the stand-down" if t.closed_at else "open") + \
+            (", late and escalated" if t.breached and t.done_at else ", breached" if t.breached else "")
+        rows.append([t.name, owner, _when(t.due_at), _when(t.done_at) if t.done_at else "-",
+                     display_name(t.done_by) if t.done_by else "-", state])
+    return rows
+
+
 def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEvent], at: datetime) -> str:
     open_deadlines = [d for d in status.deadlines if not d.breached]
     breached = [d for d in status.deadlines if d.breached]
@@ -131,7 +163,7 @@ def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[Timelin
     category = status.category.value if status.category else "not yet categorised"
     text = (f"Case {status.case_id} ({status.summary}): severity {status.severity.value}, category {category}, "
             f"on the {status.path.value} path"
-            f"{' with the contingency plan active' if status.contingency else ''}, at stage {status.stage.value} "
+            f"{contingency_words(status)}, at stage {status.stage.value} "
             f"as of {_when(at)}, {_duration(_utc(at) - _utc(status.received_at))} after it was reported. "
             f"{len(timeline)} events are recorded" + (f", {rejected} of them rejected actions" if rejected else "") + ". ")
     if open_deadlines:
@@ -155,7 +187,7 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
         shown = [e for e in shown if _utc(e.at) >= _utc(at) - WINDOWS[kind]]
     facts = [("Stage", status.stage.value), ("Path", status.path.value), ("Severity", status.severity.value),
              ("Category", status.category.value if status.category else "-"),
-             ("Contingency", "active" if status.contingency else "no"),
+             ("Contingency", contingency_state(status)),
              ("Project", " / ".join(v for v in status.project.values() if v) or "-"),
              ("Playbook", f"{status.playbook} v{status.playbook_version}"),
              ("Received", _when(status.received_at)), ("Updated", _when(status.updated_at))]
@@ -185,6 +217,10 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
     if deadlines:
         md += ["## Deadlines", "", "| deadline | due | state |", "| --- | --- | --- |",
                *(f"| {n} | {d} | {s} |" for n, d, s in deadlines), ""]
+    tasks = [] if public else contingency_rows(status)
+    if tasks:
+        md += ["## Contingency tasks", "", "| " + " | ".join(TASK_COLUMNS) + " |", "|" + " --- |" * len(TASK_COLUMNS),
+               *("| " + " | ".join(_cell(c) for c in row) + " |" for row in tasks), ""]
     md += ["## Timeline", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns),
            *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)]
     if period_note:
@@ -205,6 +241,8 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
                     f"{html.escape(status.plan.department)}, {status.plan.revisions} revision(s))</p>")
     if deadlines:
         body.append("<h2>Deadlines</h2>" + table(["deadline", "due", "state"], [list(d) for d in deadlines]))
+    if tasks:
+        body.append("<h2>Contingency tasks</h2>" + table(TASK_COLUMNS, tasks))
     body.append("<h2>Timeline</h2>" + table(columns, rows))
     if period_note:
         body.append(f"<p><em>{html.escape(period_note)}</em></p>")

@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     sms_token: SecretStr | None = Field(None, validation_alias="CRISIS_SMS_TOKEN")
     sms_from: str | None = Field(None, validation_alias="CRISIS_SMS_FROM")
     sms_base_url: str = Field("https://api.twilio.com", validation_alias="CRISIS_SMS_BASE_URL")
+    # Voice calls (issue 26, 002 §4.3.1: the head is *phoned*): Aliyun's voice notification (语音通知) API.
+    voice_provider: Literal["aliyun"] | None = Field(None, validation_alias="CRISIS_VOICE_PROVIDER")
+    voice_access_key_id: str | None = Field(None, validation_alias="CRISIS_VOICE_ACCESS_KEY_ID")
+    voice_access_key_secret: SecretStr | None = Field(None, validation_alias="CRISIS_VOICE_ACCESS_KEY_SECRET")
+    voice_tts_code: str | None = Field(None, validation_alias="CRISIS_VOICE_TTS_CODE",
+                                       description="the approved text-to-speech template (TTS_…) the call reads")
+    voice_show_number: str | None = Field(None, validation_alias="CRISIS_VOICE_SHOW_NUMBER",
+                                          description="the number the call shows (blank: the public pool's)")
+    voice_endpoint: str = Field("dyvmsapi.aliyuncs.com", validation_alias="CRISIS_VOICE_ENDPOINT")
+    voice_answer_wait: timedelta = Field(
+        timedelta(seconds=30), ge=timedelta(0), le=timedelta(seconds=40), validation_alias="CRISIS_VOICE_ANSWER_WAIT",
+        description="how long the call's outcome is waited for before the person's next channel is tried (at most "
+                    "PT40S: the notification's activity has a minute for every channel)")
+    voice_kinds: list[str] = Field(
+        ["alert", "escalated", "escalation"], validation_alias="CRISIS_VOICE_KINDS",
+        description="notification kinds a person with a voice contact is phoned for first; other kinds never call")
     urgent_kinds: list[str] = Field(
         ["alert", "escalated", "escalation", "contingency"], validation_alias="CRISIS_URGENT_KINDS",
         description="notification kinds sent on every channel of a person; the others go to the first that works")
@@ -125,6 +141,11 @@ class Settings(BaseSettings):
             needs += [("sms_provider", need, env, "CRISIS_SMS_PROVIDER") for need, env in
                       (("sms_account", "CRISIS_SMS_ACCOUNT"), ("sms_token", "CRISIS_SMS_TOKEN"),
                        ("sms_from", "CRISIS_SMS_FROM"))]
+        if self.voice_provider is not None:
+            needs += [("voice_provider", need, env, "CRISIS_VOICE_PROVIDER") for need, env in
+                      (("voice_access_key_id", "CRISIS_VOICE_ACCESS_KEY_ID"),
+                       ("voice_access_key_secret", "CRISIS_VOICE_ACCESS_KEY_SECRET"),
+                       ("voice_tts_code", "CRISIS_VOICE_TTS_CODE"))]
         for have, need, env, because in needs:
             value = getattr(self, need)
             value = value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -47,6 +47,10 @@ def what_happened(e: TimelineEvent, channel: bool = False) -> str:
     if e.kind == "notification":
         roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
         return f"{e.name} sent to {roles} ({d.get('status', '')})"
+    if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)
+        return f"contingency task {d.get('task', '')} done{who}" + (" (late)" if d.get("breached") else "")
+    if e.kind == "contingency" and e.name == "stood_down":
+        return f"contingency stood down{who}: {d.get('reason', '')}"
     return f"{e.kind.replace('_', ' ')}: {e.name}{who}"
 
 

@@ -35,7 +35,9 @@ from starter.commands.common import (
     JSON_OPTION, KEY_MISSING, BadInput, KeyMissing, err_console, fail, load_settings, parse_json, run, with_pool,
 )
 from starter.stuck import StuckCase, find_stuck
-from starter.views import emit_json, out, show_articles, show_started, show_status, show_stuck, show_timeline
+from starter.views import (
+    emit_json, out, show_articles, show_contingency, show_started, show_status, show_stuck, show_timeline,
+)
 
 T = TypeVar("T")
 
@@ -334,7 +336,9 @@ def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON 
         return
     for result in results:
         show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
-                                                                 "rejected", "report", "path", "contingency", "stage")])
+                                                                 "rejected", "report", "path", "contingency",
+                                                                 "contingency_task", "stage")])
+        show_contingency(result.status)
         for target in result.targets:  # business time: where the working calendar moved the SLA targets
             counted = target.detail.get("working_time")
             out.print(f"  {target.name} due {target.detail.get('due_local') or target.detail.get('due_at')} "

@@ -94,6 +94,10 @@ def _holder(case: CaseFile, seat: str) -> list[str]:
         return [s.roles[role]] if role and role in s.roles else []
     if seat == "plan_owner":
         return [s.implementation["owner"]] if s.implementation else []
+    if seat == "task_owner":
+        role = case.task_owner
+        holder = spokesperson_of(s) if role == "spokesperson" else s.roles.get(role) if role else None
+        return [holder] if holder else []
     if seat == "experts":
         return list(s.experts)
     if seat == "spokesperson":
@@ -122,7 +126,8 @@ def _describe(case: CaseFile, seat: str) -> str:
     s = case.state
     holders = _holder(case, seat)
     names = {"head": "the head", "head_only": "the head", "cs": "customer service", "plan_owner": "the plan's owner",
-             "experts": "a convened expert", "spokesperson": "the spokesperson", "regional_cs": "regional customer service",
+             "experts": "a convened expert", "task_owner": "the task's owner", "spokesperson": "the spokesperson",
+             "regional_cs": "regional customer service",
              "technician": "the technician", "monitor": "the monitor", "alerted": "someone the alert reached",
              "on_case": "someone holding a role on the case", "staff": "a member of staff signed in",
              "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter"}
@@ -130,8 +135,10 @@ def _describe(case: CaseFile, seat: str) -> str:
     if seat == "department":
         role = _department(case)
         name = f"the {role.removeprefix('department:')} department" if role else "the plan's department"
-    if seat in ("head", "head_only", "cs", "department", "plan_owner", "spokesperson", "regional_cs", "technician",
-                "monitor") or (seat == "experts" and holders):
+    if seat == "task_owner" and case.task_owner:
+        name = f"the task's owner, {case.task_owner}"
+    if seat in ("head", "head_only", "cs", "department", "plan_owner", "task_owner", "spokesperson", "regional_cs",
+                "technician", "monitor") or (seat == "experts" and holders):
         shown = ", ".join(holders[:3]) or ("nobody yet: assign_role " + (_role_of(case, seat) or seat))
         name += f" ({shown})"
     if seat == "head":
@@ -142,7 +149,7 @@ def _describe(case: CaseFile, seat: str) -> str:
 def _role_of(case: CaseFile, seat: str) -> str | None:
     return {"head": "head", "head_only": "head", "cs": "cs_owner", "regional_cs": "regional_cs",
             "technician": "technician", "monitor": "monitor", "spokesperson": "spokesperson",
-            "department": _department(case)}.get(seat)
+            "department": _department(case), "task_owner": case.task_owner}.get(seat)
 
 
 def reporters_of(case: CaseFile) -> list[str]:
@@ -181,7 +188,7 @@ def _take(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> boo
     role = _role_of(case, seat)
     if case.via == "customer":
         return False  # a customer never takes a staff seat
-    if role is None or seat in ("head", "head_only", "spokesperson") or _holder(case, seat):
+    if role is None or seat in ("head", "head_only", "spokesperson", "task_owner") or _holder(case, seat):
         return False
     if case.state.auth_required and not may_hold(role, case.actor_roles):
         return False

@@ -25,8 +25,8 @@ from crisisdesk.names import (
     SA_SEVERITY,
     SA_STAGE,
 )
-from crisisdesk.playbooks import Playbook
-from workflows import deadlines, waits
+from crisisdesk.playbooks import CONTINGENCY, Playbook
+from workflows import contingency, deadlines, waits
 from workflows.state import TAIL, CaseState, Effect
 
 STAGE_ORDER = list(Stage)
@@ -48,6 +48,7 @@ class CaseFile:
         self.actor_roles: tuple[str, ...] = ()
         self.directory: dict[str, list[str]] = {}
         self.department: str | None = None  # the department an ordinary-path action names (authority)
+        self.task_owner: str | None = None  # the seat owning the contingency task an action names (authority)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -184,7 +185,7 @@ class CaseFile:
 
     def start_timer(self, now: datetime, name: str) -> None:
         calendar = deadlines.calendar_for(self.state, name)
-        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadline_rule(name).due))
+        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadline(name).due))
 
     def meet(self, now: datetime, *names: str) -> None:
         """Met: how late, and for an SLA target in business time how long it took, in working time."""
@@ -219,14 +220,10 @@ class CaseFile:
         self.report(event, "change", f"moved to the crisis path: {why}")
 
     def contingency_on(self, now: datetime, by: str, why: str) -> None:
-        """4.4.1.4: prepare for government, media, on-site reception, evidence and police."""
+        """4.4.1.4: the playbook's contingency tasks open, each owned and timed (workflows.contingency)."""
         if self.state.contingency:
             return
-        self.state.contingency = True
-        event = self.record(now, "contingency", "on", by=by, why=why)
-        self.notify(event, "contingency", ["head", "regional_cs", "department:crisis_team"], "Contingency started",
-                    f"{why}. Prepare: government involvement, media and negative reports, on-site reception, "
-                    "evidence capture, third-party support (police, organiser).")
+        contingency.start(self, now, by, why)
         self.schedule_reports(now)
 
     # -- reports ----------------------------------------------------------------------------
@@ -274,6 +271,8 @@ class CaseFile:
                                 level=deadline.level, reminder=deadline.reminders, notified=roles)
             if step == "breach":
                 s.bump("breaches")
+                if deadline.name.startswith(CONTINGENCY):
+                    contingency.breached(self, deadline.name)
             self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
                         f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
                         f"{', '.join(self.next_steps()) or 'none'}.", level=deadline.level)
@@ -308,7 +307,7 @@ class CaseFile:
         s = self.state
         return CaseStatus(
             case_id=s.case_id, intake_id=s.intake.intake_id, summary=s.intake.summary, stage=s.stage,
-            path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
+            path=s.path, severity=s.severity, category=s.category, contingency=contingency.shown(self),
             roles=s.roles, delegation=s.delegation,
             deadlines=deadlines.shown(s),
             open_actions=self.next_steps(), plan=s.plan, counts=s.counts, updated_at=s.updated_at,

@@ -59,6 +59,17 @@ def render(case: CaseFile, now: datetime) -> str:
                       f"{s.plan.summary}"]
         if s.plan.pending_revision:
             lines.append(f"- pending {s.plan.pending_revision['kind']} revision: {s.plan.pending_revision['summary']}")
+    run = s.contingency_run
+    if run is not None and run.active:
+        lines += ["", "**Contingency tasks** (contingency_task_done: the owner or the head; contingency_stand_down: "
+                      "the head)"]
+        for t in run.tasks:
+            if t.done_at is not None:
+                state = f"done {when(t.done_at)} by {t.done_by}" + (" (late)" if t.breached else "")
+            else:
+                state = ("BREACHED, " if t.breached else "") + f"due {when(t.due_at)}"
+            holder = s.roles.get(t.owner)
+            lines.append(f"- {t.name}: {t.owner}" + (f" ({holder})" if holder else "") + f" · {state}")
     if s.delegation:
         g = s.delegation
         lines += ["", f"**Delegation** to {g.to}: {', '.join(g.scope)} until {when(g.until)}; outside it: {g.outside_scope}"]

@@ -149,6 +149,18 @@ class MediaStatement(Action):
     filed_with: Name
 
 
+class ContingencyTaskDone(Action):
+    """A contingency task's work is done (002 §4.4.1.4): by its owner or the head."""
+
+    name: Name
+
+
+class ContingencyStandDown(Action):
+    """The head stands the contingency down, saying why: the open tasks close."""
+
+    reason: Text
+
+
 class Milestone(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name
@@ -321,6 +333,8 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "unlink_report": UnlinkReport,
     "evidence_read": EvidenceRead,
     "monitor_checkin": MonitorCheckin,
+    "contingency_task_done": ContingencyTaskDone,
+    "contingency_stand_down": ContingencyStandDown,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from crisisdesk.contingency_words import line, say
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import PlanStatus, Stage
@@ -58,6 +59,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, "customer rejected the plan")
     case.start_timer(now, "revision")
+    ask_department(case, answer, x.note)
     case.major_change(f"customer rejected the plan ({plan.rejections})", answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         times = "once" if plan.rejections == 1 else f"{plan.rejections} times"
@@ -90,12 +92,24 @@ def ask_head(case: CaseFile, now: datetime, kind: str, summary: str, proposer: s
                     "it to you for approval.")
 
 
+def ask_department(case: CaseFile, answer, reason: str | None) -> None:
+    """4.4.1.1: the rejected plan's department revises it within the hour, with customer service: told why
+    and by when."""
+    plan, revision = case.state.plan, case.state.deadlines["revision"]
+    subject, body = say("revise_after_rejection", reason=reason or line("no_reason"),
+                        within=case.state.playbook.deadline("revision").due, due=revision.due_at.isoformat())
+    case.notify(answer, "revise_plan", [f"department:{plan.department}", "cs_owner"], subject, body)
+
+
 def tell_department(case: CaseFile, now: datetime, why: str) -> None:
-    """The department carries the plan out: told what and by when (002 §4.4.1.3)."""
+    """The department carries the plan out: told what and by when (002 §4.4.1.3); a deadline covers the start
+    (`execution_start`, escalated like the others), the 24 h progress clock starts with it."""
     plan, book = case.state.plan, case.state.playbook
+    case.start_timer(now, "execution_start")
     first_update = now + book.deadlines["progress_update"].due
     case.notify(case.state.events[-1], "execute_plan", [f"department:{plan.department}"], "Carry out the plan",
-                f"{why}. Carry out: {plan.summary}. Record execution_started now; the customer hears how it is going "
+                f"{why}. Carry out: {plan.summary}. Record execution_started by "
+                f"{case.state.deadlines['execution_start'].due_at.isoformat()}; the customer hears how it is going "
                 f"within {book.deadlines['progress_update'].due} of the start (by {first_update.isoformat()} if you "
                 "start now).")
 

@@ -53,6 +53,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
         raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
     case.state.bump("executions_started")
+    case.meet(now, "execution_start")
     case.start_timer(now, "progress_update")
     return "execution started; tell the customer how it is going within the progress deadline"
 
