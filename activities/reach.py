@@ -183,10 +183,10 @@ class PeopleDelivery:
 
 def receipt_channels(channels: list[str], delivered: list[Channel]) -> list[str]:
     """The receipt's channels with `people` replaced by what the people channel used and what failed."""
-    people = next((c for c in delivered if isinstance(c, PeopleDelivery)), None)
-    if people is None:
+    summaries = {c.name: c.summary for c in delivered if isinstance(c, PeopleDelivery)}  # people, customer
+    if not summaries:
         return channels
     out: list[str] = []
     for name in channels:
-        out.extend(people.summary if name == "people" else [name])
+        out.extend(summaries.get(name, [name]))
     return list(dict.fromkeys(out))

@@ -24,7 +24,7 @@ class Surveys:
         if req.recipient is not None and self.notifier is not None:
             receipt = await self.notifier.notify(Notification(
                 key=f"{req.key}:sent", case_id=req.case_id, kind="survey", subject="How did we do?",
-                body=f"Please rate timeliness, effectiveness and attitude (survey {sent.token}).",
+                body="Please rate our timeliness, effectiveness and attitude on your case page.",
                 recipients=[req.recipient], at=req.at))
             sent.delivered = receipt.delivered > 0
         return sent

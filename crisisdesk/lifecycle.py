@@ -130,7 +130,7 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Chen", "channel": "phone"}, offered=(S.contacting,), meets=("first_contact", "response"),
         on_crisis_path=(S.contacting,)),
     "customer_answer": ActionRow(
-        (S.awaiting_answer,), ("cs",),
+        (S.awaiting_answer,), ("cs", "reporter"),
         "satisfied: the department carries the plan out (the execution-start deadline starts); not satisfied: the "
         "department is told the reason and the revision deadline starts",
         {"by": "Chen", "satisfied": False, "note": "wants a full repaint"}, starts=("revision", "execution_start")),
@@ -169,10 +169,15 @@ ACTIONS: dict[str, ActionRow] = {
         (S.executing,), ("department", "plan_owner", "technician", "experts"), "the plan is carried out; confirmation with the customer follows",
         {"by": "Sun"}, meets=("progress_update",)),
     "resolution_confirmed": ActionRow(
-        (S.confirming,), ("cs",), "the customer confirms the resolution; not satisfied sends the case back",
+        (S.confirming,), ("cs", "reporter"), "the customer confirms the resolution; not satisfied sends the case back",
         {"by": "Chen", "satisfied": True}, meets=("resolution", "response")),
+    "customer_called_back": ActionRow(
+        ANY_STAGE, ("cs",),
+        "customer service called back a customer who never confirmed the resolution; satisfied confirms it "
+        "(by phone), not satisfied sends the case back", {"by": "Chen", "reached": True, "satisfied": True},
+        offered=(), meets=("customer_callback",)),
     "survey_response": ActionRow(
-        (S.surveying,), ("cs",), "records the satisfaction survey, scores 1-5",
+        (S.surveying,), ("cs", "reporter"), "records the satisfaction survey, scores 1-5",
         {"by": "Chen", "score": 4, "timeliness": 4, "effectiveness": 5, "attitude": 4}),
     "review_done": ActionRow(
         (S.reviewing,), ("head", "cs"), "post-incident review; adds a knowledge article; closes the case",

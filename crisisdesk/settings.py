@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias="CRISIS_PUBLIC_URL",
                                    description="where the API's /ack/{token} is reached from people's phones")
     ack_ttl: timedelta = Field(timedelta(hours=24), gt=timedelta(0), validation_alias="CRISIS_ACK_TTL")
+    # -- the customer's page (issue 24) -----------------------------------------------------------
+    customer_secret: SecretStr | None = Field(
+        None, validation_alias="CRISIS_CUSTOMER_SECRET",
+        description="signs customer links (/c/<token>); unset: derived from CRISIS_STAMP_KEY")
+    customer_webhook: SecretStr | None = Field(
+        None, validation_alias="CRISIS_CUSTOMER_WEBHOOK",
+        description="a customer-facing robot (WeChat relay): messages to reporters with a WeChat contact are POSTed here")
+    customer_link_ttl: timedelta = Field(timedelta(days=90), gt=timedelta(0), validation_alias="CRISIS_CUSTOMER_LINK_TTL",
+                                         description="how long a customer link works after it is issued")
+    customer_rate: int = Field(30, ge=0, validation_alias="CRISIS_CUSTOMER_RATE",
+                               description="requests a minute one address may make to the customer pages /c/* (0: no limit)")
+    customer_burst: int = Field(20, ge=1, validation_alias="CRISIS_CUSTOMER_BURST")
+    locale: str = Field("en", validation_alias="CRISIS_LOCALE", description="en or zh-CN: the default reader's language")
+    timezone: str = Field("UTC", validation_alias="CRISIS_TIMEZONE", description="IANA zone times are written in")
     group_window: timedelta = Field(
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
         description="an intake joins an open case of the same project, category and location received within this; 0: off")
@@ -205,6 +219,17 @@ class Settings(BaseSettings):
 
             StampSigner.from_text(value.get_secret_value())  # raises naming the variable when malformed
         return value
+
+    def customer_link_secret(self) -> bytes | None:
+        """The key customer links are signed with (crisisdesk.customerlinks); None: customer links are off."""
+        from crisisdesk.customerlinks import derive_secret
+
+        return derive_secret(self.customer_secret.get_secret_value() if self.customer_secret else None,
+                             self.stamp_key.get_secret_value() if self.stamp_key else None)
+
+    def link_base_url(self) -> str:
+        """Where people's phones reach the API: CRISIS_PUBLIC_URL, else the API's own address."""
+        return (self.public_url or self.api_url or "http://127.0.0.1:8000").rstrip("/")
 
     def missing_stamp_key(self) -> str | None:
         """Why this process cannot serve: with authentication on, the API signs and the worker verifies."""

@@ -28,6 +28,7 @@ from starter import client as cases
 from starter.client import ActionInvalid, CaseNotFound, StartedCase, TemporalUnavailable
 from starter.commands import backup as backup_command, upgrade as upgrade_command
 from starter.commands import case as case_command, engines as engines_command, evidence as evidence_command
+from starter.commands import customer as customer_command
 from starter.commands import metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
 from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
 from starter.commands.common import (
@@ -357,6 +358,7 @@ app.add_typer(privacy_command.app, name="privacy")
 app.add_typer(case_command.app, name="case")
 app.add_typer(evidence_command.app, name="evidence")
 app.add_typer(oncall_command.app, name="oncall")
+app.add_typer(customer_command.app, name="customer")
 users_command.app.command("contact")(oncall_command.contact)
 app.command("backup")(backup_command.backup)
 app.command("restore")(backup_command.restore)

@@ -13,6 +13,7 @@ its `by`: the head's decisions cannot be typed in someone else's name.
 
 from datetime import datetime
 
+from crisisdesk.customerlinks import reporter_id
 from crisisdesk.lifecycle import ACTIONS, AUTHORITY_SEATS
 from crisisdesk.models.actions import ActionRefused
 from workflows.casefile import CaseFile
@@ -151,8 +152,17 @@ def _role_of(case: CaseFile, seat: str) -> str | None:
             "department": _department(case), "task_owner": case.task_owner}.get(seat)
 
 
+def reporters_of(case: CaseFile) -> list[str]:
+    """The case's reporters as `by` names them (crisisdesk.customerlinks.reporter_id): its own and joined reports."""
+    s = case.state
+    return [reporter_id(s.intake.intake_id), *(reporter_id(r.intake_id) for r in s.reporters)]
+
+
 def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bool:
     s = case.state
+    if case.via == "customer":
+        # The customer's page speaks only for its reporter, vouched for by the API's stamp (identity == by).
+        return seat == "reporter" and case.identity == by and by in reporters_of(case)
     if seat == "head":
         try:
             require_head(s, action, by, now)
@@ -168,7 +178,7 @@ def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bo
     if seat == "edge":
         return case.via in EDGES
     if seat == "reporter":
-        return case.via == "customer"
+        return False  # only through the customer's page (above)
     return by in _holder(case, seat)
 
 
@@ -176,6 +186,8 @@ def _take(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> boo
     """The row's first seat, held by nobody: `by` takes it by doing its work (an eligible person, with
     authentication on). Returns whether they did."""
     role = _role_of(case, seat)
+    if case.via == "customer":
+        return False  # a customer never takes a staff seat
     if role is None or seat in ("head", "head_only", "spokesperson", "task_owner") or _holder(case, seat):
         return False
     if case.state.auth_required and not may_hold(role, case.actor_roles):

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from crisisdesk.customerlinks import reporter_id
 from crisisdesk.lifecycle import STAGES, open_actions
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
@@ -29,6 +30,11 @@ from workflows import contingency, deadlines, waits
 from workflows.state import TAIL, CaseState, Effect
 
 STAGE_ORDER = list(Stage)
+# Stages the reporter is told of as the case enters them (issue 24): the plan awaits their answer, the plan
+# cannot change and customer service will explain why, the work started, the work is done and awaits
+# their confirmation.
+TELL_REPORTER = {Stage.awaiting_answer: "customer_plan", Stage.explaining: "customer_explaining",
+                 Stage.executing: "customer_executing", Stage.confirming: "customer_confirm"}
 
 
 class CaseFile:
@@ -79,7 +85,7 @@ class CaseFile:
         if intake.reporter.contact:
             case.notify(opened, "acknowledgement", [], f"We received your report: {intake.summary}",
                         f"Case {case_id}. We will respond by {respond_by.isoformat()} "
-                        f"({targets.response_level}).", reporter=True)
+                        f"({targets.response_level}).", reporter=True, facts={"respond_by": respond_by.isoformat()})
         if intake.potential_crisis:
             case.enter_crisis(now, "intake", "reported as a potential crisis")
         return case
@@ -139,15 +145,22 @@ class CaseFile:
         return f"{self.state.case_id}:{cause.seq}:{what}"
 
     def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str,
-               reporter: bool = False, level: int = 0) -> None:
-        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent)."""
+               reporter: bool = False, level: int = 0, facts: dict | None = None) -> None:
+        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent). `facts`:
+        what a message rendered at the edge may say (times as ISO text), never sentences."""
         recipients = [{"role": r, "person": self.state.roles.get(r)} for r in roles]
         if reporter:
-            who = self.state.intake.reporter
-            recipients.append({"role": "reporter", "person": f"{who.name or 'Customer'} <{who.contact}>"})
+            recipients += reporter_recipients(self.state)
         self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
             "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
-            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level}))
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level,
+            **({"facts": facts} if facts else {})}))
+
+    def tell_reporter(self, cause: TimelineEvent, kind: str) -> None:
+        """A message to the reporter alone (their words come from the `customer` catalogue when it is sent,
+        in their language, with their link: activities.customer_reach)."""
+        if reporter_recipients(self.state):
+            self.notify(cause, kind, [], f"to the reporter: {kind}", kind, reporter=True)
 
     def report(self, cause: TimelineEvent, kind: str, reason: str) -> None:
         self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
@@ -160,6 +173,8 @@ class CaseFile:
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
         waits.on_move(self, now, before, stage)
+        if stage in TELL_REPORTER:
+            self.tell_reporter(event, TELL_REPORTER[stage])
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
@@ -338,3 +353,14 @@ def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:
     while due <= now:
         due += every
     return due
+
+
+def reporter_recipients(state: CaseState) -> list[dict]:
+    """The case's reporter as a notification's recipient (issue 24): named by their report, with their typed
+    contacts and language, so the message reaches them on each and carries their own link."""
+    who = state.intake.reporter
+    if not (who.contact or who.contacts):
+        return []
+    return [{"role": "reporter", "person": f"{who.name or 'Customer'} <{who.email() or who.contact}>",
+             "reporter": reporter_id(state.intake.intake_id),
+             "contacts": [c.model_dump() for c in who.contacts], "locale": who.locale}]

@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from crisisdesk.models import effects as fx
+    from workflows.casefile import reporter_recipients
     from workflows.casefile import CaseFile
     from workflows.state import Effect
 
@@ -92,7 +93,7 @@ class EffectRunner:
         try:
             if effect.kind == "notify":
                 await self.send(effect.key, data["kind"], data["subject"], data["body"], data["recipients"], at,
-                                level=data.get("level", 0))
+                                level=data.get("level", 0), facts=data.get("facts") or {})
             elif effect.kind == "report":
                 roles = state.playbook.reporting.recipients
                 receipt = await workflow.execute_activity(
@@ -114,12 +115,11 @@ class EffectRunner:
                 case.record(state.updated_at, "stakeholder_stored", data.get("role", "stakeholder"),
                             stakeholder_id=ref.stakeholder_id)
             elif effect.kind == "survey":
-                reporter = state.intake.reporter
+                reporters = reporter_recipients(state)
                 sent = await workflow.execute_activity(
                     "send_survey", fx.SendSurvey(
                         key=effect.key, case_id=state.case_id, at=at,
-                        recipient=fx.Recipient(role="reporter", person=f"{reporter.name or 'Customer'} <{reporter.contact}>")
-                        if reporter.contact else None),
+                        recipient=fx.Recipient(**reporters[0]) if reporters else None),
                     result_type=fx.SurveySent, summary="satisfaction survey to the reporter", **REPORT)
                 case.record(workflow.now(), "survey_sent", "survey", delivered=sent.delivered)
             elif effect.kind == "record_survey":
@@ -137,14 +137,15 @@ class EffectRunner:
             case.record(at, "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
 
     async def send(self, key: str, kind: str, subject: str, body: str, recipients: list[dict], at: datetime,
-                   level: int = 0) -> None:
+                   level: int = 0, facts: dict | None = None) -> None:
         state = self.case.state
         roles = [r["role"] for r in recipients]
         try:
             receipt = await workflow.execute_activity(
                 "notify", fx.Notification(key=key, case_id=state.case_id, kind=kind, subject=subject, body=body,
                                           recipients=[fx.Recipient(**r) for r in recipients], at=at,
-                                          project_id=state.intake.project.id, escalation_level=level),
+                                          project_id=state.intake.project.id, escalation_level=level,
+                                          facts=facts or {}),
                 result_type=fx.NotificationReceipt, summary=f"notify {', '.join(roles) or 'nobody'}: {subject}"[:200],
                 **DELIVER)
         except ActivityError as err:

@@ -217,6 +217,12 @@ class ResolutionConfirmed(Action):
     satisfied: bool
 
 
+class CustomerCalledBack(Action):
+    """Customer service called back a customer who never confirmed the resolution (issue 24)."""
+    reached: bool
+    satisfied: bool | None = None
+
+
 class Compensation(Action):
     kind: Name
     amount: float | None = Field(None, ge=0, allow_inf_nan=False)
@@ -325,6 +331,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "adjust_plan": AdjustPlan,
     "resolution_confirmed": ResolutionConfirmed,
     "compensation": Compensation,
+    "customer_called_back": CustomerCalledBack,
     "survey_response": SurveyResponse,
     "review_done": ReviewDone,
     "escalate": Escalate,

@@ -82,6 +82,11 @@ class StampKeys(BaseModel):
 class Recipient(BaseModel):
     role: str
     person: str | None = None  # a name, or "Name <address@host>"; None: resolved when sent; never logged
+    # A reporter (issue 24): `reporter:<intake_id>`, their typed contacts and language; reached through
+    # activities.customer_reach with their own link, never through the directory.
+    reporter: str | None = None
+    contacts: list[dict] = Field(default_factory=list)
+    locale: str | None = None
 
 
 class Notification(BaseModel):
@@ -95,6 +100,7 @@ class Notification(BaseModel):
     project_id: str | None = None  # whose team and rosters resolve the roles nobody is named for
     escalation_level: int = 0  # 0: first level; from 1 the team's deputies are told too
     html: str | None = None  # an HTML alternative (service reports with their charts); e-mail only
+    facts: dict[str, str] = Field(default_factory=dict)  # what a reporter's message may say (respond_by: ISO time)
 
 
 class NotificationReceipt(BaseModel):
@@ -143,6 +149,7 @@ class StoreStakeholder(BaseModel):
     key_contact: bool = False
     concerns: str | None = None
     role: str = "stakeholder"  # or "reporter": one more owner reporting the same problem
+    report_id: str | None = None  # a joined reporter's report (intake id): how their messages name them
 
 
 class StakeholderRef(BaseModel):

@@ -18,7 +18,7 @@ from crisisdesk.models.roles import valid_role
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
     "first_contact", "revision", "revision_approval", "explanation", "execution_start", "progress_update",
-    "monitor_checkin",
+    "monitor_checkin", "customer_callback",
 ]
 # Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
 CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "execution_start",
@@ -103,6 +103,13 @@ class Grouping(BaseModel):
                                 "same building (or, where neither names one, the same batch); project: anywhere in it")
     window: timedelta | None = Field(None, gt=timedelta(0), description="how far back an open case is looked for; "
                                                                          "unset: CRISIS_GROUP_WINDOW")
+
+
+# Silence is not satisfaction (issue 24): when the customer never confirmed the resolution, customer service
+# calls them back within a day; unset in a playbook, this rule applies (it is not written into the playbook,
+# so the playbooks' digests stay what they were).
+DEFAULT_CALLBACK = {"due": "P1D", "escalation": {"levels": [["cs_owner", "regional_cs"], ["regional_cs", "head"]],
+                                                 "repeat_every": "PT4H", "repeats": 2}}
 
 
 class ContingencyTask(BaseModel):
@@ -226,12 +233,15 @@ class Playbook(BaseModel):
         return next((t for t in self.contingency_plan if t.name == name), None)
 
     def deadline(self, name: str) -> Deadline:
-        """A deadline's rule: the playbook's, the default for one it may leave out (execution_start), or a
+        """A deadline's rule: the playbook's, the default for one it may leave out (execution_start,
+        customer_callback), or a
         contingency task's (`contingency:<task>`)."""
         if name in self.deadlines:
             return self.deadlines[name]
         if name == "execution_start":
             return _default_execution_start()
+        if name == "customer_callback":  # silence is not satisfaction (issue 24)
+            return Deadline.model_validate(DEFAULT_CALLBACK)
         if name.startswith(CONTINGENCY):
             task = self.contingency_task(name.removeprefix(CONTINGENCY))
             if task is not None:

@@ -6,6 +6,7 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
+from workflows import waits
 from workflows.casefile import CaseFile
 from workflows.steps import plans
 from workflows.authority import authorize
@@ -67,6 +68,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
         case.state.events[-1].detail.setdefault("progress", x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
+    case.tell_reporter(case.state.events[-1], "customer_progress")
     return "progress reported to the customer"
 
 
@@ -94,6 +96,25 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
     return "resolution confirmed; a satisfaction survey was sent"
+
+
+@step("customer_called_back")
+def customer_called_back(case: CaseFile, x: a.CustomerCalledBack, now: datetime) -> str:
+    authorize(case, "customer_called_back", x.by, now)
+    if "customer_callback" not in case.state.deadlines:
+        raise ActionRefused("customer_called_back: no call-back is open (it opens when a customer does not confirm "
+                            "the resolution in time)")
+    if x.satisfied is not None and not x.reached:
+        raise ActionRefused("customer_called_back: satisfied needs reached: true (an answer comes from the customer)")
+    case.meet(now, "customer_callback")
+    waits.called_back(case, now, x.satisfied if x.reached else None)
+    if x.reached and x.satisfied is False:
+        back = Stage.planning if case.state.path == Path.crisis else Stage.solving
+        case.move(now, back, x.by, "customer not satisfied when called back: re-assess")
+        return f"not satisfied; back to {back.value}"
+    if x.reached and x.satisfied:
+        return "the customer confirmed the resolution by phone"
+    return "call-back recorded; the resolution stays unconfirmed"
 
 
 @step("survey_response")
