@@ -130,7 +130,8 @@ def _describe(case: CaseFile, seat: str) -> str:
              "regional_cs": "regional customer service",
              "technician": "the technician", "monitor": "the monitor", "alerted": "someone the alert reached",
              "on_case": "someone holding a role on the case", "staff": "a member of staff signed in",
-             "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter"}
+             "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter",
+             "system": "crisisdesk itself (the case audit)"}
     name = names.get(seat, seat)
     if seat == "department":
         role = _department(case)
@@ -177,6 +178,8 @@ def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bo
         return case.via in (*EDGES, "intake", "system")
     if seat == "edge":
         return case.via in EDGES
+    if seat == "system":
+        return case.via == "system"
     if seat == "reporter":
         return False  # only through the customer's page (above)
     return by in _holder(case, seat)
