@@ -31,19 +31,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from tests.helpers import eventually
 from tests.helpers.dev_stack import DevStackProcess
 from tests.helpers.directory import add_user
 from tests.helpers.web_ui import (
-    CHROMIUM_ARGS, UI_TIMEOUT_MS, Steps, apply_codec_settings, chromium_path, for_guide, open_update_dialog,
-    read_sheet, send_update, sign_in, update_dialog, use_codec_with_credentials,
+    Steps, apply_codec_settings, for_guide, open_update_dialog, read_sheet, send_update, sign_in,
+    update_dialog, use_codec_with_credentials,
 )
+from tests.helpers.web_ui_stack import browser, chromium, page  # noqa: F401 (fixtures: a fresh context, no cookie)
 
 try:
-    from playwright.async_api import Browser, Page, Request, Response, async_playwright, expect
+    from playwright.async_api import Page, Request, Response, expect
 except ImportError as err:  # a collection error, never a skip: the dev extra must bring it
     raise ImportError(f"tests/test_web_ui_signin.py needs Playwright's Python package (the `dev` extra): {err}") from err
 
@@ -78,11 +78,6 @@ class Stack:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    return chromium_path()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(tmp_path_factory) -> AsyncIterator[Stack]:
     """`crisis dev` with CRISIS_AUTH=tokens on free ports (sealed with its own key), and the directory."""
@@ -101,31 +96,6 @@ async def stack(tmp_path_factory) -> AsyncIterator[Stack]:
     finally:
         code = dev.stop()
         assert code == 0, f"crisis dev exited {code}:\n{dev.output()[-3000:]}"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A fresh browser context: no cookie, no Codec Server setting of its own."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    p = await context.new_page()
-    p.set_default_timeout(UI_TIMEOUT_MS)
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    p.console_lines = []  # type: ignore[attr-defined]
-    p.on("console", lambda m: p.console_lines.append(f"{m.type}: {m.text}"))  # type: ignore[attr-defined]
-    try:
-        yield p
-    finally:
-        await context.close()
 
 
 # -------------------------------------------------------------------------------------- helpers

@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.helpers.activity_samples import serving
@@ -30,30 +32,40 @@ class Received:
     text: str
 
 
+def json_server(answer: Callable[[str, Message, bytes], tuple[int, Any]],
+                content_type: str = "application/json") -> ThreadingHTTPServer:
+    """A loopback HTTP server whose every POST gets the JSON `answer(path, headers, body)` gives, with its
+    status (a vendor's double: it checks the request and says what the vendor would)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            status, reply = answer(self.path, self.headers, body)
+            raw = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
 class Doubles:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.rejected: list[tuple[str, str]] = []  # (vendor, why): a request a real vendor would refuse
         self.limited: set[str] = set()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                parts = urlsplit(self.path)
-                vendor = parts.path.strip("/").split("/")[0]
-                status, answer = getattr(outer, f"_{vendor}")(parse_qs(parts.query), dict(self.headers), body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+        def answer(path: str, headers: Message, body: bytes) -> tuple[int, Any]:
+            parts = urlsplit(path)
+            vendor = parts.path.strip("/").split("/")[0]
+            return getattr(self, f"_{vendor}")(parse_qs(parts.query), dict(headers), body)
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = json_server(answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict:

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from tests.helpers.activity_samples import serving
+from tests.helpers.reach_doubles import json_server
 
 VOICE_KEY_ID, VOICE_KEY_SECRET, VOICE_TTS = "LTAI-test-key", "voice-test-secret", "TTS_100000001"
 ALGORITHM = "ACS3-HMAC-SHA256"
@@ -46,24 +46,8 @@ class VoiceDouble:
         self.rejected: list[str] = []  # why a request the real service would refuse was refused
         self.unanswered: set[str] = set()
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                status, answer = outer.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                              body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json;charset=utf-8")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = json_server(lambda path, headers, body: self.handle(
+            "POST", path, {k.lower(): v for k, v in headers.items()}, body), "application/json;charset=utf-8")
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict:
