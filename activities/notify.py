@@ -22,6 +22,7 @@ from activities.recipients import Resolver
 from activities.channels import build_channels, build_personal_channels
 from activities.delivery import Channel, Delivery, PersonalChannel, TransientDeliveryError
 from activities.reach import Router, receipt_channels
+from activities.wording import written
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, NotificationReceipt
 from crisisdesk.sealing import Sealer
@@ -36,6 +37,7 @@ class Notifier:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None,
                  personal: dict[str, PersonalChannel] | None = None) -> None:
         self.pool = pool
+        self.settings = settings
         self.channels = channels if channels is not None else build_channels(settings)
         self.resolver = Resolver(pool, settings)
         self.sealer = Sealer.from_settings(settings)
@@ -45,6 +47,7 @@ class Notifier:
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
+        note = written(note, self.settings)  # the words, from the case's facts, in the reader's locale
         found = await self.resolver.resolve_people(note)
         note, people, unresolved = found.note, found.people, found.unresolved
         channels = self.router.channels_for(found, self.channels)

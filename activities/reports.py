@@ -15,6 +15,7 @@ import asyncpg
 from temporalio import activity
 
 from activities.report_render import Rendered, render
+from crisisdesk import i18n
 from crisisdesk.logs import log
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from activities.notify import Notifier
@@ -60,6 +61,7 @@ class Reports:
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, notifier: Notifier | None = None) -> None:
         self.pool = pool
+        self.settings = settings
         self.root = Path(settings.report_dir).resolve()
         self.notifier = notifier
 
@@ -75,7 +77,9 @@ class Reports:
 
     async def _write(self, req: WriteReport) -> ReportReceipt:
         timeline = await recent_timeline(self.pool, req.case_id, newer=req.timeline)
-        rendered = render(req.kind, req.reason, req.status, timeline, req.at)
+        project = req.status.project or {}
+        reason = i18n.say(req.reason, project.get("locale") or self.settings.locale, project.get("timezone") or self.settings.timezone)
+        rendered = render(req.kind, reason, req.status, timeline, req.at)
         at = req.at.astimezone(UTC) if req.at.tzinfo else req.at
         stem = f"{at:%Y%m%dT%H%M%SZ}-{req.kind}-{hashlib.sha256(req.key.encode()).hexdigest()[:8]}"
         files = await asyncio.to_thread(_write_files, self.root / safe_dir_name(req.case_id), stem, rendered)
@@ -84,7 +88,7 @@ class Reports:
                 """INSERT INTO reports (key, case_id, kind, reason, title, summary, markdown, html, files, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (key) DO NOTHING RETURNING report_id""",
-                req.key, req.case_id, req.kind, req.reason, rendered.title, rendered.summary,
+                req.key, req.case_id, req.kind, reason, rendered.title, rendered.summary,
                 rendered.markdown, rendered.html, files, req.at,
             )
         if report_id is None:  # a concurrent attempt stored it first

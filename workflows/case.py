@@ -188,9 +188,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         event = self.case.record(now, "cancellation_requested", "temporal",
                                  reason="only the head cancels a case, with the cancel action")
         self.case.state.bump("cancellation_requests")
-        self.case.notify(event, "cancellation_requested", [ADMIN_ROLE, "head"], "Cancellation requested outside crisisdesk",
-                         "Someone asked Temporal to cancel this case. It goes on: only the head cancels a case, with "
-                         "the cancel action and a reason.")
+        self.case.notify(event, "cancellation_requested", [ADMIN_ROLE, "head"])
         self.dispatch()
         return now
 

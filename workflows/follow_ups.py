@@ -60,9 +60,7 @@ class FollowUpWorkflow:
             await workflow.execute_activity(
                 "notify", fx.Notification(
                     key=key, case_id=self.plan.case_id, kind="follow_up_due", project_id=self.plan.project_id,
-                    subject=f"[{self.plan.case_id}] Follow-up due: {item.what}"[:300],
-                    body=f"From the review of {self.plan.case_id}: {item.what}. Due {item.due_at.isoformat()}. "
-                         "When it is done, record follow_up_done.",
+                    facts={"case_id": self.plan.case_id, "what": item.what[:300], "due_at": item.due_at.isoformat()},
                     recipients=[fx.Recipient(role="follow_up_owner", person=item.owner)], at=now),
                 result_type=fx.NotificationReceipt, summary=f"follow-up reminder: {item.what}"[:200], **DELIVER)
         except Exception:  # a reminder that cannot be sent is retried at the next one

@@ -12,6 +12,7 @@ Pure functions of the case and the time the workflow gives them, like `deadlines
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from crisisdesk.i18n import said
 from crisisdesk.lifecycle import WAITING_STAGES
 from crisisdesk.models.case import Stage
 from workflows import deadlines
@@ -71,9 +72,8 @@ def tick(case: "CaseFile", now: datetime) -> None:
     if wait.remind_at is not None and wait.remind_at <= now and wait.until > now:
         wait.remind_at = None
         event = case.record(now, "customer_reminder", wait.stage.value, until=wait.until.isoformat())
-        case.notify(event, "customer_reminder", ["cs_owner"], f"Waiting for {what}",
-                    f"We are still waiting for {what}. Without it the case moves on at {wait.until.isoformat()}.",
-                    reporter=bool(case.state.intake.reporter.contact))
+        case.notify(event, "customer_reminder", ["cs_owner"], reporter=bool(case.state.intake.reporter.contact),
+                    what=wait.stage.value, until_at=wait.until.isoformat())
     if wait.until <= now:
         silent(case, now, wait)
 
@@ -85,12 +85,12 @@ def silent(case: "CaseFile", now: datetime, wait: CustomerWait) -> None:
                         waited_seconds=int((now - wait.since).total_seconds()))
     state.bump("customer_silent")
     if wait.stage == Stage.surveying:
-        case.move(now, Stage.reviewing, "system", "the customer did not answer the survey")
+        case.move(now, Stage.reviewing, "system", said("why.customer_silent_survey"))
     elif wait.stage == Stage.confirming:
         # Not closed on our word alone: the record says the customer never confirmed.
         case.meet(now, "resolution", "response")
-        case.move(now, Stage.reviewing, "system", "the customer did not confirm the resolution")
+        case.move(now, Stage.reviewing, "system", said("why.customer_silent_confirm"))
     elif wait.stage == Stage.awaiting_answer:
-        case.move(now, Stage.revising, "system", "the customer did not answer the plan")
+        case.move(now, Stage.revising, "system", said("why.customer_silent_answer"))
         case.start_timer(now, "revision")
-        case.report(event, "change", "the customer did not answer the plan: revise it or explain")
+        case.report(event, "change", said("report.customer_silent_answer"))

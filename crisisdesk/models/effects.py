@@ -5,7 +5,7 @@ so a retried or replayed activity never writes a row or sends a message twice.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,8 @@ class CaseOpened(BaseModel):
     recorded_seq: int = 0  # the opening's events up to this seq are on the record; 0: not recorded
     record_at: datetime | None = None  # the clock the opening was built with, as the workflow gave it
     stamps: "StampKeys | None" = None  # the worker's identity check, pinned by the case
+    locale: str | None = None  # the project's language and zone (its own, else the settings'), issue 23
+    timezone: str | None = None
 
 
 class CaseOpening(BaseModel):
@@ -87,9 +89,16 @@ class Notification(BaseModel):
     key: str
     case_id: str
     kind: str  # alert, breach, reminder, report, acknowledgement, survey, media_alert
-    subject: str
-    body: str
+    subject: str = ""  # the words; from a case: empty, written by the notify activity from `facts`
+    body: str = ""
     recipients: list[Recipient]
+    # Facts, not prose (issue 23): messages `note.<wording>.subject/body` filled from `facts`, in `locale`
+    # (the reporter's for `customer`, else the project's; a person's own locale where known) and `timezone`.
+    facts: dict[str, Any] | None = None
+    wording: str | None = None
+    customer: bool = False
+    locale: str | None = None
+    timezone: str | None = None
     at: datetime
     project_id: str | None = None  # whose team and rosters resolve the roles nobody is named for
     escalation_level: int = 0  # 0: first level; from 1 the team's deputies are told too
@@ -157,7 +166,7 @@ class WriteReport(BaseModel):
     key: str
     case_id: str
     kind: ReportKind
-    reason: str
+    reason: str | dict[str, Any]  # plain words, or a said value (crisisdesk/i18n.py) written in the report's locale
     status: CaseStatus
     timeline: list[TimelineEvent]
     at: datetime

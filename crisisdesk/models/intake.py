@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
+from crisisdesk.i18n import check_locale, check_timezone
 from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import StorableModel
 
@@ -49,6 +50,12 @@ class Reporter(StorableModel):
     name: str | None = Field(None, max_length=200)
     contact: str | None = Field(None, max_length=200)
     role: str | None = Field(None, max_length=100)
+    locale: str | None = Field(None, max_length=20)  # the reporter's language for what they are told (en, zh-CN)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        return check_locale(value, "reporter.locale")
 
 
 class Project(StorableModel):
@@ -56,6 +63,20 @@ class Project(StorableModel):
     id: str | None = Field(None, max_length=100)
     name: str | None = Field(None, max_length=200)
     region: str | None = Field(None, max_length=100)
+    # The project's language and zone for the case sheet, staff alerts and reports (issue 23); filled at
+    # intake from the project's settings (`crisis projects set`), else CRISIS_LOCALE / CRISIS_TIMEZONE.
+    locale: str | None = Field(None, max_length=20)
+    timezone: str | None = Field(None, max_length=64)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        return check_locale(value, "project.locale")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return check_timezone(value, "project.timezone")
 
 
 INTAKE_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"

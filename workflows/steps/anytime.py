@@ -4,6 +4,7 @@ import hashlib
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
@@ -94,15 +95,15 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
     s, book = case.state, case.state.playbook
     event = s.events[-1]
     s.bump("external")
-    case.notify(event, "external", ["head", "department:crisis_team"], f"{x.party} involved ({x.level})",
-                f"{x.party} at {x.level} level: {x.source or 'no source given'}")
+    case.notify(event, "external", ["head", "department:crisis_team"], party=x.party, scope=x.level,
+                source=x.source or said("note.no_source"))
     if x.party == "media" and x.level in ("provincial", "national"):
-        case.notify(event, "media_alert", [book.regional_marketing_role, "spokesperson"],
-                    f"{x.level} media coverage", f"Negative coverage by {x.level} media: {x.source or ''}")
+        case.notify(event, "media_alert", [book.regional_marketing_role, "spokesperson"], scope=x.level,
+                    source=x.source or said("note.no_source"))
     serious = x.party in SERIOUS_PARTIES or x.level != "local"
     if serious:
-        case.enter_crisis(now, x.by, f"{x.party} involved at {x.level} level")
-        case.contingency_on(now, x.by, f"{x.party} involved at {x.level} level")
+        case.enter_crisis(now, x.by, said("why.external", party=x.party, scope=x.level))
+        case.contingency_on(now, x.by, said("why.external", party=x.party, scope=x.level))
     if s.path == Path.crisis:
         case.report(event, "change", f"external involvement: {x.party} ({x.level})")
     if x.party == "media":
@@ -115,10 +116,8 @@ def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -
     s = case.state
     role = "spokesperson" if "spokesperson" in s.roles else s.playbook.spokesperson_default_role
     by_when = now + s.playbook.reporting.key_phase_every
-    case.notify(s.events[-1], "media_brief", [role], f"Media involved ({x.level}): prepare a statement",
-                f"{x.party} at {x.level} level ({x.source or 'no source given'}). Prepare a statement and file it with "
-                f"regional marketing (media_statement) by {by_when.isoformat()}; you are the only one who speaks to "
-                "the media.")
+    case.notify(s.events[-1], "media_brief", [role], party=x.party, scope=x.level,
+                source=x.source or said("note.no_source"), by_at=by_when.isoformat())
 
 
 @step("add_evidence")
@@ -179,7 +178,7 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
     if higher:
         s.severity = Severity(x.severity)
         retarget_sla(case, now)
-    case.notify(event, "escalation", ["head", "regional_cs"], f"Escalated to {s.severity.value}", x.reason)
+    case.notify(event, "escalation", ["head", "regional_cs"], severity=s.severity.value, reason=x.reason)
     if to_crisis:
         case.enter_crisis(now, x.by, x.reason)
     elif s.path == Path.crisis:
@@ -224,7 +223,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     identified = len(s.reporter_keys)
     threshold = s.playbook.group_complaint_reporters
     if s.path == Path.ordinary and threshold and identified >= threshold:
-        case.enter_crisis(now, x.by, f"group complaint: {identified} reporters")
+        case.enter_crisis(now, x.by, said("why.group_complaint", count=identified))
     return f"{total} reports on this case, {identified} from identified reporters"
 
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import PlanStatus, Stage
@@ -52,7 +53,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     answer = case.state.events[-1]
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
-        tell_department(case, now, "the customer accepted the plan")
+        tell_department(case, now, said("why.plan_accepted"))
         return "customer satisfied; the department carries the plan out"
     plan.rejections += 1
     case.state.bump("rejections")
@@ -82,22 +83,17 @@ def ask_head(case: CaseFile, now: datetime, kind: str, summary: str, proposer: s
     if kind == "principled":
         case.start_timer(now, "revision_approval")
         due = case.state.deadlines["revision_approval"].due_at.isoformat()
-        case.notify(event, "approval_needed", ["head"], "Approve a principled revision",
-                    f"{proposer} proposes: {summary}. Approve it (approve_revision) by {due}; the proposer cannot.")
+        case.notify(event, "approval_needed", ["head"], proposer=proposer, summary=summary, due_at=due)
     else:
-        case.notify(event, "revision_seen", ["head"], "A specific revision was proposed",
-                    f"{proposer} proposes: {summary}. If it changes the plan in principle, reclassify_revision sends "
-                    "it to you for approval.")
+        case.notify(event, "revision_seen", ["head"], proposer=proposer, summary=summary)
 
 
-def tell_department(case: CaseFile, now: datetime, why: str) -> None:
+def tell_department(case: CaseFile, now: datetime, why: dict) -> None:
     """The department carries the plan out: told what and by when (002 §4.4.1.3)."""
     plan, book = case.state.plan, case.state.playbook
     first_update = now + book.deadlines["progress_update"].due
-    case.notify(case.state.events[-1], "execute_plan", [f"department:{plan.department}"], "Carry out the plan",
-                f"{why}. Carry out: {plan.summary}. Record execution_started now; the customer hears how it is going "
-                f"within {book.deadlines['progress_update'].due} of the start (by {first_update.isoformat()} if you "
-                "start now).")
+    case.notify(case.state.events[-1], "execute_plan", [f"department:{plan.department}"], why=why, plan=plan.summary,
+                every_seconds=int(book.deadlines["progress_update"].due.total_seconds()), first_at=first_update.isoformat())
 
 
 @step("approve_revision")
@@ -132,7 +128,7 @@ def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -
     case.state.plan.pending_revision = None
     case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
     case.start_timer(now, "explanation")
-    case.contingency_on(now, x.by, "no adjustment possible")
+    case.contingency_on(now, x.by, said("why.not_adjustable"))
     return "explain to the customer and seek their understanding"
 
 
@@ -142,9 +138,9 @@ def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
     case.meet(now, "explanation")
     if x.understood:
         case.move(now, Stage.executing, x.by, "customer understood")
-        tell_department(case, now, "the customer understood why the plan cannot change")
+        tell_department(case, now, said("why.explanation_understood"))
         return "customer understood; the plan is carried out"
-    case.contingency_on(now, x.by, "customer did not accept the explanation")
+    case.contingency_on(now, x.by, said("why.explanation_rejected"))
     case.move(now, Stage.planning, x.by, "customer did not accept the explanation")
     return "customer did not accept; contingency on, a new plan is needed"
 
@@ -172,6 +168,6 @@ def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) 
     case.state.bump("reclassified")
     case.start_timer(now, "revision_approval")
     due = case.state.deadlines["revision_approval"].due_at.isoformat()
-    case.notify(case.state.events[-1], "approval_needed", ["head"], "Approve a principled revision",
-                f"Reclassified as principled: {plan.pending_revision['summary']} ({x.reason}). Approve it by {due}.")
+    case.notify(case.state.events[-1], "approval_needed", ["head"], wording="approval_reclassified",
+                summary=plan.pending_revision["summary"], reason=x.reason, due_at=due)
     return f"revision is principled; the head approves it by {due}"

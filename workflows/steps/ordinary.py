@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from crisisdesk.models.case import Stage
@@ -21,7 +22,7 @@ def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
     retarget_sla(case, now)
     case.meet(now, "acknowledgement")
     if x.potential_crisis or s.path == Path.crisis:
-        case.enter_crisis(now, x.by, "triaged as a potential crisis")
+        case.enter_crisis(now, x.by, said("why.triaged_potential_crisis"))
         return "triaged: crisis path, head and regional CS alerted"
     case.move(now, Stage.solving, x.by, f"triaged {x.severity.value} {x.category.value}")
     return f"triaged: ordinary path, {x.severity.value}"

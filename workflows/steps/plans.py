@@ -8,6 +8,7 @@ customer's confirmation.
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused
 from workflows.casefile import CaseFile
@@ -66,18 +67,19 @@ def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
     s = case.state
     s.experts = list(dict.fromkeys([*s.experts, *x.experts]))
     due = s.deadlines.get("response")
-    by_when = f"by {due.due_at.isoformat()} (the response target)" if due else "as soon as possible"
     event = s.events[-1]
     recipients = [{"role": "expert", "person": name} for name in x.experts]
-    case.effects.append(_notify_people(case, event, recipients, x, by_when))
+    case.effects.append(_notify_people(case, event, recipients, x, due.due_at.isoformat() if due else None))
     return f"experts convened: {', '.join(s.experts)}; one of them proposes the solution"
 
 
-def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, by_when: str):
+def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, due_at: str | None):
+    project = case.state.intake.project
     return Effect(kind="notify", key=case.key(event, "notify:experts_convened"), data={
-        "kind": "experts_convened", "subject": f"[{case.state.case_id}] You are convened to consult",
-        "body": f"{case.state.intake.summary}. {x.question or 'Consult and agree a solution'}. One of you records it "
-                f"(solution_proposed, with its implementation plan) {by_when}.",
+        "kind": "experts_convened", "wording": "experts_convened" if due_at else "experts_convened.soon",
+        "facts": {"summary": case.state.intake.summary, "question": x.question or said("why.consult"),
+                  **({"due_at": due_at} if due_at else {})},
+        "locale": project.locale, "timezone": project.timezone,
         "recipients": recipients, "at": event.at.isoformat(), "cause": event.seq, "level": 0})
 
 
