@@ -8,70 +8,69 @@ events in words. Never personal data: no reporter or stakeholder names or contac
 
 from datetime import datetime, timedelta
 
+from crisisdesk import i18n
 from crisisdesk.lifecycle import ACTIONS, STAGES
 from crisisdesk.guide import example
-from crisisdesk.words import in_words, stamp
+from crisisdesk.words import in_words
 from workflows.authority import who_may
 from workflows.casefile import CaseFile
 
 LAST_EVENTS = 6
 
 
-def when(at: datetime) -> str:
-    return f"{stamp(at)} UTC"
-
-
-def left(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    sign, minutes = ("", minutes) if minutes >= 0 else ("overdue by ", -minutes)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"]
-    return sign + " ".join(parts)
-
-
 def render(case: CaseFile, now: datetime) -> str:
+    """The sheet in the project's locale, times in its zone (issue 23: crisisdesk/i18n.py, `sheet.*`)."""
     s = case.state
     project = s.intake.project
-    lines = [f"**{s.case_id}** · {s.intake.summary}" + (f" · project {project.id}" if project.id else "")
-             + (f" ({project.region})" if project.region else ""), ""]
+    lc, tz = i18n.loc(project.locale), project.timezone
+
+    def t(msg_id: str, **args) -> str:
+        return i18n.text(lc, msg_id, tz=tz, **args)
+
+    lines = [t("sheet.head", case_id=s.case_id, summary=s.intake.summary)
+             + (t("sheet.project", project=project.id) if project.id else "")
+             + (t("sheet.region", region=project.region) if project.region else ""), ""]
     level = s.playbook.severity[s.severity].response_level
-    lines.append(f"**Stage** {s.stage.value} · **path** {s.path.value} · **severity** {s.severity.value} ({level})"
-                 + (" · **contingency ON**" if s.contingency else "")
-                 + (f" · **{len(s.reporters) + 1} reporters**" if s.reporters else ""))
+    lines.append(t("sheet.stage", stage=s.stage.value, path=s.path.value, severity=s.severity.value, level=level)
+                 + (t("sheet.contingency") if s.contingency else "")
+                 + (t("sheet.reporters", count=len(s.reporters) + 1) if s.reporters else ""))
     if s.stage.is_final:
-        lines.append(f"The case is {s.stage.value}.")
+        lines.append(t("sheet.final", stage=s.stage.value))
     else:
         actions, role = case.next_steps(), STAGES[s.stage].turn
         owner = case.owner()
-        turn = role if owner == role else f"{role} ({owner})"
-        lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]
+        shown_role = i18n.term("role", role, lc)
+        turn = shown_role if owner == role else (f"{shown_role}（{owner}）" if lc == "zh-CN" else f"{shown_role} ({owner})")
+        lines += ["", t("sheet.turn", turn=turn)]
         for name in actions:
-            lines.append(f"- `{name}`: {ACTIONS[name].what} · `{example(name, who_may(case, name))}`")
+            what = i18n.CATALOGUES[lc].get(f"action.{name}") or ACTIONS[name].what
+            lines.append(f"- `{name}`: {what} · `{example(name, who_may(case, name))}`")
     open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
     if open_deadlines:
-        lines += ["", "**Deadlines**"]
+        lines += ["", t("sheet.deadlines")]
         for d in open_deadlines:
-            state = f"BREACHED, escalation level {d.level + 1}" if d.breached else left(d.due_at - now) + " left"
-            lines.append(f"- {d.name}: due {when(d.due_at)} ({state})" + in_working_time(s.playbook.calendar, d))
+            state = t("sheet.breached", level=d.level + 1) if d.breached else i18n.left(d.due_at - now, lc)
+            lines.append(t("sheet.deadline", deadline=d.name, due_at=d.due_at, state=state)
+                         + in_working_time(s.playbook.calendar, d, lc, tz))
     if s.plan:
-        lines += ["", f"**Plan** ({s.plan.department}, {s.plan.revisions} revisions, {s.plan.rejections} rejections): "
-                      f"{s.plan.summary}"]
+        lines += ["", t("sheet.plan", department=s.plan.department, revisions=s.plan.revisions,
+                        rejections=s.plan.rejections, summary=s.plan.summary)]
         if s.plan.pending_revision:
-            lines.append(f"- pending {s.plan.pending_revision['kind']} revision: {s.plan.pending_revision['summary']}")
+            lines.append(t("sheet.pending", kind=i18n.term("revision", s.plan.pending_revision["kind"], lc),
+                           summary=s.plan.pending_revision["summary"]))
     if s.delegation:
         g = s.delegation
-        lines += ["", f"**Delegation** to {g.to}: {', '.join(g.scope)} until {when(g.until)}; outside it: {g.outside_scope}"]
+        lines += ["", t("sheet.delegation", to=g.to, scope=list(g.scope), until_at=g.until, outside=g.outside_scope)]
     unfilled = [r for r in s.playbook.alert_roles if r not in s.roles]
     if unfilled:
-        lines += ["", f"**Nobody named for:** {', '.join(unfilled)} (assign_role; alerts go to the team or the fallback)"]
+        lines += ["", t("sheet.unfilled", roles=unfilled)]
     if s.counts.get("record_rejected") or s.scrub_records:
-        lines += ["", "**Record:** PostgreSQL refused some text; it is stored scrubbed"]
+        lines += ["", t("sheet.scrubbed")]
     if s.seq - s.recorded_seq > 20:
-        lines += ["", f"**Record:** {s.seq - s.recorded_seq} events wait for PostgreSQL (deadlines run regardless)"]
+        lines += ["", t("sheet.backlog", count=s.seq - s.recorded_seq)]
     recent = s.events[-LAST_EVENTS:]
     if recent:
-        lines += ["", "**Last events**"] + [f"- {in_words(e)}" for e in reversed(recent)]
+        lines += ["", t("sheet.last")] + [f"- {in_words(e, locale=lc, tz=tz)}" for e in reversed(recent)]
     return "\n".join(with_list_breaks(lines))
 
 
@@ -86,13 +85,17 @@ def with_list_breaks(lines: list[str]) -> list[str]:
 
 
 # -- business time (issue 25): the deadline's local due time and its target in working time, in one place --
-def in_working_time(calendar, deadline) -> str:
-    """` · local 2026-12-07 13:00 Asia/Shanghai · 4 working hours` (the second part only for a deadline
-    counted in working time); nothing without a calendar."""
+def in_working_time(calendar, deadline, locale: str = "en", tz: str | None = None) -> str:
+    """` · local Mon 7 Dec, 13:00 Asia/Shanghai · 4 h of working time` (the local part only when the
+    calendar's zone is not the sheet's, the second only for a deadline counted in working time)."""
     if calendar is None:
         return ""
-    text = f" · local {stamp(calendar.local(deadline.due_at))} {calendar.timezone}"
-    return text if deadline.working_time is None else f"{text} · {working_words(deadline.working_time)}"
+    text = "" if calendar.timezone == tz else i18n.text(
+        locale, "sheet.local", local=i18n.when(deadline.due_at, locale, calendar.timezone), zone=calendar.timezone)
+    if deadline.working_time is None:
+        return text
+    words = working_words(deadline.working_time) if i18n.loc(locale) == "en" else i18n.duration(deadline.working_time, locale)
+    return text + i18n.text(locale, "sheet.working", duration=words)
 
 
 def working_words(target: timedelta) -> str:
