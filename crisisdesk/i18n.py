@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import string
 from datetime import datetime, timedelta, timezone
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,20 @@ def zone(name: str | None) -> ZoneInfo | timezone:
         return timezone.utc
 
 
+# Who is being answered, where that is known per request (the API from Accept-Language, else CRISIS_LOCALE;
+# the CLI from CRISIS_LOCALE): a refusal is written in their locale.
+READER: ContextVar[str | None] = ContextVar("crisisdesk_reader_locale", default=None)
+
+
+def from_accept_language(header: str | None, default: str | None = None) -> str | None:
+    """The first supported locale an `Accept-Language` header names (`zh-CN,zh;q=0.9,en;q=0.8` → zh-CN)."""
+    for part in (header or "").split(","):
+        found = normal_locale(part.split(";")[0].strip())
+        if found:
+            return found
+    return default
+
+
 def loc(locale: str | None) -> str:
     return normal_locale(locale) or DEFAULT_LOCALE
 
@@ -171,7 +186,7 @@ def say(value: Any, locale: str | None = None, tz: str | None = None) -> str:
 # (`deadline.response` → "响应"), else as given (a playbook's own deadline names, a person's id).
 TERMS = {"deadline": "deadline.", "stage": "stage.", "path": "path.", "action_path": "path.", "severity": "severity.",
          "party": "party.", "scope": "scope.", "kind": "kind.", "status": "status.", "role": "role.", "roles": "role.",
-         "what": "wait.", "revision": "revision."}
+         "what": "wait.", "revision": "revision.", "stages": "stage."}
 
 
 def term(name: str, value: str, locale: str | None = None) -> str:

@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from crisisdesk import i18n
 from crisisdesk.acting import carrying_acting
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import describe_validation_error
@@ -48,6 +49,8 @@ app.add_typer(kb_app, name="kb")
 @app.callback()
 def _setup() -> None:
     """Log lines go to stderr, warnings and up: stdout is for the answer (and `--json`)."""
+    # Refusals and words written from the catalogue in the operator's language (issue 23).
+    i18n.READER.set(i18n.normal_locale(os.environ.get("CRISIS_LOCALE")))
     if not structlog.is_configured():
         configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)
         structlog.configure(cache_logger_on_first_use=False)

@@ -25,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from crisisdesk import i18n
 from crisisdesk.acting import ActingClientInterceptor, denying, sending
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
@@ -371,6 +372,9 @@ async def act(client: Client, case_id: str, action: str, payload: object,
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
         bound.info("action rejected", reason=reason)
+        details = getattr(err.cause, "details", None) or ()
+        if len(details) > 2 and i18n.is_said(details[2]):  # from the catalogue: in the caller's locale
+            reason = i18n.say(details[2], i18n.READER.get())
         raise problem or ActionRejected(reason) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # no case to record it: what is wrong with the input first

@@ -14,7 +14,7 @@ its `by`: the head's decisions cannot be typed in someone else's name.
 from datetime import datetime
 
 from crisisdesk.lifecycle import ACTIONS, AUTHORITY_SEATS
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from workflows.casefile import CaseFile
 from workflows.state import CaseState
 
@@ -52,21 +52,18 @@ def require_head(state: CaseState, action: str, by: str, now: datetime, delegabl
     """Pass when `by` is the head, or a delegate whose unexpired scope covers `action`; returns in what capacity."""
     head = state.roles.get("head")
     if head is None:
-        raise ActionRefused(f"{action}: no head is assigned to this case; assign_role head first")
+        raise refused("refuse.no_head", action=action)
     if by == head:
         return "head"
     grant = state.delegation
     if delegable and grant is not None and grant.to == by:
         if grant.until <= now:
-            raise ActionRefused(f"{action}: {by}'s delegation expired at {grant.until.isoformat()}; the head ({head}) decides")
+            raise refused("refuse.delegation_expired", action=action, by=by, until_at=grant.until.isoformat(), head=head)
         if action not in grant.scope:
-            raise ActionRefused(
-                f"{action} is outside {by}'s delegated scope ({', '.join(grant.scope)}): "
-                f"{grant.outside_scope}; otherwise the head ({head}) decides"
-            )
+            raise refused("refuse.outside_scope", action=action, by=by, scope=list(grant.scope),
+                          outside=grant.outside_scope, head=head)
         return "delegate"
-    who = f"the head ({head})" + (" or a delegate with it in scope" if delegable else "")
-    raise ActionRefused(f"{action}: only {who} may do this, not {by}")
+    raise refused("refuse.only_head_or_delegate" if delegable else "refuse.only_head", action=action, head=head, by=by)
 
 
 def spokesperson_of(state: CaseState) -> str | None:

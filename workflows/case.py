@@ -25,11 +25,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from crisisdesk import stamps
+    from crisisdesk import i18n, stamps
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
-    from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, describe_validation_error, parse_action
+    from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, refused, describe_validation_error, parse_action
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.intake import Intake
     from crisisdesk.models.text import made_storable
@@ -267,12 +267,12 @@ class CrisisWorkflow(EffectRunner, Learning):
                                           f"their own name: `by` must be {actor.identity}")
             message = await self.take(name, action, now, actor)
         except ActionRefused as refusal:
-            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown)
+            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown, refusal.said)
         except Exception as err:
             workflow.logger.exception(STEP_FAILED, extra={"case_id": self.case.state.case_id, "action": name[:200]})
             self.case.state.bump("step_errors")
-            reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
-            return self.refuse(name, args, reason, now, actor.via, actor.identity, kind)
+            why = refused("refuse.could_not_apply", action=name, error=type(err).__name__)
+            return self.refuse(name, args, str(why), now, actor.via, actor.identity, kind, said=why.said)
         return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
 
     async def actor(self, name: str, args: Sequence[Any], kind: str, now: datetime) -> tuple["Actor", Sequence[Any]]:
@@ -315,16 +315,16 @@ class CrisisWorkflow(EffectRunner, Learning):
         if name not in ACTION_MODELS:
             parse_action(name, None)  # refuses, naming the action
         if not args:
-            raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got nothing")
+            raise refused("refuse.no_input", action=name)
         if len(args) > 1:
-            raise ActionRefused(f"{name}: expected one JSON object, got {len(args)} inputs; send them as one object")
+            raise refused("refuse.many_inputs", action=name, count=len(args))
         if isinstance(args[0], RawValue):
-            raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted)")
+            raise refused("refuse.not_json", action=name)
         return parse_action(name, args[0])
 
     async def take(self, name: str, action, now: datetime, actor: "Actor") -> str:
         if self.case.state.stage.is_final:
-            raise ActionRefused(f"{name}: the case is {self.case.state.stage.value}")
+            raise refused("refuse.case_final", action=name, stage=self.case.state.stage.value)
         self.case.directory = {}
         if name in ("assign_role", "delegate"):
             self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
@@ -342,18 +342,23 @@ class CrisisWorkflow(EffectRunner, Learning):
         return message
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
-               identity: str | None, kind: str, shown: str | None = None) -> None:
+               identity: str | None, kind: str, shown: str | None = None, said: dict | None = None) -> None:
+        """`reason` in English is the record's; `said` (crisisdesk/i18n.py) lets each reader have it in
+        their locale: the update's sender (the Web UI) in the project's, the API and CLI in their caller's."""
         first = args[0] if len(args) == 1 else None
         by = first.get("by") if isinstance(first, dict) and isinstance(first.get("by"), str) else None
         self.case.record(now, "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
-                         via=via, identity=identity)
+                         said=said, via=via, identity=identity)
         self.case.state.bump("rejected")
         workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name[:200], "via": via})
         self.changed(now)
         if kind == "update":
             # `shown` (no input in it) may be read in clear where the update's sender reads it (crisisdesk.converter)
-            raise ApplicationError(reason, REFUSAL_RECORDED, *([shown] if shown else []), type=REFUSAL_TYPE,
-                                   non_retryable=True)
+            project = self.case.state.intake.project
+            if said is not None and i18n.loc(project.locale) != "en":
+                reason = i18n.say(said, project.locale, project.timezone)
+            extra = [shown, said] if said is not None else [shown] if shown else []
+            raise ApplicationError(reason, REFUSAL_RECORDED, *extra, type=REFUSAL_TYPE, non_retryable=True)
 
     async def check_people(self, name: str, person: str) -> dict[str, list[str]]:
         """With authentication on, roles and delegations name people from the directory: their directory
@@ -363,8 +368,7 @@ class CrisisWorkflow(EffectRunner, Learning):
             summary="is this person in the directory?", **BOOKKEEPING)
         if checked.unknown:
             field = "person" if name == "assign_role" else "to"
-            raise ActionRefused(f"{name}: {field}: {checked.unknown[0]!r} is not in the directory; "
-                                "add them with `crisis users add` or name someone who is")
+            raise refused("refuse.not_in_directory", action=name, field=field, person=checked.unknown[0])
         return checked.roles
 
     async def join_other_case(self, action, actor: "Actor") -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from workflows.casefile import CaseFile
 from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
 from workflows.steps.base import STEPS
@@ -29,10 +29,10 @@ def check_place(case: CaseFile, name: str) -> None:
     """The lifecycle table's word on where `name` belongs: the case's path, then its stage."""
     row, s = ACTIONS[name], case.state
     if row.path is not None and s.path != row.path:
-        raise ActionRefused(f"{name}: belongs to the {row.path.value} path; this case is on the {s.path.value} path")
+        raise refused("refuse.wrong_path", action=name, action_path=row.path.value, path=s.path.value)
     if s.stage not in row.stages_on(s.path):
-        allowed = ", ".join(stage.value for stage in row.stages_on(s.path))
-        raise ActionRefused(f"{name}: the case is at {s.stage.value}; this action belongs to {allowed}")
+        raise refused("refuse.wrong_stage", action=name, stage=s.stage.value,
+                      stages=[stage.value for stage in row.stages_on(s.path)])
 
 
 def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
@@ -42,7 +42,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
     `via` is the channel it came through, `identity` who was authenticated there (if anyone) and `roles`
     their directory roles (workflows.authority reads them)."""
     if case.state.stage.is_final:
-        raise ActionRefused(f"{name}: the case is {case.state.stage.value}")
+        raise refused("refuse.case_final", action=name, stage=case.state.stage.value)
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
     case.via, case.identity, case.actor_roles = via, identity, roles

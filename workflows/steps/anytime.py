@@ -6,7 +6,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
 from workflows.authority import BOOTSTRAP, authorize, eligible_for, may_hold
@@ -69,7 +69,7 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
 def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> str:
     authorize(case, "revoke_delegation", x.by, now)
     if case.state.delegation is None:
-        raise ActionRefused("revoke_delegation: there is no delegation to revoke")
+        raise refused("refuse.no_delegation")
     case.state.delegation = None
     return "delegation revoked"
 
@@ -263,7 +263,7 @@ def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     """The workflow has told the other case already (workflows.case); here this case closes into it."""
     authorize(case, "link", x.by, now)
     if x.case_id == case.state.case_id:
-        raise ActionRefused("link: case_id names this case itself; name the open case this one duplicates")
+        raise refused("refuse.self_link")
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
     return f"joined {x.case_id}; this case is closed"

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
 from workflows.authority import authorize
@@ -100,7 +100,7 @@ def tell_department(case: CaseFile, now: datetime, why: dict) -> None:
 def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str:
     plan = case.state.plan
     if plan.pending_revision is None:
-        raise ActionRefused("approve_revision: no revision is pending; revise_plan first")
+        raise refused("refuse.no_revision_pending")
     pending = plan.pending_revision
     if x.by == pending["by"]:
         head = f"the head ({case.state.roles.get('head', 'unassigned')})"

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
@@ -51,7 +51,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
     if case.state.implementation is not None:  # the ordinary path: this department carries it out from now on
         case.state.implementation["department"] = x.department
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
-        raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
+        raise refused("refuse.execution_started")
     case.state.bump("executions_started")
     case.start_timer(now, "progress_update")
     return "execution started; tell the customer how it is going within the progress deadline"
@@ -71,7 +71,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
 def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
     authorize(case, "execution_done", x.by, now)
     if case.state.counts.get("executions_started", 0) <= case.state.counts.get("executions_done", 0):
-        raise ActionRefused("execution_done: execution has not started; record execution_started first")
+        raise refused("refuse.execution_not_started")
     case.state.bump("executions_done")
     case.meet(now, "progress_update")
     plans.meet_all_milestones(case, now)

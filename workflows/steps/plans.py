@@ -10,7 +10,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from workflows.casefile import CaseFile
 from workflows.state import Effect
 from workflows.authority import authorize
@@ -87,7 +87,7 @@ def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneEx
 def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
     s, plan = case.state, case.state.implementation
     if plan is None:
-        raise ActionRefused("adjust_plan: there is no implementation plan; solution_proposed sets one")
+        raise refused("refuse.no_implementation")
     authorize(case, "adjust_plan", x.by, now)
     if x.milestones is not None:
         set_milestones(case, now, x.milestones, "adjust_plan")
