@@ -57,7 +57,7 @@ class Notifier:
             log.warning("notification outbox unreachable, sending without it", case_id=note.case_id,
                         key=note.key, error=type(err).__name__)
             receipt = await self._notify_directly(note, channels)
-        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved,
+        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved, "subject": note.subject[:300],
                                              "channels": receipt_channels(receipt.channels, channels)})
         log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
                  status=receipt.status, channels=receipt.channels,

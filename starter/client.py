@@ -193,10 +193,10 @@ def check_received_at(intake: Intake, settings: Settings, now: datetime) -> None
                             "case would already be breached; set late_entry true to record it after the fact")
 
 
-def summary_line(intake: Intake, severity: Severity) -> str:
-    """The case as the Web UI's workflow list shows it (static summary)."""
+def summary_line(intake: Intake, severity: Severity, locale: str | None = None) -> str:
+    """The case as the Web UI's workflow list shows it (static summary), in the project's locale."""
     project = intake.project.name or intake.project.id
-    return f"[{severity.value}] {intake.summary}" + (f" · {project}" if project else "")
+    return i18n.text(locale, "summary.line", severity=severity.value, summary=intake.summary) + (f" · {project}" if project else "")
 
 
 async def start_case(client: Client, intake: Intake, settings: Settings) -> StartedCase:
@@ -216,9 +216,9 @@ async def start_case(client: Client, intake: Intake, settings: Settings) -> Star
             WORKFLOW_TYPE, intake, id=case_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary_line(intake, severity)[:400],
-            static_details=f"Intake {intake.intake_id} by {intake.channel.value}; playbook "
-                           f"{intake.playbook or settings.playbook}. The case sheet below is kept current.",
+            static_summary=summary_line(intake, severity, intake.project.locale or settings.locale)[:400],
+            static_details=i18n.text(intake.project.locale or settings.locale, "summary.details", intake_id=intake.intake_id,
+                                     channel=intake.channel.value, playbook=intake.playbook or settings.playbook),
         )
     except WorkflowAlreadyStartedError:
         original = await original_intake(client.get_workflow_handle(case_id), client)

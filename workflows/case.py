@@ -240,7 +240,8 @@ class CrisisWorkflow(EffectRunner, Learning):
             details = sheet.render(self.case, workflow.now())
         except Exception:  # the sheet is a courtesy: a bug in it must never stop the case
             workflow.logger.exception("case sheet failed to render", extra={"case_id": self.case.state.case_id})
-            details = f"**{self.case.state.case_id}** · stage {self.case.state.stage.value} (the full sheet failed to render)"
+            details = i18n.text(self.case.state.intake.project.locale, "sheet.failed", case_id=self.case.state.case_id,
+                                stage=self.case.state.stage.value)
         if details != self.details:
             workflow.set_current_details(details)
             self.details = details

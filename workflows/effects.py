@@ -152,7 +152,7 @@ class EffectRunner:
             self.case.record(workflow.now(), "notification", kind, status="failed", error=str(err.cause or err), roles=roles)
             state.bump("notifications_failed")
             return
-        self.note_delivery(kind, receipt, roles)
+        self.note_delivery(kind, receipt, roles, receipt.subject)
 
     def note_delivery(self, kind: str, receipt: "fx.NotificationReceipt", roles: list[str], subject: str | None = None) -> None:
         state = self.case.state

@@ -114,6 +114,7 @@ class NotificationReceipt(BaseModel):
     error: str | None = None
     people: list[str] = Field(default_factory=list)  # who was reached (ids or names, never contacts)
     unresolved: list[str] = Field(default_factory=list)  # roles nobody could be found for
+    subject: str | None = None  # the subject as written for its readers (issue 23: the case sent facts)
 
 
 class CaptureEvidence(BaseModel):
