@@ -186,7 +186,7 @@ def say(value: Any, locale: str | None = None, tz: str | None = None) -> str:
 # (`deadline.response` → "响应"), else as given (a playbook's own deadline names, a person's id).
 TERMS = {"deadline": "deadline.", "stage": "stage.", "path": "path.", "action_path": "path.", "severity": "severity.",
          "party": "party.", "scope": "scope.", "kind": "kind.", "status": "status.", "role": "role.", "roles": "role.",
-         "what": "wait.", "revision": "revision.", "stages": "stage."}
+         "what": "wait.", "revision": "revision.", "stages": "stage.", "category": "category."}
 
 
 def term(name: str, value: str, locale: str | None = None) -> str:

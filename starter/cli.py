@@ -244,8 +244,9 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
                     raise CaseNotFound(cases.case_ref(case))
             if needs_redaction(who):
                 return await render_case_report(pool, cases.case_ref(case),
-                                                clean=lambda status, events: (redact_status(status), redact_events(events)))
-            return await render_case_report(pool, cases.case_ref(case))
+                                                clean=lambda status, events: (redact_status(status), redact_events(events)),
+                                                locale=settings.locale, tz=settings.timezone)
+            return await render_case_report(pool, cases.case_ref(case), locale=settings.locale, tz=settings.timezone)
 
         settings = load_settings()
         rendered = asyncio.run(with_pool(settings, use))

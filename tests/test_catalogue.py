@@ -116,3 +116,20 @@ def test_the_case_sheet_at_every_stage_is_chinese_under_zh_cn(stage):
     assert "UTC" not in text and "T06" not in text
     en = sheet.render(case_at(stage, "en"), AT + timedelta(minutes=10))
     assert "**Stage**" in en and "Thu 3 Dec" in en
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "change", "media", "final"])
+def test_each_report_kind_reads_in_chinese_with_shanghai_times(kind):
+    from activities.report_render import render
+
+    case = case_at(Stage.planning, "zh-CN")
+    reason = i18n.say(i18n.said("report.crisis_path", why=i18n.said("why.intake_potential_crisis")), "zh-CN")
+    rendered = render(kind, reason, case.status(), case.state.events, AT + timedelta(hours=2), "zh-CN", "Asia/Shanghai")
+    body = rendered.html.split("<body>")[1]
+    visible = re.sub(r"<[^>]+>", " ", body.split("<svg")[0] + body.split("</svg>")[-1])
+    for text in (rendered.markdown, visible):
+        assert english_left(text) in ([], ["delivery"]), (kind, english_left(text))  # the playbook's name
+        assert "12月3日（周四）" in text and "UTC" not in text
+    assert '<html lang="zh-CN">' in rendered.html
+    en = render(kind, "test", case.status(), case.state.events, AT + timedelta(hours=2), "en", "Asia/Shanghai")
+    assert "## Summary" in en.markdown and "Thu 3 Dec, 14:00" in en.markdown
