@@ -54,6 +54,9 @@ def what_happened(e: TimelineEvent, channel: bool = False, locale: str | None = 
     if e.kind == "notification":
         roles = [str(r) for r in d.get("roles", []) or []] or ["reporter"]
         return t("event.notification", kind=e.name, roles=roles, status=d.get("status", ""))
+    if e.kind in ("report", "report_due"):
+        return t("event.other", kind=e.kind, name=i18n.said(f"report.title.{e.name}") if f"report.title.{e.name}" in
+                 i18n.CATALOGUES["en"] else e.name, who=who)
     return t("event.other", kind=e.kind, name=e.name, who=who)
 
 
