@@ -108,6 +108,7 @@ def zone(name: str | None) -> ZoneInfo | timezone:
 # Who is being answered, where that is known per request (the API from Accept-Language, else CRISIS_LOCALE;
 # the CLI from CRISIS_LOCALE): a refusal is written in their locale.
 READER: ContextVar[str | None] = ContextVar("crisisdesk_reader_locale", default=None)
+READER_ZONE: ContextVar[str | None] = ContextVar("crisisdesk_reader_zone", default=None)
 
 
 def from_accept_language(header: str | None, default: str | None = None) -> str | None:

@@ -51,6 +51,7 @@ def _setup() -> None:
     """Log lines go to stderr, warnings and up: stdout is for the answer (and `--json`)."""
     # Refusals and words written from the catalogue in the operator's language (issue 23).
     i18n.READER.set(i18n.normal_locale(os.environ.get("CRISIS_LOCALE")))
+    i18n.READER_ZONE.set(os.environ.get("CRISIS_TIMEZONE") if os.environ.get("CRISIS_TIMEZONE") in i18n.zones() else None)
     if not structlog.is_configured():
         configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)
         structlog.configure(cache_logger_on_first_use=False)
