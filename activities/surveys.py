@@ -23,9 +23,8 @@ class Surveys:
         sent = await self._issue(req)
         if req.recipient is not None and self.notifier is not None:
             receipt = await self.notifier.notify(Notification(
-                key=f"{req.key}:sent", case_id=req.case_id, kind="survey", subject="How did we do?",
-                body=f"Please rate timeliness, effectiveness and attitude (survey {sent.token}).",
-                recipients=[req.recipient], at=req.at))
+                key=f"{req.key}:sent", case_id=req.case_id, kind="survey", customer=True, facts={"token": sent.token},
+                locale=req.locale, timezone=req.timezone, recipients=[req.recipient], at=req.at))
             sent.delivered = receipt.delivered > 0
         return sent
 

@@ -117,7 +117,8 @@ class EffectRunner:
                     "send_survey", fx.SendSurvey(
                         key=effect.key, case_id=state.case_id, at=at,
                         recipient=fx.Recipient(role="reporter", person=f"{reporter.name or 'Customer'} <{reporter.contact}>")
-                        if reporter.contact else None),
+                        if reporter.contact else None,
+                        locale=reporter.locale or state.intake.project.locale, timezone=state.intake.project.timezone),
                     result_type=fx.SurveySent, summary="satisfaction survey to the reporter", **REPORT)
                 case.record(workflow.now(), "survey_sent", "survey", delivered=sent.delivered)
             elif effect.kind == "record_survey":

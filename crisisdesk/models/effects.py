@@ -187,6 +187,8 @@ class SendSurvey(BaseModel):
     case_id: str
     at: datetime
     recipient: Recipient | None = None  # the reporter; None: issue the token only
+    locale: str | None = None  # the reporter's language (theirs, else the project's) and the project's zone
+    timezone: str | None = None
 
 
 class SurveySent(BaseModel):
