@@ -195,6 +195,8 @@ def term(name: str, value: str, locale: str | None = None) -> str:
     if prefix is None:
         return value
     lc = loc(locale)
+    if lc == DEFAULT_LOCALE and name in ("role", "roles") and value != "reporter":
+        return value  # English names a role by its id, as operators type it
     key = prefix + (value.split(":", 1)[0] if name in ("role", "roles") and value.startswith("department:") else value)
     found = CATALOGUES[lc].get(key) or CATALOGUES[DEFAULT_LOCALE].get(key)
     if found and name in ("role", "roles") and ":" in value:
