@@ -65,10 +65,33 @@ async def picture(locale: str) -> None:
             await expect(frame.frame_locator("iframe").locator("body")).to_contain_text("阶段" if zh else "Stage")
             await page.wait_for_timeout(1000)
             await page.screenshot(path=str(OUT / f"case-sheet-{locale}.png"), full_page=True)
+            # `crisis report CASE --html`, as the command renders it, and the reporter's acknowledgement.
+            report, ack = await _report_and_ack(info["database_url"], started.case_id, settings)
+            (OUT / f"report-{locale}.html").write_text(report, encoding="utf-8")
+            (OUT / f"acknowledgement-{locale}.txt").write_text(ack, encoding="utf-8")
+            await page.goto((OUT / f"report-{locale}.html").as_uri())
+            await page.screenshot(path=str(OUT / f"report-{locale}.png"), full_page=True)
             await browser.close()
-        print(f"wrote {OUT / f'case-sheet-{locale}.png'}")
+        print(f"wrote {OUT / f'case-sheet-{locale}.png'}, report-{locale}.png, acknowledgement-{locale}.txt")
     finally:
         dev.stop()
+
+
+async def _report_and_ack(dsn: str, case_id: str, settings: Settings) -> tuple[str, str]:
+    from activities.db import create_pool
+    from activities.reports import render_case_report
+
+    pool = await create_pool(dsn)
+    try:
+        async def ack():
+            return await pool.fetchrow("SELECT subject, body FROM notifications WHERE case_id = $1 AND kind = 'acknowledgement'",
+                                       case_id)
+        row = await eventually(ack, lambda r: r is not None, timeout=30)
+        await asyncio.sleep(2)  # the acknowledge action on the record
+        report = await render_case_report(pool, case_id, locale=settings.locale, tz=settings.timezone)
+        return report["html"], f"{row['subject']}\n\n{row['body']}\n"
+    finally:
+        await pool.close()
 
 
 async def _status(handle):
