@@ -134,3 +134,18 @@ def test_each_report_kind_reads_in_chinese_with_shanghai_times(kind):
     assert '<html lang="zh-CN">' in rendered.html
     en = render(kind, "test", case.status(), case.state.events, AT + timedelta(hours=2), "en", "Asia/Shanghai")
     assert "## Summary" in en.markdown and "Thu 3 Dec, 14:00" in en.markdown
+
+
+def test_every_refusal_and_seat_reads_in_chinese():
+    """Each refusal the case gives (`refuse.*`, with the seats it names), its placeholders filled."""
+    zh = i18n.CATALOGUES["zh-CN"]
+    for msg_id in [m for m in zh if m.startswith(("refuse.", "seat."))]:
+        args = {name: "某人" for name in i18n.placeholders(zh[msg_id])}
+        text = i18n.text("zh-CN", msg_id, **args)
+        assert english_left(re.sub(r"\b(API|CRISIS_TOKEN|Web UI)\b", "", text)) == [], (msg_id, text)
+    who = i18n.said("seat.or", first=i18n.said("seat.held", seat=i18n.said("seat.head"), holders=["王总"]),
+                    second=i18n.said("seat.nobody", seat=i18n.said("seat.cs"), role_id="cs_owner"))
+    assert i18n.text("zh-CN", "refuse.only", action="decide_plan", who=who, by="张三") == (
+        "decide_plan：只有负责人（王总）或客服（尚无人：请用 assign_role 指定 cs_owner）可以执行，张三 不可以")
+    assert i18n.text("en", "refuse.only", action="decide_plan", who=who, by="Zhang") == (
+        "decide_plan: only the head (王总) or customer service (nobody yet: assign_role cs_owner) may do this, not Zhang")

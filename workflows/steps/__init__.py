@@ -12,7 +12,7 @@ from datetime import datetime
 
 from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused, refused
+from crisisdesk.models.actions import refused
 from workflows.casefile import CaseFile
 from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
 from workflows.steps.base import STEPS

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused, refused
+from crisisdesk.models.actions import refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
 from workflows.authority import BOOTSTRAP, authorize, eligible_for, may_hold
@@ -26,29 +26,27 @@ def assign_role(case: CaseFile, x: a.AssignRole, now: datetime) -> str:
     with authentication on only a person whose directory roles allow the seat is named."""
     s = case.state
     if x.person == x.by:
-        raise ActionRefused(f"assign_role: nobody seats themselves; {who_seats(case)} names the {x.role}")
+        raise refused("refuse.self_seat", who=who_seats(case), role=x.role)
     if "head" in s.roles or "regional_cs" in s.roles:
         authorize(case, "assign_role", x.by, now)
     elif s.auth_required and not (BOOTSTRAP & set(case.actor_roles)):
-        raise ActionRefused(f"assign_role: the case has no head and no regional customer service yet; an admin, a "
-                            f"manager, a head or regional customer service (in the directory) seats the first, not {x.by}")
+        raise refused("refuse.first_seat", by=x.by)
     if s.auth_required and not may_hold(x.role, case.directory.get(x.person, [])):
-        raise ActionRefused(f"assign_role: {x.person} may not hold the {x.role} seat: their directory roles "
-                            f"({', '.join(case.directory.get(x.person, [])) or 'none'}) do not include "
-                            f"{eligible_for(x.role)}; `crisis users add` gives roles")
+        raise refused("refuse.may_not_hold", person=x.person, role=x.role, eligible=eligible_for(x.role),
+                      roles=", ".join(case.directory.get(x.person, [])) or said("refuse.none"))
     s.roles[x.role] = x.person
     if x.role == "spokesperson" and s.next_media_report_at is None:
         s.next_media_report_at = now + s.playbook.reporting.media_every
     return f"{x.role} is {x.person}"
 
 
-def who_seats(case: CaseFile) -> str:
+def who_seats(case: CaseFile) -> dict:
     roles = case.state.roles
     if "head" in roles:
-        return f"the head ({roles['head']})"
+        return said("seat.held", seat=said("seat.head"), holders=[roles["head"]])
     if "regional_cs" in roles:
-        return f"regional customer service ({roles['regional_cs']})"
-    return "an admin or manager"
+        return said("seat.held", seat=said("seat.regional_cs"), holders=[roles["regional_cs"]])
+    return said("seat.admin_or_manager")
 
 
 @step("delegate")
@@ -57,9 +55,9 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
     allowed = [n for n in case.state.playbook.head_actions if n not in ("delegate", "revoke_delegation", "cancel")]
     outside = [n for n in x.scope if n not in allowed]
     if outside:
-        raise ActionRefused(f"delegate: scope may hold only {', '.join(allowed)}; not {', '.join(outside)}")
+        raise refused("refuse.scope", allowed=", ".join(allowed), outside=", ".join(outside))
     if x.until <= now:
-        raise ActionRefused(f"delegate: until must be in the future (now is {now.isoformat()})")
+        raise refused("refuse.until_past", now_at=now.isoformat())
     case.state.delegation = DelegationStatus(to=x.to, scope=x.scope, until=x.until, outside_scope=x.outside_scope,
                                              granted_by=x.by, granted_at=now)
     return f"{x.to} may {', '.join(x.scope)} until {x.until.isoformat()}"
@@ -172,8 +170,7 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
     higher = x.severity.rank > s.severity.rank
     to_crisis = x.potential_crisis and s.path == Path.ordinary
     if not higher and not to_crisis:
-        raise ActionRefused(f"escalate: severity is already {s.severity.value}; escalate raises it "
-                            f"(or set potential_crisis to move to the crisis path)")
+        raise refused("refuse.not_higher", severity=s.severity.value)
     event = s.events[-1]
     if higher:
         s.severity = Severity(x.severity)
@@ -243,7 +240,7 @@ def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
     s = case.state
     kept = [r for r in s.reporters if r.intake_id != x.intake_id]
     if len(kept) == len(s.reporters):
-        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters")
+        raise refused("refuse.not_a_reporter", intake_id=x.intake_id)
     s.reporters = kept
     s.bump("reporters", -1)
     return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused, refused
+from crisisdesk.models.actions import refused
 from crisisdesk.models.case import PlanStatus, Stage
 from crisisdesk.models.intake import Path
 from workflows.authority import authorize
@@ -103,11 +103,12 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
         raise refused("refuse.no_revision_pending")
     pending = plan.pending_revision
     if x.by == pending["by"]:
-        head = f"the head ({case.state.roles.get('head', 'unassigned')})"
-        department = case.state.roles.get(f"department:{plan.department}", "unassigned")
-        who = f"{head} or a delegate in scope" if pending["kind"] == "principled" else \
-            f"the {plan.department} department ({department}) or {head}"
-        raise ActionRefused(f"approve_revision: {x.by} proposed this revision and cannot approve it; {who} approves it")
+        head = said("seat.held", seat=said("seat.head"), holders=[case.state.roles.get("head", "-")])
+        department = said("seat.held", seat=said("seat.department_named", department=plan.department),
+                          holders=[case.state.roles.get(f"department:{plan.department}", "-")])
+        who = said("seat.or_delegate", seat=head) if pending["kind"] == "principled" else \
+            said("seat.or", first=department, second=head)
+        raise refused("refuse.own_revision", by=x.by, who=who)
     seats = ("head",) if pending["kind"] == "principled" else ("department", "head")
     capacity = authorize(case, "approve_revision", x.by, now, seats=seats)
     case.meet(now, "revision_approval")
@@ -163,8 +164,7 @@ def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) 
         case.state.deadlines.pop("first_contact", None)
         case.move(now, Stage.revising, x.by, f"revision reclassified as principled by the {capacity}")
     else:
-        raise ActionRefused("reclassify_revision: there is no specific revision to reclassify (pending, or approved "
-                            "and not yet put to the customer)")
+        raise refused("refuse.nothing_to_reclassify")
     case.state.bump("reclassified")
     case.start_timer(now, "revision_approval")
     due = case.state.deadlines["revision_approval"].due_at.isoformat()

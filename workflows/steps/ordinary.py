@@ -4,7 +4,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused, refused
+from crisisdesk.models.actions import refused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows.casefile import CaseFile
@@ -34,8 +34,7 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
     book = case.state.playbook
     needs_experts = case.state.severity.rank >= book.experts_required_from.rank
     if needs_experts and not x.experts and not case.state.experts:
-        raise ActionRefused(f"solution_proposed: a {case.state.severity.value} problem needs experts convened; "
-                            "list them in 'experts'")
+        raise refused("refuse.needs_experts", severity=case.state.severity.value)
     plans.require_proposer(case, now, x, needs_experts)
     plans.start_implementation(case, now, x)
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}

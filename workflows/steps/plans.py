@@ -10,7 +10,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused, refused
+from crisisdesk.models.actions import refused
 from workflows.casefile import CaseFile
 from workflows.state import Effect
 from workflows.authority import authorize
@@ -23,8 +23,7 @@ def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs
     if needs_experts:
         convened = s.experts or x.experts
         if x.by not in convened:
-            raise ActionRefused(f"solution_proposed: a {s.severity.value} problem's solution comes from the convened "
-                                f"experts ({', '.join(convened)}), not {x.by}")
+            raise refused("refuse.experts_propose", severity=s.severity.value, experts=", ".join(convened), by=x.by)
         if not s.experts:
             s.experts = list(x.experts)
         return
@@ -35,7 +34,7 @@ def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs
 def set_milestones(case: CaseFile, now: datetime, milestones: list[a.Milestone], action: str) -> None:
     past = [m.name for m in milestones if m.due_at <= now]
     if past:
-        raise ActionRefused(f"{action}: milestones: {', '.join(past)} is due in the past (now is {now.isoformat()})")
+        raise refused("refuse.milestones_past", action=action, names=", ".join(past), now_at=now.isoformat())
     for name in [n for n in case.state.deadlines if n.startswith(MILESTONE)]:
         del case.state.deadlines[name]
     for m in milestones:
@@ -52,8 +51,7 @@ def start_implementation(case: CaseFile, now: datetime, x: a.SolutionProposed) -
 def meet_milestone(case: CaseFile, now: datetime, name: str) -> None:
     if MILESTONE + name not in case.state.deadlines:
         open_ = [n.removeprefix(MILESTONE) for n in case.state.deadlines if n.startswith(MILESTONE)]
-        raise ActionRefused(f"progress_reported: milestone: {name!r} is not an open milestone "
-                            f"(open: {', '.join(open_) or 'none'})")
+        raise refused("refuse.not_a_milestone", name=name, open=", ".join(open_) or said("refuse.none"))
     case.meet(now, MILESTONE + name)
 
 
