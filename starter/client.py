@@ -383,6 +383,11 @@ async def act(client: Client, case_id: str, action: str, payload: object,
     except asyncio.TimeoutError:
         raise _no_answer(case_id, ANSWER_TIMEOUT) from None
     bound.info("action accepted", stage=str(result.stage))
+    reader = i18n.READER.get()
+    if result.said is not None and reader is not None:  # the answer in the caller's language
+        english = i18n.say(result.said, "en")
+        rest = result.message[len(english):] if result.message.startswith(english) else ""
+        result = result.model_copy(update={"message": i18n.say(result.said, reader, i18n.READER_ZONE.get()) + rest})
     return result
 
 

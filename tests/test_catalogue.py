@@ -136,10 +136,11 @@ def test_each_report_kind_reads_in_chinese_with_shanghai_times(kind):
     assert "## Summary" in en.markdown and "Thu 3 Dec, 14:00" in en.markdown
 
 
-def test_every_refusal_and_seat_reads_in_chinese():
-    """Each refusal the case gives (`refuse.*`, with the seats it names), its placeholders filled."""
+def test_every_message_reads_in_chinese():
+    """Every message (refusals with the seats they name, answers to actions, the CLI's words…), its
+    placeholders filled: nothing English left but names a person types (action and field names)."""
     zh = i18n.CATALOGUES["zh-CN"]
-    for msg_id in [m for m in zh if m.startswith(("refuse.", "seat."))]:
+    for msg_id in zh:
         args = {name: "某人" for name in i18n.placeholders(zh[msg_id])}
         text = i18n.text("zh-CN", msg_id, **args)
         assert english_left(re.sub(r"\b(API|CRISIS_TOKEN|Web UI)\b", "", text)) == [], (msg_id, text)

@@ -266,7 +266,7 @@ class CrisisWorkflow(EffectRunner, Learning):
                                     "people act in their own name",
                                     shown=f"{name}: you are signed in as {actor.identity}, and people act only in "
                                           f"their own name: `by` must be {actor.identity}")
-            message = await self.take(name, action, now, actor)
+            message, said = await self.take(name, action, now, actor)
         except ActionRefused as refusal:
             return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown, refusal.said)
         except Exception as err:
@@ -274,7 +274,10 @@ class CrisisWorkflow(EffectRunner, Learning):
             self.case.state.bump("step_errors")
             why = refused("refuse.could_not_apply", action=name, error=type(err).__name__)
             return self.refuse(name, args, str(why), now, actor.via, actor.identity, kind, said=why.said)
-        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
+        project = self.case.state.intake.project
+        if said is not None and i18n.loc(project.locale) != "en":  # the Web UI's answer: the project's language
+            message = i18n.say(said, project.locale, project.timezone) + message[len(i18n.say(said, "en")):]
+        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message, said=said)
 
     async def actor(self, name: str, args: Sequence[Any], kind: str, now: datetime) -> tuple["Actor", Sequence[Any]]:
         """Who sends this, as far as the case can tell: a verified stamp (crisisdesk.stamps) says who and
@@ -323,24 +326,25 @@ class CrisisWorkflow(EffectRunner, Learning):
             raise refused("refuse.not_json", action=name)
         return parse_action(name, args[0])
 
-    async def take(self, name: str, action, now: datetime, actor: "Actor") -> str:
+    async def take(self, name: str, action, now: datetime, actor: "Actor") -> tuple[str, dict | None]:
         if self.case.state.stage.is_final:
             raise refused("refuse.case_final", action=name, stage=self.case.state.stage.value)
         self.case.directory = {}
         if name in ("assign_role", "delegate"):
             self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
-            return await self.capture_evidence(action, actor)
+            return await self.capture_evidence(action, actor), None
         if name == "link":
             await self.join_other_case(action, actor)
         with self.case.attempt():
-            message = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
+            done = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
+        message = i18n.say(done, "en")
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
         if name == "triage":
             message += await self.suggest_knowledge(now)
         self.changed(now)
-        return message
+        return message, done if i18n.is_said(done) else None  # the answer in English, and as facts
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
                identity: str | None, kind: str, shown: str | None = None, said: dict | None = None) -> None:

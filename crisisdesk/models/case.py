@@ -119,5 +119,6 @@ class ActionResult(BaseModel):
     accepted: bool
     action: str
     stage: Stage
-    message: str
+    message: str  # in English, or the project's language for a project that reads another
+    said: dict[str, Any] | None = None  # the message as facts (crisisdesk/i18n.py): the API and CLI write it for their caller
     detail: dict[str, Any] = Field(default_factory=dict)

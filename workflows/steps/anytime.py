@@ -37,7 +37,7 @@ def assign_role(case: CaseFile, x: a.AssignRole, now: datetime) -> str:
     s.roles[x.role] = x.person
     if x.role == "spokesperson" and s.next_media_report_at is None:
         s.next_media_report_at = now + s.playbook.reporting.media_every
-    return f"{x.role} is {x.person}"
+    return said("done.assign_role", role=x.role, person=x.person)
 
 
 def who_seats(case: CaseFile) -> dict:
@@ -60,7 +60,7 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
         raise refused("refuse.until_past", now_at=now.isoformat())
     case.state.delegation = DelegationStatus(to=x.to, scope=x.scope, until=x.until, outside_scope=x.outside_scope,
                                              granted_by=x.by, granted_at=now)
-    return f"{x.to} may {', '.join(x.scope)} until {x.until.isoformat()}"
+    return said("done.delegate", to=x.to, scope=", ".join(x.scope), until_at=x.until.isoformat())
 
 
 @step("revoke_delegation")
@@ -69,7 +69,7 @@ def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> s
     if case.state.delegation is None:
         raise refused("refuse.no_delegation")
     case.state.delegation = None
-    return "delegation revoked"
+    return said("done.revoke_delegation")
 
 
 @step("add_stakeholder")
@@ -78,13 +78,13 @@ def add_stakeholder(case: CaseFile, x: a.AddStakeholder, now: datetime) -> str:
     case.state.bump("stakeholders")
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "stakeholder", **x.model_dump(exclude={"note"})))
-    return f"stakeholder #{case.state.counts['stakeholders']} recorded (personal data kept apart)"
+    return said("done.add_stakeholder", number=case.state.counts["stakeholders"])
 
 
 @step("set_position")
 def set_position(case: CaseFile, x: a.SetPosition, now: datetime) -> str:
     authorize(case, "set_position", x.by, now)
-    return "negotiating position recorded"
+    return said("done.set_position")
 
 
 @step("external_involvement")
@@ -106,7 +106,7 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
         case.report(event, "change", f"external involvement: {x.party} ({x.level})")
     if x.party == "media":
         tell_spokesperson(case, now, x)
-    return "crisis team alerted" + ("; crisis path and contingency on" if serious else "")
+    return said("done.external_involvement.serious" if serious else "done.external_involvement")
 
 
 def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -> None:
@@ -123,7 +123,7 @@ def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
     authorize(case, "add_evidence", x.by, now)
     # The workflow has captured and hashed it already (workflows.case); this counts it on the case.
     case.state.bump("evidence")
-    return "evidence stored with its SHA-256 and custody record"
+    return said("done.add_evidence")
 
 
 @step("monitor_checkin")
@@ -135,7 +135,7 @@ def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
     case.meet(now, "monitor_checkin")
     if s.path == Path.crisis and "monitor_checkin" in s.playbook.deadlines:
         case.start_timer(now, "monitor_checkin")
-    return "monitoring recorded; the next check-in is due at the playbook's pace"
+    return said("done.monitor_checkin")
 
 
 @step("police_liaison")
@@ -143,7 +143,7 @@ def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
     authorize(case, "police_liaison", x.by, now)
     case.state.bump("police_liaisons")
     case.major_change(f"police liaison with {x.contact}")
-    return "police liaison arranged; on-site staff know the conditions and channel"
+    return said("done.police_liaison")
 
 
 @step("media_statement")
@@ -153,14 +153,14 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
     case.major_change(f"media statement filed with {x.filed_with}")
-    return f"statement filed with {x.filed_with}"
+    return said("done.media_statement", filed_with=x.filed_with)
 
 
 @step("compensation")
 def compensation(case: CaseFile, x: a.Compensation, now: datetime) -> str:
     authorize(case, "compensation", x.by, now)
     case.state.bump("compensations")
-    return f"compensation recorded: {x.kind}"
+    return said("done.compensation", what=x.kind)
 
 
 @step("escalate")
@@ -180,13 +180,13 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
         case.enter_crisis(now, x.by, x.reason)
     elif s.path == Path.crisis:
         case.report(event, "change", f"escalated to {s.severity.value}: {x.reason}")
-    return f"severity {s.severity.value}, {s.path.value} path"
+    return said("done.escalate", severity=s.severity.value, path=s.path.value)
 
 
 @step("note")
 def note(case: CaseFile, x: a.Note, now: datetime) -> str:
     authorize(case, "note", x.by, now)
-    return "noted"
+    return said("done.note")
 
 
 @step("cancel")
@@ -194,7 +194,7 @@ def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
     authorize(case, "cancel", x.by, now)
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, x.reason)
-    return "case cancelled"
+    return said("done.cancel")
 
 
 @step("link_report")
@@ -203,7 +203,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     authorize(case, "link_report", x.by, now)
     s = case.state
     if x.intake_id == s.intake.intake_id or any(r.intake_id == x.intake_id for r in s.reporters):
-        return f"report {x.intake_id} is already on this case"
+        return said("done.link_report.already", intake_id=x.intake_id)
     s.reporters.append(ReporterRef(intake_id=x.intake_id, channel=x.channel.value, received_at=x.received_at or now))
     del s.reporters[:-KEPT]
     s.bump("reporters")
@@ -221,7 +221,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     threshold = s.playbook.group_complaint_reporters
     if s.path == Path.ordinary and threshold and identified >= threshold:
         case.enter_crisis(now, x.by, said("why.group_complaint", count=identified))
-    return f"{total} reports on this case, {identified} from identified reporters"
+    return said("done.link_report", total=total, identified=identified)
 
 
 def reporter_key(reporter) -> str | None:
@@ -243,7 +243,7 @@ def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
         raise refused("refuse.not_a_reporter", intake_id=x.intake_id)
     s.reporters = kept
     s.bump("reporters", -1)
-    return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"
+    return said("done.unlink_report", intake_id=x.intake_id, count=s.counts["reporters"] + 1)
 
 
 @step("evidence_read")
@@ -252,7 +252,7 @@ def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
     authorize(case, "evidence_read", x.by, now)
     case.state.bump("evidence_reads")
     case.record(now, "evidence_read", x.sha256, by=x.by, evidence_id=x.evidence_id, reason=x.reason)
-    return f"read of evidence {x.sha256[:12]}… recorded"
+    return said("done.evidence_read", sha256=x.sha256[:12])
 
 
 @step("link")
@@ -263,4 +263,4 @@ def link(case: CaseFile, x: a.Link, now: datetime) -> str:
         raise refused("refuse.self_link")
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
-    return f"joined {x.case_id}; this case is closed"
+    return said("done.link", case_id=x.case_id)

@@ -19,7 +19,7 @@ def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
     case.meet(now, "alert_acknowledgement", "acknowledgement")
     if case.state.stage == Stage.alerting:
         case.move(now, Stage.planning, x.by, "crisis team formed")
-    return "acknowledged; alert escalation stopped"
+    return said("done.acknowledge")
 
 
 @step("decide_plan")
@@ -32,7 +32,7 @@ def decide_plan(case: CaseFile, x: a.DecidePlan, now: datetime) -> str:
     case.meet(now, "alert_acknowledgement", "acknowledgement")
     case.move(now, Stage.contacting, x.by, f"plan decided by the {capacity}")
     case.start_timer(now, "first_contact")
-    return f"plan decided; contact the customer by {case.state.deadlines['first_contact'].due_at.isoformat()}"
+    return said("done.decide_plan", due_at=case.state.deadlines["first_contact"].due_at.isoformat())
 
 
 @step("customer_contacted")
@@ -40,10 +40,10 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
     authorize(case, "customer_contacted", x.by, now)
     case.meet(now, "response")
     if case.state.path == Path.ordinary:
-        return "contact recorded"
+        return said("done.customer_contacted.short")
     case.meet(now, "first_contact")
     case.move(now, Stage.awaiting_answer, x.by, f"customer contacted by {x.channel.value}")
-    return "contact recorded; record the customer's answer"
+    return said("done.customer_contacted")
 
 
 @step("customer_answer")
@@ -54,7 +54,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     if x.satisfied:
         case.move(now, Stage.executing, x.by, "customer accepted the plan")
         tell_department(case, now, said("why.plan_accepted"))
-        return "customer satisfied; the department carries the plan out"
+        return said("done.customer_answer.yes")
     plan.rejections += 1
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, "customer rejected the plan")
@@ -63,7 +63,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         times = "once" if plan.rejections == 1 else f"{plan.rejections} times"
         case.contingency_on(now, x.by, f"customer rejected the plan {times}")
-    return f"customer not satisfied; revise within {case.state.playbook.deadlines['revision'].due}"
+    return said("done.customer_answer.no", within_seconds=int(case.state.playbook.deadlines["revision"].due.total_seconds()))
 
 
 @step("revise_plan")
@@ -71,9 +71,10 @@ def revise_plan(case: CaseFile, x: a.RevisePlan, now: datetime) -> str:
     authorize(case, "revise_plan", x.by, now)
     case.state.plan.pending_revision = {"kind": x.kind, "summary": x.summary, "by": x.by, "at": now.isoformat()}
     case.meet(now, "revision")
-    approver = "the head or a delegate" if x.kind == "principled" else f"the {case.state.plan.department} department"
+    approver = said("done.approver.head") if x.kind == "principled" else \
+        said("done.approver.department", department=case.state.plan.department)
     ask_head(case, now, x.kind, x.summary, x.by)
-    return f"{x.kind} revision proposed; {approver} approves it"
+    return said("done.revise_plan", revision=x.kind, approver=approver)
 
 
 def ask_head(case: CaseFile, now: datetime, kind: str, summary: str, proposer: str) -> None:
@@ -119,7 +120,7 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
     case.state.bump("revisions")
     case.move(now, Stage.contacting, x.by, f"revision approved by the {capacity}")
     case.start_timer(now, "first_contact")
-    return f"revision approved by the {capacity}; contact the customer again"
+    return said("done.approve_revision", capacity=said(f"capacity.{capacity}"))
 
 
 @step("plan_not_adjustable")
@@ -130,7 +131,7 @@ def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -
     case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
     case.start_timer(now, "explanation")
     case.contingency_on(now, x.by, said("why.not_adjustable"))
-    return "explain to the customer and seek their understanding"
+    return said("done.plan_not_adjustable")
 
 
 @step("explained")
@@ -140,10 +141,10 @@ def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
     if x.understood:
         case.move(now, Stage.executing, x.by, "customer understood")
         tell_department(case, now, said("why.explanation_understood"))
-        return "customer understood; the plan is carried out"
+        return said("done.explained.yes")
     case.contingency_on(now, x.by, said("why.explanation_rejected"))
     case.move(now, Stage.planning, x.by, "customer did not accept the explanation")
-    return "customer did not accept; contingency on, a new plan is needed"
+    return said("done.explained.no")
 
 
 @step("reclassify_revision")
@@ -170,4 +171,4 @@ def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) 
     due = case.state.deadlines["revision_approval"].due_at.isoformat()
     case.notify(case.state.events[-1], "approval_needed", ["head"], wording="approval_reclassified",
                 summary=plan.pending_revision["summary"], reason=x.reason, due_at=due)
-    return f"revision is principled; the head approves it by {due}"
+    return said("done.reclassify_revision", due_at=due)

@@ -23,9 +23,9 @@ def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
     case.meet(now, "acknowledgement")
     if x.potential_crisis or s.path == Path.crisis:
         case.enter_crisis(now, x.by, said("why.triaged_potential_crisis"))
-        return "triaged: crisis path, head and regional CS alerted"
+        return said("done.triage.crisis")
     case.move(now, Stage.solving, x.by, f"triaged {x.severity.value} {x.category.value}")
-    return f"triaged: ordinary path, {x.severity.value}"
+    return said("done.triage", severity=x.severity.value)
 
 
 # -- 3. ordinary path --------------------------------------------------------------------------
@@ -40,7 +40,7 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
     case.meet(now, "response")
     case.move(now, Stage.executing, x.by, "solution chosen")
-    return "solution recorded; execution may start"
+    return said("done.solution_proposed")
 
 
 # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------
@@ -53,7 +53,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
         raise refused("refuse.execution_started")
     case.state.bump("executions_started")
     case.start_timer(now, "progress_update")
-    return "execution started; tell the customer how it is going within the progress deadline"
+    return said("done.execution_started")
 
 
 @step("progress_reported")
@@ -63,7 +63,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
         plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
-    return "progress reported to the customer"
+    return said("done.progress_reported")
 
 
 @step("execution_done")
@@ -75,7 +75,7 @@ def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
     case.meet(now, "progress_update")
     plans.meet_all_milestones(case, now)
     case.move(now, Stage.confirming, x.by, "execution done")
-    return "execution done; confirm the resolution with the customer"
+    return said("done.execution_done")
 
 
 @step("resolution_confirmed")
@@ -84,12 +84,12 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
         case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
-        return f"not satisfied; back to {back.value}"
+        return said("done.resolution_confirmed.no", stage=back.value)
     case.meet(now, "resolution", "response")
     case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
-    return "resolution confirmed; a satisfaction survey was sent"
+    return said("done.resolution_confirmed")
 
 
 @step("survey_response")
@@ -98,7 +98,7 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
     case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
-    return "survey recorded; write the review"
+    return said("done.survey_response")
 
 
 @step("review_done")
@@ -111,5 +111,5 @@ def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
                                     cause=x.cause, lessons=x.lessons))
     case.move(now, Stage.closed, x.by, "reviewed")
     case.report(case.state.events[-1], "final", "post-incident report")
-    tracked = f"; {len(x.follow_ups)} follow-ups tracked until done" if x.follow_ups else ""
-    return f"case closed; the knowledge base has the lesson{tracked}"
+    tracked = said("done.review_done.tracked", count=len(x.follow_ups)) if x.follow_ups else None
+    return said("done.review_done", tracked=tracked)

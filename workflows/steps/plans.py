@@ -68,7 +68,7 @@ def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
     event = s.events[-1]
     recipients = [{"role": "expert", "person": name} for name in x.experts]
     case.effects.append(_notify_people(case, event, recipients, x, due.due_at.isoformat() if due else None))
-    return f"experts convened: {', '.join(s.experts)}; one of them proposes the solution"
+    return said("done.convene_experts", experts=", ".join(s.experts))
 
 
 def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, due_at: str | None):
@@ -96,4 +96,4 @@ def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
         plan["summary"] = x.summary
     plan["adjustments"] += 1
     s.bump("plan_adjustments")
-    return f"implementation plan adjusted ({x.reason}); owner {plan['owner']}"
+    return said("done.adjust_plan", reason=x.reason, owner=plan["owner"])
