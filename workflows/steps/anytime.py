@@ -103,7 +103,7 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
         case.enter_crisis(now, x.by, said("why.external", party=x.party, scope=x.level))
         case.contingency_on(now, x.by, said("why.external", party=x.party, scope=x.level))
     if s.path == Path.crisis:
-        case.report(event, "change", f"external involvement: {x.party} ({x.level})")
+        case.report(event, "change", said("report.external", party=x.party, scope=x.level))
     if x.party == "media":
         tell_spokesperson(case, now, x)
     return said("done.external_involvement.serious" if serious else "done.external_involvement")
@@ -142,7 +142,7 @@ def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
 def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
     authorize(case, "police_liaison", x.by, now)
     case.state.bump("police_liaisons")
-    case.major_change(f"police liaison with {x.contact}")
+    case.major_change(said("report.police", contact=x.contact))
     return said("done.police_liaison")
 
 
@@ -152,7 +152,7 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
     case.state.bump("media_statements")
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
-    case.major_change(f"media statement filed with {x.filed_with}")
+    case.major_change(said("report.statement", filed_with=x.filed_with))
     return said("done.media_statement", filed_with=x.filed_with)
 
 
@@ -179,7 +179,7 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
     if to_crisis:
         case.enter_crisis(now, x.by, x.reason)
     elif s.path == Path.crisis:
-        case.report(event, "change", f"escalated to {s.severity.value}: {x.reason}")
+        case.report(event, "change", said("report.escalated", severity=s.severity.value, reason=x.reason))
     return said("done.escalate", severity=s.severity.value, path=s.path.value)
 
 
@@ -262,5 +262,5 @@ def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     if x.case_id == case.state.case_id:
         raise refused("refuse.self_link")
     case.state.deadlines.clear()
-    case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
+    case.move(now, Stage.cancelled, x.by, said("why.joined", case_id=x.case_id))
     return said("done.link", case_id=x.case_id)

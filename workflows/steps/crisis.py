@@ -18,7 +18,7 @@ def acknowledge(case: CaseFile, x: a.Acknowledge, now: datetime) -> str:
     authorize(case, "acknowledge", x.by, now)  # anyone an alert reached, or anyone holding a role
     case.meet(now, "alert_acknowledgement", "acknowledgement")
     if case.state.stage == Stage.alerting:
-        case.move(now, Stage.planning, x.by, "crisis team formed")
+        case.move(now, Stage.planning, x.by, said("why.team_formed"))
     return said("done.acknowledge")
 
 
@@ -30,7 +30,7 @@ def decide_plan(case: CaseFile, x: a.DecidePlan, now: datetime) -> str:
                                  revisions=previous.revisions if previous else 0,
                                  rejections=previous.rejections if previous else 0)
     case.meet(now, "alert_acknowledgement", "acknowledgement")
-    case.move(now, Stage.contacting, x.by, f"plan decided by the {capacity}")
+    case.move(now, Stage.contacting, x.by, said("why.plan_decided", capacity=said(f"capacity.{capacity}")))
     case.start_timer(now, "first_contact")
     return said("done.decide_plan", due_at=case.state.deadlines["first_contact"].due_at.isoformat())
 
@@ -42,7 +42,7 @@ def customer_contacted(case: CaseFile, x: a.CustomerContacted, now: datetime) ->
     if case.state.path == Path.ordinary:
         return said("done.customer_contacted.short")
     case.meet(now, "first_contact")
-    case.move(now, Stage.awaiting_answer, x.by, f"customer contacted by {x.channel.value}")
+    case.move(now, Stage.awaiting_answer, x.by, said("why.contacted", channel=said(f"channel.{x.channel.value}")))
     return said("done.customer_contacted")
 
 
@@ -52,17 +52,17 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     plan = case.state.plan
     answer = case.state.events[-1]
     if x.satisfied:
-        case.move(now, Stage.executing, x.by, "customer accepted the plan")
+        case.move(now, Stage.executing, x.by, said("why.customer_accepted"))
         tell_department(case, now, said("why.plan_accepted"))
         return said("done.customer_answer.yes")
     plan.rejections += 1
     case.state.bump("rejections")
-    case.move(now, Stage.revising, x.by, "customer rejected the plan")
+    case.move(now, Stage.revising, x.by, said("why.customer_rejected"))
     case.start_timer(now, "revision")
-    case.major_change(f"customer rejected the plan ({plan.rejections})", answer)
+    case.major_change(said("report.rejected", count=plan.rejections), answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
-        times = "once" if plan.rejections == 1 else f"{plan.rejections} times"
-        case.contingency_on(now, x.by, f"customer rejected the plan {times}")
+        times = said("times.once") if plan.rejections == 1 else said("times.many", count=plan.rejections)
+        case.contingency_on(now, x.by, said("why.rejected_times", times=times))
     return said("done.customer_answer.no", within_seconds=int(case.state.playbook.deadlines["revision"].due.total_seconds()))
 
 
@@ -118,7 +118,7 @@ def approve_revision(case: CaseFile, x: a.ApproveRevision, now: datetime) -> str
     plan.revisions += 1
     plan.pending_revision = None
     case.state.bump("revisions")
-    case.move(now, Stage.contacting, x.by, f"revision approved by the {capacity}")
+    case.move(now, Stage.contacting, x.by, said("why.revision_approved_by", capacity=said(f"capacity.{capacity}")))
     case.start_timer(now, "first_contact")
     return said("done.approve_revision", capacity=said(f"capacity.{capacity}"))
 
@@ -128,7 +128,7 @@ def plan_not_adjustable(case: CaseFile, x: a.PlanNotAdjustable, now: datetime) -
     authorize(case, "plan_not_adjustable", x.by, now)
     case.meet(now, "revision", "revision_approval")
     case.state.plan.pending_revision = None
-    case.move(now, Stage.explaining, x.by, f"plan cannot be adjusted: {x.reason}")
+    case.move(now, Stage.explaining, x.by, said("why.cannot_adjust", reason=x.reason))
     case.start_timer(now, "explanation")
     case.contingency_on(now, x.by, said("why.not_adjustable"))
     return said("done.plan_not_adjustable")
@@ -139,11 +139,11 @@ def explained(case: CaseFile, x: a.Explained, now: datetime) -> str:
     authorize(case, "explained", x.by, now)
     case.meet(now, "explanation")
     if x.understood:
-        case.move(now, Stage.executing, x.by, "customer understood")
+        case.move(now, Stage.executing, x.by, said("why.customer_understood"))
         tell_department(case, now, said("why.explanation_understood"))
         return said("done.explained.yes")
     case.contingency_on(now, x.by, said("why.explanation_rejected"))
-    case.move(now, Stage.planning, x.by, "customer did not accept the explanation")
+    case.move(now, Stage.planning, x.by, said("why.explanation_not_accepted"))
     return said("done.explained.no")
 
 
@@ -163,7 +163,7 @@ def reclassify_revision(case: CaseFile, x: a.ReclassifyRevision, now: datetime) 
         plan.revisions -= 1
         plan.pending_revision = {k: last[k] for k in ("summary", "by", "at")} | {"kind": "principled"}
         case.state.deadlines.pop("first_contact", None)
-        case.move(now, Stage.revising, x.by, f"revision reclassified as principled by the {capacity}")
+        case.move(now, Stage.revising, x.by, said("why.reclassified", capacity=said(f"capacity.{capacity}")))
     else:
         raise refused("refuse.nothing_to_reclassify")
     case.state.bump("reclassified")

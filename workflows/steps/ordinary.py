@@ -24,7 +24,7 @@ def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
     if x.potential_crisis or s.path == Path.crisis:
         case.enter_crisis(now, x.by, said("why.triaged_potential_crisis"))
         return said("done.triage.crisis")
-    case.move(now, Stage.solving, x.by, f"triaged {x.severity.value} {x.category.value}")
+    case.move(now, Stage.solving, x.by, said("why.triaged", severity=x.severity.value, category=x.category.value))
     return said("done.triage", severity=x.severity.value)
 
 
@@ -39,7 +39,7 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
     plans.start_implementation(case, now, x)
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
     case.meet(now, "response")
-    case.move(now, Stage.executing, x.by, "solution chosen")
+    case.move(now, Stage.executing, x.by, said("why.solution_chosen"))
     return said("done.solution_proposed")
 
 
@@ -74,7 +74,7 @@ def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
     case.state.bump("executions_done")
     case.meet(now, "progress_update")
     plans.meet_all_milestones(case, now)
-    case.move(now, Stage.confirming, x.by, "execution done")
+    case.move(now, Stage.confirming, x.by, said("why.execution_done"))
     return said("done.execution_done")
 
 
@@ -83,10 +83,10 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
     authorize(case, "resolution_confirmed", x.by, now)
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
-        case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
+        case.move(now, back, x.by, said("why.reassess"))
         return said("done.resolution_confirmed.no", stage=back.value)
     case.meet(now, "resolution", "response")
-    case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
+    case.move(now, Stage.surveying, x.by, said("why.resolution_confirmed"))
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
     return said("done.resolution_confirmed")
@@ -97,7 +97,7 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
     authorize(case, "survey_response", x.by, now)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
-    case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
+    case.move(now, Stage.reviewing, x.by, said("why.survey_answered", score=x.score))
     return said("done.survey_response")
 
 
@@ -109,7 +109,7 @@ def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "knowledge", title=x.knowledge_title, body=x.knowledge_body,
                                     cause=x.cause, lessons=x.lessons))
-    case.move(now, Stage.closed, x.by, "reviewed")
-    case.report(case.state.events[-1], "final", "post-incident report")
+    case.move(now, Stage.closed, x.by, said("why.reviewed"))
+    case.report(case.state.events[-1], "final", said("report.final"))
     tracked = said("done.review_done.tracked", count=len(x.follow_ups)) if x.follow_ups else None
     return said("done.review_done", tracked=tracked)
