@@ -333,7 +333,8 @@ class CrisisWorkflow(EffectRunner, Learning):
         if name in ("assign_role", "delegate"):
             self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
-            return await self.capture_evidence(action, actor), None
+            stored = await self.capture_evidence(action, actor)
+            return i18n.say(stored, "en"), stored
         if name == "link":
             await self.join_other_case(action, actor)
         with self.case.attempt():
@@ -394,7 +395,7 @@ class CrisisWorkflow(EffectRunner, Learning):
             why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             raise ActionRefused(f"link: case {action.case_id} could not be told ({why}); is it open?") from None
 
-    async def capture_evidence(self, action, actor: "Actor") -> str:
+    async def capture_evidence(self, action, actor: "Actor") -> dict:
         via, identity = actor.via, actor.identity
         with self.case.attempt(commit=False):  # authority and stage first: nothing is stored for a refusal
             apply(self.case, "add_evidence", action, workflow.now(), via, identity, actor.roles)
@@ -416,7 +417,7 @@ class CrisisWorkflow(EffectRunner, Learning):
                              size=receipt.size, media_type=receipt.media_type, evidence_id=receipt.evidence_id,
                              custody=f"captured by {action.by}")
         self.changed()
-        return f"evidence {receipt.evidence_id} stored, sha256 {receipt.sha256}"
+        return i18n.said("done.evidence_stored", evidence_id=receipt.evidence_id, sha256=receipt.sha256)
 
     def upsert_search_attributes(self) -> None:
         wanted = self.case.search_attributes() | {SA_ENGINE: ENGINE}
