@@ -193,6 +193,14 @@ def build_personal_channels(settings: Settings) -> dict[str, PersonalChannel]:
         found["sms"] = TwilioSms(settings.sms_base_url, settings.sms_account or "",
                                  settings.sms_token.get_secret_value() if settings.sms_token else "",
                                  settings.sms_from or "")
+    if settings.voice_provider == "aliyun":
+        from activities.voice import AliyunVoice  # the SDK is imported only where calls are configured
+
+        found["voice"] = AliyunVoice(settings.voice_access_key_id or "",
+                                     settings.voice_access_key_secret.get_secret_value()
+                                     if settings.voice_access_key_secret else "",
+                                     settings.voice_tts_code or "", settings.voice_show_number,
+                                     settings.voice_endpoint, settings.voice_answer_wait.total_seconds())
     if settings.wecom_webhook is not None:
         found["wecom"] = WeComRobot(settings.wecom_webhook.get_secret_value())
     if settings.dingtalk_webhook is not None and settings.dingtalk_secret is not None:

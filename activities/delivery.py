@@ -26,6 +26,14 @@ class DeliveryRefused(Exception):
     """The channel refused this message for good (bad address, bad key or signature): not retried."""
 
 
+class CallNotAnswered(DeliveryRefused):
+    """A phone call rang out, was rejected or failed (`outcome`): the person's next channel is tried."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(f"voice call {outcome}")
+        self.outcome = outcome
+
+
 class PersonalChannel(Protocol):
     """A channel that reaches one person at their own address (e-mail, SMS, a chat robot's @-mention)."""
 

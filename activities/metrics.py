@@ -125,6 +125,14 @@ GROUP BY GROUPING SETS {{sets}}"""
 
 _OTHER_SCOPE = f"SELECT count(*) FROM case_facts WHERE {_PERIOD}"
 
+# Silence is not satisfaction (issue 24): cases whose resolution the customer never confirmed (the case's
+# `resolution_unconfirmed` event) and nobody confirmed since, counted apart from the resolved ones.
+_UNCONFIRMED = f"""
+SELECT {{grp}} AS grp, {{total}} AS total, count(*) AS n
+FROM {_FACTS.format(table="case_facts c", where=_PERIOD + " AND resolve_s IS NULL AND EXISTS (SELECT 1 FROM "
+                    "timeline_events e WHERE e.case_id = c.case_id AND e.kind = 'resolution_unconfirmed')", cols="")} AS f
+GROUP BY GROUPING SETS {{sets}}"""
+
 
 def _durations(row: asyncpg.Record, durations: asyncpg.Record | None, prefix: str) -> Durations:
     p50, p90 = (durations[f"{prefix}_p"] if durations else None) or (None, None)
@@ -138,6 +146,7 @@ def _case_figures(row: asyncpg.Record, durations: asyncpg.Record | None) -> Case
         group=None if row["total"] else row["grp"],
         cases_opened=opened, cases_closed=row["closed"], cases_cancelled=row["cancelled"],
         cases_terminated=row["terminated"], cases_resolved=row["resolved"], cases_open=row["open"],
+        resolutions_confirmed=row["resolved"],
         resolution_rate=ratio(row["resolved"], opened - row["cancelled"]),
         time_to_acknowledge=_durations(row, durations, "ack"),
         time_to_first_response=_durations(row, durations, "response"),
@@ -211,6 +220,7 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
         deadline_rows = await conn.fetch(_DEADLINES.format(**shape, sets=by_name), *days)
         late_rows = await conn.fetch(_LATE.format(**shape, sets=by_name), *period)
         other = await conn.fetchval(_OTHER_SCOPE, *_params(query, query.scope != "drill")[0])
+        unconfirmed_rows = await conn.fetch(_UNCONFIRMED.format(**shape, sets=one), *period)
 
     def key(row: asyncpg.Record) -> str | None:
         if row["total"]:
@@ -223,6 +233,9 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
     figures.pop(_SKIP, None)
     if None not in figures or not figures[None].cases_opened:
         figures[None] = CaseMetrics()
+    for row in unconfirmed_rows:
+        if (target := figures.get(key(row))) is not None:
+            target.resolutions_unconfirmed = row["n"]
     for row in level_rows:
         target = figures.get(key(row))
         if target is not None:

@@ -21,10 +21,13 @@ from activities.db import OUTAGE
 from activities.recipients import Resolver
 from activities.channels import build_channels, build_personal_channels
 from activities.delivery import Channel, Delivery, PersonalChannel, TransientDeliveryError
+from activities.customer_reach import CustomerDelivery, CustomerWebhook
 from activities.reach import Router, receipt_channels
 from activities.wording import written
 from crisisdesk.logs import log
-from crisisdesk.models.effects import Notification, NotificationReceipt
+from crisisdesk.customerlinks import reporter_id
+from crisisdesk.models.effects import Notification, NotificationReceipt, Recipient
+from crisisdesk.models.intake import split_contact
 from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
@@ -44,13 +47,21 @@ class Notifier:
         # Each directory person through their own channels (activities/reach.py), as one channel `people`.
         self.router = Router(pool, settings, personal if personal is not None else (
             build_personal_channels(settings) if channels is None else {}))
+        self.customer_channels = customer_channels(settings, self.router.personal)
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
         note = written(note, self.settings)  # the words, from the case's facts, in the reader's locale
+        reporters = [r for r in note.recipients if r.reporter]
+        if reporters:  # customers go through their own channels with their link (activities.customer_reach)
+            note = note.model_copy(update={"recipients": [r for r in note.recipients if not r.reporter]})
+            reporters += await self.joined_reporters(note.case_id)
         found = await self.resolver.resolve_people(note)
         note, people, unresolved = found.note, found.people, found.unresolved
         channels = self.router.channels_for(found, self.channels)
+        if reporters:
+            channels = [*channels, CustomerDelivery(self.router, reporters, self.customer_channels)]
+            people = [*people, *(["reporter"] if "reporter" not in people else [])]
         try:
             receipt = await self._notify_through_outbox(note, channels)
         except OUTAGE as err:
@@ -63,6 +74,26 @@ class Notifier:
                  status=receipt.status, channels=receipt.channels,
                  delivered=receipt.delivered, failed=receipt.failed)
         return receipt
+
+    async def joined_reporters(self, case_id: str) -> list[Recipient]:
+        """Every reporter who joined the case (a group complaint) hears what its own reporter hears, with
+        their own link: their contacts from the sealed register (typed again: phones and e-mail addresses)."""
+        try:
+            async with self.pool.acquire(timeout=OUTBOX_WAIT_S) as conn:
+                rows = await conn.fetch(
+                    """SELECT DISTINCT ON (report_id) report_id, contact FROM stakeholders
+                       WHERE case_id = $1 AND role = 'reporter' AND report_id IS NOT NULL AND purged_at IS NULL
+                       ORDER BY report_id, stakeholder_id""", case_id)
+        except OUTAGE:
+            return []
+        found = []
+        for row in rows:
+            contact = self.sealer.open(row["contact"], "stakeholders.contact")
+            typed = split_contact(contact) if contact else None
+            if typed:
+                found.append(Recipient(role="reporter", reporter=reporter_id(row["report_id"]),
+                                       contacts=[c.model_dump() for c in typed]))
+        return found
 
     async def _notify_directly(self, note: Notification, channels: list[Channel]) -> NotificationReceipt:
         outcomes: dict[str, Delivery] = {}
@@ -162,3 +193,15 @@ def _receipt(key: str, outcomes: dict[str, Delivery]) -> NotificationReceipt:
         key=key, status=status, channels=list(outcomes), delivered=delivered, failed=failed,
         error="; ".join(errors) or None,
     )
+
+
+def customer_channels(settings: Settings, personal: dict) -> dict:
+    """How reporters are reached: e-mail and SMS as people are, WeChat through the customer webhook."""
+    found = {name: personal[name] for name in ("email", "sms") if name in personal}
+    if settings.smtp_url is not None and "email" not in found:
+        from activities.channels import SmtpChannel
+
+        found["email"] = SmtpChannel(settings.smtp_url.get_secret_value())
+    if settings.customer_webhook is not None:
+        found["wechat"] = CustomerWebhook(settings.customer_webhook.get_secret_value())
+    return found

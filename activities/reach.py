@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from activities.delivery import Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
+from activities.delivery import CallNotAnswered, Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
 from activities.db import OUTAGE
 from activities.recipients import Resolution, Target
 from activities.wording import for_person
@@ -125,11 +125,18 @@ class PeopleDelivery:
         return Delivery(delivered=reached, failed=unreached,
                         error=f"{unreached} person(s) refused on every channel" if unreached else None)
 
+    def _in_order(self, note: Notification, target: Target) -> list:
+        """The person's contacts in their order, except the phone: called first for an alert or an escalation
+        (CRISIS_VOICE_KINDS, 002 §4.3.1), never for anything else."""
+        voice = [c for c in target.contacts if c.channel == "voice"]
+        rest = [c for c in target.contacts if c.channel != "voice"]
+        return [*voice, *rest] if note.kind in self.router.settings.voice_kinds else rest
+
     async def _reach(self, note: Notification, target: Target, every: bool) -> tuple[bool, bool]:
         """(reached on some channel, some failure was only transient)."""
         used, transient = False, False
         note = for_person(note, self.locales.get(target.person), self.router.settings)  # their own language
-        for contact in target.contacts:
+        for contact in self._in_order(note, target):
             channel = self.router.personal.get(contact.channel)
             if channel is None:
                 continue
@@ -138,10 +145,18 @@ class PeopleDelivery:
                 done = await self._slot_status(note.key, slot)
                 if done == "failed":  # refused for good on an earlier attempt
                     raise DeliveryRefused(f"{channel.name} refused this before")
+                if done == "calling":  # a call placed by an attempt that was cut off: never rung twice
+                    raise CallNotAnswered("unanswered")
+                if done != "sent" and getattr(channel, "rings", False):
+                    await self._record(note.key, slot, "calling", None)
                 if done != "sent":
-                    await channel.send(note, contact.address, self.router.text(note, target.person, channel.name))
+                    outcome = await channel.send(note, contact.address, self.router.text(note, target.person, channel.name))
                     await self._record(note.key, slot, "sent", None)
+                    if isinstance(outcome, str):  # a call says how it went: `voice:answered` on the timeline
+                        self._note(f"{channel.name}:{outcome}")
             except TransientDeliveryError as err:  # rate limited or unavailable: worth another try later
+                if getattr(channel, "rings", False):  # the call was not placed: a later attempt may ring
+                    await self._record(note.key, slot, "retrying", str(err))
                 limited = isinstance(err, RateLimited)
                 self._note(f"{channel.name}:{'rate_limited' if limited else 'failed'}")
                 transient = True
@@ -149,7 +164,7 @@ class PeopleDelivery:
                             case_id=note.case_id, key=note.key, channel=channel.name, error=str(err))
                 continue
             except DeliveryRefused as err:
-                self._note(f"{channel.name}:failed")
+                self._note(f"{channel.name}:{getattr(err, 'outcome', 'failed')}")  # voice:unanswered
                 await self._record(note.key, slot, "failed", str(err))
                 log.warning("channel refused, trying the next", case_id=note.case_id, key=note.key,
                             channel=channel.name, error=str(err))
@@ -184,10 +199,10 @@ class PeopleDelivery:
 
 def receipt_channels(channels: list[str], delivered: list[Channel]) -> list[str]:
     """The receipt's channels with `people` replaced by what the people channel used and what failed."""
-    people = next((c for c in delivered if isinstance(c, PeopleDelivery)), None)
-    if people is None:
+    summaries = {c.name: c.summary for c in delivered if isinstance(c, PeopleDelivery)}  # people, customer
+    if not summaries:
         return channels
     out: list[str] = []
     for name in channels:
-        out.extend(people.summary if name == "people" else [name])
+        out.extend(summaries.get(name, [name]))
     return list(dict.fromkeys(out))

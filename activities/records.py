@@ -139,12 +139,12 @@ class CaseRecords:
             stakeholder_id = await conn.fetchval(
                 """INSERT INTO stakeholders (key, case_id, by_person, name, contact, unit, employer,
                                              household, intermediary, concerns, key_contact, role,
-                                             name_index, contact_index)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                             name_index, contact_index, report_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                    ON CONFLICT (key) DO NOTHING
                    RETURNING stakeholder_id""",
                 req.key, req.case_id, req.by, *sealed, req.key_contact, req.role,
-                self.sealer.index(req.name), self.sealer.index(req.contact),
+                self.sealer.index(req.name), self.sealer.index(req.contact), req.report_id,
             )
             created = stakeholder_id is not None
             if not created:
@@ -159,7 +159,9 @@ class CaseRecords:
 async def _write_opening(conn: asyncpg.Connection, case_id: str, opening: CaseOpening, sealer: Sealer) -> None:
     intake, playbook = opening.intake, opening.playbook
     # The reporter's name and contact go to `stakeholders`; the case keeps only their role.
-    public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact"}})
+    public_intake = intake.model_dump(mode="json", exclude={"reporter": {"name", "contact", "contacts"}})
+    if public_intake.get("reporter", {}).get("locale") is None:  # kept only when the reporter gave one
+        public_intake.get("reporter", {}).pop("locale", None)
     await conn.execute(
         """INSERT INTO playbook_versions (name, version, digest, body)
            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
@@ -208,7 +210,7 @@ async def _write_timeline(conn: asyncpg.Connection, req: RecordTimeline) -> int:
         status.project.get("name"), status.project.get("region"), status.playbook,
         status.playbook_version, status.received_at, status.stage.value, status.path.value,
         status.severity.value, status.category.value if status.category else None,
-        status.contingency, next_deadline(status), any(d.breached for d in status.deadlines),
+        status.contingency is not None, next_deadline(status), any(d.breached for d in status.deadlines),
         status.model_dump(mode="json"), status.updated_at,
     )
     return await write_events(conn, req.case_id, req.events)

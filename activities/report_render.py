@@ -125,6 +125,38 @@ def svg_chart(status: CaseStatus, timeline: list[TimelineEvent], at: datetime, l
     return "\n".join(parts)
 
 
+def contingency_state(status: CaseStatus, t) -> str:
+    run = status.contingency
+    if run is None:
+        return t("report.value.no")
+    return t("report.value.active") if run.stood_down_at is None else t("report.value.stood_down", at=run.stood_down_at)
+
+
+def contingency_words(status: CaseStatus, t) -> str:
+    run = status.contingency
+    if run is None:
+        return ""
+    return t("report.summary.contingency") if run.stood_down_at is None else t("report.summary.stood_down")
+
+
+TASK_COLUMNS = ["task", "owner", "due", "done", "by", "state"]
+
+
+def contingency_rows(status: CaseStatus, t, locale: str | None = None, tz: str | None = None) -> list[list[str]]:
+    """The contingency's tasks with their owners and times (issue 26): who owned each, when it was due and done."""
+    run = status.contingency
+    if run is None:
+        return []
+    rows = []
+    for task in run.tasks:
+        owner = task.owner + (f" ({display_name(task.person)})" if task.person else "")
+        state = t("report.task.done" if task.done_at else "report.task.closed" if task.closed_at else "report.task.open") + \
+            (t("report.task.late") if task.breached and task.done_at else t("report.task.breached") if task.breached else "")
+        rows.append([task.name, owner, _when(task.due_at, locale, tz), _when(task.done_at, locale, tz) if task.done_at else "-",
+                     display_name(task.done_by) if task.done_by else "-", state])
+    return rows
+
+
 def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEvent], at: datetime,
               locale: str | None = None, tz: str | None = None) -> str:
     def t(msg_id: str, **args) -> str:
@@ -135,7 +167,7 @@ def summarise(kind: str, reason: str, status: CaseStatus, timeline: list[Timelin
     rejected = sum(1 for e in timeline if e.kind == "rejected")
     text = t("report.summary.head", case_id=status.case_id, summary=status.summary, severity=status.severity.value,
              category=status.category.value if status.category else i18n.said("report.value.uncategorised"),
-             path=status.path.value, contingency=t("report.summary.contingency") if status.contingency else "",
+             path=status.path.value, contingency=contingency_words(status, t),
              stage=status.stage.value, at=_utc(at), age=i18n.duration(_utc(at) - _utc(status.received_at), locale),
              events=len(timeline), rejected=t("report.summary.rejected", count=rejected) if rejected else "")
     if open_deadlines:
@@ -166,7 +198,7 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
              (t("report.fact.path"), i18n.term("path", status.path.value, lc)),
              (t("report.fact.severity"), i18n.term("severity", status.severity.value, lc)),
              (t("report.fact.category"), i18n.term("category", status.category.value, lc) if status.category else "-"),
-             (t("report.fact.contingency"), t("report.value.active") if status.contingency else t("report.value.no")),
+             (t("report.fact.contingency"), contingency_state(status, t)),
              (t("report.fact.project"), " / ".join(str(v) for k, v in status.project.items()
                                                    if v and k not in ("locale", "timezone")) or "-"),
              (t("report.fact.playbook"), f"{status.playbook} v{status.playbook_version}"),
@@ -189,8 +221,10 @@ def render(kind: str, reason: str, status: CaseStatus, timeline: list[TimelineEv
     if status.plan and not public:
         plan = t("report.plan", summary=status.plan.summary, department=status.plan.department,
                  by=display_name(status.plan.decided_by), decided_at=status.plan.decided_at, revisions=status.plan.revisions)
+    tasks = [] if public else contingency_rows(status, t, lc, tz)
     page = {"title": title, "summary": summary, "reason": reason, "at": _when(at, lc, tz), "facts": facts,
             "roles": roles, "plan": plan, "deadlines": deadlines, "columns": columns, "rows": rows,
+            "tasks": tasks, "task_columns": [t(f"report.col.{c}") for c in TASK_COLUMNS],
             "period_note": t("report.period_note", count=hidden) if hidden else "", "t": t,
             "lang": "zh-CN" if lc == "zh-CN" else "en"}
     markdown = TEMPLATES.get_template("report.md.j2").render(page)

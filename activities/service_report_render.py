@@ -48,7 +48,8 @@ def summarise(data: ServiceReportData) -> str:
     terminated = f"{m.cases_terminated} terminated outside crisisdesk, " if m.cases_terminated else ""
     return (f"{m.cases_opened} case(s) reported between {_day(data.since)} and {_day(data.until)}: {m.cases_closed} "
             f"closed, {m.cases_cancelled} cancelled, {terminated}{m.cases_open} still open; "
-            f"resolution rate {_pct(m.resolution_rate)}. "
+            f"resolution rate {_pct(m.resolution_rate)} ({m.resolutions_confirmed} confirmed by the customer, "
+            f"{m.resolutions_unconfirmed} never confirmed). "
             f"Deadlines met on time {_pct(m.sla_overall.compliance)} ({m.sla_overall.missed} missed). "
             f"Time to acknowledge median {_hours(m.time_to_acknowledge.median_seconds)}, to resolve median "
             f"{_hours(m.time_to_resolve.median_seconds)}. Satisfaction {_pct(sat.share_satisfied)} of "
@@ -96,7 +97,9 @@ def render_service_report(data: ServiceReportData) -> RenderedReport:
           f"{'≥' if q.direction == 'at_least' else '≤'} {q.bound}", q.warning, q.level] for q in data.quality],
         "no quality targets configured")
     figures = [["cases reported", m.cases_opened], ["closed", m.cases_closed], ["cancelled", m.cases_cancelled],
-               ["resolved (confirmed by the customer)", m.cases_resolved], ["resolution rate", _pct(m.resolution_rate)],
+               ["resolved (confirmed by the customer)", m.cases_resolved],
+               ["resolved, never confirmed by the customer (called back)", m.resolutions_unconfirmed],
+               ["resolution rate", _pct(m.resolution_rate)],
                ["time to acknowledge (median / p90)", f"{_hours(m.time_to_acknowledge.median_seconds)} / {_hours(m.time_to_acknowledge.p90_seconds)}"],
                ["time to first response (median / p90)", f"{_hours(m.time_to_first_response.median_seconds)} / {_hours(m.time_to_first_response.p90_seconds)}"],
                ["time to resolve (median / p90)", f"{_hours(m.time_to_resolve.median_seconds)} / {_hours(m.time_to_resolve.p90_seconds)}"],

@@ -23,8 +23,9 @@ class Surveys:
         sent = await self._issue(req)
         if req.recipient is not None and self.notifier is not None:
             receipt = await self.notifier.notify(Notification(
-                key=f"{req.key}:sent", case_id=req.case_id, kind="survey", customer=True, facts={"token": sent.token},
-                locale=req.locale, timezone=req.timezone, recipients=[req.recipient], at=req.at))
+                key=f"{req.key}:sent", case_id=req.case_id, kind="survey", subject="How did we do?",
+                body="Please rate our timeliness, effectiveness and attitude on your case page.",
+                recipients=[req.recipient], at=req.at))
             sent.delivered = receipt.delivered > 0
         return sent
 

@@ -26,6 +26,7 @@ SEATS: dict[str, str] = {
     "technician": "the technician",
     "experts": "a convened expert",
     "plan_owner": "the implementation plan's owner",
+    "task_owner": "the contingency task's owner (the seat the playbook names)",
     "spokesperson": "the spokesperson",
     "monitor": "the monitor",
     "alerted": "anyone an alert reached",
@@ -129,9 +130,10 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Chen", "channel": "phone"}, offered=(S.contacting,), meets=("first_contact", "response"),
         on_crisis_path=(S.contacting,)),
     "customer_answer": ActionRow(
-        (S.awaiting_answer,), ("cs",),
-        "satisfied: the plan is carried out; not satisfied: the revision deadline starts",
-        {"by": "Chen", "satisfied": False, "note": "wants a full repaint"}, starts=("revision",)),
+        (S.awaiting_answer,), ("cs", "reporter"),
+        "satisfied: the department carries the plan out (the execution-start deadline starts); not satisfied: the "
+        "department is told the reason and the revision deadline starts",
+        {"by": "Chen", "satisfied": False, "note": "wants a full repaint"}, starts=("revision", "execution_start")),
     "revise_plan": ActionRow(
         (S.revising,), ("department", "cs"), "proposes a revised plan within the revision deadline; principled or specific",
         {"by": "Chen", "kind": "specific", "summary": "Repair in 2 days instead of 3"},
@@ -153,11 +155,11 @@ ACTIONS: dict[str, ActionRow] = {
         meets=("revision", "revision_approval"), starts=("explanation",)),
     "explained": ActionRow(
         (S.explaining,), ("cs",), "the customer was told why the plan cannot change; did they understand",
-        {"by": "Chen", "understood": True}, meets=("explanation",)),
+        {"by": "Chen", "understood": True}, meets=("explanation",), starts=("execution_start",)),
     # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------------
     "execution_started": ActionRow(
         (S.executing,), ("department", "plan_owner", "technician", "experts"), "the department starts the plan; starts the progress deadline",
-        {"by": "Sun", "department": "engineering"}, starts=("progress_update",)),
+        {"by": "Sun", "department": "engineering"}, meets=("execution_start",), starts=("progress_update",)),
     "progress_reported": ActionRow(
         (S.executing,), ("cs",),
         "the customer was told how it goes; meets the progress deadline (and the milestone named, if any)",
@@ -166,10 +168,15 @@ ACTIONS: dict[str, ActionRow] = {
         (S.executing,), ("department", "plan_owner", "technician", "experts"), "the plan is carried out; confirmation with the customer follows",
         {"by": "Sun"}, meets=("progress_update",)),
     "resolution_confirmed": ActionRow(
-        (S.confirming,), ("cs",), "the customer confirms the resolution; not satisfied sends the case back",
+        (S.confirming,), ("cs", "reporter"), "the customer confirms the resolution; not satisfied sends the case back",
         {"by": "Chen", "satisfied": True}, meets=("resolution", "response")),
+    "customer_called_back": ActionRow(
+        ANY_STAGE, ("cs",),
+        "customer service called back a customer who never confirmed the resolution; satisfied confirms it "
+        "(by phone), not satisfied sends the case back", {"by": "Chen", "reached": True, "satisfied": True},
+        offered=(), meets=("customer_callback",)),
     "survey_response": ActionRow(
-        (S.surveying,), ("cs",), "records the satisfaction survey, scores 1-5",
+        (S.surveying,), ("cs", "reporter"), "records the satisfaction survey, scores 1-5",
         {"by": "Chen", "score": 4, "timeliness": 4, "effectiveness": 5, "attitude": 4}),
     "review_done": ActionRow(
         (S.reviewing,), ("head", "cs"), "post-incident review; adds a knowledge article; closes the case",
@@ -213,6 +220,15 @@ ACTIONS: dict[str, ActionRow] = {
     "media_statement": ActionRow(
         ANY_STAGE, ("spokesperson",), "files a statement with regional marketing",
         {"by": "Liu", "text": "We are repairing the roof.", "filed_with": "regional marketing"}),
+    # -- the contingency's tasks (002 §4.4.1.4, 4.5.1, 4.5.3, 4.6) -----------------------------------------
+    "contingency_task_done": ActionRow(
+        ANY_STAGE, ("task_owner", "head"),
+        "a contingency task's work is done (police liaison, on-site reception, evidence, statement filed, media "
+        "report, government, third-party support); meets its deadline",
+        {"by": "Zhao HR", "name": "police_liaison", "note": "Station 4 duty desk briefed"}),
+    "contingency_stand_down": ActionRow(
+        ANY_STAGE, ("head",), "stands the contingency down with a reason: its open tasks close; reported at once",
+        {"by": "Zhang", "reason": "the owners accepted the revised plan"}),
     "compensation": ActionRow(
         ANY_STAGE, ("head", "cs"), "records compensation given", {"by": "Zhang", "kind": "fee waiver", "amount": 600}),
     "escalate": ActionRow(
@@ -249,6 +265,8 @@ def open_actions(stage: Stage, path: Path) -> list[str]:
 
 def meets(deadline: str) -> list[str]:
     """The actions that meet a deadline (`crisis stuck` says which to record)."""
+    if deadline.startswith("contingency:"):  # a contingency task's (workflows.contingency)
+        return ["contingency_task_done"]
     return [name for name, row in ACTIONS.items() if deadline in row.meets]
 
 

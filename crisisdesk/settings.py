@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     report_timezone: str = Field("UTC", validation_alias="CRISIS_REPORT_TIMEZONE")
     # Language and local time (issue 23): the default for projects that set none; a project's own
     # `locale`/`timezone`, a person's and a reporter's locale override it for their readers.
-    locale: str = Field("en", validation_alias="CRISIS_LOCALE")
-    timezone: str = Field("UTC", validation_alias="CRISIS_TIMEZONE")
+    locale: str = Field("en", validation_alias="CRISIS_LOCALE", description="en or zh-CN: the default reader's language")
+    timezone: str = Field("UTC", validation_alias="CRISIS_TIMEZONE", description="IANA zone times are written in")
     report_weekly_cron: str = Field("0 7 * * 1", validation_alias="CRISIS_REPORT_WEEKLY_CRON")
     report_monthly_cron: str = Field("0 7 1 * *", validation_alias="CRISIS_REPORT_MONTHLY_CRON")
     quality_watch_every: timedelta = Field(timedelta(hours=1), gt=timedelta(0), validation_alias="CRISIS_QUALITY_WATCH_EVERY")
@@ -74,6 +74,22 @@ class Settings(BaseSettings):
     sms_token: SecretStr | None = Field(None, validation_alias="CRISIS_SMS_TOKEN")
     sms_from: str | None = Field(None, validation_alias="CRISIS_SMS_FROM")
     sms_base_url: str = Field("https://api.twilio.com", validation_alias="CRISIS_SMS_BASE_URL")
+    # Voice calls (issue 26, 002 §4.3.1: the head is *phoned*): Aliyun's voice notification (语音通知) API.
+    voice_provider: Literal["aliyun"] | None = Field(None, validation_alias="CRISIS_VOICE_PROVIDER")
+    voice_access_key_id: str | None = Field(None, validation_alias="CRISIS_VOICE_ACCESS_KEY_ID")
+    voice_access_key_secret: SecretStr | None = Field(None, validation_alias="CRISIS_VOICE_ACCESS_KEY_SECRET")
+    voice_tts_code: str | None = Field(None, validation_alias="CRISIS_VOICE_TTS_CODE",
+                                       description="the approved text-to-speech template (TTS_…) the call reads")
+    voice_show_number: str | None = Field(None, validation_alias="CRISIS_VOICE_SHOW_NUMBER",
+                                          description="the number the call shows (blank: the public pool's)")
+    voice_endpoint: str = Field("dyvmsapi.aliyuncs.com", validation_alias="CRISIS_VOICE_ENDPOINT")
+    voice_answer_wait: timedelta = Field(
+        timedelta(seconds=30), ge=timedelta(0), le=timedelta(seconds=40), validation_alias="CRISIS_VOICE_ANSWER_WAIT",
+        description="how long the call's outcome is waited for before the person's next channel is tried (at most "
+                    "PT40S: the notification's activity has a minute for every channel)")
+    voice_kinds: list[str] = Field(
+        ["alert", "escalated", "escalation"], validation_alias="CRISIS_VOICE_KINDS",
+        description="notification kinds a person with a voice contact is phoned for first; other kinds never call")
     urgent_kinds: list[str] = Field(
         ["alert", "escalated", "escalation", "contingency"], validation_alias="CRISIS_URGENT_KINDS",
         description="notification kinds sent on every channel of a person; the others go to the first that works")
@@ -81,6 +97,18 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias="CRISIS_PUBLIC_URL",
                                    description="where the API's /ack/{token} is reached from people's phones")
     ack_ttl: timedelta = Field(timedelta(hours=24), gt=timedelta(0), validation_alias="CRISIS_ACK_TTL")
+    # -- the customer's page (issue 24) -----------------------------------------------------------
+    customer_secret: SecretStr | None = Field(
+        None, validation_alias="CRISIS_CUSTOMER_SECRET",
+        description="signs customer links (/c/<token>); unset: derived from CRISIS_STAMP_KEY")
+    customer_webhook: SecretStr | None = Field(
+        None, validation_alias="CRISIS_CUSTOMER_WEBHOOK",
+        description="a customer-facing robot (WeChat relay): messages to reporters with a WeChat contact are POSTed here")
+    customer_link_ttl: timedelta = Field(timedelta(days=90), gt=timedelta(0), validation_alias="CRISIS_CUSTOMER_LINK_TTL",
+                                         description="how long a customer link works after it is issued")
+    customer_rate: int = Field(30, ge=0, validation_alias="CRISIS_CUSTOMER_RATE",
+                               description="requests a minute one address may make to the customer pages /c/* (0: no limit)")
+    customer_burst: int = Field(20, ge=1, validation_alias="CRISIS_CUSTOMER_BURST")
     group_window: timedelta = Field(
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
         description="an intake joins an open case of the same project, category and location received within this; 0: off")
@@ -115,6 +143,11 @@ class Settings(BaseSettings):
             needs += [("sms_provider", need, env, "CRISIS_SMS_PROVIDER") for need, env in
                       (("sms_account", "CRISIS_SMS_ACCOUNT"), ("sms_token", "CRISIS_SMS_TOKEN"),
                        ("sms_from", "CRISIS_SMS_FROM"))]
+        if self.voice_provider is not None:
+            needs += [("voice_provider", need, env, "CRISIS_VOICE_PROVIDER") for need, env in
+                      (("voice_access_key_id", "CRISIS_VOICE_ACCESS_KEY_ID"),
+                       ("voice_access_key_secret", "CRISIS_VOICE_ACCESS_KEY_SECRET"),
+                       ("voice_tts_code", "CRISIS_VOICE_TTS_CODE"))]
         for have, need, env, because in needs:
             value = getattr(self, need)
             value = value.get_secret_value() if isinstance(value, SecretStr) else value
@@ -200,6 +233,17 @@ class Settings(BaseSettings):
 
             StampSigner.from_text(value.get_secret_value())  # raises naming the variable when malformed
         return value
+
+    def customer_link_secret(self) -> bytes | None:
+        """The key customer links are signed with (crisisdesk.customerlinks); None: customer links are off."""
+        from crisisdesk.customerlinks import derive_secret
+
+        return derive_secret(self.customer_secret.get_secret_value() if self.customer_secret else None,
+                             self.stamp_key.get_secret_value() if self.stamp_key else None)
+
+    def link_base_url(self) -> str:
+        """Where people's phones reach the API: CRISIS_PUBLIC_URL, else the API's own address."""
+        return (self.public_url or self.api_url or "http://127.0.0.1:8000").rstrip("/")
 
     def missing_stamp_key(self) -> str | None:
         """Why this process cannot serve: with authentication on, the API signs and the worker verifies."""

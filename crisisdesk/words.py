@@ -54,6 +54,10 @@ def what_happened(e: TimelineEvent, channel: bool = False, locale: str | None = 
     if e.kind == "notification":
         roles = [str(r) for r in d.get("roles", []) or []] or ["reporter"]
         return t("event.notification", kind=e.name, roles=roles, status=d.get("status", ""))
+    if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)
+        return t("event.contingency_task_late" if d.get("breached") else "event.contingency_task", task=d.get("task", ""), who=who)
+    if e.kind == "contingency" and e.name == "stood_down":
+        return t("event.stood_down", who=who, reason=d.get("reason", ""))
     if e.kind in ("report", "report_due"):
         return t("event.other", kind=e.kind, name=i18n.said(f"report.title.{e.name}") if f"report.title.{e.name}" in
                  i18n.CATALOGUES["en"] else e.name, who=who)

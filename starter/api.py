@@ -45,6 +45,7 @@ from starter.routes.actions import actions_router
 from starter.routes.metrics import metrics_router
 from starter.routes.projects import projects_router
 from starter.routes.ack import ack_router
+from starter.routes.customer import customer_router
 from starter.routes.reach import reach_router
 from starter.routes.records import records_router
 from starter.grouping import join_open_case
@@ -81,7 +82,7 @@ class Guard:
         accept = dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1")
         i18n.READER.set(i18n.from_accept_language(accept, self.locale))
         # /ack/<token>: the signed token is the credential (opened from a phone, no bearer token).
-        if self.token is not None and path not in OPEN_PATHS and not path.startswith("/ack/") and not self._authorised(scope):
+        if self.token is not None and path not in OPEN_PATHS and not path.startswith(("/ack/", "/c/")) and not self._authorised(scope):
             response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")
             response.headers["WWW-Authenticate"] = "Bearer"
             return await response(scope, receive, send)
@@ -315,6 +316,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(projects_router(get_pool))
     app.include_router(reach_router(get_pool, Sealer.from_settings(settings)))
     app.include_router(ack_router(settings, get_pool, get_client))
+    app.include_router(customer_router(settings, get_pool, get_client, places))
     app.include_router(records_router(settings, get_pool, get_client), dependencies=secured)
 
     @app.get("/healthz")

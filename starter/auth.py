@@ -37,7 +37,7 @@ from starter.oidc import OidcVerifier, looks_like_jwt
 # its router's prefix goes in PUBLIC_PREFIXES.
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
                           "/codec"})  # the codec endpoint's address opened in a browser: a link to /signin
-PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/", "/signin", "/signout")  # an acknowledgement link's signed token is its credential
+PUBLIC_PREFIXES: tuple[str, ...] = ("/ack/", "/c/", "/signin", "/signout")  # an acknowledgement link's signed token is its credential
 
 
 class Principal(BaseModel):

@@ -29,13 +29,16 @@ from starter import client as cases
 from starter.client import ActionInvalid, CaseNotFound, StartedCase, TemporalUnavailable
 from starter.commands import backup as backup_command, upgrade as upgrade_command
 from starter.commands import case as case_command, engines as engines_command, evidence as evidence_command
+from starter.commands import customer as customer_command
 from starter.commands import metrics as metrics_command, oncall as oncall_command, playbook as playbook_command
 from starter.commands import privacy as privacy_command, projects as projects_command, users as users_command
 from starter.commands.common import (
     JSON_OPTION, KEY_MISSING, BadInput, KeyMissing, err_console, fail, load_settings, parse_json, run, with_pool,
 )
 from starter.stuck import StuckCase, find_stuck
-from starter.views import emit_json, out, show_articles, show_started, show_status, show_stuck, show_timeline
+from starter.views import (
+    emit_json, out, show_articles, show_contingency, show_started, show_status, show_stuck, show_timeline,
+)
 
 T = TypeVar("T")
 
@@ -338,7 +341,9 @@ def drill(files: list[Path] = typer.Argument(..., help="drill scenarios as JSON 
         return
     for result in results:
         show_timeline([e for e in result.timeline if e.kind in ("deadline_set", "deadline_met", "breach", "escalated",
-                                                                 "rejected", "report", "path", "contingency", "stage")])
+                                                                 "rejected", "report", "path", "contingency",
+                                                                 "contingency_task", "stage")])
+        show_contingency(result.status)
         for target in result.targets:  # business time: where the working calendar moved the SLA targets
             counted = target.detail.get("working_time")
             out.print(f"  {target.name} due {target.detail.get('due_local') or target.detail.get('due_at')} "
@@ -358,6 +363,7 @@ app.add_typer(privacy_command.app, name="privacy")
 app.add_typer(case_command.app, name="case")
 app.add_typer(evidence_command.app, name="evidence")
 app.add_typer(oncall_command.app, name="oncall")
+app.add_typer(customer_command.app, name="customer")
 users_command.app.command("contact")(oncall_command.contact)
 app.command("backup")(backup_command.backup)
 app.command("restore")(backup_command.restore)

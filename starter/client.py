@@ -7,6 +7,7 @@ answers or a line on stderr.
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,9 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+)
+from temporalio.runtime import (
+    LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig, TelemetryFilter,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -108,6 +112,24 @@ class StartedCase(BaseModel):
     resolve_by: datetime
 
 
+_runtime: Runtime | None = None
+
+
+def process_runtime(metrics_address: str | None = None) -> Runtime:
+    """The process's one SDK runtime. Core's own log lines go through Python logging, so they reach
+    stderr rendered like ours: left to itself Core prints them on stdout, where `--json` answers go (a
+    drill's JSON once began with a Core warning). `metrics_address` serves the SDK's Prometheus
+    metrics (the worker's); the first call decides."""
+    global _runtime
+    if _runtime is None:
+        core_logs = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+        _runtime = Runtime(telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=core_logs),
+            metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
+        ))
+    return _runtime
+
+
 async def connect(settings: Settings, worker: bool = False) -> Client:
     """A client with the project's data converter; a clear error when Temporal does not answer.
     `worker`: the worker's client, whose codec marks a payload it cannot decrypt instead of failing."""
@@ -115,7 +137,7 @@ async def connect(settings: Settings, worker: bool = False) -> Client:
         return await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace,
             data_converter=data_converter(settings, worker=worker),
-            interceptors=[ActingClientInterceptor(settings.stamp_signer())],
+            interceptors=[ActingClientInterceptor(settings.stamp_signer())], runtime=process_runtime(),
         )
     except Exception as err:
         raise TemporalUnavailable(

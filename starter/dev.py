@@ -261,6 +261,7 @@ class DevStack:
         env["CRISIS_STAMP_KEY"] = self.stamp_key
         env[ORIGINS_ENV] = ",".join(self.ui_origins())
         env[STACK_FILE_ENV] = str(stack_file(self.data_dir))  # the API reads the parts' state from it
+        env.setdefault("CRISIS_API_URL", self.api_url)  # customer links point here unless CRISIS_PUBLIC_URL says otherwise
         env.setdefault("CRISIS_EVIDENCE_DIR", str(self.data_dir / "evidence"))
         env.setdefault("CRISIS_REPORT_DIR", str(self.data_dir / "reports"))
         return env

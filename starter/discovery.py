@@ -39,6 +39,7 @@ ENV_OF = {
     "namespace": "TEMPORAL_NAMESPACE",
     "task_queue": "CRISIS_TASK_QUEUE",
     "database_url": "DATABASE_URL",
+    "api_url": "CRISIS_API_URL",  # where customer links point (unless CRISIS_PUBLIC_URL is set)
 }
 
 

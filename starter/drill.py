@@ -5,6 +5,7 @@ a throw-away PostgreSQL, plays the scenario's steps (actions and waits), and rep
 would have done: every deadline met or breached, every escalation and refusal.
 """
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -109,8 +110,9 @@ class DrillResult(BaseModel):
         return [e for e in self.timeline if e.kind == "deadline_set" and e.name in SLA_TIMERS][:len(SLA_TIMERS)]
 
 
-async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=None) -> DrillResult:
-    """Play the scenario on a running time-skipping environment whose worker serves `task_queue`."""
+async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=None, pool=None) -> DrillResult:
+    """Play the scenario on a running time-skipping environment whose worker serves `task_queue`; with the
+    worker's `pool`, the result has the whole timeline (the case itself holds only its recent events)."""
     intake = drill.intake.model_copy(update={"intake_id": f"drill-{uuid.uuid4().hex[:8]}-{drill.intake.intake_id}"})
     delay = None
     if drill.opens is not None:  # reported then: the case starts that much later, in simulated time
@@ -137,10 +139,25 @@ async def play(drill: Drill, env: WorkflowEnvironment, task_queue: str, on_step=
         if on_step:
             on_step(outcome, len(drill.steps))
     status = await handle.query("status", result_type=CaseStatus)
-    timeline = await handle.query("timeline", result_type=list[TimelineEvent])
+    if pool is not None:
+        from starter.client import timeline_page
+
+        await _recorded(handle, pool)
+        timeline = await timeline_page(env.client, handle.id, pool, limit=100_000)
+    else:
+        timeline = await handle.query("timeline", result_type=list[TimelineEvent])
     if not status.stage.is_final:
         await handle.terminate("drill finished")
     return DrillResult(title=drill.title, status=status, outcomes=outcomes, timeline=timeline)
+
+
+async def _recorded(handle, pool, tries: int = 100) -> None:
+    """Until PostgreSQL's record has caught up with the case (the record runs beside the case)."""
+    for _ in range(tries):
+        status = await handle.query("status", result_type=CaseStatus)
+        if not status.unrecorded:
+            return
+        await asyncio.sleep(0.05)
 
 
 def scratch_dir() -> str | None:
@@ -172,6 +189,7 @@ class DrillStack:
             await migrate(pg.get_uri())
             pool = await create_pool(pg.get_uri())
             stack.push_async_callback(pool.close)
+            self.pool = pool
             private = self.settings.model_copy(update={
                 "task_queue": "drill", "report_dir": root / "reports", "evidence_dir": root / "evidence",
                 "smtp_url": None, "webhook_url": None})
@@ -183,5 +201,5 @@ class DrillStack:
         await self.stack.aclose()
 
     async def play(self, drill: Drill, on_step=None) -> DrillResult:
-        return await play(drill, self.env, "drill", on_step)
+        return await play(drill, self.env, "drill", on_step, pool=self.pool)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crisisdesk.models.case import CaseStatus, TimelineEvent
@@ -89,6 +90,38 @@ def show_started(started: StartedCase) -> None:
     out.print(table)
 
 
+def contingency_line(state: CaseStatus) -> str:
+    """`on: 3 of 7 tasks open (1 breached)`, `stood down 12-03 10:00`, or `no`."""
+    run = state.contingency
+    if run is None:
+        return "no"
+    if run.stood_down_at is not None:
+        return f"stood down {_when(run.stood_down_at)}"
+    open_ = [t for t in run.tasks if t.done_at is None and t.closed_at is None]
+    breached = sum(t.breached for t in open_)
+    return f"on: {len(open_)} of {len(run.tasks)} tasks open" + (f" ({breached} breached)" if breached else "")
+
+
+def show_contingency(state: CaseStatus) -> None:
+    """The contingency's tasks: owner, due, and how each ended (done, late, closed by the stand-down)."""
+    run = state.contingency
+    if run is None or not run.tasks:
+        return
+    table = Table(title="contingency tasks" + (f" (stood down {_when(run.stood_down_at)}: {escape(run.reason or '')})"
+                                               if run.stood_down_at else ""), title_justify="left")
+    for column in ("task", "owner", "due", "outcome"):
+        table.add_column(column)
+    for t in run.tasks:
+        if t.done_at is not None:
+            outcome = f"done {_when(t.done_at)} by {escape(t.done_by or '')}" + (" (late, escalated)" if t.breached else "")
+        elif t.closed_at is not None:
+            outcome = "closed by the stand-down" + (" (breached)" if t.breached else "")
+        else:
+            outcome = "BREACHED" if t.breached else "open"
+        table.add_row(t.name, t.owner + (f" ({escape(t.person)})" if t.person else ""), _when(t.due_at), outcome)
+    out.print(table)
+
+
 def show_status(state: CaseStatus) -> None:
     out.print(f"{state.case_id}: {state.summary}", markup=False, highlight=False)  # the id on a line of its own
     table = Table(show_header=False)
@@ -96,7 +129,7 @@ def show_status(state: CaseStatus) -> None:
     lc = i18n.loc(i18n.READER.get())
     table.add_row(_t("cli.severity"), i18n.term("severity", str(state.severity), lc)
                   + (f", {i18n.term('category', str(state.category), lc)}" if state.category else ""))
-    table.add_row(_t("cli.contingency"), _t("cli.yes") if state.contingency else _t("cli.no"))
+    table.add_row(_t("cli.contingency"), contingency_line(state))
     table.add_row(_t("cli.roles"), ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
     if state.delegation:
         d = state.delegation
@@ -119,6 +152,7 @@ def show_status(state: CaseStatus) -> None:
             deadlines.add_row(i18n.term("deadline", d.name, lc), _when(d.due_at), *counted,
                               f"[red]{_t('cli.breached')}[/]" if d.breached else _t("cli.open"))
         out.print(deadlines)
+    show_contingency(state)
 
 
 def show_timeline(events: list[TimelineEvent]) -> None:

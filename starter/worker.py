@@ -13,7 +13,6 @@ import sys
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -21,7 +20,7 @@ from crisisdesk.acting import ActingWorkerInterceptor
 from crisisdesk.code import build_id, workflow_runner
 from crisisdesk.logs import configure_logging, log
 from crisisdesk.settings import Settings, get_settings
-from starter.client import TemporalUnavailable, connect
+from starter.client import TemporalUnavailable, connect, process_runtime
 from starter.readiness import (
     EXIT_SEARCH_ATTRIBUTES,
     missing_message,
@@ -69,9 +68,7 @@ async def main() -> int:
     if unwritable := unwritable_file_stores(settings):
         log.error(f"cannot write the file store: {', '.join(unwritable)}; mount the shared volume or fix its permissions")
         return 2
-    if settings.worker_metrics_address:  # the SDK's own Prometheus endpoint: task latencies, slots, failures
-        Runtime.set_default(Runtime(telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address))))
+    process_runtime(settings.worker_metrics_address)  # the SDK's own Prometheus endpoint: task latencies, slots, failures
     try:
         client = await connect(settings, worker=True)
         missing = await missing_search_attributes(client, settings.temporal_namespace)

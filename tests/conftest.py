@@ -15,6 +15,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from crisisdesk.logs import configure_logging
 from crisisdesk.settings import Settings
 from starter.stack import start_dev_server, start_postgres
 from crisisdesk.stamps import new_seed
@@ -30,6 +31,9 @@ def pytest_configure(config) -> None:
     # of a PostgreSQL that another run (a second terminal, a helper) is still using.
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="crisisdesk-tests-")
+    # Logs on stderr, warnings and up, as the CLI logs. Unconfigured, structlog prints on stdout, where a
+    # CLI test beside an in-process worker read the worker's log lines as the command's JSON.
+    configure_logging("console", level=logging.WARNING)
 
 
 @pytest.fixture(autouse=True)

@@ -77,7 +77,7 @@ async def test_the_first_record_makes_one_case_and_keeps_the_reporter_apart(pool
     assert case["stage"] == "reported" and case["severity"] == "important" and case["playbook_version"] == 1
     assert case["channel"] == "phone" and case["opened_at"] == T0
     assert "Wang Fang" not in str(dict(case)) and "138 0000" not in str(dict(case))
-    assert case["intake"]["reporter"] == {"role": "owner", "locale": None}  # the language they are written to (issue 23)
+    assert case["intake"]["reporter"] == {"role": "owner"}
     assert [dict(r) for r in reporters] == [{"name": "Wang Fang", "contact": "+86 138 0000 0000", "role": "reporter"}]
     assert version == 1
 

@@ -44,10 +44,17 @@ def test_crisis_drill_plays_several_scenarios_on_one_stack():
     month, short = json.loads(done.stdout)
     assert month["status"]["stage"] == "closed" and all(o["accepted"] for o in month["outcomes"])
     daily = [e for e in month["timeline"] if e["kind"] == "report" and e["name"] == "daily"]
-    assert len(daily) >= 25  # reported every day while the contingency was on
+    assert len(daily) >= 8  # reported every day while the contingency was on, and in execution (key phases)
+    # The contingency's tasks (issue 26): opened with owners, one done late and escalated, the stand-down.
+    tasks = {t["name"]: t for t in month["status"]["contingency"]["tasks"]}
+    assert len(tasks) >= 4 and all(t["owner"] and t["due_at"] for t in tasks.values())
+    late = tasks["statement_filed"]
+    assert late["breached"] and late["done_at"] > late["due_at"] and late["done_with"] == "media_statement"
+    assert any(e["kind"] == "escalated" and e["name"] == "contingency:statement_filed" for e in month["timeline"])
+    assert month["status"]["contingency"]["stood_down_at"] and tasks["media_report"]["closed_at"]
     assert short["status"]["stage"] == "contacting" and {"first_contact", "revision"} <= {
         e["name"] for e in short["timeline"] if e["kind"] == "breach"}
-    assert "[28/28] review_done: ok" in done.stderr  # progress, step by step
+    assert "[34/34] review_done: ok" in done.stderr  # progress, step by step
 
 
 async def test_business_time_drills_show_what_working_hours_and_holidays_change(temporal_env, worker, task_queue):

@@ -82,6 +82,7 @@ def test_a_stranger_is_refused_every_action_whose_row_names_its_seats(name):
     case.state.implementation = {"owner": "Tech", "summary": "s", "milestones": [], "adjustments": 0}
     case.state.plan.pending_revision = {"kind": "principled", "summary": "r", "by": "CS", "at": NOW.isoformat()}
     case.state.auth_required = row.who == ("staff",)  # staff: anyone signed in; a stranger is nobody signed in
+    case.contingency_on(NOW, "CS", "a contingency to act on")  # its tasks, to be done or stood down
     reason = refusal(case, name, "Stranger")
     assert reason is not None and "Stranger" in reason, f"{name}: a stranger was not refused ({reason})"
 

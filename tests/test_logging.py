@@ -12,6 +12,7 @@ CONTACT = "+86 139 1234 5678"
 
 
 async def test_a_case_with_personal_data_logs_none_of_it(open_case):
+    configure_logging("console", level=logging.INFO)  # what a worker logs (the suite keeps warnings and up)
     with capture_logs() as logs:
         case = await open_case(reporter={"name": "Zhou Owner", "contact": CONTACT, "role": "owner"})
         await case.act("add_stakeholder", by="Chen CS", name="Zhou Owner", contact=CONTACT, unit="3-1201",

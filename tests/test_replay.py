@@ -36,6 +36,9 @@ async def drive_crisis(case) -> None:
     await case.act("approve_revision", by="Wang Head")  # never the proposer
     await case.act("customer_contacted", by="Chen CS")
     await case.act("customer_answer", by="Chen CS", satisfied=True)
+    await case.act("contingency_task_done", by="Wang Head", name="government_liaison")
+    await case.signal("contingency_task_done", {"by": "Nobody", "name": "police_liaison"})  # refused, recorded
+    await case.act("contingency_stand_down", by="Wang Head", reason="the customer accepted the plan")
     await case.act("execution_started", by="Zhao Eng", department="engineering")
     await case.act("execution_done", by="Zhao Eng")
     await case.act("resolution_confirmed", by="Chen CS", satisfied=True)

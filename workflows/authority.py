@@ -13,6 +13,7 @@ its `by`: the head's decisions cannot be typed in someone else's name.
 
 from datetime import datetime
 
+from crisisdesk.customerlinks import reporter_id
 from crisisdesk.lifecycle import ACTIONS, AUTHORITY_SEATS
 from crisisdesk.i18n import said
 from crisisdesk.models.actions import ActionRefused, refused
@@ -91,6 +92,10 @@ def _holder(case: CaseFile, seat: str) -> list[str]:
         return [s.roles[role]] if role and role in s.roles else []
     if seat == "plan_owner":
         return [s.implementation["owner"]] if s.implementation else []
+    if seat == "task_owner":
+        role = case.task_owner
+        holder = spokesperson_of(s) if role == "spokesperson" else s.roles.get(role) if role else None
+        return [holder] if holder else []
     if seat == "experts":
         return list(s.experts)
     if seat == "spokesperson":
@@ -115,7 +120,7 @@ def who_may(case: CaseFile, action: str) -> str | None:
     return None
 
 
-SEATS_NAMED = ("head", "head_only", "cs", "plan_owner", "experts", "spokesperson", "regional_cs", "technician", "monitor",
+SEATS_NAMED = ("head", "head_only", "cs", "plan_owner", "experts", "task_owner", "spokesperson", "regional_cs", "technician", "monitor",
                "alerted", "on_case", "staff", "intake", "edge", "reporter")
 
 
@@ -126,8 +131,10 @@ def _describe(case: CaseFile, seat: str) -> dict | str:
     if seat == "department":
         role = _department(case)
         name = said("seat.department_named", department=role.removeprefix("department:")) if role else said("seat.department")
-    if seat in ("head", "head_only", "cs", "department", "plan_owner", "spokesperson", "regional_cs", "technician",
-                "monitor") or (seat == "experts" and holders):
+    if seat == "task_owner" and case.task_owner:
+        name = said("seat.task_owner_named", owner=case.task_owner)
+    if seat in ("head", "head_only", "cs", "department", "plan_owner", "task_owner", "spokesperson", "regional_cs",
+                "technician", "monitor") or (seat == "experts" and holders):
         name = said("seat.held", seat=name, holders=holders[:3]) if holders else \
             said("seat.nobody", seat=name, role_id=_role_of(case, seat) or seat)
     if seat == "head":
@@ -146,11 +153,20 @@ def either(names: list) -> dict | str:
 def _role_of(case: CaseFile, seat: str) -> str | None:
     return {"head": "head", "head_only": "head", "cs": "cs_owner", "regional_cs": "regional_cs",
             "technician": "technician", "monitor": "monitor", "spokesperson": "spokesperson",
-            "department": _department(case)}.get(seat)
+            "department": _department(case), "task_owner": case.task_owner}.get(seat)
+
+
+def reporters_of(case: CaseFile) -> list[str]:
+    """The case's reporters as `by` names them (crisisdesk.customerlinks.reporter_id): its own and joined reports."""
+    s = case.state
+    return [reporter_id(s.intake.intake_id), *(reporter_id(r.intake_id) for r in s.reporters)]
 
 
 def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bool:
     s = case.state
+    if case.via == "customer":
+        # The customer's page speaks only for its reporter, vouched for by the API's stamp (identity == by).
+        return seat == "reporter" and case.identity == by and by in reporters_of(case)
     if seat == "head":
         try:
             require_head(s, action, by, now)
@@ -166,7 +182,7 @@ def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bo
     if seat == "edge":
         return case.via in EDGES
     if seat == "reporter":
-        return case.via == "customer"
+        return False  # only through the customer's page (above)
     return by in _holder(case, seat)
 
 
@@ -174,7 +190,9 @@ def _take(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> boo
     """The row's first seat, held by nobody: `by` takes it by doing its work (an eligible person, with
     authentication on). Returns whether they did."""
     role = _role_of(case, seat)
-    if role is None or seat in ("head", "head_only", "spokesperson") or _holder(case, seat):
+    if case.via == "customer":
+        return False  # a customer never takes a staff seat
+    if role is None or seat in ("head", "head_only", "spokesperson", "task_owner") or _holder(case, seat):
         return False
     if case.state.auth_required and not may_hold(role, case.actor_roles):
         return False

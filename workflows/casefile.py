@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from crisisdesk.customerlinks import reporter_id
 from crisisdesk.i18n import said
 from crisisdesk.lifecycle import STAGES, open_actions
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
@@ -25,11 +26,16 @@ from crisisdesk.names import (
     SA_SEVERITY,
     SA_STAGE,
 )
-from crisisdesk.playbooks import Playbook
-from workflows import deadlines, waits
+from crisisdesk.playbooks import CONTINGENCY, Playbook
+from workflows import contingency, deadlines, waits
 from workflows.state import TAIL, CaseState, Effect
 
 STAGE_ORDER = list(Stage)
+# Stages the reporter is told of as the case enters them (issue 24): the plan awaits their answer, the plan
+# cannot change and customer service will explain why, the work started, the work is done and awaits
+# their confirmation.
+TELL_REPORTER = {Stage.awaiting_answer: "customer_plan", Stage.explaining: "customer_explaining",
+                 Stage.executing: "customer_executing", Stage.confirming: "customer_confirm"}
 
 
 class CaseFile:
@@ -43,6 +49,7 @@ class CaseFile:
         self.actor_roles: tuple[str, ...] = ()
         self.directory: dict[str, list[str]] = {}
         self.department: str | None = None  # the department an ordinary-path action names (authority)
+        self.task_owner: str | None = None  # the seat owning the contingency task an action names (authority)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -72,7 +79,7 @@ class CaseFile:
         respond_by = state.deadlines["response"].due_at
         if intake.reporter.contact:
             case.notify(opened, "acknowledgement", [], reporter=True, summary=intake.summary, case_id=case_id,
-                        respond_at=respond_by.isoformat(), level=targets.response_level)
+                        respond_at=respond_by.isoformat(), respond_by=respond_by.isoformat(), level=targets.response_level)
         if intake.potential_crisis:
             case.enter_crisis(now, "intake", said("why.intake_potential_crisis"))
         return case
@@ -134,22 +141,24 @@ class CaseFile:
     def notify(self, cause: TimelineEvent, kind: str, roles: list[str], reporter: bool = False,
                escalation_level: int = 0, wording: str | None = None, **facts: Any) -> None:
         """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent), and
-        the reporter when `reporter`. Facts, not prose: the words are written when it is sent, in each
-        reader's locale (crisisdesk/i18n.py, messages `note.<wording or kind>.subject/body`)."""
+        the reporters when `reporter`. Facts, not prose (issue 23): staff read `note.<wording or kind>.*`
+        from the `messages` catalogue in their locale (crisisdesk/i18n.py); reporters their own words from
+        the `customer` catalogue (activities.customer_reach), each in their language."""
         s = self.state
         project = s.intake.project
-        base = {"kind": kind, "wording": wording or kind, "facts": {k: v for k, v in facts.items() if v is not None},
-                "at": cause.at.isoformat(), "cause": cause.seq, "level": escalation_level,
-                "locale": project.locale, "timezone": project.timezone}
-        if roles:
-            recipients = [{"role": r, "person": s.roles.get(r)} for r in roles]
-            self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"),
-                                       data={**base, "recipients": recipients}))
+        recipients = [{"role": r, "person": s.roles.get(r)} for r in roles]
         if reporter:
-            who = s.intake.reporter
-            self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}" + (":reporter" if roles else "")),
-                                       data={**base, "customer": True, "locale": who.locale or project.locale,
-                                             "recipients": [{"role": "reporter", "person": f"{who.name or 'Customer'} <{who.contact}>"}]}))
+            recipients += reporter_recipients(s)
+        self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
+            "kind": kind, "wording": wording or kind, "facts": {k: v for k, v in facts.items() if v is not None},
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": escalation_level,
+            "locale": project.locale, "timezone": project.timezone, "customer": bool(reporter and not roles)}))
+
+    def tell_reporter(self, cause: TimelineEvent, kind: str) -> None:
+        """A message to the reporter alone (their words come from the `customer` catalogue when it is sent,
+        in their language, with their link: activities.customer_reach)."""
+        if reporter_recipients(self.state):
+            self.notify(cause, kind, [], reporter=True)
 
     def report(self, cause: TimelineEvent, kind: str, reason: str | dict) -> None:
         self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
@@ -162,6 +171,8 @@ class CaseFile:
         self.state.stage = stage
         event = self.record(now, "stage", stage.value, by=by, previous=before.value, why=why)
         waits.on_move(self, now, before, stage)
+        if stage in TELL_REPORTER:
+            self.tell_reporter(event, TELL_REPORTER[stage])
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
             self.report(event, "change", said("report.went_back", previous=before.value, stage=stage.value, why=why))
@@ -178,7 +189,7 @@ class CaseFile:
 
     def start_timer(self, now: datetime, name: str) -> None:
         calendar = deadlines.calendar_for(self.state, name)
-        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadlines[name].due))
+        self.set_deadline(now, name, deadlines.later(calendar, now, self.state.playbook.deadline(name).due))
 
     def meet(self, now: datetime, *names: str) -> None:
         """Met: how late, and for an SLA target in business time how long it took, in working time."""
@@ -212,12 +223,10 @@ class CaseFile:
         self.report(event, "change", said("report.crisis_path", why=why))
 
     def contingency_on(self, now: datetime, by: str, why: str | dict) -> None:
-        """4.4.1.4: prepare for government, media, on-site reception, evidence and police."""
+        """4.4.1.4: the playbook's contingency tasks open, each owned and timed (workflows.contingency)."""
         if self.state.contingency:
             return
-        self.state.contingency = True
-        event = self.record(now, "contingency", "on", by=by, why=why)
-        self.notify(event, "contingency", ["head", "regional_cs", "department:crisis_team"], why=why)
+        contingency.start(self, now, by, why)
         self.schedule_reports(now)
 
     # -- reports ----------------------------------------------------------------------------
@@ -265,6 +274,8 @@ class CaseFile:
                                 level=deadline.level, reminder=deadline.reminders, notified=roles)
             if step == "breach":
                 s.bump("breaches")
+                if deadline.name.startswith(CONTINGENCY):
+                    contingency.breached(self, deadline.name)
             self.notify(event, step, roles, escalation_level=deadline.level, deadline=deadline.name,
                         due_at=deadline.due_at.isoformat(), actions=self.next_steps())
         if s.next_report_at is not None and s.next_report_at <= now:
@@ -298,7 +309,7 @@ class CaseFile:
         s = self.state
         return CaseStatus(
             case_id=s.case_id, intake_id=s.intake.intake_id, summary=s.intake.summary, stage=s.stage,
-            path=s.path, severity=s.severity, category=s.category, contingency=s.contingency,
+            path=s.path, severity=s.severity, category=s.category, contingency=contingency.shown(self),
             roles=s.roles, delegation=s.delegation,
             deadlines=deadlines.shown(s),
             open_actions=self.next_steps(), plan=s.plan, counts=s.counts, updated_at=s.updated_at,
@@ -328,3 +339,14 @@ def next_after(due: datetime, every: timedelta, now: datetime) -> datetime:
     while due <= now:
         due += every
     return due
+
+
+def reporter_recipients(state: CaseState) -> list[dict]:
+    """The case's reporter as a notification's recipient (issue 24): named by their report, with their typed
+    contacts and language, so the message reaches them on each and carries their own link."""
+    who = state.intake.reporter
+    if not (who.contact or who.contacts):
+        return []
+    return [{"role": "reporter", "person": f"{who.name or 'Customer'} <{who.email() or who.contact}>",
+             "reporter": reporter_id(state.intake.intake_id),
+             "contacts": [c.model_dump() for c in who.contacts], "locale": who.locale}]

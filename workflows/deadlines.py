@@ -122,15 +122,18 @@ def target_of(state: CaseState, name: str) -> timedelta | None:
     """The target a deadline was set with, as the playbook writes it."""
     if name in SLA_TIMERS:
         return getattr(state.playbook.severity[state.severity], name)
-    deadline = state.playbook.deadlines.get(name)
-    return deadline.due if deadline else None
+    try:
+        return state.playbook.deadline(name).due
+    except KeyError:  # a milestone: its own due date
+        return None
 
 
 def escalation_for(state: CaseState, name: str) -> Escalation:
     book = state.playbook
-    if name in book.deadlines:
-        return book.deadlines[name].escalation
-    return book.sla_escalation
+    try:
+        return book.deadline(name).escalation
+    except KeyError:  # the SLA targets and the milestones
+        return book.sla_escalation
 
 
 def sla_targets(state: CaseState) -> dict[str, datetime]:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from crisisdesk import i18n
     from crisisdesk.models import effects as fx
+    from workflows.casefile import reporter_recipients
     from workflows.casefile import CaseFile
     from workflows.state import Effect
 
@@ -112,13 +113,13 @@ class EffectRunner:
                 case.record(state.updated_at, "stakeholder_stored", data.get("role", "stakeholder"),
                             stakeholder_id=ref.stakeholder_id)
             elif effect.kind == "survey":
-                reporter = state.intake.reporter
+                reporters = reporter_recipients(state)
                 sent = await workflow.execute_activity(
                     "send_survey", fx.SendSurvey(
                         key=effect.key, case_id=state.case_id, at=at,
-                        recipient=fx.Recipient(role="reporter", person=f"{reporter.name or 'Customer'} <{reporter.contact}>")
-                        if reporter.contact else None,
-                        locale=reporter.locale or state.intake.project.locale, timezone=state.intake.project.timezone),
+                        recipient=fx.Recipient(**reporters[0]) if reporters else None,
+                        locale=state.intake.reporter.locale or state.intake.project.locale,
+                        timezone=state.intake.project.timezone),
                     result_type=fx.SurveySent, summary="satisfaction survey to the reporter", **REPORT)
                 case.record(workflow.now(), "survey_sent", "survey", delivered=sent.delivered)
             elif effect.kind == "record_survey":

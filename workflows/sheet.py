@@ -58,6 +58,17 @@ def render(case: CaseFile, now: datetime) -> str:
         if s.plan.pending_revision:
             lines.append(t("sheet.pending", kind=i18n.term("revision", s.plan.pending_revision["kind"], lc),
                            summary=s.plan.pending_revision["summary"]))
+    run = s.contingency_run
+    if run is not None and run.active:
+        lines += ["", t("sheet.tasks")]
+        for task in run.tasks:
+            if task.done_at is not None:
+                state = t("sheet.task_done", done_at=task.done_at, by=task.done_by) + (t("sheet.task_late") if task.breached else "")
+            else:
+                state = t("sheet.task_breached" if task.breached else "sheet.task_due", due_at=task.due_at)
+            holder = s.roles.get(task.owner)
+            lines.append(t("sheet.task", name=task.name, owner=task.owner, state=state,
+                           holder=t("sheet.region", region=holder) if holder else ""))
     if s.delegation:
         g = s.delegation
         lines += ["", t("sheet.delegation", to=g.to, scope=list(g.scope), until_at=g.until, outside=g.outside_scope)]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crisisdesk.models.case import (
+    ContingencyStatus,
     DeadlineStatus,
     DelegationStatus,
     PlanStatus,
@@ -52,7 +53,8 @@ class CaseState(BaseModel):
     path: Path = Path.ordinary
     severity: Severity
     category: Category | None = None
-    contingency: bool = False
+    contingency: bool = False  # on now (started and not stood down): reports go daily
+    contingency_run: ContingencyStatus | None = None  # its tasks (workflows.contingency), kept after the stand-down
     roles: dict[str, str] = Field(default_factory=dict)
     delegation: DelegationStatus | None = None
     deadlines: dict[str, DeadlineStatus] = Field(default_factory=dict)

@@ -87,10 +87,41 @@ def silent(case: "CaseFile", now: datetime, wait: CustomerWait) -> None:
     if wait.stage == Stage.surveying:
         case.move(now, Stage.reviewing, "system", said("why.customer_silent_survey"))
     elif wait.stage == Stage.confirming:
-        # Not closed on our word alone: the record says the customer never confirmed.
-        case.meet(now, "resolution", "response")
-        case.move(now, Stage.reviewing, "system", said("why.customer_silent_confirm"))
+        unconfirmed(case, now, event)
     elif wait.stage == Stage.awaiting_answer:
         case.move(now, Stage.revising, "system", said("why.customer_silent_answer"))
         case.start_timer(now, "revision")
         case.report(event, "change", said("report.customer_silent_answer"))
+
+
+def unconfirmed(case: "CaseFile", now: datetime, silence) -> None:
+    """Silence is not satisfaction (issue 24): the resolution is recorded as unconfirmed, its SLA clock stops
+    unmet (metrics count it apart from confirmed resolutions), and customer service must call the customer
+    back (`customer_callback`, escalated when missed); `customer_called_back` records what they said."""
+    state = case.state
+    case.meet(now, "response")
+    case.move(now, Stage.reviewing, "system", said("why.customer_silent_confirm"))
+    resolution = state.deadlines.get("resolution")
+    if resolution is not None and resolution.paused_at is None:
+        resolution.paused_at, resolution.next_alert_at = now, None
+    state.bump("resolutions_unconfirmed")
+    case.record(now, "resolution_unconfirmed", "resolution", since=silence.detail.get("since"),
+                due_at=resolution.due_at.isoformat() if resolution is not None else None)
+    case.start_timer(now, "customer_callback")
+    case.notify(silence, "customer_callback", ["cs_owner", "regional_cs"])
+
+
+def called_back(case: "CaseFile", now: datetime, satisfied: bool | None) -> None:
+    """The call-back's answer: satisfied meets the resolution (confirmed by phone); not satisfied resumes its
+    clock (the case goes back to work); no answer leaves it unconfirmed."""
+    resolution = case.state.deadlines.get("resolution")
+    if satisfied is None or resolution is None:
+        return
+    if satisfied:
+        case.meet(now, "resolution")
+        return
+    calendar = deadlines.calendar_for(case.state, "resolution")
+    if resolution.paused_at is not None:
+        resolution.due_at = deadlines.resumed(calendar, resolution.due_at, resolution.paused_at, now)
+        resolution.paused_at, resolution.next_alert_at = None, resolution.due_at
+        case.record(now, "deadline_resumed", "resolution", due_at=resolution.due_at.isoformat())

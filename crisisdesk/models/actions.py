@@ -150,6 +150,18 @@ class MediaStatement(Action):
     filed_with: Name
 
 
+class ContingencyTaskDone(Action):
+    """A contingency task's work is done (002 §4.4.1.4): by its owner or the head."""
+
+    name: Name
+
+
+class ContingencyStandDown(Action):
+    """The head stands the contingency down, saying why: the open tasks close."""
+
+    reason: Text
+
+
 class Milestone(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name
@@ -200,6 +212,12 @@ class AdjustPlan(Action):
 
 class ResolutionConfirmed(Action):
     satisfied: bool
+
+
+class CustomerCalledBack(Action):
+    """Customer service called back a customer who never confirmed the resolution (issue 24)."""
+    reached: bool
+    satisfied: bool | None = None
 
 
 class Compensation(Action):
@@ -305,6 +323,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "adjust_plan": AdjustPlan,
     "resolution_confirmed": ResolutionConfirmed,
     "compensation": Compensation,
+    "customer_called_back": CustomerCalledBack,
     "survey_response": SurveyResponse,
     "review_done": ReviewDone,
     "escalate": Escalate,
@@ -315,6 +334,8 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "unlink_report": UnlinkReport,
     "evidence_read": EvidenceRead,
     "monitor_checkin": MonitorCheckin,
+    "contingency_task_done": ContingencyTaskDone,
+    "contingency_stand_down": ContingencyStandDown,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from crisisdesk.models.intake import Category, Path, Severity
 
@@ -64,6 +64,42 @@ class PlanStatus(BaseModel):
     last_revision: dict[str, Any] | None = None  # the latest approved one, with the summary it replaced
 
 
+class ContingencyTaskStatus(BaseModel):
+    """One contingency task (002 §4.4.1.4): its owner seat (and who holds it), due time, and how it ended."""
+
+    name: str
+    owner: str = Field(description="the seat that owns it: a case role or department:<name>")
+    person: str | None = Field(None, description="who holds the owner seat now (status only)")
+    due_at: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+    done_with: str | None = Field(None, description="the action that recorded its work (contingency_task_done, "
+                                                    "media_statement, ...)")
+    breached: bool = False
+    closed_at: datetime | None = Field(None, description="closed undone when the contingency stood down")
+
+
+class ContingencyStatus(BaseModel):
+    """The contingency as owned, timed work: when it started (and why), its tasks, when the head stood it down."""
+
+    started_at: datetime | None = None
+    stood_down_at: datetime | None = None
+    stood_down_by: str | None = None
+    reason: str | None = Field(None, description="the head's reason for standing it down")
+    why: str | dict[str, Any] | None = Field(None, description="what started it: the words given, or a said value (crisisdesk/i18n.py)")
+    tasks: list[ContingencyTaskStatus] = Field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.stood_down_at is None
+
+    def task(self, name: str) -> ContingencyTaskStatus | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+    def open_tasks(self) -> list[ContingencyTaskStatus]:
+        return [t for t in self.tasks if t.done_at is None and t.closed_at is None]
+
+
 class ReporterRef(BaseModel):
     """Someone who reported this problem (a group complaint has several); no personal data."""
 
@@ -91,7 +127,8 @@ class CaseStatus(BaseModel):
     path: Path
     severity: Severity
     category: Category | None
-    contingency: bool
+    contingency: ContingencyStatus | None = Field(None, description="the contingency's tasks once it started; "
+                                                                "null: it never started")
     roles: dict[str, str]
     delegation: DelegationStatus | None
     deadlines: list[DeadlineStatus]
@@ -111,6 +148,14 @@ class CaseStatus(BaseModel):
     similar_articles: list[dict[str, Any]] = Field(default_factory=list, description="knowledge-base articles "
                                                    "most like this case, found at triage")
     unrecorded: int = Field(0, description="events the PostgreSQL record has not caught up with yet")
+
+    @field_validator("contingency", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        """Statuses written before contingency tasks carried a flag: false is none, true one started."""
+        if isinstance(value, bool):
+            return ContingencyStatus() if value else None
+        return value
 
 
 class ActionResult(BaseModel):

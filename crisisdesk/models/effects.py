@@ -83,6 +83,11 @@ class StampKeys(BaseModel):
 class Recipient(BaseModel):
     role: str
     person: str | None = None  # a name, or "Name <address@host>"; None: resolved when sent; never logged
+    # A reporter (issue 24): `reporter:<intake_id>`, their typed contacts and language; reached through
+    # activities.customer_reach with their own link, never through the directory.
+    reporter: str | None = None
+    contacts: list[dict] = Field(default_factory=list)
+    locale: str | None = None
 
 
 class Notification(BaseModel):
@@ -152,6 +157,7 @@ class StoreStakeholder(BaseModel):
     key_contact: bool = False
     concerns: str | None = None
     role: str = "stakeholder"  # or "reporter": one more owner reporting the same problem
+    report_id: str | None = None  # a joined reporter's report (intake id): how their messages name them
 
 
 class StakeholderRef(BaseModel):

@@ -1,8 +1,10 @@
 """What a reported problem carries when it arrives (docs/contract.md, "Input")."""
 
+import re
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from crisisdesk.i18n import check_locale, check_timezone
 from crisisdesk.models.roles import valid_role
@@ -45,17 +47,69 @@ class Path(StrEnum):
     crisis = "crisis"
 
 
+_EMAIL = re.compile(r"^[^<>\s@;,]+@[^<>\s@;,]+\.[^<>\s@;,]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,22}[0-9]$")
+_SPLIT = re.compile(r"\s*[;,，；/|]\s*|\s{2,}")
+
+
+class Contact(StorableModel):
+    """One way to reach a reporter (issue 24): a phone (SMS), an e-mail address, a WeChat id."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["phone", "email", "wechat"]
+    value: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Contact":
+        if self.type == "email" and not _EMAIL.match(self.value):
+            raise ValueError("value: not an e-mail address")
+        if self.type == "phone" and not _PHONE.match(self.value):
+            raise ValueError("value: not a phone number (digits, optionally +country code)")
+        return self
+
+
+def split_contact(text: str) -> list[Contact] | None:
+    """An old single-string contact as typed entries, when every part is clearly a phone or an e-mail
+    ("+8613800138000; wangli@example.com"); None when any part is not (it stays as written)."""
+    parts = [p for p in _SPLIT.split(text.strip()) if p]
+    found = []
+    for part in parts:
+        if _EMAIL.match(part):
+            found.append(Contact(type="email", value=part))
+        elif _PHONE.match(part):
+            found.append(Contact(type="phone", value=part))
+        else:
+            return None
+    return found or None
+
+
 class Reporter(StorableModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)
-    contact: str | None = Field(None, max_length=200)
+    contact: str | None = Field(None, max_length=200, description="the old single string; split into `contacts` "
+                                                                  "where each part is clearly a phone or an e-mail")
+    contacts: list[Contact] = Field(default_factory=list, max_length=10)
     role: str | None = Field(None, max_length=100)
-    locale: str | None = Field(None, max_length=20)  # the reporter's language for what they are told (en, zh-CN)
+    locale: str | None = Field(None, max_length=20, description="the reporter's language (their page, their messages): "
+                                                                "en or zh-CN")
 
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str | None) -> str | None:
         return check_locale(value, "reporter.locale")
+
+    @model_validator(mode="after")
+    def _typed(self) -> "Reporter":
+        if self.contact and not self.contacts:
+            self.contacts = split_contact(self.contact) or []
+        if self.contacts and not self.contact:
+            email = next((c.value for c in self.contacts if c.type == "email"), None)
+            self.contact = email or self.contacts[0].value
+        return self
+
+    def email(self) -> str | None:
+        found = next((c.value for c in self.contacts if c.type == "email"), None)
+        return found or (self.contact if self.contact and _EMAIL.match(self.contact.strip()) else None)
 
 
 class Project(StorableModel):

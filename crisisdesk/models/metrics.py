@@ -87,6 +87,10 @@ class CaseMetrics(BaseModel):
     cases_resolved: int = 0
     cases_open: int = 0
     resolution_rate: float | None = None  # resolved (confirmed by the customer) / (opened - cancelled)
+    resolutions_confirmed: int = Field(0, description="resolutions the customer confirmed (on their page, or to "
+                                                      "customer service): the same cases as cases_resolved")
+    resolutions_unconfirmed: int = Field(0, description="cases whose customer never confirmed the resolution in time "
+                                                        "(a call-back was opened) and nobody confirmed since")
     time_to_acknowledge: Durations = Field(default_factory=Durations)
     time_to_first_response: Durations = Field(default_factory=Durations)
     time_to_resolve: Durations = Field(default_factory=Durations)

@@ -1,6 +1,7 @@
 """A playbook's shape: a contingency plan as a validated, versioned pydantic model (loading and checking
 playbook files is `crisisdesk.playbooks`)."""
 
+import functools
 import hashlib
 from datetime import timedelta
 from typing import Any, Literal
@@ -16,11 +17,14 @@ from crisisdesk.models.roles import valid_role
 
 DeadlineName = Literal[
     "acknowledgement", "response", "resolution", "alert_acknowledgement",
-    "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin",
+    "first_contact", "revision", "revision_approval", "explanation", "execution_start", "progress_update",
+    "monitor_checkin", "customer_callback",
 ]
 # Timers of the crisis protocol (002 §4.3-4.4): they never pause, whoever the case waits on.
-CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "progress_update",
-                 "revision_approval", "monitor_checkin")
+CRISIS_TIMERS = ("alert_acknowledgement", "first_contact", "revision", "explanation", "execution_start",
+                 "progress_update", "revision_approval", "monitor_checkin")
+# A contingency task's deadline is named after the task: `contingency:police_liaison` (workflows.contingency).
+CONTINGENCY = "contingency:"
 SLA_TIMERS = ("acknowledgement", "response", "resolution")
 ReportKind = Literal["daily", "weekly", "change", "media", "final"]
 
@@ -101,6 +105,69 @@ class Grouping(BaseModel):
                                                                          "unset: CRISIS_GROUP_WINDOW")
 
 
+# Silence is not satisfaction (issue 24): when the customer never confirmed the resolution, customer service
+# calls them back within a day; unset in a playbook, this rule applies (it is not written into the playbook,
+# so the playbooks' digests stay what they were).
+DEFAULT_CALLBACK = {"due": "P1D", "escalation": {"levels": [["cs_owner", "regional_cs"], ["regional_cs", "head"]],
+                                                 "repeat_every": "PT4H", "repeats": 2}}
+
+
+class ContingencyTask(BaseModel):
+    """One piece of the contingency (002 §4.4.1.4, 4.5.1, 4.5.3, 4.6): who owns it, by when after the
+    contingency starts, and which existing actions record its work (a media statement files the statement:
+    the task is done by it). Its escalation chain defaults to the owner, then the head, then regional CS."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z_]+$", max_length=60)
+    owner: str = Field(description="the seat that owns it: a case role (head, cs_owner, ...) or department:<name>")
+    due: timedelta = Field(gt=timedelta(0), description="after the contingency starts")
+    done_by: list[str] = Field(default_factory=list, description="actions that record its work and so complete it")
+    source: str | None = None
+    escalation: Escalation | None = None
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, role: str) -> str:
+        return valid_role(role)
+
+    @field_validator("done_by")
+    @classmethod
+    def _done_by(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in ACTION_NAMES or n.startswith("contingency_")]
+        if unknown:
+            raise ValueError(f"unknown or unusable actions {unknown}: name actions that record the task's work")
+        return names
+
+    def chain(self) -> Escalation:
+        if self.escalation is not None:
+            return self.escalation
+        owner = [self.owner]
+        levels = [owner, [*owner, "head"], [*owner, "head", "regional_cs"]]
+        return Escalation(levels=[list(dict.fromkeys(level)) for level in levels], repeat_every=timedelta(hours=1),
+                          repeats=0)
+
+
+# What a playbook without `contingency_tasks` opens (the source's own list, 002 §4.4.1.4, 4.5.1, 4.5.3, 4.6).
+# A playbook that lists none (`[]`) opens none: the contingency is then the notification alone.
+DEFAULT_CONTINGENCY_TASKS = [
+    {"name": "police_liaison", "owner": "department:hr", "due": "PT4H", "done_by": ["police_liaison"],
+     "source": "002 §4.5.3 (through HR; on-site staff told the conditions and channel)"},
+    {"name": "onsite_reception", "owner": "cs_owner", "due": "PT4H", "source": "002 §4.4.1.4"},
+    {"name": "evidence_capture", "owner": "department:property", "due": "PT6H", "done_by": ["add_evidence"],
+     "source": "002 §4.4.1.4 (现场取证)"},
+    {"name": "statement_filed", "owner": "spokesperson", "due": "PT12H", "done_by": ["media_statement"],
+     "source": "002 §4.6 (filed with regional marketing)"},
+    {"name": "media_report", "owner": "department:marketing", "due": "P1D", "source": "002 §4.5.1"},
+    {"name": "government_liaison", "owner": "head", "due": "P1D", "source": "002 §4.4.1.4"},
+    {"name": "third_party_support", "owner": "regional_cs", "due": "P1D", "source": "002 §4.4.1.4 (police station, organiser)"},
+]
+# Between the accepted plan and `execution_started` (002 §4.4.1.3: the department carries it out), where a
+# playbook does not set `deadlines.execution_start`.
+DEFAULT_EXECUTION_START = {"due": "PT4H", "escalation": {"levels": [["department:crisis_team", "head"],
+                                                                    ["head", "regional_cs"]],
+                                                         "repeat_every": "PT2H", "repeats": 1}}
+
+
 # The head's approval of a principled revision (002 §4.4.1.1): within the hour the revision itself has.
 DEFAULT_APPROVAL = {"due": "PT1H", "escalation": {"levels": [["head"], ["head", "regional_cs"]],
                                                   "repeat_every": "PT30M", "repeats": 2}}
@@ -136,6 +203,9 @@ class Playbook(BaseModel):
                                                         "every deadline runs on the clock")
     business_time: list[str] = Field(default_factory=list, description="SLA deadlines that count working time only "
                                                                        "(acknowledgement, response, resolution)")
+    contingency_tasks: list[ContingencyTask] | None = Field(
+        None, description="what the contingency opens, each with an owner and a due time; unset: the source's "
+                          "default set (DEFAULT_CONTINGENCY_TASKS); []: none")
 
     @model_serializer(mode="wrap")
     def _without_unset(self, handler, info: SerializationInfo) -> dict[str, Any]:
@@ -148,7 +218,35 @@ class Playbook(BaseModel):
             data.pop("calendar", None)
         if not self.business_time:
             data.pop("business_time", None)
+        if self.contingency_tasks is None:
+            data.pop("contingency_tasks", None)
         return data
+
+    @property
+    def contingency_plan(self) -> list[ContingencyTask]:
+        """The tasks the contingency opens: the playbook's own, or the default set when it names none."""
+        if self.contingency_tasks is not None:
+            return self.contingency_tasks
+        return _default_tasks()
+
+    def contingency_task(self, name: str) -> ContingencyTask | None:
+        return next((t for t in self.contingency_plan if t.name == name), None)
+
+    def deadline(self, name: str) -> Deadline:
+        """A deadline's rule: the playbook's, the default for one it may leave out (execution_start,
+        customer_callback), or a
+        contingency task's (`contingency:<task>`)."""
+        if name in self.deadlines:
+            return self.deadlines[name]
+        if name == "execution_start":
+            return _default_execution_start()
+        if name == "customer_callback":  # silence is not satisfaction (issue 24)
+            return Deadline.model_validate(DEFAULT_CALLBACK)
+        if name.startswith(CONTINGENCY):
+            task = self.contingency_task(name.removeprefix(CONTINGENCY))
+            if task is not None:
+                return Deadline(due=task.due, escalation=task.chain())
+        raise KeyError(name)
 
     @property
     def group_match(self) -> Grouping:
@@ -164,6 +262,9 @@ class Playbook(BaseModel):
         for name in ("first_contact", "revision", "explanation", "progress_update", "alert_acknowledgement"):
             if name not in self.deadlines:
                 raise ValueError(f"deadlines: {name} is required")
+        names = [t.name for t in self.contingency_tasks or []]
+        if len(set(names)) != len(names):
+            raise ValueError("contingency_tasks: a task is named twice")
         unknown = [a for a in self.head_actions if a not in ACTION_NAMES]
         if unknown:
             raise ValueError(f"head_actions: unknown actions {unknown}")
@@ -201,3 +302,13 @@ class Playbook(BaseModel):
     def digest(self) -> str:
         """Of the playbook as written: the dates a case pinned with it (`calendar.pinned`) are not part of it."""
         return hashlib.sha256(self.as_written().model_dump_json().encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _default_tasks() -> list[ContingencyTask]:
+    return [ContingencyTask.model_validate(t) for t in DEFAULT_CONTINGENCY_TASKS]
+
+
+@functools.cache
+def _default_execution_start() -> Deadline:
+    return Deadline.model_validate(DEFAULT_EXECUTION_START)

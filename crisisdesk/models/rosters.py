@@ -16,9 +16,9 @@ from crisisdesk.models.text import Name, StorableModel
 
 # Where a person can be reached, and what their address is there: e-mail an address, sms a phone
 # number in E.164 (+8613800000000), wecom / dingtalk the mobile number the group robot @-mentions,
-# feishu the person's open_id (ou_…) the robot @-mentions.
-CONTACT_CHANNELS = ("email", "sms", "wecom", "dingtalk", "feishu")
-ContactChannel = Literal["email", "sms", "wecom", "dingtalk", "feishu"]
+# feishu the person's open_id (ou_…) the robot @-mentions, voice the phone number a call rings (issue 26).
+CONTACT_CHANNELS = ("email", "sms", "voice", "wecom", "dingtalk", "feishu")
+ContactChannel = Literal["email", "sms", "voice", "wecom", "dingtalk", "feishu"]
 
 
 class Shift(StorableModel):
@@ -130,7 +130,7 @@ class Contacts(StorableModel):
             if channels.count(channel) > 1:
                 raise ValueError(f"{channel}: at most once per person (the order is the preference)")
         for c in value:
-            if c.channel in ("sms", "wecom", "dingtalk") and not (c.address.startswith("+") or c.address.isdigit()):
+            if c.channel in ("sms", "voice", "wecom", "dingtalk") and not (c.address.startswith("+") or c.address.isdigit()):
                 raise ValueError(f"{c.channel}: the address must be a mobile number (+86138…), not {c.address[:1]}…")
             if c.channel == "email" and "@" not in c.address:
                 raise ValueError("email: the address must contain @")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.models.calendar import Calendar, PinnedDates  # noqa: F401
 from crisisdesk.models.playbook import (  # noqa: F401  (the playbook's shape, read from here by most callers)
-    CRISIS_TIMERS, SLA_TIMERS, CustomerWaits, Deadline, DeadlineName, Escalation, Grouping, Playbook, ReportKind,
+    CONTINGENCY, CRISIS_TIMERS, SLA_TIMERS, ContingencyTask, CustomerWaits, Deadline, DeadlineName, Escalation, Grouping, Playbook, ReportKind,
     Reporting, SeverityTargets,
 )
 

@@ -22,7 +22,8 @@ from crisisdesk.models.metrics import CaseMetrics, Durations, ratio
 Level = Literal["ok", "warning", "missed", "no_data"]
 RANK = {"no_data": 0, "ok": 0, "warning": 1, "missed": 2}
 DEADLINE_NAMES = ("acknowledgement", "response", "resolution", "alert_acknowledgement",
-                  "first_contact", "revision", "revision_approval", "explanation", "progress_update", "monitor_checkin")
+                  "first_contact", "revision", "revision_approval", "explanation", "execution_start", "progress_update",
+                  "monitor_checkin")
 
 
 def _hours(durations: Durations, which: str) -> float | None:

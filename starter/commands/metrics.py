@@ -46,6 +46,7 @@ COLUMNS: list[tuple[str, object]] = [
     ("opened", lambda m: m.cases_opened), ("closed", lambda m: m.cases_closed),
     ("cancelled", lambda m: m.cases_cancelled), ("open", lambda m: m.cases_open),
     ("resolution rate", lambda m: _pct(m.resolution_rate)),
+    ("resolved: confirmed / not", lambda m: f"{m.resolutions_confirmed} / {m.resolutions_unconfirmed}"),
     ("ack median/p90", lambda m: f"{_hours(m.time_to_acknowledge.median_seconds)} / {_hours(m.time_to_acknowledge.p90_seconds)}"),
     ("resolve median/p90", lambda m: f"{_hours(m.time_to_resolve.median_seconds)} / {_hours(m.time_to_resolve.p90_seconds)}"),
     ("deadlines on time", lambda m: _pct(m.sla_overall.compliance)),

@@ -84,7 +84,7 @@ def show(role: str = typer.Argument(..., help="a roster's name, or a role of --p
 
 
 def contact(person: str = typer.Argument(..., help="the person's id in the directory"),
-            channel: str = typer.Option(..., "--channel", help="email, sms, wecom, dingtalk or feishu"),
+            channel: str = typer.Option(..., "--channel", help="email, sms, voice, wecom, dingtalk or feishu"),
             address: str = typer.Option(..., "--address", help="e-mail, E.164 mobile number, or Feishu open_id"),
             position: int | None = typer.Option(None, "--position", min=0,
                                                 help="0 = tried first (default: after the person's other channels)")

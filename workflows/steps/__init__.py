@@ -14,7 +14,8 @@ from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import refused
 from workflows.casefile import CaseFile
-from workflows.steps import anytime, crisis, ordinary, plans  # each registers its steps
+from workflows import contingency as contingency_work
+from workflows.steps import anytime, contingency, crisis, ordinary, plans  # each registers its steps
 from workflows.steps.base import STEPS
 
 # What an action's event on the timeline leaves out: personal data (kept only in the sealed register) and
@@ -22,7 +23,7 @@ from workflows.steps.base import STEPS
 PERSONAL = {"content_base64", "contact", "household", "employer", "name", "unit", "intermediary", "reporter"}
 PERSONAL_OF = {"add_stakeholder": PERSONAL | {"concerns"}}
 assert set(STEPS) == set(ACTIONS) == set(a.ACTION_MODELS), "every action has a model, a step and a lifecycle row"
-del anytime, crisis, ordinary, plans
+del anytime, contingency, crisis, ordinary, plans
 
 
 def check_place(case: CaseFile, name: str) -> None:
@@ -45,7 +46,9 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
         raise refused("refuse.case_final", action=name, stage=case.state.stage.value)
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
-    case.via, case.identity, case.actor_roles = via, identity, roles
+    case.via, case.identity, case.actor_roles, case.task_owner = via, identity, roles, None
     case.record(now, "action", name, by=action.by, **payload, via=via, identity=identity)
     case.state.bump("actions")
-    return STEPS[name](case, action, now)
+    message = STEPS[name](case, action, now)
+    contingency_work.work_recorded(case, name, action.by, now)  # a media statement files the statement task...
+    return message

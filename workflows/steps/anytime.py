@@ -209,8 +209,9 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     s.bump("reporters")
     event = s.events[-1]
     if x.reporter.name or x.reporter.contact:
+        contact = "; ".join(c.value for c in x.reporter.contacts) or x.reporter.contact
         case.effects.append(case_effect(case, event, "stakeholder", by=x.by, role="reporter",
-                                        name=x.reporter.name or "reporter", contact=x.reporter.contact))
+                                        name=x.reporter.name or "reporter", contact=contact, report_id=x.intake_id))
     total = s.counts["reporters"] + 1
     # A group complaint is people, not intakes (issue 20): distinct reporters who said who they are.
     for reporter in (s.intake.reporter, x.reporter):

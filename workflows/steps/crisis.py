@@ -59,6 +59,7 @@ def customer_answer(case: CaseFile, x: a.CustomerAnswer, now: datetime) -> str:
     case.state.bump("rejections")
     case.move(now, Stage.revising, x.by, said("why.customer_rejected"))
     case.start_timer(now, "revision")
+    ask_department(case, answer, x.note)
     case.major_change(said("report.rejected", count=plan.rejections), answer)
     if plan.rejections >= case.state.playbook.contingency_after_rejections:
         times = said("times.once") if plan.rejections == 1 else said("times.many", count=plan.rejections)
@@ -89,11 +90,23 @@ def ask_head(case: CaseFile, now: datetime, kind: str, summary: str, proposer: s
         case.notify(event, "revision_seen", ["head"], proposer=proposer, summary=summary)
 
 
+def ask_department(case: CaseFile, answer, reason: str | None) -> None:
+    """4.4.1.1: the rejected plan's department revises it within the hour, with customer service: told why
+    and by when."""
+    plan, revision = case.state.plan, case.state.deadlines["revision"]
+    case.notify(answer, "revise_plan", [f"department:{plan.department}", "cs_owner"],
+                reason=reason or said("note.no_reason"), due_at=revision.due_at.isoformat(),
+                within_seconds=int(case.state.playbook.deadline("revision").due.total_seconds()))
+
+
 def tell_department(case: CaseFile, now: datetime, why: dict) -> None:
-    """The department carries the plan out: told what and by when (002 §4.4.1.3)."""
+    """The department carries the plan out: told what and by when (002 §4.4.1.3); a deadline covers the start
+    (`execution_start`, escalated like the others), the 24 h progress clock starts with it."""
     plan, book = case.state.plan, case.state.playbook
+    case.start_timer(now, "execution_start")
     first_update = now + book.deadlines["progress_update"].due
     case.notify(case.state.events[-1], "execute_plan", [f"department:{plan.department}"], why=why, plan=plan.summary,
+                start_by_at=case.state.deadlines["execution_start"].due_at.isoformat(),
                 every_seconds=int(book.deadlines["progress_update"].due.total_seconds()), first_at=first_update.isoformat())
 
 

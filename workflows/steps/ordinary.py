@@ -4,9 +4,10 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import refused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
+from workflows import waits
 from workflows.casefile import CaseFile
 from workflows.steps import plans
 from workflows.authority import authorize
@@ -52,6 +53,7 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
         raise refused("refuse.execution_started")
     case.state.bump("executions_started")
+    case.meet(now, "execution_start")
     case.start_timer(now, "progress_update")
     return said("done.execution_started")
 
@@ -63,6 +65,7 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
         plans.meet_milestone(case, now, x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
+    case.tell_reporter(case.state.events[-1], "customer_progress")
     return said("done.progress_reported")
 
 
@@ -90,6 +93,25 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
     return said("done.resolution_confirmed")
+
+
+@step("customer_called_back")
+def customer_called_back(case: CaseFile, x: a.CustomerCalledBack, now: datetime) -> str:
+    authorize(case, "customer_called_back", x.by, now)
+    if "customer_callback" not in case.state.deadlines:
+        raise ActionRefused("customer_called_back: no call-back is open (it opens when a customer does not confirm "
+                            "the resolution in time)")
+    if x.satisfied is not None and not x.reached:
+        raise ActionRefused("customer_called_back: satisfied needs reached: true (an answer comes from the customer)")
+    case.meet(now, "customer_callback")
+    waits.called_back(case, now, x.satisfied if x.reached else None)
+    if x.reached and x.satisfied is False:
+        back = Stage.planning if case.state.path == Path.crisis else Stage.solving
+        case.move(now, back, x.by, "customer not satisfied when called back: re-assess")
+        return f"not satisfied; back to {back.value}"
+    if x.reached and x.satisfied:
+        return "the customer confirmed the resolution by phone"
+    return "call-back recorded; the resolution stays unconfirmed"
 
 
 @step("survey_response")
