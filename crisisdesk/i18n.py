@@ -190,6 +190,9 @@ TERMS = {"deadline": "deadline.", "stage": "stage.", "path": "path.", "action_pa
          "what": "wait.", "revision": "revision.", "stages": "stage.", "category": "category."}
 
 
+LINES = ("tasks",)
+
+
 def term(name: str, value: str, locale: str | None = None) -> str:
     prefix = TERMS.get(name)
     if prefix is None:
@@ -213,8 +216,8 @@ def shown(name: str, value: Any, locale: str, tz: str | None) -> str:
         return when(value, locale, tz)
     if name.endswith("_seconds") and isinstance(value, (int, float)):
         return duration(value, locale)
-    if isinstance(value, (list, tuple)):
-        return _SEP[locale].join(shown(name, v, locale, tz) for v in value)
+    if isinstance(value, (list, tuple)):  # `lines`-like facts one a line, others in a sentence
+        return ("\n" if name in LINES else _SEP[locale]).join(shown(name, v, locale, tz) for v in value)
     if isinstance(value, str) and name in TERMS:
         return term(name, value, locale)
     if isinstance(value, timedelta):

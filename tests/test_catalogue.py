@@ -43,7 +43,11 @@ FACTS = {
     "customer_reminder": dict(what="awaiting_answer", until_at=AT.isoformat()),
     "alert": dict(summary=SUMMARY, why=i18n.said("why.intake_potential_crisis")),
     "risk_warning": dict(summary=SUMMARY, why=i18n.said("why.external", party="media", scope="national")),
-    "contingency": dict(why=i18n.said("why.not_adjustable")),
+    "contingency": dict(why=i18n.said("why.not_adjustable"), count=1, tasks=[
+        i18n.said("note.contingency.task", name="police_liaison", owner="department:hr", due_at=AT.isoformat())]),
+    "contingency_stood_down": dict(by="王总", reason="已平息", closed=["statement_filed"]),
+    "revise_plan": dict(reason=i18n.said("note.no_reason"), due_at=AT.isoformat(), within_seconds=3600),
+    "customer_callback": {},
     "breach": dict(deadline="response", due_at=AT.isoformat(), actions=["triage"]),
     "reminder": dict(deadline="first_contact", due_at=AT.isoformat(), actions=["customer_contacted"]),
     "escalated": dict(deadline="alert_acknowledgement", due_at=AT.isoformat(), actions=["acknowledge"]),
