@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)  ## create .venv if missing and install the project with its test dependencies
 
 run: $(STAMP)  ## Temporal + Web UI, PostgreSQL, worker and intake API in the foreground (Ctrl-C stops)
-	$(BIN)/crisis dev $(ARGS)
+	CRISIS_STARTED_AT=$$(date +%s.%N) $(BIN)/crisis dev $(ARGS)
 
 test:  ## the whole test suite (installs the project and the system tools it drives first, side by side)
 	@$(MAKE) --no-print-directory -j2 install tools

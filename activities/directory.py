@@ -6,6 +6,7 @@ from temporalio import activity
 from crisisdesk.models.effects import PeopleCheck, PeopleChecked, StampKeys, StampKeysRequest
 from crisisdesk.models.people import Person
 from crisisdesk.settings import Settings
+from workflows.authority import ELIGIBLE, may_hold
 
 _COLUMNS = "person_id, display_name, roles, service, projects, regions, disabled_at"
 
@@ -48,6 +49,37 @@ async def unknown_people(conn: asyncpg.Connection | asyncpg.Pool, names: list[st
     rows = await conn.fetch("SELECT person_id FROM people WHERE person_id = ANY($1) AND disabled_at IS NULL", names)
     known = {r["person_id"] for r in rows}
     return [n for n in names if n not in known]
+
+
+# The seats a case sheet suggests people for, and how many names each (issue 30).
+SUGGESTED_SEATS = ("head", "regional_cs", "cs_owner", "technician", "spokesperson", "monitor")
+CANDIDATES_PER_SEAT = 3
+
+
+async def seat_candidates(conn: asyncpg.Connection | asyncpg.Pool, project_id: str | None = None,
+                          region: str | None = None) -> dict[str, list[str]]:
+    """Seat -> active people (not service accounts) whose directory roles allow it (workflows.authority), those
+    scoped to the case's project or region first, then the unscoped (someone scoped elsewhere does not see
+    the case, so is never suggested); at most CANDIDATES_PER_SEAT each."""
+    wanted = sorted({role for seat in SUGGESTED_SEATS for role in ELIGIBLE.get(seat, {seat})})
+    rows = await conn.fetch(
+        """SELECT person_id, roles, projects, regions FROM people
+           WHERE disabled_at IS NULL AND NOT service AND roles && $1::text[]
+             AND ((cardinality(projects) = 0 AND cardinality(regions) = 0)
+                  OR $2::text = ANY(projects) OR $3::text = ANY(regions))
+           ORDER BY coalesce($2::text = ANY(projects) OR $3::text = ANY(regions), false) DESC, person_id
+           LIMIT 500""", wanted, project_id, region)
+
+    def rank(row) -> int:
+        scoped = (project_id and project_id in row["projects"]) or (region and region in row["regions"])
+        return 0 if scoped else 1 if not row["projects"] and not row["regions"] else 2
+
+    found: dict[str, list[str]] = {}
+    for seat in SUGGESTED_SEATS:
+        people = sorted((r for r in rows if may_hold(seat, r["roles"]) and rank(r) < 2), key=rank)
+        if people:
+            found[seat] = [r["person_id"] for r in people[:CANDIDATES_PER_SEAT]]
+    return found
 
 
 class DirectoryCheck:

@@ -19,6 +19,11 @@ from crisisdesk.models.audit import ENDED_STAGES
 OPEN = f"stage NOT IN ({', '.join(repr(s) for s in ENDED_STAGES)}) AND intake_id NOT LIKE 'drill-%'"
 
 
+# The case status's `unreached` (roles the last alert reached nobody for): migration 016 indexes exactly this.
+UNREACHED = "jsonb_array_length(coalesce(status->'unreached', '[]'::jsonb)) > 0"
+UNREACHED_LISTED = 100  # a gauge per case: a label each, at most this many
+
+
 class OpenCount(BaseModel):
     stage: str
     severity: str
@@ -30,6 +35,7 @@ class BusinessGauges(BaseModel):
     breached_now: int = 0
     oldest_overdue_seconds: float = 0.0  # how long the most overdue open deadline is past due; 0: none
     quality_levels: dict[str, str] = Field(default_factory=dict)  # target -> ok, warning, missed, no_data
+    unreached_cases: list[str] = Field(default_factory=list)  # open cases whose last alert reached nobody (issue 30)
 
 
 async def business_gauges(pool: asyncpg.Pool, now: datetime | None = None) -> BusinessGauges:
@@ -41,6 +47,9 @@ async def business_gauges(pool: asyncpg.Pool, now: datetime | None = None) -> Bu
             """SELECT extract(epoch FROM coalesce($1, now()) - min(earliest_due))::float8 FROM case_due
                HAVING min(earliest_due) < coalesce($1, now())""", now)
         levels = await conn.fetch("SELECT target, level FROM quality_target_states ORDER BY target")
+        unreached = await conn.fetch(f"""SELECT case_id FROM cases WHERE {UNREACHED} AND {OPEN}
+                                         ORDER BY case_id LIMIT {UNREACHED_LISTED}""")
     return BusinessGauges(open_cases=[OpenCount(**dict(r)) for r in rows], breached_now=breached,
                           oldest_overdue_seconds=max(overdue or 0.0, 0.0),
-                          quality_levels={r["target"]: r["level"] for r in levels})
+                          quality_levels={r["target"]: r["level"] for r in levels},
+                          unreached_cases=[r["case_id"] for r in unreached])

@@ -124,6 +124,10 @@ FROM {_FACTS.format(table="deadline_facts", where=_PERIOD + " AND late_by IS NOT
 GROUP BY GROUPING SETS {{sets}}"""
 
 _OTHER_SCOPE = f"SELECT count(*) FROM case_facts WHERE {_PERIOD}"
+# Cases opened again after closing (`crisis case reopen`, issue 30): the new case's intake names the old one.
+_AFTER_CLOSING = """SELECT count(*) FROM cases WHERE jsonb_typeof(intake->'reopens') = 'object'
+    AND received_at >= $4 AND received_at < $5 AND (intake_id LIKE 'drill-%') = $1
+    AND ($2::text IS NULL OR project_id = $2) AND ($3::text IS NULL OR region = $3)"""
 
 # Silence is not satisfaction (issue 24): cases whose resolution the customer never confirmed (the case's
 # `resolution_unconfirmed` event) and nobody confirmed since, counted apart from the resolved ones.
@@ -220,6 +224,7 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
         deadline_rows = await conn.fetch(_DEADLINES.format(**shape, sets=by_name), *days)
         late_rows = await conn.fetch(_LATE.format(**shape, sets=by_name), *period)
         other = await conn.fetchval(_OTHER_SCOPE, *_params(query, query.scope != "drill")[0])
+        after_closing = await conn.fetchval(_AFTER_CLOSING, *period)
         unconfirmed_rows = await conn.fetch(_UNCONFIRMED.format(**shape, sets=one), *period)
 
     def key(row: asyncpg.Record) -> str | None:
@@ -257,6 +262,10 @@ async def compute_metrics(pool: asyncpg.Pool, query: MetricsQuery) -> MetricsRep
         _finish_satisfaction(metrics, answers)
 
     total = figures[None]
+    if after_closing:  # a closed case the customer called again about: one more case with a re-opening
+        reo = total.reopenings
+        reo.after_closing, reo.cases = after_closing, reo.cases + after_closing
+        reo.rate = ratio(reo.cases, total.cases_opened)
     groups = sorted((m for g, m in figures.items() if g is not None), key=lambda m: m.group or "")
     kind = "drill" if query.scope == "drill" else "real"
     empty = total.cases_opened == 0

@@ -162,8 +162,9 @@ ACTIONS: dict[str, ActionRow] = {
         {"by": "Sun", "department": "engineering"}, meets=("execution_start",), starts=("progress_update",)),
     "progress_reported": ActionRow(
         (S.executing,), ("cs",),
-        "the customer was told how it goes; meets the progress deadline (and the milestone named, if any)",
-        {"by": "Chen"}, meets=("progress_update",)),
+        "the customer was told how it goes (`progress`: in a few words); meets the progress deadline (and the "
+        "milestone named, if any: on a path without milestones the name is kept as the progress note)",
+        {"by": "Chen", "progress": "scaffolding up, roof half repaired"}, meets=("progress_update",)),
     "execution_done": ActionRow(
         (S.executing,), ("department", "plan_owner", "technician", "experts"), "the plan is carried out; confirmation with the customer follows",
         {"by": "Sun"}, meets=("progress_update",)),
@@ -247,6 +248,11 @@ ACTIONS: dict[str, ActionRow] = {
     "unlink_report": ActionRow(
         ANY_STAGE, ("cs",), "a report joined by mistake leaves this case (`crisis case unlink` then opens its own case)",
         {"by": "Chen", "intake_id": "CALL-1002", "reason": "another building"}),
+    "reopen": ActionRow(
+        ANY_STAGE, ("cs", "head"),
+        "the customer called again about a closed case: opens a new case linked to it (sent to the closed case "
+        "through the API or `crisis act`, or `crisis case reopen`); an open case refuses it", {"by": "Chen"},
+        offered=()),
     "evidence_read": ActionRow(
         ANY_STAGE, ("edge",), "puts a read of the case's evidence on the timeline (sent by the API and `crisis evidence "
         "get` for the reader)", {"by": "Chen", "sha256": "0" * 64, "reason": "insurer's request"}),

@@ -51,9 +51,11 @@ def what_happened(e: TimelineEvent, channel: bool = False, locale: str | None = 
     if e.kind in ("terminated", "reset"):  # the case audit's record of Temporal's Terminate or Reset
         asked = t("event.by", by=d["temporal_identity"]) if d.get("temporal_identity") else ""
         return t(f"event.{e.kind}", asked=asked, reason=d.get("reason", ""))
-    if e.kind == "notification":
+    if e.kind == "notification":  # who it was for, and who it reached (issue 30: nobody forgotten)
         roles = [str(r) for r in d.get("roles", []) or []] or ["reporter"]
-        return t("event.notification", kind=e.name, roles=roles, status=d.get("status", ""))
+        people = [str(p) for p in d.get("people", []) or []]
+        reached = t("event.reached", people=people[:5]) if people else t("event.reached_nobody") if d.get("unresolved") else ""
+        return t("event.notification", kind=e.name, roles=roles, reached=reached, status=d.get("status", ""))
     if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)
         return t("event.contingency_task_late" if d.get("breached") else "event.contingency_task", task=d.get("task", ""), who=who)
     if e.kind == "contingency" and e.name == "stood_down":

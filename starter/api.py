@@ -261,6 +261,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         its case, or finds the one it already opened.
         Naming who holds the case's roles (`roles`) is for callers who manage projects (`projects:manage`),
         and only people from the directory whose roles allow the seat are named."""
+        if intake.reopens is not None:
+            return validation_failed([{"loc": ["body", "reopens"], "type": "value_error",
+                                       "msg": "set by POST /cases/{case_id}/reopen (or `crisis case reopen`), not typed"}])
         if (down := stack_down()) is not None:
             response = _error(503, down)
             response.headers["Retry-After"] = RETRY_AFTER

@@ -152,7 +152,7 @@ def impersonation(who: Principal, payload: object) -> str | None:
 
 
 async def acting_as(client: Any, who: Principal, channel: str, case_id: str, action: str, payload: object,
-                    refusal: Any = None) -> Any:
+                    refusal: Any = None, settings: Any = None) -> Any:
     """Send an action as the authenticated caller: `by` is filled in when absent; naming someone else is
     refused (`Impersonation`, an `ActionRejected`) and recorded on the case as a refused attempt, as is
     what the edge already refused (`refusal`, an ActionInvalid). The local user (auth off) acts as whoever
@@ -160,7 +160,7 @@ async def acting_as(client: Any, who: Principal, channel: str, case_id: str, act
     denied = impersonation(who, payload)
     with acting(channel, identity=None if who.method == "local" else who.person_id, denied=denied, roles=who.roles):
         try:
-            return await cases.act(client, case_id, action, payload, refusal=refusal)
+            return await cases.act(client, case_id, action, payload, refusal=refusal, settings=settings)
         except cases.ActionRejected:
             if denied is not None:
                 raise cases.Impersonation(denied) from None

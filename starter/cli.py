@@ -134,7 +134,7 @@ async def act_body(settings: Settings, case: str, action: str, raw: str, client:
     if size > limit:
         why = f"the payload is {size} bytes, more than {action} can be ({limit}): nothing of it was kept"
         refusal = ActionInvalid(f"{action}: {why}", [{"loc": ["body"], "msg": why, "type": "value_error"}])
-    return await acting_as(client, who, "cli", case, action, payload, refusal=refusal)
+    return await acting_as(client, who, "cli", case, action, payload, refusal=refusal, settings=settings)
 
 
 async def stuck_body(settings: Settings, idle_hours: float, min_attempts: int, where: str | None = None,

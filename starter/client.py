@@ -39,12 +39,15 @@ from crisisdesk.models.actions import (
     ActionRefused,
     describe_validation_error,
     error_message,
+    unknown_action,
 )
-from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
+from crisisdesk.models.case import ActionResult, CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Severity
 from crisisdesk.models.text import sendable
 from crisisdesk.holiday_sets import pin
-from crisisdesk.names import CASE_ID_PREFIX, WORKFLOW_TYPE, case_id_for
+from crisisdesk.models.intake import Reopening
+from crisisdesk.operator_words import say
+from crisisdesk.names import CASE_ID_PREFIX, SA_STAGE, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
 from crisisdesk.settings import Settings
 from starter.bodies import ACTION_NAME, excerpt
@@ -65,15 +68,17 @@ class TemporalUnavailable(CrisisClientError):
 
 
 class CaseNotFound(CrisisClientError):
-    def __init__(self, case_id: str):
-        super().__init__(f"case {case_id} does not exist: check the id (crisis-<intake_id>) with `crisis stuck` or the Web UI")
+    def __init__(self, case_id: str, message: str | None = None):
+        super().__init__(message or f"case {case_id} does not exist: check the id (crisis-<intake_id>) with `crisis stuck` "
+                                    "or the Web UI")
         self.case_id = case_id
 
 
 class UnknownAction(CrisisClientError):
-    def __init__(self, action: str):
-        shown = repr(action) if len(action) <= 64 else f"{action[:64]!r}… ({len(action)} characters)"
-        super().__init__(f"unknown action {shown}: one of {', '.join(ACTION_MODELS)}")
+    """The closest names, and the case's open actions when the case said them (`reason`, its refusal)."""
+
+    def __init__(self, action: str, reason: str | None = None):
+        super().__init__(reason or unknown_action(action))
         self.action = action
 
 
@@ -290,8 +295,7 @@ async def _closed_or_missing(client: Client, case_id: str) -> CrisisClientError:
             return CaseNotFound(case_id)
         return _unavailable(err)
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        name = desc.status.name.lower() if desc.status else "closed"
-        return ActionRejected(f"case {case_id} is {name}: it takes no more actions")
+        return ActionRejected(closed_refusal(case_id, desc.status))
     return CaseNotFound(case_id)
 
 
@@ -306,8 +310,7 @@ async def check_running(client: Client, case_id: str) -> None:
             raise CaseNotFound(case_id) from None
         raise _unavailable(err) from err
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        name = desc.status.name.lower() if desc.status else "closed"
-        raise ActionRejected(f"case {case_id} is {name}: it takes no more actions")
+        raise ActionRejected(closed_refusal(case_id, desc.status))
 
 
 # Pauses before asking again a case that was not ready (see `when_ready`).
@@ -363,12 +366,12 @@ def problem_with(action: str, payload: object) -> "UnknownAction | ActionInvalid
 
 def _why(problem: CrisisClientError, action: str) -> str:
     if isinstance(problem, UnknownAction):
-        return f"unknown action {bounded(action, 64)!r}: see docs/operators.md for the list"
+        return unknown_action(action)
     return str(problem).removeprefix(f"{action}: ")
 
 
 async def act(client: Client, case_id: str, action: str, payload: object,
-              refusal: "ActionInvalid | None" = None) -> ActionResult:
+              refusal: "ActionInvalid | None" = None, settings: Settings | None = None) -> ActionResult:
     """Take an action on a case through its update.
 
     What this edge refuses (`refusal`, say a body larger than the action can be; a payload that does
@@ -394,12 +397,16 @@ async def act(client: Client, case_id: str, action: str, payload: object,
     except WorkflowUpdateFailedError as err:
         reason = getattr(err.cause, "message", None) or str(err.cause or err)
         bound.info("action rejected", reason=reason)
+        if isinstance(problem, UnknownAction):  # the case's own answer names its open actions
+            raise UnknownAction(action, reason if reason.startswith("unknown action") else None) from None
         details = getattr(err.cause, "details", None) or ()
         if len(details) > 2 and i18n.is_said(details[2]):  # from the catalogue: in the caller's locale
             reason = i18n.say(details[2], i18n.READER.get())
         raise problem or ActionRejected(reason) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # no case to record it: what is wrong with the input first
+            if action == REOPEN and problem is None and settings is not None:
+                return await reopened(client, case_id, settings)
             raise problem or await _closed_or_missing(client, case_id) from None
         raise _unavailable(err) from err
     except asyncio.TimeoutError:
@@ -477,3 +484,84 @@ async def timeline_page(client: Client, case_id: str, pool: Any | None, after_se
             raise
         live = []
     return (recorded + live)[:limit]
+
+
+# -- re-opening a closed case (issue 30) --------------------------------------------------------------------
+REOPEN_EVENTS = 6  # the old case's last events the new one shows
+
+
+REOPEN = "reopen"  # the action a closed case answers by opening a new, linked case (sent through an edge)
+
+
+async def reopened(client: Client, case_id: str, settings: Settings) -> ActionResult:
+    """`reopen` sent to a closed case: the new case, as the action's answer (`detail.case_id`)."""
+    started = await reopen_case(client, case_id, settings)
+    return ActionResult(accepted=True, action=REOPEN, stage=Stage.reported, detail={"case_id": started.case_id},
+                        message=say("reopen.done", case=case_id, new=started.case_id))
+
+
+def closed_refusal(case_id: str, status: WorkflowExecutionStatus | None) -> str:
+    """What a closed case answers an action: a completed one can be re-opened; one Temporal ended otherwise
+    cannot, and the answer says what to do instead."""
+    state = status.name.lower() if status else "closed"
+    if status == WorkflowExecutionStatus.COMPLETED:
+        return say("final.refused", name="the action", stage="closed", case=case_id).removeprefix("the action: ")
+    return say("reopen.not_closed", case=case_id, state=state)
+
+
+def reopened_intake_id(old: str, taken: int) -> str:
+    """`CALL-1001` -> `CALL-1001.r1`, `.r2`…: the re-opening's own intake (so its own case id)."""
+    base = old.rsplit(".r", 1)[0] if old.rsplit(".r", 1)[-1].isdigit() else old
+    return f"{base[:190]}.r{taken + 1}"
+
+
+async def reopen_case(client: Client, case_id: str, settings: Settings) -> StartedCase:
+    """A new case for a closed one whose customer called again: the same customer, project and problem, its
+    own SLA clocks, linked to the old case (whose last events and playbook it shows). Refused in one line for
+    an open case (naming its stage) or one that does not exist."""
+    case_id = case_ref(case_id)
+    handle = client.get_workflow_handle(case_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(case_id, say("reopen.not_found", case=case_id)) from None
+        raise _unavailable(err) from err
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        stage = desc.typed_search_attributes.get(SA_STAGE) or "open"
+        raise ActionRejected(say("reopen.open", case=case_id, stage=stage))
+    if desc.status != WorkflowExecutionStatus.COMPLETED:
+        raise ActionRejected(closed_refusal(case_id, desc.status))
+    final = await client.get_workflow_handle(case_id, result_type=CaseStatus).result()
+    first_run = desc.raw_description.workflow_execution_info.first_run_id or None  # the intake, before any continue-as-new
+    original = await original_intake(client.get_workflow_handle(case_id, run_id=first_run), client)
+    if original is None:
+        raise CaseUnavailable(f"case {case_id}: its intake could not be read; open a new case with `crisis intake`")
+    events = (await timeline_of_closed(handle))[-REOPEN_EVENTS:]
+    n = 0
+    while True:  # the first free `.rN` id: a case re-opened before keeps its own re-opening
+        intake_id = reopened_intake_id(original.intake_id, n)
+        try:
+            await client.get_workflow_handle(case_id_for(intake_id)).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                break
+            raise _unavailable(err) from err
+        n += 1
+    reopening = Reopening(case_id=case_id, stage=final.stage.value, playbook=final.playbook,
+                          playbook_version=final.playbook_version, closed_at=desc.close_time,
+                          events=[{"at": e.at.isoformat(), "kind": e.kind, "name": e.name, "by": e.by} for e in events])
+    intake = original.model_copy(update={"intake_id": intake_id, "received_at": None, "late_entry": False,
+                                         "reopens": reopening})
+    started = await start_case(client, intake, settings)
+    log.info("case reopened", case_id=started.case_id, reopens=case_id)
+    return started
+
+
+async def timeline_of_closed(handle: WorkflowHandle) -> list[TimelineEvent]:
+    """A closed case's recent events: its `timeline` query (answered by replay on a worker), or nothing."""
+    try:
+        return await asyncio.wait_for(handle.query("timeline", result_type=list[TimelineEvent]), 10)
+    except Exception as err:  # no worker to replay it: the new case opens without the old events
+        log.warning("closed case's timeline unavailable", case_id=handle.id, error=type(err).__name__)
+        return []

@@ -1,9 +1,10 @@
 """Find the cases that are not moving, say why, and what would move them (`crisis stuck`).
 
-Five reasons (the first three are Web UI saved views too, docs/operators.md):
+Six reasons (the first three are Web UI saved views too, docs/operators.md):
 - overdue: a deadline passed (`CrisisNextDeadline < now`) and nobody recorded the step that meets it;
 - idle: nothing happened on the case for N hours;
 - failing: an activity keeps retrying, or the workflow task itself fails (code that needs a fix);
+- unreached: the case's last alert reached nobody (no seat, no team, no default, no admin): seat someone;
 - unrecorded: the case runs, but its record in PostgreSQL is behind (an outage, most likely);
 - terminated outside crisisdesk: Temporal ended the case (the Web UI's Terminate) while its record says it
   is open, or says `terminated` (the case audit marked it): nothing moves it until someone resumes it.
@@ -56,7 +57,7 @@ ACTIVITY_HINTS = (
 
 class StuckCase(BaseModel):
     case_id: str
-    reason: Literal["overdue", "idle", "failing", "unrecorded", "terminated outside crisisdesk"]
+    reason: Literal["overdue", "idle", "failing", "unrecorded", "unreached", "terminated outside crisisdesk"]
     why: str
     unstick: str
     stage: str | None = None
@@ -267,6 +268,13 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
                     why=f"no change for {(now - last) / timedelta(hours=1):.0f} h (in {stage or 'unknown stage'})",
                     unstick=f"record {step}, or `note` why it waits",
                 ))
+            if state and state.unreached:  # nobody forgotten (issue 30): an alert that reached no one
+                rows.append(StuckCase(
+                    case_id=execution.id, reason="unreached", stage=str(state.stage), since=state.updated_at,
+                    why=f"the last alert reached nobody for {', '.join(state.unreached)} (no seat, team, default or admin)",
+                    unstick=f"seat them now: assign_role {state.unreached[0]} (the case sheet has it ready to paste); "
+                            "set CRISIS_DEFAULT_TEAM or add an admin (`crisis users add ID --role admin`)",
+                ))
             if state and state.unrecorded and now - state.updated_at >= timedelta(minutes=unrecorded_minutes):
                 rows.append(StuckCase(
                     case_id=execution.id, reason="unrecorded", stage=str(state.stage), since=state.updated_at,
@@ -280,5 +288,5 @@ async def find_stuck(client: Client, *, idle_hours: float = 24, min_attempts: in
     found = [row for rows in await asyncio.gather(*(examine(e) for e in running)) for row in rows]
     found += await _overdue_follow_ups(client, now, where, query_timeout)
     found += await _terminated(client, where, pool)
-    order = {OUTSIDE: 0, "failing": 1, "overdue": 2, "unrecorded": 3, "idle": 4}
+    order = {OUTSIDE: 0, "unreached": 1, "failing": 2, "overdue": 3, "unrecorded": 4, "idle": 5}
     return sorted(found, key=lambda r: (order[r.reason], r.since or now, r.case_id))

@@ -131,6 +131,11 @@ def show_status(state: CaseStatus) -> None:
                   + (f", {i18n.term('category', str(state.category), lc)}" if state.category else ""))
     table.add_row(_t("cli.contingency"), contingency_line(state))
     table.add_row(_t("cli.roles"), ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
+    if state.unreached:  # issue 30: the last alert reached nobody
+        table.add_row("[red]unreached[/]", f"the last alert reached nobody for {', '.join(state.unreached)}: "
+                                           f"assign_role {state.unreached[0]} now")
+    if state.reopens:
+        table.add_row("re-opens", state.reopens)
     if state.delegation:
         d = state.delegation
         table.add_row(_t("cli.delegation"), _t("cli.delegation_value", to=d.to, scope=", ".join(d.scope), until_at=d.until))

@@ -29,10 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
-    from crisisdesk.models.actions import ACTION_MODELS, ActionRefused, refused, describe_validation_error, parse_action
+    from crisisdesk.models.actions import (
+        ACTION_MODELS, ActionRefused, describe_validation_error, parse_action, refused, unknown_action,
+    )
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.intake import Intake
     from crisisdesk.models.text import made_storable
+    from crisisdesk.operator_words import say
     from crisisdesk.names import REFUSAL_RECORDED, SA_ENGINE, WORKFLOW_TYPE
     from workflows import sheet
     from workflows.casefile import CaseFile
@@ -316,8 +319,8 @@ class CrisisWorkflow(EffectRunner, Learning):
         state.stamp_keys, state.auth_required, state.stamp_keys_at = keys.keys, keys.auth_required, now
 
     def parse(self, name: str, args: Sequence[Any]) -> Any:
-        if name not in ACTION_MODELS:
-            parse_action(name, None)  # refuses, naming the action
+        if name not in ACTION_MODELS:  # the closest names, and what this case takes now
+            raise ActionRefused(unknown_action(name, [] if self.case.state.stage.is_final else self.case.next_steps()))
         if not args:
             raise refused("refuse.no_input", action=name)
         if len(args) > 1:
@@ -328,7 +331,7 @@ class CrisisWorkflow(EffectRunner, Learning):
 
     async def take(self, name: str, action, now: datetime, actor: "Actor") -> tuple[str, dict | None]:
         if self.case.state.stage.is_final:
-            raise refused("refuse.case_final", action=name, stage=self.case.state.stage.value)
+            raise refused("refuse.case_final", action=name, stage=self.case.state.stage.value, case=self.case.state.case_id)
         self.case.directory = {}
         if name in ("assign_role", "delegate"):
             self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
@@ -337,9 +340,10 @@ class CrisisWorkflow(EffectRunner, Learning):
             return i18n.say(stored, "en"), stored
         if name == "link":
             await self.join_other_case(action, actor)
+        before = Snapshot.of(self.case)
         with self.case.attempt():
             done = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
-        message = i18n.say(done, "en")
+        message = before.answer(self.case, i18n.say(done, "en"))
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
         if name == "triage":
@@ -460,6 +464,33 @@ class CrisisWorkflow(EffectRunner, Learning):
 
 STEP_FAILED = "action failed inside the case"
 STAMP_KEYS_FRESH = timedelta(hours=1)  # past this, a stamped action has the case ask the worker's keys again
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The case before an action, so its answer can name what changed (issue 30): the stage, the deadlines
+    met and started, the seats filled."""
+
+    stage: str
+    deadlines: frozenset[str]
+    roles: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, case: CaseFile) -> "Snapshot":
+        s = case.state
+        return cls(s.stage.value, frozenset(s.deadlines), tuple(sorted(s.roles.items())))
+
+    def answer(self, case: CaseFile, message: str) -> str:
+        s, changes = case.state, []
+        if s.stage.value != self.stage:
+            changes.append(say("changed.stage", before=self.stage, after=s.stage.value))
+        if met := sorted(self.deadlines - set(s.deadlines)):
+            changes.append(say("changed.met", names=", ".join(met)))
+        if started := sorted(set(s.deadlines) - self.deadlines):
+            changes.append(say("changed.started", names=", ".join(started)))
+        changes += [say("changed.seated", role=r, person=p) for r, p in sorted(set(s.roles.items()) - set(self.roles))
+                    if f"{r} is {p}" not in message]
+        return say("changed.answer", message=message, changes="; ".join(changes)) if changes else message
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ class CaseFile:
                              playbook_version=playbook.version, playbook_digest=playbook.digest,
                              received_at=state.received_at.isoformat(), late_entry=intake.late_entry or None,
                              calendar=deadlines.pinned_from(playbook))
+        if intake.reopens is not None:  # the customer called again about a closed case (issue 30)
+            old = intake.reopens
+            state.reopens = old.model_dump(mode="json", exclude_none=True)
+            case.record(now, "reopened", old.case_id, by=intake.reporter.role or "intake", stage=old.stage,
+                        playbook=old.playbook, playbook_version=old.playbook_version)
+            state.bump("reopenings")
         for name, due in deadlines.sla_targets(state).items():
             case.set_deadline(now, name, due)
         targets = playbook.severity[state.severity]
@@ -317,8 +323,18 @@ class CaseFile:
             playbook_version=s.playbook.version, next_owner=None if s.stage.is_final else self.owner(),
             reporters=s.reporters, unrecorded=s.seq - s.recorded_seq,
             waiting_until=s.waiting.until if s.waiting else None, experts=s.experts, implementation=s.implementation,
-            similar_articles=s.similar_articles,
+            similar_articles=s.similar_articles, unreached=self.unreached(),
+            reopens=s.reopens["case_id"] if s.reopens else None,
         )
+
+    def unreached(self) -> list[str]:
+        """The roles the last alert reached nobody for (not even the fallback), while none of them is seated:
+        once one is (the head, say), the case has someone, and its next alert reaches them."""
+        s, last = self.state, self.state.last_alert
+        if s.stage.is_final or not last or last.get("people"):
+            return []
+        roles = last.get("roles", [])
+        return [] if any(r in s.roles for r in roles) else list(roles)
 
     def search_attributes(self) -> dict:
         s = self.state

@@ -46,6 +46,8 @@ BOOKKEEPING_EFFECTS = frozenset({"stakeholder", "record_survey", "knowledge"})
 # need too, is back), and the timeline events that only say how one went.
 DELIVERIES = frozenset({"notify", "report", "survey"})
 RECEIPTS = frozenset({"notification", "report", "survey_sent"})
+# Notifications that alert people (whoever they reach may acknowledge).
+ALERTS = frozenset({"alert", "breach", "reminder", "escalated", "external", "escalation"})
 
 
 class EffectRunner:
@@ -159,8 +161,12 @@ class EffectRunner:
     def note_delivery(self, kind: str, receipt: "fx.NotificationReceipt", roles: list[str], subject: str | None = None) -> None:
         state = self.case.state
         state.bump("notifications")
-        if kind in ("alert", "breach", "reminder", "escalated", "external", "escalation"):
+        if kind in ALERTS:
             state.remember("alerted", receipt.people)
+            # Nobody forgotten (issue 30): who the alert reached, and which of its roles only the fallback
+            # (the default team, the directory's admins) or nobody at all did; the sheet leads with it.
+            state.last_alert = {"kind": kind, "roles": roles, "people": list(receipt.people)[:20],
+                                "unresolved": list(receipt.unresolved)[:20]}
         self.case.record(workflow.now(), "notification", kind, status=receipt.status, channels=receipt.channels,
                          roles=roles, people=receipt.people or None, unresolved=receipt.unresolved or None,
                          subject=subject or None)

@@ -42,6 +42,7 @@ def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: dateti
         intake = intake.model_copy(update={"project": project.model_copy(update={
             "locale": project.locale or opened.locale, "timezone": project.timezone or opened.timezone})})
     case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)
+    case.state.candidates = dict(opened.candidates)
     if opened.stamps is not None:
         case.state.auth_required, case.state.stamp_keys = opened.stamps.auth_required, opened.stamps.keys
         case.state.stamp_keys_at = now

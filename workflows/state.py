@@ -83,6 +83,12 @@ class CaseState(BaseModel):
     stamp_keys: dict[str, str] = Field(default_factory=dict)
     stamp_keys_at: datetime | None = None
     stamps_seen: list[str] = Field(default_factory=list)
+    # Nobody forgotten (issue 30): the last alert's reach (its roles, the people it reached, the roles nobody
+    # held: reached through the fallback, or not at all), and the directory's candidates for each seat as the
+    # case opened (active people whose directory roles allow it: the sheet's suggestions name them).
+    last_alert: dict[str, Any] | None = None
+    candidates: dict[str, list[str]] = Field(default_factory=dict)
+    reopens: dict[str, Any] | None = None  # the closed case this one re-opens: its id, stage, playbook, last events
 
     def bump(self, counter: str, by: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + by

@@ -4,11 +4,13 @@ Handlers accept raw JSON and validate it here, so a malformed action is refused 
 and the reason instead of being dropped by the SDK's deserializer.
 """
 
+import difflib
 from typing import Any, Literal
 
 from crisisdesk import i18n
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
+from crisisdesk.operator_words import say
 from crisisdesk.models.intake import INTAKE_ID_PATTERN, Category, Channel, Reporter, Severity
 from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import SURROGATE, Name, StorableModel, Text
@@ -108,6 +110,8 @@ class ExecutionStarted(Action):
 
 class ProgressReported(Action):
     milestone: Name | None = Field(None, description="a milestone of the implementation plan this progress meets")
+    progress: str | None = Field(None, max_length=2000, description="what the customer was told, in a few words "
+                                                                   "(e.g. 防护棚已搭好)")
 
 
 class ExecutionDone(Action):
@@ -295,6 +299,11 @@ class Link(Action):
     case_id: Name
 
 
+class Reopen(Action):
+    """The customer called again about a closed case: sent to that case (the API, `crisis act`), it opens a new
+    case linked to it; an open case refuses it, naming its stage."""
+
+
 ACTION_MODELS: dict[str, type[Action]] = {
     "triage": Triage,
     "acknowledge": Acknowledge,
@@ -336,6 +345,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "monitor_checkin": MonitorCheckin,
     "contingency_task_done": ContingencyTaskDone,
     "contingency_stand_down": ContingencyStandDown,
+    "reopen": Reopen,
 }
 ACTION_NAMES = tuple(ACTION_MODELS)
 
@@ -387,11 +397,28 @@ def describe_validation_error(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def closest(name: str, n: int = 3) -> list[str]:
+    """The action names nearest a misspelt one (`triag` -> `triage`), best first."""
+    text = name[:64].strip().lower().replace("-", "_").replace(" ", "_")
+    return difflib.get_close_matches(text, list(ACTION_MODELS), n=n, cutoff=0.6)
+
+
+def unknown_action(name: str, open_now: list[str] | None = None) -> str:
+    """The refusal of an unknown action, on every channel: the closest names, and what the case takes now
+    (`open_now`, its open actions; None: not known at this edge, so every action is listed)."""
+    near = closest(name)
+    maybe = say("unknown.did_you_mean", names=" or ".join(f"`{n}`" for n in near)) if near else ""
+    if open_now is None:
+        return say("unknown.action_any", name=name[:64], maybe=maybe, open=", ".join(ACTION_MODELS))
+    return say("unknown.action", name=name[:64], maybe=maybe,
+               open=", ".join(open_now) if open_now else say("unknown.none_open"))
+
+
 def parse_action(name: str, payload: object) -> Action:
     """Validate raw JSON into the action's model, or raise ActionRefused naming the fields."""
     model = ACTION_MODELS.get(name)
     if model is None:
-        raise ActionRefused(f"unknown action {name!r}: see docs/operators.md for the list")
+        raise ActionRefused(unknown_action(name))
     if not isinstance(payload, dict):
         raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got {type(payload).__name__}")
     try:

@@ -148,6 +148,9 @@ class CaseStatus(BaseModel):
     similar_articles: list[dict[str, Any]] = Field(default_factory=list, description="knowledge-base articles "
                                                    "most like this case, found at triage")
     unrecorded: int = Field(0, description="events the PostgreSQL record has not caught up with yet")
+    unreached: list[str] = Field(default_factory=list, description="the roles the last alert reached nobody for "
+                                 "(no seat, no team, no default, no admin): seat them now")
+    reopens: str | None = Field(None, description="the closed case this case re-opens")
 
     @field_validator("contingency", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ class CaseOpened(BaseModel):
     recorded_seq: int = 0  # the opening's events up to this seq are on the record; 0: not recorded
     record_at: datetime | None = None  # the clock the opening was built with, as the workflow gave it
     stamps: "StampKeys | None" = None  # the worker's identity check, pinned by the case
+    candidates: dict[str, list[str]] = Field(default_factory=dict)  # seat -> active directory people who may hold it
     locale: str | None = None  # the project's language and zone (its own, else the settings'), issue 23
     timezone: str | None = None
 

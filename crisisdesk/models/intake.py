@@ -112,6 +112,19 @@ class Reporter(StorableModel):
         return found or (self.contact if self.contact and _EMAIL.match(self.contact.strip()) else None)
 
 
+class Reopening(StorableModel):
+    """The closed case a new case re-opens (`crisis case reopen`, POST /cases/{id}/reopen): what the new case
+    shows of it. Facts only: its id, how it ended, the playbook it ran and its last events (kind and name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: str = Field(min_length=1, max_length=300)
+    stage: str = Field(max_length=50)
+    playbook: str | None = Field(None, max_length=100)
+    playbook_version: int | None = None
+    closed_at: AwareDatetime | None = None
+    events: list[dict] = Field(default_factory=list, max_length=10)  # {at, kind, name, by}: the old case's last ones
+
+
 class Project(StorableModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = Field(None, max_length=100)
@@ -157,6 +170,8 @@ class Intake(StorableModel):
     potential_crisis: bool | None = None
     playbook: str | None = Field(None, max_length=100)
     roles: dict[str, str] = Field(default_factory=dict, max_length=30)
+    reopens: Reopening | None = Field(None, description="the closed case this intake re-opens (set by the reopen "
+                                                         "command and route, not typed)")
 
     @field_validator("roles")
     @classmethod

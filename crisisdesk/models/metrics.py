@@ -51,10 +51,11 @@ class Escalations(BaseModel):
 
 
 class Reopenings(BaseModel):
-    """The customer was not satisfied: a resolution or a plan turned down."""
+    """The customer was not satisfied: a resolution or a plan turned down, or a closed case opened again."""
 
     resolution_rejected: int = 0
     plan_rejected: int = 0
+    after_closing: int = 0  # closed cases opened again (`crisis case reopen`): counted in `cases` too (totals only)
     cases: int = 0
     rate: float | None = None  # cases with a re-opening / cases opened
 

@@ -186,6 +186,25 @@ def link(case: str = CASE, other: str = typer.Argument(..., help="the open case 
     print(f"link: {result.message}")
 
 
+@app.command("reopen")
+def reopen(case: str = CASE) -> None:
+    """The customer called again about a closed CASE: opens a new case linked to it (the new case shows the
+    old one's last events and playbook; metrics count it as a re-opening). An open case is refused."""
+    def body():
+        settings = load_settings()
+
+        async def use():
+            from starter import client as cases
+
+            await caller(settings, Permission.open_case)
+            return await cases.reopen_case(await _temporal(settings), case, settings)
+
+        return asyncio.run(use())
+
+    started = run(body)
+    print(f"reopened: {started.case_id} (re-opens {case}); its sheet shows the old case's last events")
+
+
 @app.command("unlink")
 def unlink(case: str = CASE, report: str = typer.Argument(..., help="the intake id of the report joined by mistake"),
            reason: str = typer.Option(..., "--reason", help="why it is another problem"), by: str | None = BY) -> None:

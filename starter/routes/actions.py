@@ -88,6 +88,18 @@ def actions_router(settings: Settings, get_client: Callable[[], Awaitable[Client
             return await inline_evidence(who, client, case_id, payload)
         return await act_as(who, case_id, action, payload)
 
+    @router.post("/cases/{case_id}/reopen", status_code=201, response_model=cases.StartedCase, dependencies=SECURED,
+                 operation_id="reopen_case",
+                 responses={404: {"description": "no such case"},
+                            409: {"description": "the case is open (its stage named), or was not closed by crisisdesk"}})
+    async def reopen(case_id: str, who: Principal = require(Permission.open_case)) -> cases.StartedCase:
+        """The customer called again about a closed case: a new case, linked to it (it shows the old case's
+        last events and playbook), with its own deadlines. An open case, or one that does not exist, is
+        refused in one line that names its state."""
+        client = await get_client()
+        await places.check(who, client, case_id, await get_pool())
+        return await cases.reopen_case(client, case_id, settings)
+
     async def inline_evidence(who: Principal, client: Client, case_id: str, payload: dict[str, Any]) -> Any:
         """Inline content is stored at the door, and only once the action, `by` and the case are checked."""
         problem = cases.problem_with("add_evidence", payload)
@@ -135,7 +147,8 @@ def actions_router(settings: Settings, get_client: Callable[[], Awaitable[Client
     async def act_as(who: Principal, case_id: str, action: str, payload: object,
                      refusal: ActionInvalid | None = None) -> ActionResult:
         try:
-            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal)
+            return await acting_as(await get_client(), who, "http", case_id, action, payload, refusal=refusal,
+                                   settings=settings)
         except cases.Impersonation as refused:
             raise HTTPException(403, str(refused)) from None
 

@@ -81,6 +81,12 @@ def metrics_router(settings: Settings, pool: Callable[[], Awaitable[asyncpg.Pool
                       ["target"], registry=registry)
         for target, name in gauges.quality_levels.items():
             level.labels(target=target).set(LEVELS.get(name, -1))
+        Gauge("crisis_unreached_alert_cases", "Open cases whose last alert reached nobody: seat someone now",
+              registry=registry).set(len(gauges.unreached_cases))
+        unreached = Gauge("crisis_unreached_alert", "1 for each open case whose last alert reached nobody",
+                          ["case_id"], registry=registry)
+        for case_id in gauges.unreached_cases:
+            unreached.labels(case_id=case_id).set(1)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

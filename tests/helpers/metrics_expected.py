@@ -99,9 +99,12 @@ def expected(cases: list[Case]) -> dict:
         return sum(e.kind == "action" and e.name == action and e.detail.get("satisfied") is False for e in t)
 
     reopened = sum(turned_down(t, "resolution_confirmed") + turned_down(t, "customer_answer") > 0 for _, t in cases)
+    # A closed case opened again (`crisis case reopen`): its new case's timeline starts with `reopened`.
+    after_closing = sum(any(e.kind == "reopened" for e in t) for _, t in cases)
     out["reopenings"] = {"resolution_rejected": sum(turned_down(t, "resolution_confirmed") for _, t in cases),
                          "plan_rejected": sum(turned_down(t, "customer_answer") for _, t in cases),
-                         "cases": reopened, "rate": share(reopened, len(cases))}
+                         "after_closing": after_closing, "cases": reopened + after_closing,
+                         "rate": share(reopened + after_closing, len(cases))}
 
     answers = [e.detail for _, t in cases for e in t if e.kind == "action" and e.name == "survey_response"]
     sent = sum(e.kind == "survey_sent" for _, t in cases for e in t)

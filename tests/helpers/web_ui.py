@@ -172,7 +172,8 @@ async def send_update(page: Page, name: str, payload: dict | str,
 # --- the case sheet as the UI shows it -------------------------------------------------------------
 
 TURN = re.compile(r"Whose turn:\s*(?P<role>[^\s(.]+)(?:\s*\((?P<person>[^)]*)\))?")
-STEP = re.compile(r"^\W*(?P<name>[a-z_]+): [^\n]*? · (?P<example>\{[^\n]*\})\s*$", re.M)
+# An open action's line, then its input as the Web UI's editor leaves it (indented JSON in a code block).
+STEP = re.compile(r"^\W*(?P<name>[a-z_]+): [^\n]*\n+(?P<example>\{\n.*?\n\})", re.M | re.S)
 STAGE = re.compile(r"Stage\s+(?P<stage>[a-z_]+)")
 
 

@@ -9,6 +9,7 @@ from crisisdesk.models import actions as a
 from crisisdesk.models.actions import refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
+from crisisdesk.operator_words import say
 from workflows.authority import BOOTSTRAP, authorize, eligible_for, may_hold
 from workflows.casefile import CaseFile
 from workflows.state import KEPT
@@ -187,6 +188,14 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
 def note(case: CaseFile, x: a.Note, now: datetime) -> str:
     authorize(case, "note", x.by, now)
     return said("done.note")
+
+
+@step("reopen")
+def reopen(case: CaseFile, x: a.Reopen, now: datetime) -> str:
+    """Only a closed case is re-opened, and a closed case takes no actions: the edges open the new case (starter.
+    client.reopen_case). Sent to an open case, it is refused in one line naming its stage."""
+    authorize(case, "reopen", x.by, now)
+    raise ActionRefused(say("reopen.open", case=case.state.case_id, stage=case.state.stage.value))
 
 
 @step("cancel")

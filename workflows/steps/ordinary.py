@@ -61,8 +61,11 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
 @step("progress_reported")
 def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> str:
     authorize(case, "progress_reported", x.by, now)
-    if x.milestone is not None:
+    milestones = [n for n in case.state.deadlines if n.startswith(plans.MILESTONE)]
+    if x.milestone is not None and (milestones or case.state.implementation):
         plans.meet_milestone(case, now, x.milestone)
+    elif x.milestone is not None:  # no plan with milestones (the crisis path): the words are the progress note
+        case.state.events[-1].detail.setdefault("progress", x.milestone)
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
     case.tell_reporter(case.state.events[-1], "customer_progress")
