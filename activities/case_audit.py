@@ -28,7 +28,7 @@ from activities.notify import Notifier
 from activities.records import write_events
 from crisisdesk import i18n
 from crisisdesk.logs import log
-from crisisdesk.models.audit import ENDED_STAGES, NO_REASON, RESET, TERMINATED, AuditRequest, AuditResult, ClosedOutside
+from crisisdesk.models.audit import ENDED_STAGES, NO_REASON, TERMINATED, AuditRequest, AuditResult, ClosedOutside
 from crisisdesk.models.case import TimelineEvent
 from crisisdesk.models.effects import Notification, Recipient
 from crisisdesk.settings import Settings

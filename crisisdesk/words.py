@@ -53,7 +53,7 @@ def what_happened(e: TimelineEvent, channel: bool = False, locale: str | None = 
         return t(f"event.{e.kind}", asked=asked, reason=d.get("reason", ""))
     if e.kind == "notification":  # who it was for, and who it reached (issue 30: nobody forgotten)
         roles = [str(r) for r in d.get("roles", []) or []] or ["reporter"]
-        people = [str(p) for p in d.get("people", []) or []]
+        people = [i18n.term("role", "reporter", lc) if p == "reporter" else str(p) for p in d.get("people", []) or []]
         reached = t("event.reached", people=people[:5]) if people else t("event.reached_nobody") if d.get("unresolved") else ""
         return t("event.notification", kind=e.name, roles=roles, reached=reached, status=d.get("status", ""))
     if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)

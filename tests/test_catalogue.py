@@ -20,7 +20,7 @@ AT = datetime(2026, 12, 3, 6, 0, tzinfo=timezone.utc)
 SUMMARY = "三号楼外墙渗水"
 # What may stay Latin in a Chinese text: action names and JSON to paste, ids, product names.
 # (person and service ids, role ids in assign_role's list, the names of actions to paste).
-ALLOWED = re.compile(r"`[^`]*`|\{[^{}]*\}|crisis-[\w-]+|[a-z]+(_[a-z]+)+|\b(?:Temporal|Update|JSON|SHA-256|zhang|intake|"
+ALLOWED = re.compile(r"`[^`]*`|\b[A-Z]+(?:_[A-Z]+)+\b|\{[^{}]*\}|crisis-[\w-]+|[a-z]+(_[a-z]+)+|\b(?:Temporal|Update|JSON|SHA-256|zhang|intake|"
                      r"head|spokesperson|technician|expert|monitor|department|follow_up_done|"
                      + "|".join(ACTIONS) + r")\b")
 

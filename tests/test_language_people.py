@@ -50,8 +50,10 @@ async def test_a_person_reads_their_alert_in_their_own_language(client, worker, 
     async def received(address: str) -> list[str]:
         return [r.text for r in doubles.to(address)]
 
-    english = await eventually(lambda: received(f"1381{tag}"), lambda found: found, timeout=30)
-    chinese = await eventually(lambda: received(f"+86139{tag}"), lambda found: found, timeout=30)
+    english = await eventually(lambda: received(f"1381{tag}"), lambda found: any("Potential crisis" in t for t in found),
+                               timeout=30)
+    chinese = await eventually(lambda: received(f"+86139{tag}"), lambda found: any("疑似危机" in t for t in found),
+                               timeout=30)
     alert_en = next(t for t in english if "Potential crisis: phone now" in t)
     assert "Form the crisis team and acknowledge" in alert_en and "Acknowledge: http://desk.test/ack/" in alert_en
     assert any("疑似危机：请立即电话联系" in t for t in chinese), chinese

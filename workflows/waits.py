@@ -68,7 +68,6 @@ def tick(case: "CaseFile", now: datetime) -> None:
     wait = case.state.waiting
     if wait is None:
         return
-    what = WAITING_STAGES[wait.stage].owes
     if wait.remind_at is not None and wait.remind_at <= now and wait.until > now:
         wait.remind_at = None
         event = case.record(now, "customer_reminder", wait.stage.value, until=wait.until.isoformat())

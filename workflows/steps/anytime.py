@@ -6,7 +6,7 @@ from datetime import datetime
 
 from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import refused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
 from crisisdesk.operator_words import say
