@@ -6,9 +6,11 @@ terminating it and starting a new run from an earlier point of its history. The 
 Schedule (every CRISIS_CASE_AUDIT_EVERY, 15 minutes) runs `audit_cases`, which lists the case runs
 Temporal closed as Terminated, keeps those whose record is still open, and for each, in one transaction:
 
-- writes a `terminated` (or `reset`) event on the case's timeline, after the last recorded one, with the
+- a termination: writes a `terminated` event on the case's timeline, after the last recorded one, with the
   reason and the Temporal identity the termination event carries (events the run held but had not recorded
-  yet are recorded first, when a worker can still answer for it);
+  yet are recorded first, when a worker can still answer for it); a reset: tells the new run
+  (`reset_noticed`, signed as `system`), which records the `reset` event at its own next seq (the new run
+  records again from the reset point on, so a row written beside it would be overwritten);
 - for a termination, marks the `cases` row `terminated`: no open stage, no next deadline, so the metrics
   and gauges stop counting it open (a reset's new run goes on, and keeps the row itself);
 - keeps a `case_audit` row for the run: the sweep is idempotent, a second one does nothing.
@@ -22,13 +24,16 @@ from datetime import timedelta
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecution
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.closed_outside import how_it_ended, terminated_runs
 from activities.notify import Notifier
 from activities.records import write_events
 from crisisdesk import i18n
+from crisisdesk.acting import acting, carrying_acting
 from crisisdesk.logs import log
-from crisisdesk.models.audit import ENDED_STAGES, NO_REASON, TERMINATED, AuditRequest, AuditResult, ClosedOutside
+from crisisdesk.models.actions import ResetNoticed
+from crisisdesk.models.audit import ENDED_STAGES, NO_REASON, RESET, TERMINATED, AuditRequest, AuditResult, ClosedOutside
 from crisisdesk.models.case import TimelineEvent
 from crisisdesk.models.effects import Notification, Recipient
 from crisisdesk.settings import Settings
@@ -67,7 +72,9 @@ class CaseAudit:
                 log.warning("case run not audited", case_id=execution.id, run_id=execution.run_id, error=type(err).__name__)
                 continue
             held = await self._unrecorded(client, found) if found.kind == TERMINATED else []
-            recorded = await self._record(found, held, req.by)
+            # A reset's new run records it at its own next seq (told again on a retry, kept once).
+            told = found.kind == RESET and await self._tell_case(client, found, req.by)
+            recorded = await self._record(found, held, req.by, write=not told)
             if recorded is not None:
                 result.found.append(recorded)
                 # The reason and identity stay on the record: free text and a login may name people.
@@ -100,9 +107,27 @@ class CaseAudit:
             log.info("terminated case's unrecorded events unavailable", case_id=found.case_id, error=type(err).__name__)
             return []
 
-    async def _record(self, found: ClosedOutside, held: list[TimelineEvent], by: str) -> ClosedOutside | None:
-        """The timeline event, the case row and the audit row, in one transaction; None when another sweep
-        recorded this run first, or the record ended meanwhile."""
+    async def _tell_case(self, client: Client, found: ClosedOutside, by: str) -> bool:
+        """A reset case runs on: it records the reset itself (`reset_noticed`, signed as `system`); a row
+        written here would share the seqs of the new run, which records from the reset point on. False
+        when no run is open to tell (the new run ended too): the audit writes the row then."""
+        told = ResetNoticed(by=by, run_id=found.run_id, reset_at=found.closed_at, reason=found.reason,
+                            temporal_identity=found.identity)
+        try:
+            with acting("system"):
+                await carrying_acting(client, self.settings.stamp_signer()).get_workflow_handle(found.case_id).signal(
+                    "reset_noticed", told.model_dump(mode="json", exclude_none=True))
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                return False
+            raise
+        return True
+
+    async def _record(self, found: ClosedOutside, held: list[TimelineEvent], by: str,
+                      write: bool = True) -> ClosedOutside | None:
+        """The audit row, the timeline event (unless the case was told: `write`) and, for a termination,
+        the case row, in one transaction; None when another sweep recorded this run first, or the record
+        ended meanwhile."""
         async with self.pool.acquire() as conn, conn.transaction():
             # The case row first: the case's own record keeping (a reset's new run) waits, so seqs cannot collide.
             stage = await conn.fetchval("SELECT stage FROM cases WHERE case_id = $1 FOR UPDATE", found.case_id)
@@ -114,6 +139,8 @@ class CaseAudit:
                 found.run_id, found.case_id, found.kind, found.reason, found.identity, found.closed_at)
             if claimed is None:
                 return None
+            if not write:
+                return found  # the case records it (_tell_case)
             await write_events(conn, found.case_id, held)
             seq = await conn.fetchval("SELECT coalesce(max(seq), 0) + 1 FROM timeline_events WHERE case_id = $1",
                                       found.case_id)

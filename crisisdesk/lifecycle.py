@@ -34,6 +34,7 @@ SEATS: dict[str, str] = {
     "reporter": "the reporter (the customer's page)",
     "intake": "intake services",
     "edge": "crisisdesk's API or CLI, for the person it served (not typed by hand)",
+    "system": "crisisdesk itself (the case audit), signed as `system` (not typed by hand)",
     "staff": "any member of staff (with authentication on: anyone signed in)",
 }
 # Seats that carry the head's or the spokesperson's authority: with authentication on, an action that
@@ -239,6 +240,9 @@ ACTIONS: dict[str, ActionRow] = {
                       {"by": "Chen", "text": "owner will call back at 18:00"}),
     "cancel": ActionRow(ANY_STAGE, ("head_only",), "ends a duplicate or a false alarm",
                         {"by": "Zhang", "reason": "false alarm"}),
+    "reset_noticed": ActionRow(
+        ANY_STAGE, ("system",), "the case audit found this case reset in Temporal: the case records it on its timeline",
+        {"by": "case-audit", "run_id": "0b6c…", "reset_at": "2026-11-25T08:00:00Z", "reason": "rewind"}, offered=()),
     "link_report": ActionRow(
         ANY_STAGE, ("intake", "cs"), "another report of the same problem joins this case as one more reporter",
         {"by": "Chen", "intake_id": "CALL-1002", "channel": "phone", "summary": "Same leak, unit 3-202"}),

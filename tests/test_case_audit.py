@@ -126,9 +126,16 @@ async def test_a_reset_case_is_recorded_as_reset_and_stays_open(open_case, clien
         result = await eventually(lambda: _sweep(client, task_queue, where), lambda r: bool(r.found))
         [found] = result.found
         assert (found.kind, found.run_id, found.reason, found.identity) == ("reset", old.run_id, "rewind to the intake", None)
-        event = await pool.fetchrow("SELECT kind, detail FROM timeline_events WHERE case_id = $1 AND seq = $2",
-                                    case.id, found.seq)
-        assert event["kind"] == "reset" and event["detail"]["reason"] == "rewind to the intake"
+        # The new run records the reset at its own seq, and goes on recording past it: the row stays.
+        await case.act("note", by="Chen CS", text="after the reset")
+        resets = await eventually(lambda: pool.fetch(
+            "SELECT seq, detail FROM timeline_events WHERE case_id = $1 AND kind = 'reset'", case.id), lambda rows: rows)
+        [event] = resets
+        assert event["detail"]["reason"] == "rewind to the intake" and event["detail"]["run_id"] == old.run_id
+        later = await eventually(lambda: pool.fetchval(
+            "SELECT max(seq) FROM timeline_events WHERE case_id = $1 AND kind = 'action' AND name = 'note'", case.id),
+            lambda seq: seq is not None)
+        assert later > event["seq"] and [e.kind for e in await case.timeline() if e.seq == event["seq"]] == ["reset"]
         assert await pool.fetchval("SELECT stage FROM cases WHERE case_id = $1", case.id) == stage  # the new run's
         told = await pool.fetchrow("SELECT kind, subject FROM notifications WHERE key = $1", f"case-audit:{found.run_id}")
         assert told["kind"] == "reset" and told["subject"] == f"[{case.id}] Reset outside crisisdesk"

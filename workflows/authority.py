@@ -121,7 +121,7 @@ def who_may(case: CaseFile, action: str) -> str | None:
 
 
 SEATS_NAMED = ("head", "head_only", "cs", "plan_owner", "experts", "task_owner", "spokesperson", "regional_cs", "technician", "monitor",
-               "alerted", "on_case", "staff", "intake", "edge", "reporter")
+               "alerted", "on_case", "staff", "intake", "edge", "reporter", "system")
 
 
 def _describe(case: CaseFile, seat: str) -> dict | str:
@@ -181,6 +181,8 @@ def _holds(case: CaseFile, seat: str, action: str, by: str, now: datetime) -> bo
         return case.via in (*EDGES, "intake", "system")
     if seat == "edge":
         return case.via in EDGES
+    if seat == "system":
+        return case.via == "system"
     if seat == "reporter":
         return False  # only through the customer's page (above)
     return by in _holder(case, seat)

@@ -262,6 +262,16 @@ class Note(Action):
     text: Text
 
 
+class ResetNoticed(Action):
+    """The case audit (signed as crisisdesk's `system`) tells a running case that Temporal reset it: the
+    case records the fact itself, so the event takes the case's own next seq (a row the audit wrote
+    beside the new run's record was overwritten when that run reached the same seq)."""
+    run_id: str = Field(min_length=1, max_length=100)  # the run that was reset
+    reset_at: AwareDatetime
+    reason: str | None = Field(None, max_length=5000)
+    temporal_identity: str | None = Field(None, max_length=500)  # the Temporal client's identity: not a verified person
+
+
 class Cancel(Action):
     reason: Text
 
@@ -338,6 +348,7 @@ ACTION_MODELS: dict[str, type[Action]] = {
     "escalate": Escalate,
     "note": Note,
     "cancel": Cancel,
+    "reset_noticed": ResetNoticed,
     "link_report": LinkReport,
     "link": Link,
     "unlink_report": UnlinkReport,

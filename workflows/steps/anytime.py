@@ -206,6 +206,17 @@ def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
     return said("done.cancel")
 
 
+@step("reset_noticed")
+def reset_noticed(case: CaseFile, x: a.ResetNoticed, now: datetime) -> str:
+    """Temporal reset the case (the case audit noticed): on the record once per reset run."""
+    authorize(case, "reset_noticed", x.by, now)
+    if any(e.kind == "reset" and e.detail.get("run_id") == x.run_id for e in case.state.events):
+        return f"the reset of run {x.run_id} is on the record already"
+    case.record(now, "reset", "temporal", by=x.by, reason=x.reason, temporal_identity=x.temporal_identity,
+                run_id=x.run_id, reset_at=x.reset_at, via="temporal")
+    return "reset recorded"
+
+
 @step("link_report")
 def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     """Another owner reports the same problem: one case, one more reporter (002 §4.3: a sign of a crisis)."""
