@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.closed_outside import how_it_ended, terminated_runs
 from activities.notify import Notifier
 from activities.records import write_events
+from crisisdesk import i18n
 from crisisdesk.acting import acting, carrying_acting
 from crisisdesk.logs import log
 from crisisdesk.models.actions import ResetNoticed
@@ -42,17 +43,7 @@ ANSWER_TIMEOUT = timedelta(seconds=5)  # a terminated run answers a query only w
 CATCH_UP_LIMIT = 1000
 
 # What the admins read (one place, for the message catalogue).
-WORDS = {
-    TERMINATED: ("[{case}] Terminated outside crisisdesk",
-                 "Case {case} was ended in Temporal (Terminate) at {at} UTC{who}: {reason}. Its deadlines, alerts and "
-                 "reports stopped with it, and its record now says `terminated`. Only the case's head ends a case, with "
-                 "`cancel`, on the record. If the work goes on, Reset the run in the Web UI to its last workflow task "
-                 "(the case resumes where it stopped, and its record follows it), or open a new case."),
-    RESET: ("[{case}] Reset outside crisisdesk",
-            "Case {case} was rewound in Temporal (Reset) at {at} UTC{who}: {reason}. A new run goes on from an earlier "
-            "point of its history: what the case did after that point is done again as its code runs, and its record "
-            "follows the new run. Check its timeline and status (`crisis status {case}`)."),
-}
+# The words of these notifications: `note.terminated.*` and `note.reset.*` in crisisdesk/locale (issue 23).
 
 
 def audit_event(found: ClosedOutside, seq: int, by: str) -> TimelineEvent:
@@ -169,14 +160,12 @@ class CaseAudit:
                WHERE a.notified_at IS NULL AND ($1::text[] IS NULL OR a.case_id = ANY($1::text[]))
                ORDER BY a.noticed_at""", None if case_ids is None else sorted(case_ids))
         for row in rows:
-            subject, body = WORDS[row["kind"]]
-            at = row["closed_at"].strftime("%Y-%m-%d %H:%M")
-            who = f" by {row['identity']}" if row["identity"] else ""
-            fill = dict(case=row["case_id"], at=at, who=who, reason=row["reason"] or NO_REASON)
+            who = i18n.said("event.by", by=row["identity"]) if row["identity"] else ""
+            facts = dict(case=row["case_id"], closed_at=row["closed_at"].isoformat(), who=who,
+                         reason=row["reason"] or NO_REASON)
             await self.notifier.notify(Notification(
-                key=f"case-audit:{row['run_id']}", case_id=row["case_id"], kind=row["kind"],
-                subject=subject.format(**fill), body=body.format(**fill), recipients=[Recipient(role=ADMIN_ROLE)],
-                at=row["closed_at"], project_id=row["project_id"]))
+                key=f"case-audit:{row['run_id']}", case_id=row["case_id"], kind=row["kind"], facts=facts,
+                recipients=[Recipient(role=ADMIN_ROLE)], at=row["closed_at"], project_id=row["project_id"]))
             await self.pool.execute("UPDATE case_audit SET notified_at = now() WHERE run_id = $1", row["run_id"])
         return len(rows)
 

@@ -104,8 +104,6 @@ async def tampered(pool: asyncpg.Pool, notifier: Notifier, item: EvidenceItem, b
     log.error("evidence failed its SHA-256 check", case_id=item.case_id, evidence_id=item.evidence_id, by=by)
     await notifier.notify(Notification(
         key=f"evidence-tampered:{item.evidence_id}:{actual[:16]}", case_id=item.case_id, kind="evidence_tampered",
-        subject=f"[{item.case_id}] Evidence {item.evidence_id} failed its SHA-256 check",
-        body=(f"Evidence {item.evidence_id} ({item.kind}, {item.media_type}, {item.size} bytes) of case {item.case_id} "
-              f"no longer matches the SHA-256 recorded when it was captured ({item.sha256}; now {actual}). "
-              f"It was refused to {by} (via {via}). Restore the file from a backup of {item.stored_at}."),
+        facts=dict(evidence_id=item.evidence_id, evidence_kind=item.kind, media_type=item.media_type, size=item.size,
+                   case_id=item.case_id, sha256=item.sha256, actual=actual, by=by, via=via, stored_at=str(item.stored_at)),
         recipients=[Recipient(role=ADMIN_ROLE)], at=datetime.now(timezone.utc)))

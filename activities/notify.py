@@ -23,6 +23,7 @@ from activities.channels import build_channels, build_personal_channels
 from activities.delivery import Channel, Delivery, PersonalChannel, TransientDeliveryError
 from activities.customer_reach import CustomerDelivery, CustomerWebhook
 from activities.reach import Router, receipt_channels
+from activities.wording import written
 from crisisdesk.logs import log
 from crisisdesk.customerlinks import reporter_id
 from crisisdesk.models.effects import Notification, NotificationReceipt, Recipient
@@ -39,6 +40,7 @@ class Notifier:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, channels: list[Channel] | None = None,
                  personal: dict[str, PersonalChannel] | None = None) -> None:
         self.pool = pool
+        self.settings = settings
         self.channels = channels if channels is not None else build_channels(settings)
         self.resolver = Resolver(pool, settings)
         self.sealer = Sealer.from_settings(settings)
@@ -49,6 +51,7 @@ class Notifier:
 
     @activity.defn(name="notify")
     async def notify(self, note: Notification) -> NotificationReceipt:
+        note = written(note, self.settings)  # the words, from the case's facts, in the reader's locale
         reporters = [r for r in note.recipients if r.reporter]
         if reporters:  # customers go through their own channels with their link (activities.customer_reach)
             note = note.model_copy(update={"recipients": [r for r in note.recipients if not r.reporter]})
@@ -65,7 +68,7 @@ class Notifier:
             log.warning("notification outbox unreachable, sending without it", case_id=note.case_id,
                         key=note.key, error=type(err).__name__)
             receipt = await self._notify_directly(note, channels)
-        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved,
+        receipt = receipt.model_copy(update={"people": people, "unresolved": unresolved, "subject": note.subject[:300],
                                              "channels": receipt_channels(receipt.channels, channels)})
         log.info("notification done", case_id=note.case_id, kind=note.kind, key=note.key,
                  status=receipt.status, channels=receipt.channels,

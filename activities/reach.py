@@ -21,6 +21,8 @@ import asyncpg
 from activities.delivery import CallNotAnswered, Channel, Delivery, DeliveryRefused, PersonalChannel, RateLimited, TransientDeliveryError
 from activities.db import OUTAGE
 from activities.recipients import Resolution, Target
+from activities.wording import for_person
+from crisisdesk import i18n
 from crisisdesk.acklinks import make_token, nonce_for
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification
@@ -48,11 +50,22 @@ class Router:
         rest = [r for person, r in zip(found.people, found.note.recipients) if person not in ids]
         return [PeopleDelivery(self, routed), *(Only(c, rest) for c in broadcast)]
 
+    async def locales(self, people: list[str]) -> dict[str, str]:
+        """Each person's own locale (`crisis users add --locale`), best effort: the note's otherwise."""
+        try:
+            async with self.pool.acquire(timeout=SLOT_WAIT_S) as conn:
+                rows = await conn.fetch("SELECT person_id, locale FROM people WHERE person_id = ANY($1) AND locale IS NOT NULL",
+                                        people)
+        except (*OUTAGE, asyncpg.PostgresError):
+            return {}
+        return {r["person_id"]: r["locale"] for r in rows}
+
     def text(self, note: Notification, person: str, channel: str) -> str:
         link = self.ack_link(note, person)
         if channel == "sms":  # short: the subject and the link
             return note.subject + (f" {link}" if link else "")
-        return f"{note.subject}\n\n{note.body}" + (f"\n\nAcknowledge: {link}" if link else "")
+        ack = "\n\n" + i18n.text(note.locale, "note.link", link=link) if link else ""
+        return f"{note.subject}\n\n{note.body}{ack}"
 
     def ack_link(self, note: Notification, person: str) -> str | None:
         s = self.settings
@@ -82,6 +95,7 @@ class PeopleDelivery:
 
     def __init__(self, router: Router, targets: list[Target]) -> None:
         self.router, self.targets = router, targets
+        self.locales: dict[str, str] = {}
         self.summary: list[str] = []  # channel names used, and `name:failed` / `name:rate_limited`
 
     def _note(self, entry: str) -> None:
@@ -90,6 +104,7 @@ class PeopleDelivery:
 
     async def deliver(self, note: Notification) -> Delivery:
         every = note.kind in self.router.settings.urgent_kinds
+        self.locales = await self.router.locales([t.person for t in self.targets]) if note.facts is not None else {}
         reached, unreached, waiting = 0, 0, []
         gate = asyncio.Semaphore(PEOPLE_AT_ONCE)
 
@@ -120,6 +135,7 @@ class PeopleDelivery:
     async def _reach(self, note: Notification, target: Target, every: bool) -> tuple[bool, bool]:
         """(reached on some channel, some failure was only transient)."""
         used, transient = False, False
+        note = for_person(note, self.locales.get(target.person), self.router.settings)  # their own language
         for contact in self._in_order(note, target):
             channel = self.router.personal.get(contact.channel)
             if channel is None:

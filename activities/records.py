@@ -13,7 +13,7 @@ import asyncpg
 
 from activities.db import OUTAGE
 from activities.directory import seat_candidates, stamp_keys
-from activities.teams import team_for
+from activities.teams import project_settings, team_for
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -65,9 +65,9 @@ class CaseRecords:
         # Business time: the holiday dates the case will count by, read here once and carried with it.
         playbook = pin(playbook, req.intake.received_at or req.opened_at, req.record_at or req.opened_at)
         log.info("case opening", case_id=req.case_id, playbook=playbook.name, playbook_version=playbook.version)
-        team, candidates = await self._team(req)
+        team, candidates, language = await self._team(req)
         opened = CaseOpened(playbook=playbook, problem=problem, team=team, stamps=stamp_keys(self.settings),
-                            record_at=req.record_at, candidates=candidates)
+                            record_at=req.record_at, candidates=candidates, **language)
         if req.record_at is not None:
             opened.recorded_seq = await self._record_opening(req, opened)
         return opened
@@ -98,19 +98,24 @@ class CaseRecords:
                   events=len(req.events), inserted=inserted)
         return inserted
 
-    async def _team(self, req: OpenCase) -> tuple[dict[str, str], dict[str, list[str]]]:
-        """The project's standing team (role → person), and the directory's candidates for each seat (the case
-        sheet suggests them), best effort: a case opens without them while PostgreSQL is down, and its alerts
+    async def _team(self, req: OpenCase) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+        """The project's standing team (role → person), the directory's candidates for each seat (the case
+        sheet suggests them) and the project's language and zone (its own, else CRISIS_LOCALE /
+        CRISIS_TIMEZONE), best effort: a case opens without them while PostgreSQL is down, and its alerts
         find the team when they are sent."""
+        s = self.settings
+        language = {"locale": s.locale, "timezone": s.timezone}
         try:
             async with self.pool.acquire(timeout=2.0) as conn:
                 seats = await team_for(conn, req.intake.project.id)
                 candidates = await seat_candidates(conn, req.intake.project.id, req.intake.project.region)
+                own = await project_settings(conn, req.intake.project.id)
         except OUTAGE as err:
             log.warning("project team unknown at opening", case_id=req.case_id, error=type(err).__name__)
-            return {}, {}
+            return {}, {}, language
+        language = {k: own.get(k) or v for k, v in language.items()}
         # A roster's seat is left empty: its person on duty is found when each alert is sent.
-        return {role: seat.person for role, seat in seats.items() if seat.person}, candidates
+        return {role: seat.person for role, seat in seats.items() if seat.person}, candidates, language
 
     @activity.defn(name="record_timeline")
     async def record_timeline(self, req: RecordTimeline) -> Recorded:

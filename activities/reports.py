@@ -14,7 +14,9 @@ from pathlib import Path
 import asyncpg
 from temporalio import activity
 
+from activities.teams import project_settings
 from activities.report_render import Rendered, render
+from crisisdesk import i18n
 from crisisdesk.logs import log
 from crisisdesk.models.case import CaseStatus, TimelineEvent
 from activities.notify import Notifier
@@ -60,6 +62,7 @@ class Reports:
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, notifier: Notifier | None = None) -> None:
         self.pool = pool
+        self.settings = settings
         self.root = Path(settings.report_dir).resolve()
         self.notifier = notifier
 
@@ -75,7 +78,10 @@ class Reports:
 
     async def _write(self, req: WriteReport) -> ReportReceipt:
         timeline = await recent_timeline(self.pool, req.case_id, newer=req.timeline)
-        rendered = render(req.kind, req.reason, req.status, timeline, req.at)
+        project = req.status.project or {}
+        locale, tz = project.get("locale") or self.settings.locale, project.get("timezone") or self.settings.timezone
+        reason = i18n.say(req.reason, locale, tz)
+        rendered = render(req.kind, reason, req.status, timeline, req.at, locale, tz)
         at = req.at.astimezone(UTC) if req.at.tzinfo else req.at
         stem = f"{at:%Y%m%dT%H%M%SZ}-{req.kind}-{hashlib.sha256(req.key.encode()).hexdigest()[:8]}"
         files = await asyncio.to_thread(_write_files, self.root / safe_dir_name(req.case_id), stem, rendered)
@@ -84,7 +90,7 @@ class Reports:
                 """INSERT INTO reports (key, case_id, kind, reason, title, summary, markdown, html, files, at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (key) DO NOTHING RETURNING report_id""",
-                req.key, req.case_id, req.kind, req.reason, rendered.title, rendered.summary,
+                req.key, req.case_id, req.kind, reason, rendered.title, rendered.summary,
                 rendered.markdown, rendered.html, files, req.at,
             )
         if report_id is None:  # a concurrent attempt stored it first
@@ -119,7 +125,8 @@ status_from_row = _status_from_row  # the case's status as PostgreSQL last recor
 
 
 async def render_case_report(pool: asyncpg.Pool, case_id: str, clean: Callable[[CaseStatus, list[TimelineEvent]],
-                             tuple[CaseStatus, list[TimelineEvent]]] | None = None) -> dict:
+                             tuple[CaseStatus, list[TimelineEvent]]] | None = None,
+                             locale: str | None = None, tz: str | None = None) -> dict:
     """For `crisis report CASE`: the latest stored report if nothing happened since, else a fresh one.
 
     A fresh report is `final` for a closed or cancelled case and `change` otherwise; it is not stored.
@@ -148,6 +155,8 @@ async def render_case_report(pool: asyncpg.Pool, case_id: str, clean: Callable[[
         status, timeline = clean(status, timeline)
     kind = "final" if status.stage.is_final else "change"
     at = max([datetime.now(UTC), status.updated_at])
-    rendered = render(kind, "requested with `crisis report`", status, timeline, at)
+    own = await project_settings(pool, case["project_id"])  # the project's language and zone, else the caller's
+    locale, tz = own["locale"] or locale, own["timezone"] or tz
+    rendered = render(kind, i18n.text(locale, "report.requested"), status, timeline, at, locale, tz)
     return {"report_id": None, "kind": kind, "title": rendered.title, "summary": rendered.summary,
             "markdown": rendered.markdown, "html": rendered.html, "files": [], "at": at, "source": "fresh"}

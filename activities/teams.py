@@ -96,3 +96,22 @@ async def people_with_role(conn: asyncpg.Connection | asyncpg.Pool, role: str) -
         "SELECT person_id FROM people WHERE $1 = ANY(roles) AND disabled_at IS NULL AND NOT service ORDER BY person_id",
         role)
     return [r["person_id"] for r in rows]
+
+
+# -- a project's language and zone (issue 23) ---------------------------------------------------
+async def project_settings(conn: asyncpg.Connection | asyncpg.Pool, project_id: str | None) -> dict[str, str | None]:
+    """The project's own `locale` and `timezone` (None where it sets none)."""
+    row = await conn.fetchrow("SELECT locale, timezone FROM project_settings WHERE project_id = $1",
+                              project_id) if project_id else None
+    return {"locale": row["locale"] if row else None, "timezone": row["timezone"] if row else None}
+
+
+async def set_project_settings(pool: asyncpg.Pool, project_id: str, locale: str | None, timezone: str | None) -> dict:
+    """Set what is given, keep the rest (values already checked by crisisdesk.i18n)."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO project_settings (project_id, locale, timezone) VALUES ($1, $2, $3)
+               ON CONFLICT (project_id) DO UPDATE SET locale = COALESCE($2, project_settings.locale),
+                   timezone = COALESCE($3, project_settings.timezone), updated_at = now()""",
+            project_id, locale, timezone)
+        return await project_settings(conn, project_id)

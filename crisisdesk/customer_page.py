@@ -133,7 +133,10 @@ def message(kind: str, locale: str, case_ref: str, facts: dict[str, str] | None 
     (times written in the reader's way and zone); None: not one of theirs."""
     facts = facts or {}
     shown = {}
+    known = {name for key in MESSAGES for name in key.split("+")[1:]}  # the case sends staff facts beside them
     for name, value in facts.items():
+        if name not in known:
+            continue
         try:
             shown[name] = when(datetime.fromisoformat(value), locale, zone)
         except (TypeError, ValueError):

@@ -11,6 +11,7 @@ import re
 
 from pydantic_core import PydanticUndefined
 
+from crisisdesk import i18n
 from crisisdesk.lifecycle import ACTIONS, stages_text, who_text
 from crisisdesk.models.actions import ACTION_MODELS
 
@@ -41,5 +42,8 @@ def describe(name: str) -> str:
     """One paragraph for the Web UI's dialog: what, who, when, fields, an example to paste."""
     row = ACTIONS[name]
     listed = "".join(f"{f}, " for f in fields(name))
-    return (f"{row.what[0].upper()}{row.what[1:]}. Who: {who_text(row)}. When: {stages_text(row)}. "
-            f"Fields: by (required), {listed}note. Example: {example(name)}")
+    english = (f"{row.what[0].upper()}{row.what[1:]}. Who: {who_text(row)}. When: {stages_text(row)}. "
+               f"Fields: by (required), {listed}note. Example: {example(name)}")
+    # Registered once for every case, so the Web UI cannot know its reader: both languages (issue 23).
+    chinese = i18n.CATALOGUES["zh-CN"].get(f"action.{name}")
+    return f"{english}\n\n{chinese}。by（操作人）必填；可粘贴上面的示例。" if chinese else english

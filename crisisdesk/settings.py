@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
     report_timezone: str = Field("UTC", validation_alias="CRISIS_REPORT_TIMEZONE")
+    # Language and local time (issue 23): the default for projects that set none; a project's own
+    # `locale`/`timezone`, a person's and a reporter's locale override it for their readers.
+    locale: str = Field("en", validation_alias="CRISIS_LOCALE", description="en or zh-CN: the default reader's language")
+    timezone: str = Field("UTC", validation_alias="CRISIS_TIMEZONE", description="IANA zone times are written in")
     report_weekly_cron: str = Field("0 7 * * 1", validation_alias="CRISIS_REPORT_WEEKLY_CRON")
     report_monthly_cron: str = Field("0 7 1 * *", validation_alias="CRISIS_REPORT_MONTHLY_CRON")
     quality_watch_every: timedelta = Field(timedelta(hours=1), gt=timedelta(0), validation_alias="CRISIS_QUALITY_WATCH_EVERY")
@@ -105,8 +109,6 @@ class Settings(BaseSettings):
     customer_rate: int = Field(30, ge=0, validation_alias="CRISIS_CUSTOMER_RATE",
                                description="requests a minute one address may make to the customer pages /c/* (0: no limit)")
     customer_burst: int = Field(20, ge=1, validation_alias="CRISIS_CUSTOMER_BURST")
-    locale: str = Field("en", validation_alias="CRISIS_LOCALE", description="en or zh-CN: the default reader's language")
-    timezone: str = Field("UTC", validation_alias="CRISIS_TIMEZONE", description="IANA zone times are written in")
     group_window: timedelta = Field(
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",
         description="an intake joins an open case of the same project, category and location received within this; 0: off")
@@ -194,6 +196,18 @@ class Settings(BaseSettings):
                              description="how many daily backup files to keep")
     backup_cron: str = Field("0 3 * * *", validation_alias="CRISIS_BACKUP_CRON",
                              description="when the daily backup runs (in CRISIS_REPORT_TIMEZONE)")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from crisisdesk.i18n import check_locale
+        return check_locale(value, "CRISIS_LOCALE") or "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from crisisdesk.i18n import check_timezone
+        return check_timezone(value, "CRISIS_TIMEZONE") or "UTC"
 
     @field_validator("database_url")
     @classmethod

@@ -7,6 +7,7 @@ has the same wording and can import it from here; pure, no I/O, safe in the work
 
 from datetime import datetime
 
+from crisisdesk import i18n
 from crisisdesk.models.case import TimelineEvent
 
 SHEET_TIME = "%m-%d %H:%M"
@@ -20,43 +21,56 @@ def stamp(at: datetime, year: bool = True) -> str:
     return f"{at.year:04d}-{day}" if year else day
 
 
-def what_happened(e: TimelineEvent, channel: bool = False) -> str:
-    """The event as a sentence without its time; `channel` adds how an action came (cli, http, ui-update…)."""
+def what_happened(e: TimelineEvent, channel: bool = False, locale: str | None = None, tz: str | None = None) -> str:
+    """The event as a sentence without its time, in `locale` (crisisdesk/i18n.py, `event.*`); `channel`
+    adds how an action came (cli, http, ui-update…)."""
+    lc = i18n.loc(locale)
+
+    def t(msg_id: str, **args) -> str:
+        return i18n.text(lc, msg_id, tz=tz, **args)
+
     d = e.detail
-    who = f" by {e.by}" if e.by else ""
-    via = f" (via {d['via']})" if channel and d.get("via") else ""
-    told = ", ".join(str(r) for r in d.get("notified", []) or [])
+    who = t("event.by", by=e.by) if e.by else ""
+    via = t("event.via", via=d["via"]) if channel and d.get("via") else ""
+    notified = [str(r) for r in d.get("notified", []) or []]
     if e.kind == "action":
-        return f"{e.name}{who}{via}"
+        return t("event.action", name=e.name, who=who, via=via)
     if e.kind == "rejected":
-        return f"{e.name} refused{who}{via}: {d.get('reason', '')}"
+        reason = i18n.say(d["said"], lc, tz) if i18n.is_said(d.get("said")) else d.get("reason", "")
+        return t("event.rejected", name=e.name, who=who, via=via, reason=reason)
     if e.kind == "stage":
-        return f"stage → {e.name}{who}"
+        return t("event.stage", stage=e.name, who=who)
     if e.kind == "path":
-        return f"moved to the {e.name} path{who}"
+        return t("event.path", path=e.name, who=who)
     if e.kind == "deadline_set":
-        return f"deadline {e.name} set, due {str(d.get('due_at', ''))[:16].replace('T', ' ')}"
+        return t("event.deadline_set", deadline=e.name, due_at=d.get("due_at"))
     if e.kind == "deadline_met":
-        return f"deadline {e.name} met" + (" late" if d.get("late_by_seconds") else "")
+        return t("event.deadline_met_late" if d.get("late_by_seconds") else "event.deadline_met", deadline=e.name)
     if e.kind in ("breach", "reminder", "escalated"):
-        return {"breach": f"deadline {e.name} BREACHED", "reminder": f"reminder: {e.name} still open",
-                "escalated": f"{e.name} escalated"}[e.kind] + (f"; told {told}" if told else "")
+        return t(f"event.{e.kind}", deadline=e.name) + (t("event.told", roles=notified) if notified else "")
     if e.kind in ("terminated", "reset"):  # the case audit's record of Temporal's Terminate or Reset
-        asked = f" by {d['temporal_identity']}" if d.get("temporal_identity") else ""
-        return f"{'terminated' if e.kind == 'terminated' else 'reset'} outside crisisdesk, in Temporal{asked}: {d.get('reason', '')}"
+        asked = t("event.by", by=d["temporal_identity"]) if d.get("temporal_identity") else ""
+        return t(f"event.{e.kind}", asked=asked, reason=d.get("reason", ""))
     if e.kind == "notification":  # who it was for, and who it reached (issue 30: nobody forgotten)
-        roles = ", ".join(str(r) for r in d.get("roles", []) or []) or "the reporter"
-        people = [str(p) for p in d.get("people", []) or []]
-        reached = f"; reached {', '.join(people[:5])}" if people else "; reached nobody" if d.get("unresolved") else ""
-        return f"{e.name} for {roles}{reached} ({d.get('status', '')})"
+        roles = [str(r) for r in d.get("roles", []) or []] or ["reporter"]
+        people = [i18n.term("role", "reporter", lc) if p == "reporter" else str(p) for p in d.get("people", []) or []]
+        reached = t("event.reached", people=people[:5]) if people else t("event.reached_nobody") if d.get("unresolved") else ""
+        return t("event.notification", kind=e.name, roles=roles, reached=reached, status=d.get("status", ""))
     if e.kind == "contingency_task":  # issue 26: a task of the contingency done (late: it was breached)
-        return f"contingency task {d.get('task', '')} done{who}" + (" (late)" if d.get("breached") else "")
+        return t("event.contingency_task_late" if d.get("breached") else "event.contingency_task", task=d.get("task", ""), who=who)
     if e.kind == "contingency" and e.name == "stood_down":
-        return f"contingency stood down{who}: {d.get('reason', '')}"
-    return f"{e.kind.replace('_', ' ')}: {e.name}{who}"
+        return t("event.stood_down", who=who, reason=d.get("reason", ""))
+    if e.kind in ("report", "report_due"):
+        return t("event.other", kind=e.kind, name=i18n.said(f"report.title.{e.name}") if f"report.title.{e.name}" in
+                 i18n.CATALOGUES["en"] else e.name, who=who)
+    return t("event.other", kind=e.kind, name=e.name, who=who)
 
 
-def in_words(e: TimelineEvent, time_format: str = SHEET_TIME, channel: bool = False) -> str:
-    """`<time> <what happened>`; the default time format is the case sheet's."""
-    when = stamp(e.at, year=False) if time_format == SHEET_TIME else e.at.strftime(time_format)
-    return f"{when} {what_happened(e, channel)}"
+def in_words(e: TimelineEvent, time_format: str = SHEET_TIME, channel: bool = False, locale: str | None = None,
+             tz: str | None = None) -> str:
+    """`<time> <what happened>`; the default time format is the case sheet's (local time, in `locale`)."""
+    if time_format == SHEET_TIME:
+        when = i18n.when(e.at, locale, tz)
+    else:
+        when = e.at.strftime(time_format)
+    return f"{when} {what_happened(e, channel, locale, tz)}"

@@ -22,6 +22,7 @@ from fastapi.security import HTTPBearer
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from crisisdesk import i18n
 from crisisdesk.logs import LinkTokenFilter, configure_logging, log
 from crisisdesk.acting import carrying_acting
 from starter.seats import intake_roles_problem
@@ -71,11 +72,15 @@ class Guard:
         # larger files are uploaded (the raw file as the body of /cases/{id}/evidence).
         self.action_limit = settings.evidence_inline_max_bytes * 4 // 3 + 64 * 1024
         self.upload_limit = settings.evidence_max_bytes
+        self.locale = settings.locale
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
+        # The caller's language for refusals written from the catalogue (crisisdesk/i18n.py).
+        accept = dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1")
+        i18n.READER.set(i18n.from_accept_language(accept, self.locale))
         # /ack/<token>: the signed token is the credential (opened from a phone, no bearer token).
         if self.token is not None and path not in OPEN_PATHS and not path.startswith(("/ack/", "/c/")) and not self._authorised(scope):
             response = _error(401, "missing or wrong bearer token: send `Authorization: Bearer <INTAKE_TOKEN>`")

@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from crisisdesk import i18n
 from crisisdesk.acting import carrying_acting
 from crisisdesk.logs import configure_logging
 from crisisdesk.models.actions import describe_validation_error
@@ -51,6 +52,9 @@ app.add_typer(kb_app, name="kb")
 @app.callback()
 def _setup() -> None:
     """Log lines go to stderr, warnings and up: stdout is for the answer (and `--json`)."""
+    # Refusals and words written from the catalogue in the operator's language (issue 23).
+    i18n.READER.set(i18n.normal_locale(os.environ.get("CRISIS_LOCALE")))
+    i18n.READER_ZONE.set(os.environ.get("CRISIS_TIMEZONE") if os.environ.get("CRISIS_TIMEZONE") in i18n.zones() else None)
     if not structlog.is_configured():
         configure_logging(os.environ.get("LOG_FORMAT", "console"), level=logging.WARNING)
         structlog.configure(cache_logger_on_first_use=False)
@@ -244,8 +248,9 @@ def report(case: str = typer.Argument(..., help="crisis-<intake_id> or the intak
                     raise CaseNotFound(cases.case_ref(case))
             if needs_redaction(who):
                 return await render_case_report(pool, cases.case_ref(case),
-                                                clean=lambda status, events: (redact_status(status), redact_events(events)))
-            return await render_case_report(pool, cases.case_ref(case))
+                                                clean=lambda status, events: (redact_status(status), redact_events(events)),
+                                                locale=settings.locale, tz=settings.timezone)
+            return await render_case_report(pool, cases.case_ref(case), locale=settings.locale, tz=settings.timezone)
 
         settings = load_settings()
         rendered = asyncio.run(with_pool(settings, use))

@@ -29,6 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from crisisdesk import i18n
 from crisisdesk.acting import ActingClientInterceptor, denying, sending
 from crisisdesk.converter import data_converter
 from crisisdesk.logs import log
@@ -219,10 +220,10 @@ def check_received_at(intake: Intake, settings: Settings, now: datetime) -> None
                             "case would already be breached; set late_entry true to record it after the fact")
 
 
-def summary_line(intake: Intake, severity: Severity) -> str:
-    """The case as the Web UI's workflow list shows it (static summary)."""
+def summary_line(intake: Intake, severity: Severity, locale: str | None = None) -> str:
+    """The case as the Web UI's workflow list shows it (static summary), in the project's locale."""
     project = intake.project.name or intake.project.id
-    return f"[{severity.value}] {intake.summary}" + (f" · {project}" if project else "")
+    return i18n.text(locale, "summary.line", severity=severity.value, summary=intake.summary) + (f" · {project}" if project else "")
 
 
 async def start_case(client: Client, intake: Intake, settings: Settings) -> StartedCase:
@@ -242,9 +243,9 @@ async def start_case(client: Client, intake: Intake, settings: Settings) -> Star
             WORKFLOW_TYPE, intake, id=case_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary_line(intake, severity)[:400],
-            static_details=f"Intake {intake.intake_id} by {intake.channel.value}; playbook "
-                           f"{intake.playbook or settings.playbook}. The case sheet below is kept current.",
+            static_summary=summary_line(intake, severity, intake.project.locale or settings.locale)[:400],
+            static_details=i18n.text(intake.project.locale or settings.locale, "summary.details", intake_id=intake.intake_id,
+                                     channel=intake.channel.value, playbook=intake.playbook or settings.playbook),
         )
     except WorkflowAlreadyStartedError:
         original = await original_intake(client.get_workflow_handle(case_id), client)
@@ -398,6 +399,9 @@ async def act(client: Client, case_id: str, action: str, payload: object,
         bound.info("action rejected", reason=reason)
         if isinstance(problem, UnknownAction):  # the case's own answer names its open actions
             raise UnknownAction(action, reason if reason.startswith("unknown action") else None) from None
+        details = getattr(err.cause, "details", None) or ()
+        if len(details) > 2 and i18n.is_said(details[2]):  # from the catalogue: in the caller's locale
+            reason = i18n.say(details[2], i18n.READER.get())
         raise problem or ActionRejected(reason) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # no case to record it: what is wrong with the input first
@@ -408,6 +412,11 @@ async def act(client: Client, case_id: str, action: str, payload: object,
     except asyncio.TimeoutError:
         raise _no_answer(case_id, ANSWER_TIMEOUT) from None
     bound.info("action accepted", stage=str(result.stage))
+    reader = i18n.READER.get()
+    if result.said is not None and reader is not None:  # the answer in the caller's language
+        english = i18n.say(result.said, "en")
+        rest = result.message[len(english):] if result.message.startswith(english) else ""
+        result = result.model_copy(update={"message": i18n.say(result.said, reader, i18n.READER_ZONE.get()) + rest})
     return result
 
 

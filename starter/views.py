@@ -15,7 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from crisisdesk.models.case import CaseStatus, TimelineEvent
-from crisisdesk.words import FULL_TIME, in_words
+from crisisdesk import i18n
+from crisisdesk.words import in_words
 from starter.client import StartedCase
 from starter.stuck import StuckCase
 from workflows.sheet import working_words
@@ -64,8 +65,13 @@ def emit_json(value: Any) -> None:
     print(text)
 
 
+def _t(msg_id: str, **args) -> str:
+    """The CLI's words in the operator's language (CRISIS_LOCALE), times in CRISIS_TIMEZONE."""
+    return i18n.text(i18n.READER.get(), msg_id, tz=i18n.READER_ZONE.get(), **args)
+
+
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+    return i18n.when(value, i18n.READER.get(), i18n.READER_ZONE.get()) if value else "-"
 
 
 def _compact(detail: dict[str, Any], width: int = 80) -> str:
@@ -74,13 +80,13 @@ def _compact(detail: dict[str, Any], width: int = 80) -> str:
 
 
 def show_started(started: StartedCase) -> None:
-    verb = "opened" if started.created else "already open"
-    out.print(f"{started.case_id} {verb}: {started.severity} ({started.response_level})", markup=False, highlight=False)
+    out.print(_t("cli.opened" if started.created else "cli.already_open", case_id=started.case_id,
+                 severity=str(started.severity), level=started.response_level), markup=False, highlight=False)
     table = Table(show_header=False, box=None)
-    table.add_row("received", _when(started.received_at))
-    table.add_row("acknowledge by", _when(started.acknowledge_by))
-    table.add_row("respond by", _when(started.respond_by))
-    table.add_row("resolve by", _when(started.resolve_by))
+    table.add_row(_t("cli.received"), _when(started.received_at))
+    table.add_row(_t("cli.acknowledge_by"), _when(started.acknowledge_by))
+    table.add_row(_t("cli.respond_by"), _when(started.respond_by))
+    table.add_row(_t("cli.resolve_by"), _when(started.resolve_by))
     out.print(table)
 
 
@@ -119,10 +125,12 @@ def show_contingency(state: CaseStatus) -> None:
 def show_status(state: CaseStatus) -> None:
     out.print(f"{state.case_id}: {state.summary}", markup=False, highlight=False)  # the id on a line of its own
     table = Table(show_header=False)
-    table.add_row("stage", f"{state.stage} ({state.path} path)")
-    table.add_row("severity", f"{state.severity}" + (f", {state.category}" if state.category else ""))
-    table.add_row("contingency", contingency_line(state))
-    table.add_row("roles", ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
+    table.add_row(_t("cli.stage"), _t("cli.stage_value", stage=str(state.stage), path=str(state.path)))
+    lc = i18n.loc(i18n.READER.get())
+    table.add_row(_t("cli.severity"), i18n.term("severity", str(state.severity), lc)
+                  + (f", {i18n.term('category', str(state.category), lc)}" if state.category else ""))
+    table.add_row(_t("cli.contingency"), contingency_line(state))
+    table.add_row(_t("cli.roles"), ", ".join(f"{r}: {p}" for r, p in state.roles.items()) or "-")
     if state.unreached:  # issue 30: the last alert reached nobody
         table.add_row("[red]unreached[/]", f"the last alert reached nobody for {', '.join(state.unreached)}: "
                                            f"assign_role {state.unreached[0]} now")
@@ -130,21 +138,24 @@ def show_status(state: CaseStatus) -> None:
         table.add_row("re-opens", state.reopens)
     if state.delegation:
         d = state.delegation
-        table.add_row("delegation", f"{d.to} may {', '.join(d.scope)} until {_when(d.until)}")
+        table.add_row(_t("cli.delegation"), _t("cli.delegation_value", to=d.to, scope=", ".join(d.scope), until_at=d.until))
     if state.plan:
-        table.add_row("plan", f"{state.plan.summary} ({state.plan.department}, {state.plan.revisions} revisions)")
-    table.add_row("open actions", ", ".join(state.open_actions) or "-")
-    table.add_row("playbook", f"{state.playbook} v{state.playbook_version}")
-    table.add_row("updated", _when(state.updated_at))
+        table.add_row(_t("cli.plan"), _t("cli.plan_value", summary=state.plan.summary, department=state.plan.department,
+                                         revisions=state.plan.revisions))
+    table.add_row(_t("cli.open_actions"), ", ".join(state.open_actions) or "-")
+    table.add_row(_t("cli.playbook"), f"{state.playbook} v{state.playbook_version}")
+    table.add_row(_t("cli.updated"), _when(state.updated_at))
     out.print(table)
     if state.deadlines:
         local = any(d.due_local for d in state.deadlines)  # business time: the calendar's zone, working time
-        deadlines = Table("deadline", "due", *(["local", "counted"] if local else []), "state", title="deadlines",
-                          title_justify="left")
+        deadlines = Table(_t("cli.deadline"), _t("cli.due"), *([_t("cli.local"), _t("cli.counted")] if local else []),
+                          _t("cli.state"), title=_t("cli.deadlines"), title_justify="left")
         for d in state.deadlines:
             counted = [f"{d.due_local:%Y-%m-%d %H:%M %z}" if d.due_local else "-",
-                       working_words(d.working_time) if d.working_time else "on the clock"] if local else []
-            deadlines.add_row(d.name, _when(d.due_at), *counted, "[red]breached[/]" if d.breached else "open")
+                       (working_words(d.working_time) if lc == "en" else i18n.duration(d.working_time, lc))
+                       if d.working_time else _t("cli.on_the_clock")] if local else []
+            deadlines.add_row(i18n.term("deadline", d.name, lc), _when(d.due_at), *counted,
+                              f"[red]{_t('cli.breached')}[/]" if d.breached else _t("cli.open"))
         out.print(deadlines)
     show_contingency(state)
 
@@ -152,10 +163,10 @@ def show_status(state: CaseStatus) -> None:
 def show_timeline(events: list[TimelineEvent]) -> None:
     """One sentence per event: when (to the minute), what happened, by whom; refusals in red on a terminal."""
     if not events:
-        out.print("no events")
+        out.print(_t("cli.no_events"))
         return
     for e in events:
-        line = f"{e.seq:>4}  {in_words(e, FULL_TIME, channel=True)}"
+        line = f"{e.seq:>4}  {in_words(e, channel=True, locale=i18n.READER.get(), tz=i18n.READER_ZONE.get())}"
         out.print(line, style="red" if e.kind == "rejected" else None, markup=False, highlight=False)
 
 

@@ -168,7 +168,7 @@ def test_an_after_hours_case_file_is_due_in_working_time_and_reminds_in_it():
     assert ack.due_at == local(2026, 12, 8, 13) and ack.working_time == 4 * H
     status = {d.name: d for d in case.status().deadlines}
     assert status["acknowledgement"].due_local.isoformat() == "2026-12-08T13:00:00+08:00"
-    assert "4 working hours" in render(case, friday) and "local 2026-12-08 13:00 Asia/Shanghai" in render(case, friday)
+    assert "4 working hours" in render(case, friday) and "local Tue 8 Dec, 13:00 Asia/Shanghai" in render(case, friday)
     set_event = next(e for e in case.state.events if e.kind == "deadline_set" and e.name == "acknowledgement")
     assert set_event.detail["working_time"] == "PT4H" and set_event.detail["due_local"].endswith("+08:00")
     every = case.state.playbook.sla_escalation.repeat_every

@@ -100,3 +100,9 @@ def test_commands_find_the_running_stack_and_what_is_set_wins(tmp_path):
     assert apply_stack(env, path) is None and env == {}
     remove_stack(tmp_path)
     assert not path.exists() and apply_stack({}, path) is None
+
+
+def test_the_timeline_reads_in_the_operators_language_and_zone():
+    """`crisis timeline` under CRISIS_LOCALE / CRISIS_TIMEZONE (issue 23): local time, the event in words."""
+    assert in_words(EVENTS[3], channel=True, locale="en", tz="Asia/Shanghai").startswith("Wed 25 Nov, 18:47 stage → alerting")
+    assert in_words(EVENTS[3], channel=True, locale="zh-CN", tz="Asia/Shanghai") == "11月25日（周三）18:47 阶段 → 预警中（Chen）"

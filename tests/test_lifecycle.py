@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from crisisdesk import i18n
 from crisisdesk.models.case import Stage
 from crisisdesk.playbooks import PlaybookError, load_playbook, parse_playbook
 from tests.helpers import eventually
@@ -124,7 +125,7 @@ async def test_contingency_starts_on_the_first_unsatisfied_answer(open_case):
     await case.act("customer_answer", by=CS, satisfied=False)
     assert (await case.status()).contingency
     on = (await case.events("contingency", "on"))[0]
-    assert "once" in on.detail["why"]
+    assert i18n.say(on.detail["why"]) == "customer rejected the plan once"  # facts, in words where read
 
 
 async def test_every_major_change_is_reported_at_once_and_planning_is_a_key_phase(open_case):

@@ -15,7 +15,8 @@ from datetime import datetime
 
 from crisisdesk.customerlinks import reporter_id
 from crisisdesk.lifecycle import ACTIONS, AUTHORITY_SEATS
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.i18n import said
+from crisisdesk.models.actions import ActionRefused, refused
 from workflows.casefile import CaseFile
 from workflows.state import CaseState
 
@@ -53,21 +54,18 @@ def require_head(state: CaseState, action: str, by: str, now: datetime, delegabl
     """Pass when `by` is the head, or a delegate whose unexpired scope covers `action`; returns in what capacity."""
     head = state.roles.get("head")
     if head is None:
-        raise ActionRefused(f"{action}: no head is assigned to this case; assign_role head first")
+        raise refused("refuse.no_head", action=action)
     if by == head:
         return "head"
     grant = state.delegation
     if delegable and grant is not None and grant.to == by:
         if grant.until <= now:
-            raise ActionRefused(f"{action}: {by}'s delegation expired at {grant.until.isoformat()}; the head ({head}) decides")
+            raise refused("refuse.delegation_expired", action=action, by=by, until_at=grant.until.isoformat(), head=head)
         if action not in grant.scope:
-            raise ActionRefused(
-                f"{action} is outside {by}'s delegated scope ({', '.join(grant.scope)}): "
-                f"{grant.outside_scope}; otherwise the head ({head}) decides"
-            )
+            raise refused("refuse.outside_scope", action=action, by=by, scope=list(grant.scope),
+                          outside=grant.outside_scope, head=head)
         return "delegate"
-    who = f"the head ({head})" + (" or a delegate with it in scope" if delegable else "")
-    raise ActionRefused(f"{action}: only {who} may do this, not {by}")
+    raise refused("refuse.only_head_or_delegate" if delegable else "refuse.only_head", action=action, head=head, by=by)
 
 
 def spokesperson_of(state: CaseState) -> str | None:
@@ -122,29 +120,34 @@ def who_may(case: CaseFile, action: str) -> str | None:
     return None
 
 
-def _describe(case: CaseFile, seat: str) -> str:
-    s = case.state
+SEATS_NAMED = ("head", "head_only", "cs", "plan_owner", "experts", "task_owner", "spokesperson", "regional_cs", "technician", "monitor",
+               "alerted", "on_case", "staff", "intake", "edge", "reporter", "system")
+
+
+def _describe(case: CaseFile, seat: str) -> dict | str:
+    """Who holds `seat` on this case, as facts for the refusal's words (`seat.*` in the catalogue)."""
     holders = _holder(case, seat)
-    names = {"head": "the head", "head_only": "the head", "cs": "customer service", "plan_owner": "the plan's owner",
-             "experts": "a convened expert", "task_owner": "the task's owner", "spokesperson": "the spokesperson",
-             "regional_cs": "regional customer service",
-             "technician": "the technician", "monitor": "the monitor", "alerted": "someone the alert reached",
-             "on_case": "someone holding a role on the case", "staff": "a member of staff signed in",
-             "intake": "an intake service", "edge": "the API or the CLI", "reporter": "the reporter",
-             "system": "crisisdesk itself (the case audit)"}
-    name = names.get(seat, seat)
+    name: dict | str = said(f"seat.{seat}") if seat in SEATS_NAMED else seat
     if seat == "department":
         role = _department(case)
-        name = f"the {role.removeprefix('department:')} department" if role else "the plan's department"
+        name = said("seat.department_named", department=role.removeprefix("department:")) if role else said("seat.department")
     if seat == "task_owner" and case.task_owner:
-        name = f"the task's owner, {case.task_owner}"
+        name = said("seat.task_owner_named", owner=case.task_owner)
     if seat in ("head", "head_only", "cs", "department", "plan_owner", "task_owner", "spokesperson", "regional_cs",
                 "technician", "monitor") or (seat == "experts" and holders):
-        shown = ", ".join(holders[:3]) or ("nobody yet: assign_role " + (_role_of(case, seat) or seat))
-        name += f" ({shown})"
+        name = said("seat.held", seat=name, holders=holders[:3]) if holders else \
+            said("seat.nobody", seat=name, role_id=_role_of(case, seat) or seat)
     if seat == "head":
-        name += " or a delegate with it in scope"
+        name = said("seat.or_delegate", seat=name)
     return name
+
+
+def either(names: list) -> dict | str:
+    """`a or b or c`, as facts."""
+    found = names[0]
+    for more in names[1:]:
+        found = said("seat.or", first=found, second=more)
+    return found
 
 
 def _role_of(case: CaseFile, seat: str) -> str | None:
@@ -212,8 +215,7 @@ def authorize(case: CaseFile, action: str, by: str, now: datetime, seats: tuple[
     if capacity is None and _take(case, seats[0], action, by, now):
         capacity = seats[0]
     if capacity is None:
-        who = " or ".join(_describe(case, seat) for seat in seats)
-        raise ActionRefused(f"{action}: only {who} may do this, not {by}")
+        raise refused("refuse.only", action=action, who=either([_describe(case, seat) for seat in seats]), by=by)
     if capacity == "head" and case.state.roles.get("head") != by:
         capacity = "delegate"
     require_verified(case, action, by, capacity)
@@ -227,9 +229,8 @@ def require_verified(case: CaseFile, action: str, by: str, capacity: str) -> Non
         return
     if capacity in (*AUTHORITY_SEATS, "delegate") or action == "assign_role":
         if case.identity != by:
-            how = f"the verified caller is {case.identity}" if case.identity else "it came without a verified identity"
-            raise ActionRefused(f"{action}: carries authority, so it is taken only by {by} signed in ({how}); use the "
-                                "intake API, `crisis act` with CRISIS_TOKEN, or the Web UI signed in to the codec endpoint")
+            how = said("refuse.verified_as", identity=case.identity) if case.identity else said("refuse.unverified")
+            raise refused("refuse.not_verified", action=action, by=by, how=how)
 
 
 def require_department_or_head(case: CaseFile, action: str, by: str, now: datetime) -> str:

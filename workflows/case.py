@@ -25,12 +25,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from crisisdesk import stamps
+    from crisisdesk import i18n, stamps
     from crisisdesk.acting import received
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
     from crisisdesk.models.actions import (
-        ACTION_MODELS, ActionRefused, describe_validation_error, parse_action, unknown_action,
+        ACTION_MODELS, ActionRefused, describe_validation_error, parse_action, refused, unknown_action,
     )
     from crisisdesk.models.case import ActionResult, CaseStatus, TimelineEvent
     from crisisdesk.models.intake import Intake
@@ -191,9 +191,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         event = self.case.record(now, "cancellation_requested", "temporal",
                                  reason="only the head cancels a case, with the cancel action")
         self.case.state.bump("cancellation_requests")
-        self.case.notify(event, "cancellation_requested", [ADMIN_ROLE, "head"], "Cancellation requested outside crisisdesk",
-                         "Someone asked Temporal to cancel this case. It goes on: only the head cancels a case, with "
-                         "the cancel action and a reason.")
+        self.case.notify(event, "cancellation_requested", [ADMIN_ROLE, "head"])
         self.dispatch()
         return now
 
@@ -245,7 +243,8 @@ class CrisisWorkflow(EffectRunner, Learning):
             details = sheet.render(self.case, workflow.now())
         except Exception:  # the sheet is a courtesy: a bug in it must never stop the case
             workflow.logger.exception("case sheet failed to render", extra={"case_id": self.case.state.case_id})
-            details = f"**{self.case.state.case_id}** · stage {self.case.state.stage.value} (the full sheet failed to render)"
+            details = i18n.text(self.case.state.intake.project.locale, "sheet.failed", case_id=self.case.state.case_id,
+                                stage=self.case.state.stage.value)
         if details != self.details:
             workflow.set_current_details(details)
             self.details = details
@@ -270,15 +269,18 @@ class CrisisWorkflow(EffectRunner, Learning):
                                     "people act in their own name",
                                     shown=f"{name}: you are signed in as {actor.identity}, and people act only in "
                                           f"their own name: `by` must be {actor.identity}")
-            message = await self.take(name, action, now, actor)
+            message, said = await self.take(name, action, now, actor)
         except ActionRefused as refusal:
-            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown)
+            return self.refuse(name, args, str(refusal), now, actor.via, actor.identity, kind, refusal.shown, refusal.said)
         except Exception as err:
             workflow.logger.exception(STEP_FAILED, extra={"case_id": self.case.state.case_id, "action": name[:200]})
             self.case.state.bump("step_errors")
-            reason = f"{name}: could not be applied ({type(err).__name__}); the case is unchanged and the error is logged"
-            return self.refuse(name, args, reason, now, actor.via, actor.identity, kind)
-        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message)
+            why = refused("refuse.could_not_apply", action=name, error=type(err).__name__)
+            return self.refuse(name, args, str(why), now, actor.via, actor.identity, kind, said=why.said)
+        project = self.case.state.intake.project
+        if said is not None and i18n.loc(project.locale) != "en":  # the Web UI's answer: the project's language
+            message = i18n.say(said, project.locale, project.timezone) + message[len(i18n.say(said, "en")):]
+        return ActionResult(accepted=True, action=name, stage=self.case.state.stage, message=message, said=said)
 
     async def actor(self, name: str, args: Sequence[Any], kind: str, now: datetime) -> tuple["Actor", Sequence[Any]]:
         """Who sends this, as far as the case can tell: a verified stamp (crisisdesk.stamps) says who and
@@ -320,49 +322,53 @@ class CrisisWorkflow(EffectRunner, Learning):
         if name not in ACTION_MODELS:  # the closest names, and what this case takes now
             raise ActionRefused(unknown_action(name, [] if self.case.state.stage.is_final else self.case.next_steps()))
         if not args:
-            raise ActionRefused(f"{name}: expected one JSON object with at least 'by', got nothing")
+            raise refused("refuse.no_input", action=name)
         if len(args) > 1:
-            raise ActionRefused(f"{name}: expected one JSON object, got {len(args)} inputs; send them as one object")
+            raise refused("refuse.many_inputs", action=name, count=len(args))
         if isinstance(args[0], RawValue):
-            raise ActionRefused(f"{name}: the input is not valid JSON (or could not be decrypted); send one JSON object, "
-                                "as the case sheet's suggestion is written")
+            raise refused("refuse.not_json", action=name)
         return parse_action(name, args[0])
 
-    async def take(self, name: str, action, now: datetime, actor: "Actor") -> str:
+    async def take(self, name: str, action, now: datetime, actor: "Actor") -> tuple[str, dict | None]:
         if self.case.state.stage.is_final:
-            raise ActionRefused(say("final.refused", name=name, stage=self.case.state.stage.value,
-                                    case=self.case.state.case_id))
+            raise refused("refuse.case_final", action=name, stage=self.case.state.stage.value, case=self.case.state.case_id)
         self.case.directory = {}
         if name in ("assign_role", "delegate"):
             self.case.directory = await self.check_people(name, action.person if name == "assign_role" else action.to)
         if name == "add_evidence":
-            return await self.capture_evidence(action, actor)
+            stored = await self.capture_evidence(action, actor)
+            return i18n.say(stored, "en"), stored
         if name == "link":
             await self.join_other_case(action, actor)
         before = Snapshot.of(self.case)
         with self.case.attempt():
-            message = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
-        message = before.answer(self.case, message)
+            done = apply(self.case, name, action, now, actor.via, actor.identity, actor.roles)
+        message = before.answer(self.case, i18n.say(done, "en"))
         if name == "review_done" and action.follow_ups:
             await self.start_follow_ups(action)
         if name == "triage":
             message += await self.suggest_knowledge(now)
         self.changed(now)
-        return message
+        return message, done if i18n.is_said(done) else None  # the answer in English, and as facts
 
     def refuse(self, name: str, args: Sequence[Any], reason: str, now: datetime, via: str,
-               identity: str | None, kind: str, shown: str | None = None) -> None:
+               identity: str | None, kind: str, shown: str | None = None, said: dict | None = None) -> None:
+        """`reason` in English is the record's; `said` (crisisdesk/i18n.py) lets each reader have it in
+        their locale: the update's sender (the Web UI) in the project's, the API and CLI in their caller's."""
         first = args[0] if len(args) == 1 else None
         by = first.get("by") if isinstance(first, dict) and isinstance(first.get("by"), str) else None
         self.case.record(now, "rejected", name[:200], by=by[:200] if by else None, reason=reason[:1000],
-                         via=via, identity=identity)
+                         said=said, via=via, identity=identity)
         self.case.state.bump("rejected")
         workflow.logger.info("action refused", extra={"case_id": self.case.state.case_id, "action": name[:200], "via": via})
         self.changed(now)
         if kind == "update":
             # `shown` (no input in it) may be read in clear where the update's sender reads it (crisisdesk.converter)
-            raise ApplicationError(reason, REFUSAL_RECORDED, *([shown] if shown else []), type=REFUSAL_TYPE,
-                                   non_retryable=True)
+            project = self.case.state.intake.project
+            if said is not None and i18n.loc(project.locale) != "en":
+                reason = i18n.say(said, project.locale, project.timezone)
+            extra = [shown, said] if said is not None else [shown] if shown else []
+            raise ApplicationError(reason, REFUSAL_RECORDED, *extra, type=REFUSAL_TYPE, non_retryable=True)
 
     async def check_people(self, name: str, person: str) -> dict[str, list[str]]:
         """With authentication on, roles and delegations name people from the directory: their directory
@@ -372,8 +378,7 @@ class CrisisWorkflow(EffectRunner, Learning):
             summary="is this person in the directory?", **BOOKKEEPING)
         if checked.unknown:
             field = "person" if name == "assign_role" else "to"
-            raise ActionRefused(f"{name}: {field}: {checked.unknown[0]!r} is not in the directory; "
-                                "add them with `crisis users add` or name someone who is")
+            raise refused("refuse.not_in_directory", action=name, field=field, person=checked.unknown[0])
         return checked.roles
 
     async def join_other_case(self, action, actor: "Actor") -> None:
@@ -394,7 +399,7 @@ class CrisisWorkflow(EffectRunner, Learning):
             why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             raise ActionRefused(f"link: case {action.case_id} could not be told ({why}); is it open?") from None
 
-    async def capture_evidence(self, action, actor: "Actor") -> str:
+    async def capture_evidence(self, action, actor: "Actor") -> dict:
         via, identity = actor.via, actor.identity
         with self.case.attempt(commit=False):  # authority and stage first: nothing is stored for a refusal
             apply(self.case, "add_evidence", action, workflow.now(), via, identity, actor.roles)
@@ -416,7 +421,7 @@ class CrisisWorkflow(EffectRunner, Learning):
                              size=receipt.size, media_type=receipt.media_type, evidence_id=receipt.evidence_id,
                              custody=f"captured by {action.by}")
         self.changed()
-        return f"evidence {receipt.evidence_id} stored, sha256 {receipt.sha256}"
+        return i18n.said("done.evidence_stored", evidence_id=receipt.evidence_id, sha256=receipt.sha256)
 
     def upsert_search_attributes(self) -> None:
         wanted = self.case.search_attributes() | {SA_ENGINE: ENGINE}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crisisdesk.customerlinks import reporter_id
+from crisisdesk.i18n import said
 from crisisdesk.lifecycle import STAGES, open_actions
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.models.intake import Intake, Path
@@ -83,11 +84,10 @@ class CaseFile:
         targets = playbook.severity[state.severity]
         respond_by = state.deadlines["response"].due_at
         if intake.reporter.contact:
-            case.notify(opened, "acknowledgement", [], f"We received your report: {intake.summary}",
-                        f"Case {case_id}. We will respond by {respond_by.isoformat()} "
-                        f"({targets.response_level}).", reporter=True, facts={"respond_by": respond_by.isoformat()})
+            case.notify(opened, "acknowledgement", [], reporter=True, summary=intake.summary, case_id=case_id,
+                        respond_at=respond_by.isoformat(), respond_by=respond_by.isoformat(), level=targets.response_level)
         if intake.potential_crisis:
-            case.enter_crisis(now, "intake", "reported as a potential crisis")
+            case.enter_crisis(now, "intake", said("why.intake_potential_crisis"))
         return case
 
     @contextmanager
@@ -144,29 +144,33 @@ class CaseFile:
     def key(self, cause: TimelineEvent, what: str) -> str:
         return f"{self.state.case_id}:{cause.seq}:{what}"
 
-    def notify(self, cause: TimelineEvent, kind: str, roles: list[str], subject: str, body: str,
-               reporter: bool = False, level: int = 0, facts: dict | None = None) -> None:
-        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent). `facts`:
-        what a message rendered at the edge may say (times as ISO text), never sentences."""
-        recipients = [{"role": r, "person": self.state.roles.get(r)} for r in roles]
+    def notify(self, cause: TimelineEvent, kind: str, roles: list[str], reporter: bool = False,
+               escalation_level: int = 0, wording: str | None = None, **facts: Any) -> None:
+        """Tell the people in `roles` (a role the case names nobody for is resolved when it is sent), and
+        the reporters when `reporter`. Facts, not prose (issue 23): staff read `note.<wording or kind>.*`
+        from the `messages` catalogue in their locale (crisisdesk/i18n.py); reporters their own words from
+        the `customer` catalogue (activities.customer_reach), each in their language."""
+        s = self.state
+        project = s.intake.project
+        recipients = [{"role": r, "person": s.roles.get(r)} for r in roles]
         if reporter:
-            recipients += reporter_recipients(self.state)
+            recipients += reporter_recipients(s)
         self.effects.append(Effect(kind="notify", key=self.key(cause, f"notify:{kind}"), data={
-            "kind": kind, "subject": f"[{self.state.case_id}] {subject}", "body": body,
-            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": level,
-            **({"facts": facts} if facts else {})}))
+            "kind": kind, "wording": wording or kind, "facts": {k: v for k, v in facts.items() if v is not None},
+            "recipients": recipients, "at": cause.at.isoformat(), "cause": cause.seq, "level": escalation_level,
+            "locale": project.locale, "timezone": project.timezone, "customer": bool(reporter and not roles)}))
 
     def tell_reporter(self, cause: TimelineEvent, kind: str) -> None:
         """A message to the reporter alone (their words come from the `customer` catalogue when it is sent,
         in their language, with their link: activities.customer_reach)."""
         if reporter_recipients(self.state):
-            self.notify(cause, kind, [], f"to the reporter: {kind}", kind, reporter=True)
+            self.notify(cause, kind, [], reporter=True)
 
-    def report(self, cause: TimelineEvent, kind: str, reason: str) -> None:
+    def report(self, cause: TimelineEvent, kind: str, reason: str | dict) -> None:
         self.effects.append(Effect(kind="report", key=self.key(cause, f"report:{kind}"),
                                    data={"kind": kind, "reason": reason, "at": cause.at.isoformat()}))
 
-    def move(self, now: datetime, stage: Stage, by: str, why: str) -> None:
+    def move(self, now: datetime, stage: Stage, by: str, why: str | dict) -> None:
         before = self.state.stage
         if stage == before:
             return
@@ -177,7 +181,7 @@ class CaseFile:
             self.tell_reporter(event, TELL_REPORTER[stage])
         went_back = STAGE_ORDER.index(stage) < STAGE_ORDER.index(before) and not stage.is_final
         if went_back and self.state.path == Path.crisis:
-            self.report(event, "change", f"stage went back from {before.value} to {stage.value}: {why}")
+            self.report(event, "change", said("report.went_back", previous=before.value, stage=stage.value, why=why))
         self.schedule_reports(now)
 
     # -- deadlines --------------------------------------------------------------------------
@@ -209,23 +213,22 @@ class CaseFile:
                             working_seconds=int(took.total_seconds()) if took is not None else None)
 
     # -- the crisis protocol's switches -----------------------------------------------------
-    def enter_crisis(self, now: datetime, by: str, why: str) -> None:
+    def enter_crisis(self, now: datetime, by: str, why: str | dict) -> None:
         """Alert at once (4.3.1): the head and regional CS by phone, a risk warning to the departments."""
         state, book = self.state, self.state.playbook
         if state.path == Path.crisis:
             return
         state.path = Path.crisis
         event = self.record(now, "path", "crisis", by=by, why=why)
-        self.notify(event, "alert", book.alert_roles, "Potential crisis: phone now",
-                    f"{state.intake.summary}. {why}. Form the crisis team and acknowledge.")
-        self.notify(event, "risk_warning", book.risk_warning_roles, "Risk warning", f"{state.intake.summary}. {why}.")
+        self.notify(event, "alert", book.alert_roles, summary=state.intake.summary, why=why)
+        self.notify(event, "risk_warning", book.risk_warning_roles, summary=state.intake.summary, why=why)
         self.move(now, Stage.alerting, by, why)
         self.start_timer(now, "alert_acknowledgement")
         if "monitor_checkin" in book.deadlines:  # 4.5.2: watch owner groups, forums, media
             self.start_timer(now, "monitor_checkin")
-        self.report(event, "change", f"moved to the crisis path: {why}")
+        self.report(event, "change", said("report.crisis_path", why=why))
 
-    def contingency_on(self, now: datetime, by: str, why: str) -> None:
+    def contingency_on(self, now: datetime, by: str, why: str | dict) -> None:
         """4.4.1.4: the playbook's contingency tasks open, each owned and timed (workflows.contingency)."""
         if self.state.contingency:
             return
@@ -233,7 +236,7 @@ class CaseFile:
         self.schedule_reports(now)
 
     # -- reports ----------------------------------------------------------------------------
-    def major_change(self, what: str, cause: TimelineEvent | None = None) -> None:
+    def major_change(self, what: str | dict, cause: TimelineEvent | None = None) -> None:
         """4.5.1: on the crisis path a major change is reported at once, and once the media
         are involved the spokesperson's media-contact report goes out at once too."""
         s = self.state
@@ -242,7 +245,7 @@ class CaseFile:
         cause = cause or s.events[-1]
         self.report(cause, "change", what)
         if s.next_media_report_at is not None:
-            self.report(cause, "media", f"media contact report: {what}")
+            self.report(cause, "media", said("report.media_contact", what=what))
 
     def report_every(self) -> timedelta:
         rep = self.state.playbook.reporting
@@ -279,18 +282,17 @@ class CaseFile:
                 s.bump("breaches")
                 if deadline.name.startswith(CONTINGENCY):
                     contingency.breached(self, deadline.name)
-            self.notify(event, step, roles, f"Deadline {deadline.name} {'breached' if step == 'breach' else 'still open'}",
-                        f"{deadline.name} was due at {deadline.due_at.isoformat()}. Open actions: "
-                        f"{', '.join(self.next_steps()) or 'none'}.", level=deadline.level)
+            self.notify(event, step, roles, escalation_level=deadline.level, deadline=deadline.name,
+                        due_at=deadline.due_at.isoformat(), actions=self.next_steps())
         if s.next_report_at is not None and s.next_report_at <= now:
             every = self.report_every()
             kind = "daily" if every <= timedelta(days=1) else "weekly"
             self.report(self.record(now, "report_due", kind, due_at=s.next_report_at.isoformat()), kind,
-                        f"{kind} situation report")
+                        said(f"report.{kind}"))
             s.next_report_at = next_after(s.next_report_at, every, now)
         if s.next_media_report_at is not None and s.next_media_report_at <= now:
             self.report(self.record(now, "report_due", "media", due_at=s.next_media_report_at.isoformat()), "media",
-                        "weekly media contact report")
+                        said("report.media_weekly"))
             s.next_media_report_at = next_after(s.next_media_report_at, s.playbook.reporting.media_every, now)
         if s.delegation is not None and s.delegation.until <= now:
             self.record(now, "delegation_expired", s.delegation.to, until=s.delegation.until.isoformat())

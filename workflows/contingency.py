@@ -13,7 +13,7 @@ Pure functions of the case and the time the workflow gives them, like `deadlines
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from crisisdesk.contingency_words import line, say
+from crisisdesk.i18n import said
 from crisisdesk.models.case import ContingencyStatus, ContingencyTaskStatus
 from crisisdesk.playbooks import CONTINGENCY
 
@@ -27,7 +27,7 @@ def deadline_of(task: str) -> str:
     return CONTINGENCY + task
 
 
-def start(case: "CaseFile", now: datetime, by: str, why: str) -> None:
+def start(case: "CaseFile", now: datetime, by: str, why: str | dict) -> None:
     """Open the playbook's tasks, each against its deadline; tell the crisis team and every owner."""
     state = case.state
     state.contingency = True
@@ -38,11 +38,9 @@ def start(case: "CaseFile", now: datetime, by: str, why: str) -> None:
         name = deadline_of(task.name)
         case.set_deadline(now, name, now + task.due)
         run.tasks.append(ContingencyTaskStatus(name=task.name, owner=task.owner, due_at=state.deadlines[name].due_at))
-    tasks = "\n".join(line("contingency_task_line", name=t.name, owner=t.owner, due=t.due_at.isoformat(timespec="minutes"))
-                      for t in run.tasks)
-    subject, body = say("contingency_started", why=why, count=len(run.tasks), tasks=tasks)
+    tasks = [said("note.contingency.task", name=t.name, owner=t.owner, due_at=t.due_at.isoformat()) for t in run.tasks]
     owners = list(dict.fromkeys([*TOLD, *(t.owner for t in run.tasks)]))
-    case.notify(event, "contingency", owners, subject, body)
+    case.notify(event, "contingency", owners, why=why, count=len(run.tasks), tasks=tasks)
 
 
 def task_done(case: "CaseFile", name: str, by: str, now: datetime, done_with: str) -> ContingencyTaskStatus:
@@ -88,10 +86,9 @@ def stand_down(case: "CaseFile", now: datetime, by: str, reason: str) -> list[st
         closed.append(task.name)
     event = case.record(now, "contingency", "stood_down", by=by, reason=reason, closed=closed)
     state.bump("contingency_stood_down")
-    subject, body = say("contingency_stood_down", by=by, reason=reason, closed=", ".join(closed) or "none")
     case.notify(event, "contingency_stood_down", list(dict.fromkeys([*TOLD, *(t.owner for t in run.tasks)])),
-                subject, body)
-    case.report(event, "change", "contingency stood down")
+                by=by, reason=reason, closed=", ".join(closed) or said("refuse.none"))
+    case.report(event, "change", said("report.contingency_stood_down"))
     state.next_report_at = None
     case.schedule_reports(now)
     return closed

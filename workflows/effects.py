@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from crisisdesk import i18n
     from crisisdesk.models import effects as fx
     from workflows.casefile import reporter_recipients
     from workflows.casefile import CaseFile
@@ -92,8 +93,7 @@ class EffectRunner:
         at = datetime.fromisoformat(data["at"])
         try:
             if effect.kind == "notify":
-                await self.send(effect.key, data["kind"], data["subject"], data["body"], data["recipients"], at,
-                                level=data.get("level", 0), facts=data.get("facts") or {})
+                await self.send(effect.key, data, at)
             elif effect.kind == "report":
                 roles = state.playbook.reporting.recipients
                 receipt = await workflow.execute_activity(
@@ -102,7 +102,7 @@ class EffectRunner:
                         status=case.status(), timeline=case.unrecorded(), at=at,
                         recipients=[fx.Recipient(role=r, person=state.roles.get(r)) for r in roles],
                         project_id=state.intake.project.id),
-                    result_type=fx.ReportReceipt, summary=f"{data['kind']} report: {data['reason']}"[:200], **REPORT)
+                    result_type=fx.ReportReceipt, summary=f"{data['kind']} report: {i18n.say(data['reason'])}"[:200], **REPORT)
                 state.bump("reports")
                 case.record(workflow.now(), "report", data["kind"], report_id=receipt.report_id, title=receipt.title)
                 if receipt.sent is not None:
@@ -119,7 +119,9 @@ class EffectRunner:
                 sent = await workflow.execute_activity(
                     "send_survey", fx.SendSurvey(
                         key=effect.key, case_id=state.case_id, at=at,
-                        recipient=fx.Recipient(**reporters[0]) if reporters else None),
+                        recipient=fx.Recipient(**reporters[0]) if reporters else None,
+                        locale=state.intake.reporter.locale or state.intake.project.locale,
+                        timezone=state.intake.project.timezone),
                     result_type=fx.SurveySent, summary="satisfaction survey to the reporter", **REPORT)
                 case.record(workflow.now(), "survey_sent", "survey", delivered=sent.delivered)
             elif effect.kind == "record_survey":
@@ -136,25 +138,27 @@ class EffectRunner:
             at = state.updated_at if effect.kind in BOOKKEEPING_EFFECTS else workflow.now()
             case.record(at, "effect_failed", effect.kind, key=effect.key, error=str(err.cause or err))
 
-    async def send(self, key: str, kind: str, subject: str, body: str, recipients: list[dict], at: datetime,
-                   level: int = 0, facts: dict | None = None) -> None:
+    async def send(self, key: str, data: dict, at: datetime) -> None:
+        """Facts, not prose: the notify activity writes the words in each reader's locale."""
         state = self.case.state
+        kind, recipients = data["kind"], data["recipients"]
         roles = [r["role"] for r in recipients]
         try:
             receipt = await workflow.execute_activity(
-                "notify", fx.Notification(key=key, case_id=state.case_id, kind=kind, subject=subject, body=body,
+                "notify", fx.Notification(key=key, case_id=state.case_id, kind=kind, wording=data.get("wording", kind),
+                                          facts=data.get("facts", {}), customer=data.get("customer", False),
+                                          locale=data.get("locale"), timezone=data.get("timezone"),
                                           recipients=[fx.Recipient(**r) for r in recipients], at=at,
-                                          project_id=state.intake.project.id, escalation_level=level,
-                                          facts=facts or {}),
-                result_type=fx.NotificationReceipt, summary=f"notify {', '.join(roles) or 'nobody'}: {subject}"[:200],
+                                          project_id=state.intake.project.id, escalation_level=data.get("level", 0)),
+                result_type=fx.NotificationReceipt, summary=f"notify {', '.join(roles) or 'nobody'}: {kind}"[:200],
                 **DELIVER)
         except ActivityError as err:
             self.case.record(workflow.now(), "notification", kind, status="failed", error=str(err.cause or err), roles=roles)
             state.bump("notifications_failed")
             return
-        self.note_delivery(kind, receipt, roles, subject)
+        self.note_delivery(kind, receipt, roles, receipt.subject)
 
-    def note_delivery(self, kind: str, receipt: "fx.NotificationReceipt", roles: list[str], subject: str) -> None:
+    def note_delivery(self, kind: str, receipt: "fx.NotificationReceipt", roles: list[str], subject: str | None = None) -> None:
         state = self.case.state
         state.bump("notifications")
         if kind in ALERTS:
@@ -165,7 +169,7 @@ class EffectRunner:
                                 "unresolved": list(receipt.unresolved)[:20]}
         self.case.record(workflow.now(), "notification", kind, status=receipt.status, channels=receipt.channels,
                          roles=roles, people=receipt.people or None, unresolved=receipt.unresolved or None,
-                         subject=subject)
+                         subject=subject or None)
 
     async def record_forever(self) -> None:
         """Ship new events to PostgreSQL, oldest first, for as long as the run lasts."""
@@ -191,9 +195,7 @@ class EffectRunner:
                     state.scrub_records = True
                     state.bump("record_rejected")
                     event = case.record(state.updated_at, "record_rejected", "timeline", reason=cause.message[:500])
-                    case.notify(event, "record_rejected", [ADMIN_ROLE], "The case record refused data",
-                                f"PostgreSQL refused part of this case's record ({cause.message[:300]}); "
-                                "it is now stored with the offending characters replaced.")
+                    case.notify(event, "record_rejected", [ADMIN_ROLE], error=cause.message[:300])
                     self.dispatch()
                 else:  # cancelled or timed out for good: never stop recording, try again shortly
                     workflow.logger.warning("record_timeline failed; retrying", extra={"case_id": state.case_id})

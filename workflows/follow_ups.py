@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from crisisdesk import i18n
     from crisisdesk.converter import REFUSAL_TYPE
     from crisisdesk.models import effects as fx
     from crisisdesk.models.followups import FOLLOW_UP_WORKFLOW, FollowUpItem, FollowUps
@@ -60,9 +61,8 @@ class FollowUpWorkflow:
             await workflow.execute_activity(
                 "notify", fx.Notification(
                     key=key, case_id=self.plan.case_id, kind="follow_up_due", project_id=self.plan.project_id,
-                    subject=f"[{self.plan.case_id}] Follow-up due: {item.what}"[:300],
-                    body=f"From the review of {self.plan.case_id}: {item.what}. Due {item.due_at.isoformat()}. "
-                         "When it is done, record follow_up_done.",
+                    facts={"case_id": self.plan.case_id, "what": item.what[:300], "due_at": item.due_at.isoformat()},
+                    locale=self.plan.locale, timezone=self.plan.timezone,
                     recipients=[fx.Recipient(role="follow_up_owner", person=item.owner)], at=now),
                 result_type=fx.NotificationReceipt, summary=f"follow-up reminder: {item.what}"[:200], **DELIVER)
         except Exception:  # a reminder that cannot be sent is retried at the next one
@@ -96,13 +96,17 @@ class FollowUpWorkflow:
     def refusal(self, args: tuple) -> str | None:
         if len(args) != 1 or not isinstance(args[0], dict) or not isinstance(args[0].get("by"), str) \
                 or not isinstance(args[0].get("what"), str):
-            return 'follow_up_done: expected one JSON object {"by": ..., "what": ...}'
+            return self.words("refuse.follow_up_input")
         by, what = args[0]["by"], args[0]["what"]
         item = next((i for i in self.open() if i.what == what), None)
         if item is None:
-            return f"follow_up_done: what: no open follow-up is {what[:200]!r} (open: " \
-                   f"{'; '.join(i.what for i in self.open())[:500] or 'none'})"
+            return self.words("refuse.no_follow_up", what=what[:200],
+                              open="; ".join(i.what for i in self.open())[:500] or i18n.said("refuse.none"))
         if by not in (item.owner, self.plan.head):
-            return f"follow_up_done: only its owner ({item.owner}) or the head ({self.plan.head}) marks it done, not {by}"
+            return self.words("refuse.follow_up_owner", owner=item.owner, head=self.plan.head, by=by)
         return None
+
+    def words(self, msg_id: str, **args) -> str:
+        """A refusal from the catalogue, in the case's project language (the Web UI shows it as it is)."""
+        return i18n.text(self.plan.locale, msg_id, tz=self.plan.timezone, **args)
 

@@ -44,7 +44,8 @@ class Learning:
     async def start_follow_ups(self, action) -> None:
         """The review's follow-up actions live on after the case: a child that outlives it."""
         state = self.case.state
-        plan = FollowUps(case_id=state.case_id, project_id=state.intake.project.id, head=state.roles.get("head"),
+        plan = FollowUps(case_id=state.case_id, project_id=state.intake.project.id, locale=state.intake.project.locale,
+                         timezone=state.intake.project.timezone, head=state.roles.get("head"),
                          items=[FollowUpItem(what=f.what, owner=f.owner, due_at=f.due_at) for f in action.follow_ups])
         await workflow.start_child_workflow(
             FOLLOW_UP_WORKFLOW, plan, id=follow_ups_id(state.case_id), parent_close_policy=ParentClosePolicy.ABANDON,

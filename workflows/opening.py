@@ -36,6 +36,11 @@ def open_case_file(case_id: str, intake: Intake, opened: CaseOpened, now: dateti
     elif not intake.late_entry and last_due(opened.playbook, received_at) < started_at:
         received_at, correction = started_at, ("received_at is older than every deadline and the intake is "
                                                "not a late entry: the SLA clock starts at opening")
+    project = intake.project
+    if (opened.locale and not project.locale) or (opened.timezone and not project.timezone):
+        # The project's language and zone (issue 23), pinned by the case like its playbook.
+        intake = intake.model_copy(update={"project": project.model_copy(update={
+            "locale": project.locale or opened.locale, "timezone": project.timezone or opened.timezone})})
     case = CaseFile.open(case_id, intake, opened.playbook, now, received_at, opened.team)
     case.state.candidates = dict(opened.candidates)
     if opened.stamps is not None:

@@ -1,6 +1,7 @@
 """The case sheet: the Markdown the Web UI shows as the case's "Current Details".
 
-Rendered from the case file after every change; pure (the time comes from the workflow). It says
+Rendered from the case file after every change; pure (the time comes from the workflow). In the project's
+language with times in its zone (issue 23: crisisdesk/i18n.py, `sheet.*` and `op.*` in the catalogues). It says
 what a new operator needs without the docs: the case in a line, where it stands, whose turn it is
 and what to paste into the Update dialog, the next deadline, breaches, plan, delegation, the last
 events in words. Never personal data: no reporter or stakeholder names or contacts.
@@ -9,9 +10,10 @@ events in words. Never personal data: no reporter or stakeholder names or contac
 import json
 from datetime import datetime, timedelta
 
+from crisisdesk import i18n
 from crisisdesk.lifecycle import ACTIONS, STAGES
 from crisisdesk.operator_words import say
-from crisisdesk.words import in_words, stamp
+from crisisdesk.words import in_words
 from workflows.authority import who_may
 from workflows.casefile import CaseFile
 
@@ -19,27 +21,42 @@ LAST_EVENTS = 6
 
 
 def when(at: datetime) -> str:
-    return f"{stamp(at)} UTC"
+    """`12月3日（周四）14:00` / `Thu 3 Dec, 14:00`: in the sheet's language and zone (set by `render`)."""
+    return i18n.when(at, i18n.READER.get(), i18n.READER_ZONE.get())
 
 
 def left(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    sign, minutes = ("", minutes) if minutes >= 0 else ("overdue by ", -minutes)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"]
-    return sign + " ".join(parts)
+    """`3 h 20 min` / `3小时20分` (a span, never negative)."""
+    return i18n.duration(abs(delta), i18n.READER.get())
+
+
+def t(msg_id: str, **args) -> str:
+    return i18n.text(i18n.READER.get(), msg_id, tz=i18n.READER_ZONE.get(), **args)
 
 
 def render(case: CaseFile, now: datetime) -> str:
+    """The sheet in the project's language, times in its zone."""
+    project = case.state.intake.project
+    language = i18n.READER.set(i18n.loc(project.locale))
+    zone = i18n.READER_ZONE.set(project.timezone)
+    try:
+        return _render(case, now)
+    finally:
+        i18n.READER.reset(language)
+        i18n.READER_ZONE.reset(zone)
+
+
+def _render(case: CaseFile, now: datetime) -> str:
     s = case.state
     project = s.intake.project
-    lines = [f"**{s.case_id}** · {s.intake.summary}" + (f" · project {project.id}" if project.id else "")
-             + (f" ({project.region})" if project.region else ""), ""]
+    lc = i18n.READER.get()
+    lines = [t("sheet.head", case_id=s.case_id, summary=s.intake.summary)
+             + (t("sheet.project", project=project.id) if project.id else "")
+             + (t("sheet.region", region=project.region) if project.region else ""), ""]
     level = s.playbook.severity[s.severity].response_level
-    lines.append(f"**Stage** {s.stage.value} · **path** {s.path.value} · **severity** {s.severity.value} ({level})"
-                 + (" · **contingency ON**" if s.contingency else "")
-                 + (f" · **{len(s.reporters) + 1} reporters**" if s.reporters else ""))
+    lines.append(t("sheet.stage", stage=s.stage.value, path=s.path.value, severity=s.severity.value, level=level)
+                 + (t("sheet.contingency") if s.contingency else "")
+                 + (t("sheet.reporters", count=len(s.reporters) + 1) if s.reporters else ""))
     if s.reopens:
         lines += ["", say("reopened.title", case=s.reopens["case_id"], stage=s.reopens.get("stage", ""),
                           playbook=f"{s.reopens.get('playbook') or '?'} v{s.reopens.get('playbook_version') or '?'}")]
@@ -50,63 +67,73 @@ def render(case: CaseFile, now: datetime) -> str:
         lines += lead(case)
         actions, role = case.next_steps(), STAGES[s.stage].turn
         owner = case.owner()
-        turn = role if owner == role else f"{role} ({owner})"
-        lines += ["", f"**Whose turn:** {turn}. What moves the case (Update dialog: name, then paste the input):"]
+        shown_role = i18n.term("role", role, lc)
+        turn = shown_role if owner == role else (f"{shown_role}（{owner}）" if lc == "zh-CN" else f"{shown_role} ({owner})")
+        lines += ["", t("sheet.turn", turn=turn)]
         for name in actions:
             lines.append(action_line(case, name))
         open_deadlines = sorted(s.deadlines.values(), key=lambda d: d.due_at)
         if open_deadlines:
-            lines += ["", "**Deadlines**"]
+            lines += ["", t("sheet.deadlines")]
             for d in open_deadlines:
                 state = (say("due.breached", level=d.level + 1) if d.breached
-                         else say("due.left", left=left(d.due_at - now)))
-                lines.append(say("due.line", name=d.name, due=when(d.due_at), local=local_due(s.playbook.calendar, d),
-                                 state=state, as_of=clock(now)) + working_part(d))
+                         else say("due.left", left=left(d.due_at - now)) if d.due_at >= now
+                         else i18n.left(d.due_at - now, lc))
+                lines.append(say("due.line", name=i18n.term("deadline", d.name, lc), due=when(d.due_at),
+                                 local=local_due(s.playbook.calendar, d), state=state, as_of=clock(now)) + working_part(d))
     if s.plan:
-        lines += ["", f"**Plan** ({s.plan.department}, {s.plan.revisions} revisions, {s.plan.rejections} rejections): "
-                      f"{s.plan.summary}"]
+        lines += ["", t("sheet.plan", department=s.plan.department, revisions=s.plan.revisions,
+                        rejections=s.plan.rejections, summary=s.plan.summary)]
         if s.plan.pending_revision and not s.stage.is_final:
-            lines.append(f"- pending {s.plan.pending_revision['kind']} revision: {s.plan.pending_revision['summary']}")
+            lines.append(t("sheet.pending", kind=i18n.term("revision", s.plan.pending_revision["kind"], lc),
+                           summary=s.plan.pending_revision["summary"]))
     run = s.contingency_run
     if run is not None and run.active and not s.stage.is_final:
-        lines += ["", "**Contingency tasks** (contingency_task_done: the owner or the head; contingency_stand_down: "
-                      "the head)"]
-        for t in run.tasks:
-            if t.done_at is not None:
-                state = f"done {when(t.done_at)} by {t.done_by}" + (" (late)" if t.breached else "")
+        lines += ["", t("sheet.tasks")]
+        for task in run.tasks:
+            if task.done_at is not None:
+                state = t("sheet.task_done", done_at=task.done_at, by=task.done_by) + (t("sheet.task_late") if task.breached else "")
             else:
-                state = ("BREACHED, " if t.breached else "") + f"due {when(t.due_at)}"
-            holder = s.roles.get(t.owner)
-            lines.append(f"- {t.name}: {t.owner}" + (f" ({holder})" if holder else "") + f" · {state}")
+                state = t("sheet.task_breached" if task.breached else "sheet.task_due", due_at=task.due_at)
+            holder = s.roles.get(task.owner)
+            lines.append(t("sheet.task", name=task.name, owner=task.owner, state=state,
+                           holder=t("sheet.region", region=holder) if holder else ""))
     if s.delegation and not s.stage.is_final:
         g = s.delegation
-        lines += ["", f"**Delegation** to {g.to}: {', '.join(g.scope)} until {when(g.until)}; outside it: {g.outside_scope}"]
+        lines += ["", t("sheet.delegation", to=g.to, scope=list(g.scope), until_at=g.until, outside=g.outside_scope)]
     unfilled = [r for r in s.playbook.alert_roles if r not in s.roles]
     if unfilled and not s.stage.is_final:
-        lines += ["", f"**Nobody named for:** {', '.join(unfilled)} (assign_role; alerts go to the team or the fallback)"]
+        lines += ["", t("sheet.unfilled", roles=unfilled)]
     if s.counts.get("record_rejected") or s.scrub_records:
-        lines += ["", "**Record:** PostgreSQL refused some text; it is stored scrubbed"]
+        lines += ["", t("sheet.scrubbed")]
     if s.seq - s.recorded_seq > 20:
-        lines += ["", f"**Record:** {s.seq - s.recorded_seq} events wait for PostgreSQL (deadlines run regardless)"]
+        lines += ["", t("sheet.backlog", count=s.seq - s.recorded_seq)]
     recent = s.events[-LAST_EVENTS:]
     if recent:
-        lines += ["", "**Last events**"] + [f"- {in_words(e)}" for e in reversed(recent)]
+        lines += ["", t("sheet.last")] + [f"- {in_words(e, locale=lc, tz=i18n.READER_ZONE.get())}" for e in reversed(recent)]
     return "\n".join(with_list_breaks(lines))
 
 
 def clock(at: datetime) -> str:
-    """`15:04 UTC`: the moment a relative figure was worked out (the sheet is rendered when the case changes)."""
-    return f"{at.hour:02d}:{at.minute:02d} UTC"
+    """`15:04`: the moment a relative figure was worked out, in the sheet's zone (the sheet is rendered when
+    the case changes)."""
+    local = at.astimezone(i18n.zone(i18n.READER_ZONE.get()))
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def local_due(calendar, deadline) -> str:
-    if calendar is None:
+    """The calendar's own local time, when its zone is not the sheet's."""
+    if calendar is None or calendar.timezone == i18n.READER_ZONE.get():
         return ""
-    return say("due.local", at=stamp(calendar.local(deadline.due_at)), zone=calendar.timezone)
+    return say("due.local", at=i18n.when(deadline.due_at, i18n.READER.get(), calendar.timezone), zone=calendar.timezone)
 
 
 def working_part(deadline) -> str:
-    return "" if deadline.working_time is None else f" · {working_words(deadline.working_time)}"
+    if deadline.working_time is None:
+        return ""
+    lc = i18n.loc(i18n.READER.get())
+    words = working_words(deadline.working_time) if lc == "en" else i18n.duration(deadline.working_time, lc)
+    return t("sheet.working", duration=words)
 
 
 # -- suggestions that work as pasted (issue 30) ---------------------------------------------------------------
@@ -115,7 +142,7 @@ def action_line(case: CaseFile, name: str) -> str:
     name of a person who may take it now: a holder of its seats, or a directory candidate for its first seat.
     Nobody who could: says which seat to fill first."""
     by = suggested_by(case, name)
-    head = f"- `{name}`: {ACTIONS[name].what}"
+    head = f"- `{name}`: {i18n.CATALOGUES[i18n.loc(i18n.READER.get())].get(f'action.{name}') or ACTIONS[name].what}"
     if by is None:
         return f"{head} · {say('turn.seat_first', role=seat_role(case, name))}"
     return f"{head}\n\n{editor_block(suggestion(case, name, by))}"
@@ -201,10 +228,10 @@ def closing_summary(case: CaseFile) -> list[str]:
         if link is not None:
             lines.append(say("closed.outcome.linked", case=link.detail.get("case_id", "?")))
         else:
-            lines.append(say("closed.outcome.cancelled", by=f" by {cancel.by}" if cancel and cancel.by else "",
+            lines.append(say("closed.outcome.cancelled", by=t("event.by", by=cancel.by) if cancel and cancel.by else "",
                              reason=(cancel.detail.get("reason") if cancel else None) or (ended.detail.get("why") if ended else "")))
     else:
-        lines.append(say("closed.outcome.closed", by=f" by {ended.by}" if ended and ended.by else ""))
+        lines.append(say("closed.outcome.closed", by=t("event.by", by=ended.by) if ended and ended.by else ""))
     if ended is not None:
         lines.append(say("closed.took", took=left(ended.at - s.received_at), received=when(s.received_at),
                          ended=when(ended.at)))
@@ -242,12 +269,11 @@ def with_list_breaks(lines: list[str]) -> list[str]:
 
 # -- business time (issue 25): the deadline's local due time and its target in working time, in one place --
 def in_working_time(calendar, deadline) -> str:
-    """` · local 2026-12-07 13:00 Asia/Shanghai · 4 working hours` (the second part only for a deadline
+    """` · local Tue 8 Dec, 13:00 Asia/Shanghai · 4 working hours` (the second part only for a deadline
     counted in working time); nothing without a calendar."""
     if calendar is None:
         return ""
-    text = f" · local {stamp(calendar.local(deadline.due_at))} {calendar.timezone}"
-    return text if deadline.working_time is None else f"{text} · {working_words(deadline.working_time)}"
+    return local_due(calendar, deadline) + working_part(deadline)
 
 
 def working_words(target: timedelta) -> str:

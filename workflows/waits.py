@@ -12,6 +12,7 @@ Pure functions of the case and the time the workflow gives them, like `deadlines
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from crisisdesk.i18n import said
 from crisisdesk.lifecycle import WAITING_STAGES
 from crisisdesk.models.case import Stage
 from workflows import deadlines
@@ -67,13 +68,11 @@ def tick(case: "CaseFile", now: datetime) -> None:
     wait = case.state.waiting
     if wait is None:
         return
-    what = WAITING_STAGES[wait.stage].owes
     if wait.remind_at is not None and wait.remind_at <= now and wait.until > now:
         wait.remind_at = None
         event = case.record(now, "customer_reminder", wait.stage.value, until=wait.until.isoformat())
-        case.notify(event, "customer_reminder", ["cs_owner"], f"Waiting for {what}",
-                    f"We are still waiting for {what}. Without it the case moves on at {wait.until.isoformat()}.",
-                    reporter=bool(case.state.intake.reporter.contact))
+        case.notify(event, "customer_reminder", ["cs_owner"], reporter=bool(case.state.intake.reporter.contact),
+                    what=wait.stage.value, until_at=wait.until.isoformat())
     if wait.until <= now:
         silent(case, now, wait)
 
@@ -85,13 +84,13 @@ def silent(case: "CaseFile", now: datetime, wait: CustomerWait) -> None:
                         waited_seconds=int((now - wait.since).total_seconds()))
     state.bump("customer_silent")
     if wait.stage == Stage.surveying:
-        case.move(now, Stage.reviewing, "system", "the customer did not answer the survey")
+        case.move(now, Stage.reviewing, "system", said("why.customer_silent_survey"))
     elif wait.stage == Stage.confirming:
         unconfirmed(case, now, event)
     elif wait.stage == Stage.awaiting_answer:
-        case.move(now, Stage.revising, "system", "the customer did not answer the plan")
+        case.move(now, Stage.revising, "system", said("why.customer_silent_answer"))
         case.start_timer(now, "revision")
-        case.report(event, "change", "the customer did not answer the plan: revise it or explain")
+        case.report(event, "change", said("report.customer_silent_answer"))
 
 
 def unconfirmed(case: "CaseFile", now: datetime, silence) -> None:
@@ -100,7 +99,7 @@ def unconfirmed(case: "CaseFile", now: datetime, silence) -> None:
     back (`customer_callback`, escalated when missed); `customer_called_back` records what they said."""
     state = case.state
     case.meet(now, "response")
-    case.move(now, Stage.reviewing, "system", "the customer did not confirm the resolution")
+    case.move(now, Stage.reviewing, "system", said("why.customer_silent_confirm"))
     resolution = state.deadlines.get("resolution")
     if resolution is not None and resolution.paused_at is None:
         resolution.paused_at, resolution.next_alert_at = now, None
@@ -108,8 +107,7 @@ def unconfirmed(case: "CaseFile", now: datetime, silence) -> None:
     case.record(now, "resolution_unconfirmed", "resolution", since=silence.detail.get("since"),
                 due_at=resolution.due_at.isoformat() if resolution is not None else None)
     case.start_timer(now, "customer_callback")
-    case.notify(silence, "customer_callback", ["cs_owner", "regional_cs"], "Call the customer back",
-                "The customer did not confirm the resolution. Call them back and record customer_called_back.")
+    case.notify(silence, "customer_callback", ["cs_owner", "regional_cs"])
 
 
 def called_back(case: "CaseFile", now: datetime, satisfied: bool | None) -> None:

@@ -5,8 +5,9 @@ and the reason instead of being dropped by the SDK's deserializer.
 """
 
 import difflib
-from typing import Literal
+from typing import Any, Literal
 
+from crisisdesk import i18n
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, field_validator
 
 from crisisdesk.operator_words import say
@@ -365,9 +366,18 @@ class ActionRefused(ValueError):
     in words made only of crisisdesk's own text and directory ids, never of the input, so an encrypted
     stack may show it in clear where the sender reads it (the Web UI's dialog: crisisdesk.converter)."""
 
-    def __init__(self, reason: str, shown: str | None = None) -> None:
+    def __init__(self, reason: str, shown: str | None = None, said: dict | None = None) -> None:
         super().__init__(reason)
         self.shown = shown
+        self.said = said  # the reason as facts (crisisdesk/i18n.py): each reader gets it in their locale
+
+
+def refused(msg_id: str, /, **args: Any) -> ActionRefused:
+    """A refusal from the catalogue (`refuse.<id>` in crisisdesk/locale): its English words are the
+    record's `reason` (logs, machine readers); the case sheet, the Web UI, the API and the CLI write
+    it in their reader's locale from `said`."""
+    said = i18n.said(msg_id, **args)
+    return ActionRefused(i18n.say(said, "en"), said=said)
 
 
 MAX_MESSAGE = 300

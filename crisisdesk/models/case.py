@@ -86,7 +86,7 @@ class ContingencyStatus(BaseModel):
     stood_down_at: datetime | None = None
     stood_down_by: str | None = None
     reason: str | None = Field(None, description="the head's reason for standing it down")
-    why: str | None = Field(None, description="what started it")
+    why: str | dict[str, Any] | None = Field(None, description="what started it: the words given, or a said value (crisisdesk/i18n.py)")
     tasks: list[ContingencyTaskStatus] = Field(default_factory=list)
 
     @property
@@ -167,5 +167,6 @@ class ActionResult(BaseModel):
     accepted: bool
     action: str
     stage: Stage
-    message: str
+    message: str  # in English, or the project's language for a project that reads another
+    said: dict[str, Any] | None = None  # the message as facts (crisisdesk/i18n.py): the API and CLI write it for their caller
     detail: dict[str, Any] = Field(default_factory=dict)

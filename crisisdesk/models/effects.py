@@ -5,7 +5,7 @@ so a retried or replayed activity never writes a row or sends a message twice.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,8 @@ class CaseOpened(BaseModel):
     record_at: datetime | None = None  # the clock the opening was built with, as the workflow gave it
     stamps: "StampKeys | None" = None  # the worker's identity check, pinned by the case
     candidates: dict[str, list[str]] = Field(default_factory=dict)  # seat -> active directory people who may hold it
+    locale: str | None = None  # the project's language and zone (its own, else the settings'), issue 23
+    timezone: str | None = None
 
 
 class CaseOpening(BaseModel):
@@ -93,14 +95,20 @@ class Notification(BaseModel):
     key: str
     case_id: str
     kind: str  # alert, breach, reminder, report, acknowledgement, survey, media_alert
-    subject: str
-    body: str
+    subject: str = ""  # the words; from a case: empty, written by the notify activity from `facts`
+    body: str = ""
     recipients: list[Recipient]
+    # Facts, not prose (issue 23): messages `note.<wording>.subject/body` filled from `facts`, in `locale`
+    # (the reporter's for `customer`, else the project's; a person's own locale where known) and `timezone`.
+    facts: dict[str, Any] | None = None
+    wording: str | None = None
+    customer: bool = False
+    locale: str | None = None
+    timezone: str | None = None
     at: datetime
     project_id: str | None = None  # whose team and rosters resolve the roles nobody is named for
     escalation_level: int = 0  # 0: first level; from 1 the team's deputies are told too
     html: str | None = None  # an HTML alternative (service reports with their charts); e-mail only
-    facts: dict[str, str] = Field(default_factory=dict)  # what a reporter's message may say (respond_by: ISO time)
 
 
 class NotificationReceipt(BaseModel):
@@ -112,6 +120,7 @@ class NotificationReceipt(BaseModel):
     error: str | None = None
     people: list[str] = Field(default_factory=list)  # who was reached (ids or names, never contacts)
     unresolved: list[str] = Field(default_factory=list)  # roles nobody could be found for
+    subject: str | None = None  # the subject as written for its readers (issue 23: the case sent facts)
 
 
 class CaptureEvidence(BaseModel):
@@ -165,7 +174,7 @@ class WriteReport(BaseModel):
     key: str
     case_id: str
     kind: ReportKind
-    reason: str
+    reason: str | dict[str, Any]  # plain words, or a said value (crisisdesk/i18n.py) written in the report's locale
     status: CaseStatus
     timeline: list[TimelineEvent]
     at: datetime
@@ -185,6 +194,8 @@ class SendSurvey(BaseModel):
     case_id: str
     at: datetime
     recipient: Recipient | None = None  # the reporter; None: issue the token only
+    locale: str | None = None  # the reporter's language (theirs, else the project's) and the project's zone
+    timezone: str | None = None
 
 
 class SurveySent(BaseModel):

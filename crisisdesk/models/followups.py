@@ -28,4 +28,6 @@ class FollowUps(BaseModel):
     project_id: str | None = None
     head: str | None = None
     items: list[FollowUpItem]
+    locale: str | None = None  # the case's project language and zone, for the reminders and refusals (issue 23)
+    timezone: str | None = None
     remind_every: timedelta = Field(timedelta(days=1), gt=timedelta(0))

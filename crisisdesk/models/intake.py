@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
+from crisisdesk.i18n import check_locale, check_timezone
 from crisisdesk.models.roles import valid_role
 from crisisdesk.models.text import StorableModel
 
@@ -89,7 +90,13 @@ class Reporter(StorableModel):
                                                                   "where each part is clearly a phone or an e-mail")
     contacts: list[Contact] = Field(default_factory=list, max_length=10)
     role: str | None = Field(None, max_length=100)
-    locale: Literal["en", "zh-CN"] | None = Field(None, description="the reporter's language (their page, their messages)")
+    locale: str | None = Field(None, max_length=20, description="the reporter's language (their page, their messages): "
+                                                                "en or zh-CN")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        return check_locale(value, "reporter.locale")
 
     @model_validator(mode="after")
     def _typed(self) -> "Reporter":
@@ -123,6 +130,20 @@ class Project(StorableModel):
     id: str | None = Field(None, max_length=100)
     name: str | None = Field(None, max_length=200)
     region: str | None = Field(None, max_length=100)
+    # The project's language and zone for the case sheet, staff alerts and reports (issue 23); filled at
+    # intake from the project's settings (`crisis projects set`), else CRISIS_LOCALE / CRISIS_TIMEZONE.
+    locale: str | None = Field(None, max_length=20)
+    timezone: str | None = Field(None, max_length=64)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        return check_locale(value, "project.locale")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return check_timezone(value, "project.timezone")
 
 
 INTAKE_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"

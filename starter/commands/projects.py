@@ -59,3 +59,25 @@ def show(project: str = typer.Argument(..., help="the project id"),
     for role, seat in sorted(seats.items()):
         table.add_row(role, seat.person or f"on duty in roster {seat.roster}", seat.deputy or "–")
     out.print(table)
+
+
+@app.command("set")
+def set_settings(project: str = typer.Argument(..., help="the project id intakes name"),
+                 locale: str | None = typer.Option(None, "--locale", help="the project's language: en or zh-CN"),
+                 timezone: str | None = typer.Option(None, "--timezone", help="an IANA zone, e.g. Asia/Shanghai")) -> None:
+    """The project's language and time zone (issue 23): the case sheet, staff alerts and reports of its new
+    cases read in them (a person's own locale wins for their alerts; a reporter's for theirs)."""
+    from activities.teams import set_project_settings
+    from crisisdesk import i18n
+
+    def body() -> dict:
+        try:
+            checked = i18n.check_locale(locale, "--locale"), i18n.check_timezone(timezone, "--timezone")
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+        if checked == (None, None):
+            raise BadInput("give --locale and/or --timezone")
+        return asyncio.run(with_pool(load_settings(), lambda pool: set_project_settings(pool, project, *checked)))
+
+    saved = run(body)
+    print(f"{project}: locale {saved['locale'] or '(CRISIS_LOCALE)'}, timezone {saved['timezone'] or '(CRISIS_TIMEZONE)'}")

@@ -11,6 +11,8 @@ import asyncio
 from typing import Any
 
 import typer
+
+from crisisdesk import i18n
 from rich.table import Table
 
 from crisisdesk.models.people import Person
@@ -39,7 +41,9 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
         email: str | None = typer.Option(None, "--email", help="where alerts reach them (personal data: never logged)"),
         expires_days: int = typer.Option(365, "--expires-days", min=1, help="days the token stays valid"),
         project: list[str] = typer.Option([], "--project", help="a project id whose cases they see (repeat for several)"),
-        region: list[str] = typer.Option([], "--region", help="a region whose cases they see (repeat for several)")) -> None:
+        region: list[str] = typer.Option([], "--region", help="a region whose cases they see (repeat for several)"),
+        locale: str | None = typer.Option(None, "--locale", help="the language of their alerts: en or zh-CN "
+                                          "(default: their project's)")) -> None:
     """Add or change a person and print a new API token for them (shown once: keep it). Without --project
     or --region they see every case (CRISIS_ACCESS_UNSCOPED=all, the default) or none."""
     from datetime import timedelta
@@ -51,6 +55,10 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
         if email is not None and address_of(email) != email.strip():
             raise BadInput(f"--email: {email!r} is not an e-mail address")
         who = _person(person, name, _roles(role, service), service, project, region)
+        try:
+            language = i18n.check_locale(locale, "--locale")
+        except ValueError as err:
+            raise BadInput(str(err)) from None
 
         async def use(pool) -> str:
             from activities.directory import save_person
@@ -60,6 +68,8 @@ def add(person: str = typer.Argument(..., help="the person's id: what `by` will 
 
             async with pool.acquire() as conn, conn.transaction():
                 await save_person(conn, who)
+                if language:
+                    await conn.execute("UPDATE people SET locale = $2 WHERE person_id = $1", who.person_id, language)
                 if email:
                     await set_contact(conn, who.person_id, email, Sealer.from_settings(load_settings()))
                 token, _ = await issue_token(conn, who.person_id, timedelta(days=expires_days))

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from activities.teams import TeamInvalid, set_team, team_for
+from activities.teams import set_project_settings, TeamInvalid, set_team, team_for
+from crisisdesk import i18n
 from crisisdesk.models.actions import describe_validation_error
 from crisisdesk.models.teams import Team
 from crisisdesk.permissions import Permission
@@ -30,6 +31,20 @@ def projects_router(get_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> APIRoute
         except TeamInvalid as err:
             return invalid(["body", *err.field.split(".")], str(err))
         return JSONResponse({role: seat.model_dump(exclude_none=True) for role, seat in seats.items()})
+
+    @router.put("/{project_id}", dependencies=[require(Permission.manage_projects)])
+    async def put_project(project_id: str, body: Any = Body(..., examples=[{"locale": "zh-CN", "timezone": "Asia/Shanghai"}])) -> JSONResponse:
+        """The project's language and time zone (issue 23): `locale` (en, zh-CN) and `timezone` (IANA)."""
+        if not isinstance(body, dict) or not set(body) <= {"locale", "timezone"} or not body:
+            return invalid(["body"], "send an object with locale and/or timezone")
+        try:
+            locale = i18n.check_locale(body.get("locale"), "locale")
+            zone = i18n.check_timezone(body.get("timezone"), "timezone")
+        except ValueError as err:
+            field = str(err).split(":", 1)[0]
+            return invalid(["body", field], str(err))
+        saved = await set_project_settings(await get_pool(), project_id, locale, zone)
+        return JSONResponse({"project_id": project_id, **saved})
 
     @router.get("/{project_id}/team")
     async def get_team(project_id: str, who: Principal = require(Permission.read_case)) -> JSONResponse:

@@ -10,10 +10,10 @@ to closure), `plans` (who works the ordinary path), `crisis` (the negotiation of
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.lifecycle import ACTIONS
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
-from crisisdesk.operator_words import say
+from crisisdesk.models.actions import refused
 from workflows.casefile import CaseFile
 from workflows import contingency as contingency_work
 from workflows.steps import anytime, contingency, crisis, ordinary, plans  # each registers its steps
@@ -30,13 +30,12 @@ del anytime, contingency, crisis, ordinary, plans
 def check_place(case: CaseFile, name: str) -> None:
     """The lifecycle table's word on where `name` belongs: the case's path, then its stage."""
     row, s = ACTIONS[name], case.state
-    now_open = say("refused.open_now", actions=", ".join(case.next_steps()) or say("unknown.none_open"))
+    now_open = said("op.refused.open_now", actions=", ".join(case.next_steps()) or said("op.unknown.none_open"))
     if row.path is not None and s.path != row.path:
-        raise ActionRefused(f"{name}: belongs to the {row.path.value} path; this case is on the {s.path.value} path"
-                            f"{now_open}")
+        raise refused("refuse.wrong_path", action=name, action_path=row.path.value, path=s.path.value, now_open=now_open)
     if s.stage not in row.stages_on(s.path):
-        allowed = ", ".join(stage.value for stage in row.stages_on(s.path))
-        raise ActionRefused(f"{name}: the case is at {s.stage.value}; this action belongs to {allowed}{now_open}")
+        raise refused("refuse.wrong_stage", action=name, stage=s.stage.value,
+                      stages=[stage.value for stage in row.stages_on(s.path)], now_open=now_open)
 
 
 def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str | None = None,
@@ -46,7 +45,7 @@ def apply(case: CaseFile, name: str, action: a.Action, now: datetime, via: str |
     `via` is the channel it came through, `identity` who was authenticated there (if anyone) and `roles`
     their directory roles (workflows.authority reads them)."""
     if case.state.stage.is_final:
-        raise ActionRefused(say("final.refused", name=name, stage=case.state.stage.value, case=case.state.case_id))
+        raise refused("refuse.case_final", action=name, stage=case.state.stage.value, case=case.state.case_id)
     check_place(case, name)
     payload = action.model_dump(mode="json", exclude={"by", *PERSONAL_OF.get(name, PERSONAL)}, exclude_none=True)
     case.via, case.identity, case.actor_roles, case.task_owner = via, identity, roles, None

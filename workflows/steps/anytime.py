@@ -4,8 +4,9 @@ import hashlib
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
 from crisisdesk.models.intake import Path, Severity
 from crisisdesk.operator_words import say
@@ -26,29 +27,27 @@ def assign_role(case: CaseFile, x: a.AssignRole, now: datetime) -> str:
     with authentication on only a person whose directory roles allow the seat is named."""
     s = case.state
     if x.person == x.by:
-        raise ActionRefused(f"assign_role: nobody seats themselves; {who_seats(case)} names the {x.role}")
+        raise refused("refuse.self_seat", who=who_seats(case), role=x.role)
     if "head" in s.roles or "regional_cs" in s.roles:
         authorize(case, "assign_role", x.by, now)
     elif s.auth_required and not (BOOTSTRAP & set(case.actor_roles)):
-        raise ActionRefused(f"assign_role: the case has no head and no regional customer service yet; an admin, a "
-                            f"manager, a head or regional customer service (in the directory) seats the first, not {x.by}")
+        raise refused("refuse.first_seat", by=x.by)
     if s.auth_required and not may_hold(x.role, case.directory.get(x.person, [])):
-        raise ActionRefused(f"assign_role: {x.person} may not hold the {x.role} seat: their directory roles "
-                            f"({', '.join(case.directory.get(x.person, [])) or 'none'}) do not include "
-                            f"{eligible_for(x.role)}; `crisis users add` gives roles")
+        raise refused("refuse.may_not_hold", person=x.person, role=x.role, eligible=eligible_for(x.role),
+                      roles=", ".join(case.directory.get(x.person, [])) or said("refuse.none"))
     s.roles[x.role] = x.person
     if x.role == "spokesperson" and s.next_media_report_at is None:
         s.next_media_report_at = now + s.playbook.reporting.media_every
-    return f"{x.role} is {x.person}"
+    return said("done.assign_role", role=x.role, person=x.person)
 
 
-def who_seats(case: CaseFile) -> str:
+def who_seats(case: CaseFile) -> dict:
     roles = case.state.roles
     if "head" in roles:
-        return f"the head ({roles['head']})"
+        return said("seat.held", seat=said("seat.head"), holders=[roles["head"]])
     if "regional_cs" in roles:
-        return f"regional customer service ({roles['regional_cs']})"
-    return "an admin or manager"
+        return said("seat.held", seat=said("seat.regional_cs"), holders=[roles["regional_cs"]])
+    return said("seat.admin_or_manager")
 
 
 @step("delegate")
@@ -57,21 +56,21 @@ def delegate(case: CaseFile, x: a.Delegate, now: datetime) -> str:
     allowed = [n for n in case.state.playbook.head_actions if n not in ("delegate", "revoke_delegation", "cancel")]
     outside = [n for n in x.scope if n not in allowed]
     if outside:
-        raise ActionRefused(f"delegate: scope may hold only {', '.join(allowed)}; not {', '.join(outside)}")
+        raise refused("refuse.scope", allowed=", ".join(allowed), outside=", ".join(outside))
     if x.until <= now:
-        raise ActionRefused(f"delegate: until must be in the future (now is {now.isoformat()})")
+        raise refused("refuse.until_past", now_at=now.isoformat())
     case.state.delegation = DelegationStatus(to=x.to, scope=x.scope, until=x.until, outside_scope=x.outside_scope,
                                              granted_by=x.by, granted_at=now)
-    return f"{x.to} may {', '.join(x.scope)} until {x.until.isoformat()}"
+    return said("done.delegate", to=x.to, scope=", ".join(x.scope), until_at=x.until.isoformat())
 
 
 @step("revoke_delegation")
 def revoke_delegation(case: CaseFile, x: a.RevokeDelegation, now: datetime) -> str:
     authorize(case, "revoke_delegation", x.by, now)
     if case.state.delegation is None:
-        raise ActionRefused("revoke_delegation: there is no delegation to revoke; nothing to do (delegate grants one)")
+        raise refused("refuse.no_delegation")
     case.state.delegation = None
-    return "delegation revoked"
+    return said("done.revoke_delegation")
 
 
 @step("add_stakeholder")
@@ -80,13 +79,13 @@ def add_stakeholder(case: CaseFile, x: a.AddStakeholder, now: datetime) -> str:
     case.state.bump("stakeholders")
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "stakeholder", **x.model_dump(exclude={"note"})))
-    return f"stakeholder #{case.state.counts['stakeholders']} recorded (personal data kept apart)"
+    return said("done.add_stakeholder", number=case.state.counts["stakeholders"])
 
 
 @step("set_position")
 def set_position(case: CaseFile, x: a.SetPosition, now: datetime) -> str:
     authorize(case, "set_position", x.by, now)
-    return "negotiating position recorded"
+    return said("done.set_position")
 
 
 @step("external_involvement")
@@ -95,20 +94,20 @@ def external_involvement(case: CaseFile, x: a.ExternalInvolvement, now: datetime
     s, book = case.state, case.state.playbook
     event = s.events[-1]
     s.bump("external")
-    case.notify(event, "external", ["head", "department:crisis_team"], f"{x.party} involved ({x.level})",
-                f"{x.party} at {x.level} level: {x.source or 'no source given'}")
+    case.notify(event, "external", ["head", "department:crisis_team"], party=x.party, scope=x.level,
+                source=x.source or said("note.no_source"))
     if x.party == "media" and x.level in ("provincial", "national"):
-        case.notify(event, "media_alert", [book.regional_marketing_role, "spokesperson"],
-                    f"{x.level} media coverage", f"Negative coverage by {x.level} media: {x.source or ''}")
+        case.notify(event, "media_alert", [book.regional_marketing_role, "spokesperson"], scope=x.level,
+                    source=x.source or said("note.no_source"))
     serious = x.party in SERIOUS_PARTIES or x.level != "local"
     if serious:
-        case.enter_crisis(now, x.by, f"{x.party} involved at {x.level} level")
-        case.contingency_on(now, x.by, f"{x.party} involved at {x.level} level")
+        case.enter_crisis(now, x.by, said("why.external", party=x.party, scope=x.level))
+        case.contingency_on(now, x.by, said("why.external", party=x.party, scope=x.level))
     if s.path == Path.crisis:
-        case.report(event, "change", f"external involvement: {x.party} ({x.level})")
+        case.report(event, "change", said("report.external", party=x.party, scope=x.level))
     if x.party == "media":
         tell_spokesperson(case, now, x)
-    return "crisis team alerted" + ("; crisis path and contingency on" if serious else "")
+    return said("done.external_involvement.serious" if serious else "done.external_involvement")
 
 
 def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -> None:
@@ -116,10 +115,8 @@ def tell_spokesperson(case: CaseFile, now: datetime, x: a.ExternalInvolvement) -
     s = case.state
     role = "spokesperson" if "spokesperson" in s.roles else s.playbook.spokesperson_default_role
     by_when = now + s.playbook.reporting.key_phase_every
-    case.notify(s.events[-1], "media_brief", [role], f"Media involved ({x.level}): prepare a statement",
-                f"{x.party} at {x.level} level ({x.source or 'no source given'}). Prepare a statement and file it with "
-                f"regional marketing (media_statement) by {by_when.isoformat()}; you are the only one who speaks to "
-                "the media.")
+    case.notify(s.events[-1], "media_brief", [role], party=x.party, scope=x.level,
+                source=x.source or said("note.no_source"), by_at=by_when.isoformat())
 
 
 @step("add_evidence")
@@ -127,7 +124,7 @@ def add_evidence(case: CaseFile, x: a.AddEvidence, now: datetime) -> str:
     authorize(case, "add_evidence", x.by, now)
     # The workflow has captured and hashed it already (workflows.case); this counts it on the case.
     case.state.bump("evidence")
-    return "evidence stored with its SHA-256 and custody record"
+    return said("done.add_evidence")
 
 
 @step("monitor_checkin")
@@ -139,15 +136,15 @@ def monitor_checkin(case: CaseFile, x: a.MonitorCheckin, now: datetime) -> str:
     case.meet(now, "monitor_checkin")
     if s.path == Path.crisis and "monitor_checkin" in s.playbook.deadlines:
         case.start_timer(now, "monitor_checkin")
-    return "monitoring recorded; the next check-in is due at the playbook's pace"
+    return said("done.monitor_checkin")
 
 
 @step("police_liaison")
 def police_liaison(case: CaseFile, x: a.PoliceLiaison, now: datetime) -> str:
     authorize(case, "police_liaison", x.by, now)
     case.state.bump("police_liaisons")
-    case.major_change(f"police liaison with {x.contact}")
-    return "police liaison arranged; on-site staff know the conditions and channel"
+    case.major_change(said("report.police", contact=x.contact))
+    return said("done.police_liaison")
 
 
 @step("media_statement")
@@ -156,15 +153,15 @@ def media_statement(case: CaseFile, x: a.MediaStatement, now: datetime) -> str:
     case.state.bump("media_statements")
     if case.state.next_media_report_at is None:
         case.state.next_media_report_at = now + case.state.playbook.reporting.media_every
-    case.major_change(f"media statement filed with {x.filed_with}")
-    return f"statement filed with {x.filed_with}"
+    case.major_change(said("report.statement", filed_with=x.filed_with))
+    return said("done.media_statement", filed_with=x.filed_with)
 
 
 @step("compensation")
 def compensation(case: CaseFile, x: a.Compensation, now: datetime) -> str:
     authorize(case, "compensation", x.by, now)
     case.state.bump("compensations")
-    return f"compensation recorded: {x.kind}"
+    return said("done.compensation", what=x.kind)
 
 
 @step("escalate")
@@ -174,24 +171,23 @@ def escalate(case: CaseFile, x: a.Escalate, now: datetime) -> str:
     higher = x.severity.rank > s.severity.rank
     to_crisis = x.potential_crisis and s.path == Path.ordinary
     if not higher and not to_crisis:
-        raise ActionRefused(f"escalate: severity is already {s.severity.value}; escalate raises it "
-                            f"(or set potential_crisis to move to the crisis path)")
+        raise refused("refuse.not_higher", severity=s.severity.value)
     event = s.events[-1]
     if higher:
         s.severity = Severity(x.severity)
         retarget_sla(case, now)
-    case.notify(event, "escalation", ["head", "regional_cs"], f"Escalated to {s.severity.value}", x.reason)
+    case.notify(event, "escalation", ["head", "regional_cs"], severity=s.severity.value, reason=x.reason)
     if to_crisis:
         case.enter_crisis(now, x.by, x.reason)
     elif s.path == Path.crisis:
-        case.report(event, "change", f"escalated to {s.severity.value}: {x.reason}")
-    return f"severity {s.severity.value}, {s.path.value} path"
+        case.report(event, "change", said("report.escalated", severity=s.severity.value, reason=x.reason))
+    return said("done.escalate", severity=s.severity.value, path=s.path.value)
 
 
 @step("note")
 def note(case: CaseFile, x: a.Note, now: datetime) -> str:
     authorize(case, "note", x.by, now)
-    return "noted"
+    return said("done.note")
 
 
 @step("reopen")
@@ -207,7 +203,7 @@ def cancel(case: CaseFile, x: a.Cancel, now: datetime) -> str:
     authorize(case, "cancel", x.by, now)
     case.state.deadlines.clear()
     case.move(now, Stage.cancelled, x.by, x.reason)
-    return "case cancelled"
+    return said("done.cancel")
 
 
 @step("reset_noticed")
@@ -227,7 +223,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     authorize(case, "link_report", x.by, now)
     s = case.state
     if x.intake_id == s.intake.intake_id or any(r.intake_id == x.intake_id for r in s.reporters):
-        return f"report {x.intake_id} is already on this case"
+        return said("done.link_report.already", intake_id=x.intake_id)
     s.reporters.append(ReporterRef(intake_id=x.intake_id, channel=x.channel.value, received_at=x.received_at or now))
     del s.reporters[:-KEPT]
     s.bump("reporters")
@@ -245,8 +241,8 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     identified = len(s.reporter_keys)
     threshold = s.playbook.group_complaint_reporters
     if s.path == Path.ordinary and threshold and identified >= threshold:
-        case.enter_crisis(now, x.by, f"group complaint: {identified} reporters")
-    return f"{total} reports on this case, {identified} from identified reporters"
+        case.enter_crisis(now, x.by, said("why.group_complaint", count=identified))
+    return said("done.link_report", total=total, identified=identified)
 
 
 def reporter_key(reporter) -> str | None:
@@ -265,11 +261,10 @@ def unlink_report(case: CaseFile, x: a.UnlinkReport, now: datetime) -> str:
     s = case.state
     kept = [r for r in s.reporters if r.intake_id != x.intake_id]
     if len(kept) == len(s.reporters):
-        raise ActionRefused(f"unlink_report: report {x.intake_id} is not among this case's reporters; "
-                            "`crisis status CASE` lists them")
+        raise refused("refuse.not_a_reporter", intake_id=x.intake_id)
     s.reporters = kept
     s.bump("reporters", -1)
-    return f"report {x.intake_id} unlinked: {s.counts['reporters'] + 1} reporter(s) on this case"
+    return said("done.unlink_report", intake_id=x.intake_id, count=s.counts["reporters"] + 1)
 
 
 @step("evidence_read")
@@ -278,7 +273,7 @@ def evidence_read(case: CaseFile, x: a.EvidenceRead, now: datetime) -> str:
     authorize(case, "evidence_read", x.by, now)
     case.state.bump("evidence_reads")
     case.record(now, "evidence_read", x.sha256, by=x.by, evidence_id=x.evidence_id, reason=x.reason)
-    return f"read of evidence {x.sha256[:12]}… recorded"
+    return said("done.evidence_read", sha256=x.sha256[:12])
 
 
 @step("link")
@@ -286,7 +281,7 @@ def link(case: CaseFile, x: a.Link, now: datetime) -> str:
     """The workflow has told the other case already (workflows.case); here this case closes into it."""
     authorize(case, "link", x.by, now)
     if x.case_id == case.state.case_id:
-        raise ActionRefused("link: case_id names this case itself; name the open case this one duplicates")
+        raise refused("refuse.self_link")
     case.state.deadlines.clear()
-    case.move(now, Stage.cancelled, x.by, f"joined {x.case_id}: the same problem")
-    return f"joined {x.case_id}; this case is closed"
+    case.move(now, Stage.cancelled, x.by, said("why.joined", case_id=x.case_id))
+    return said("done.link", case_id=x.case_id)

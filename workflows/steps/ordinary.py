@@ -2,8 +2,9 @@
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import Stage
 from crisisdesk.models.intake import Path
 from workflows import waits
@@ -22,10 +23,10 @@ def triage(case: CaseFile, x: a.Triage, now: datetime) -> str:
     retarget_sla(case, now)
     case.meet(now, "acknowledgement")
     if x.potential_crisis or s.path == Path.crisis:
-        case.enter_crisis(now, x.by, "triaged as a potential crisis")
-        return "triaged: crisis path, head and regional CS alerted"
-    case.move(now, Stage.solving, x.by, f"triaged {x.severity.value} {x.category.value}")
-    return f"triaged: ordinary path, {x.severity.value}"
+        case.enter_crisis(now, x.by, said("why.triaged_potential_crisis"))
+        return said("done.triage.crisis")
+    case.move(now, Stage.solving, x.by, said("why.triaged", severity=x.severity.value, category=x.category.value))
+    return said("done.triage", severity=x.severity.value)
 
 
 # -- 3. ordinary path --------------------------------------------------------------------------
@@ -34,14 +35,13 @@ def solution_proposed(case: CaseFile, x: a.SolutionProposed, now: datetime) -> s
     book = case.state.playbook
     needs_experts = case.state.severity.rank >= book.experts_required_from.rank
     if needs_experts and not x.experts and not case.state.experts:
-        raise ActionRefused(f"solution_proposed: a {case.state.severity.value} problem needs experts convened; "
-                            "list them in 'experts'")
+        raise refused("refuse.needs_experts", severity=case.state.severity.value)
     plans.require_proposer(case, now, x, needs_experts)
     plans.start_implementation(case, now, x)
     case.state.solution = {"summary": x.summary, "experts": x.experts, "by": x.by}
     case.meet(now, "response")
-    case.move(now, Stage.executing, x.by, "solution chosen")
-    return "solution recorded; execution may start"
+    case.move(now, Stage.executing, x.by, said("why.solution_chosen"))
+    return said("done.solution_proposed")
 
 
 # -- execution and closing (004 §四(三)-(六), 002 4.4.1.3) --------------------------------------
@@ -51,11 +51,11 @@ def execution_started(case: CaseFile, x: a.ExecutionStarted, now: datetime) -> s
     if case.state.implementation is not None:  # the ordinary path: this department carries it out from now on
         case.state.implementation["department"] = x.department
     if "progress_update" in case.state.deadlines or case.state.counts.get("executions_started", 0) > case.state.counts.get("executions_done", 0):
-        raise ActionRefused("execution_started: execution has already started; record progress_reported or execution_done")
+        raise refused("refuse.execution_started")
     case.state.bump("executions_started")
     case.meet(now, "execution_start")
     case.start_timer(now, "progress_update")
-    return "execution started; tell the customer how it is going within the progress deadline"
+    return said("done.execution_started")
 
 
 @step("progress_reported")
@@ -69,19 +69,19 @@ def progress_reported(case: CaseFile, x: a.ProgressReported, now: datetime) -> s
     case.meet(now, "progress_update")
     case.state.bump("progress_reports")
     case.tell_reporter(case.state.events[-1], "customer_progress")
-    return "progress reported to the customer"
+    return said("done.progress_reported")
 
 
 @step("execution_done")
 def execution_done(case: CaseFile, x: a.ExecutionDone, now: datetime) -> str:
     authorize(case, "execution_done", x.by, now)
     if case.state.counts.get("executions_started", 0) <= case.state.counts.get("executions_done", 0):
-        raise ActionRefused("execution_done: execution has not started; record execution_started first")
+        raise refused("refuse.execution_not_started")
     case.state.bump("executions_done")
     case.meet(now, "progress_update")
     plans.meet_all_milestones(case, now)
-    case.move(now, Stage.confirming, x.by, "execution done")
-    return "execution done; confirm the resolution with the customer"
+    case.move(now, Stage.confirming, x.by, said("why.execution_done"))
+    return said("done.execution_done")
 
 
 @step("resolution_confirmed")
@@ -89,13 +89,13 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
     authorize(case, "resolution_confirmed", x.by, now)
     if not x.satisfied:
         back = Stage.planning if case.state.path == Path.crisis else Stage.solving
-        case.move(now, back, x.by, "customer not satisfied with the resolution: re-assess")
-        return f"not satisfied; back to {back.value}"
+        case.move(now, back, x.by, said("why.reassess"))
+        return said("done.resolution_confirmed.no", stage=back.value)
     case.meet(now, "resolution", "response")
-    case.move(now, Stage.surveying, x.by, "customer confirmed the resolution")
+    case.move(now, Stage.surveying, x.by, said("why.resolution_confirmed"))
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "survey"))
-    return "resolution confirmed; a satisfaction survey was sent"
+    return said("done.resolution_confirmed")
 
 
 @step("customer_called_back")
@@ -122,8 +122,8 @@ def survey_response(case: CaseFile, x: a.SurveyResponse, now: datetime) -> str:
     authorize(case, "survey_response", x.by, now)
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "record_survey", **x.model_dump(exclude={"by", "note"})))
-    case.move(now, Stage.reviewing, x.by, f"survey answered: {x.score}/5")
-    return "survey recorded; write the review"
+    case.move(now, Stage.reviewing, x.by, said("why.survey_answered", score=x.score))
+    return said("done.survey_response")
 
 
 @step("review_done")
@@ -134,7 +134,7 @@ def review_done(case: CaseFile, x: a.ReviewDone, now: datetime) -> str:
     event = case.state.events[-1]
     case.effects.append(case_effect(case, event, "knowledge", title=x.knowledge_title, body=x.knowledge_body,
                                     cause=x.cause, lessons=x.lessons))
-    case.move(now, Stage.closed, x.by, "reviewed")
-    case.report(case.state.events[-1], "final", "post-incident report")
-    tracked = f"; {len(x.follow_ups)} follow-ups tracked until done" if x.follow_ups else ""
-    return f"case closed; the knowledge base has the lesson{tracked}"
+    case.move(now, Stage.closed, x.by, said("why.reviewed"))
+    case.report(case.state.events[-1], "final", said("report.final"))
+    tracked = said("done.review_done.tracked", count=len(x.follow_ups)) if x.follow_ups else None
+    return said("done.review_done", tracked=tracked)

@@ -8,8 +8,9 @@ customer's confirmation.
 
 from datetime import datetime
 
+from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import refused
 from workflows.casefile import CaseFile
 from workflows.state import Effect
 from workflows.authority import authorize
@@ -22,8 +23,7 @@ def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs
     if needs_experts:
         convened = s.experts or x.experts
         if x.by not in convened:
-            raise ActionRefused(f"solution_proposed: a {s.severity.value} problem's solution comes from the convened "
-                                f"experts ({', '.join(convened)}), not {x.by}")
+            raise refused("refuse.experts_propose", severity=s.severity.value, experts=", ".join(convened), by=x.by)
         if not s.experts:
             s.experts = list(x.experts)
         return
@@ -34,7 +34,7 @@ def require_proposer(case: CaseFile, now: datetime, x: a.SolutionProposed, needs
 def set_milestones(case: CaseFile, now: datetime, milestones: list[a.Milestone], action: str) -> None:
     past = [m.name for m in milestones if m.due_at <= now]
     if past:
-        raise ActionRefused(f"{action}: milestones: {', '.join(past)} is due in the past (now is {now.isoformat()})")
+        raise refused("refuse.milestones_past", action=action, names=", ".join(past), now_at=now.isoformat())
     for name in [n for n in case.state.deadlines if n.startswith(MILESTONE)]:
         del case.state.deadlines[name]
     for m in milestones:
@@ -51,9 +51,7 @@ def start_implementation(case: CaseFile, now: datetime, x: a.SolutionProposed) -
 def meet_milestone(case: CaseFile, now: datetime, name: str) -> None:
     if MILESTONE + name not in case.state.deadlines:
         open_ = [n.removeprefix(MILESTONE) for n in case.state.deadlines if n.startswith(MILESTONE)]
-        raise ActionRefused(f"progress_reported: milestone: {name!r} is not an open milestone "
-                            f"(open: {', '.join(open_) or 'none'}); name one of them, or put what the customer "
-                            "was told in `progress`")
+        raise refused("refuse.not_a_milestone", name=name, open=", ".join(open_) or said("refuse.none"))
     case.meet(now, MILESTONE + name)
 
 
@@ -67,18 +65,19 @@ def convene_experts(case: CaseFile, x: a.ConveneExperts, now: datetime) -> str:
     s = case.state
     s.experts = list(dict.fromkeys([*s.experts, *x.experts]))
     due = s.deadlines.get("response")
-    by_when = f"by {due.due_at.isoformat()} (the response target)" if due else "as soon as possible"
     event = s.events[-1]
     recipients = [{"role": "expert", "person": name} for name in x.experts]
-    case.effects.append(_notify_people(case, event, recipients, x, by_when))
-    return f"experts convened: {', '.join(s.experts)}; one of them proposes the solution"
+    case.effects.append(_notify_people(case, event, recipients, x, due.due_at.isoformat() if due else None))
+    return said("done.convene_experts", experts=", ".join(s.experts))
 
 
-def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, by_when: str):
+def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneExperts, due_at: str | None):
+    project = case.state.intake.project
     return Effect(kind="notify", key=case.key(event, "notify:experts_convened"), data={
-        "kind": "experts_convened", "subject": f"[{case.state.case_id}] You are convened to consult",
-        "body": f"{case.state.intake.summary}. {x.question or 'Consult and agree a solution'}. One of you records it "
-                f"(solution_proposed, with its implementation plan) {by_when}.",
+        "kind": "experts_convened", "wording": "experts_convened" if due_at else "experts_convened.soon",
+        "facts": {"summary": case.state.intake.summary, "question": x.question or said("why.consult"),
+                  **({"due_at": due_at} if due_at else {})},
+        "locale": project.locale, "timezone": project.timezone,
         "recipients": recipients, "at": event.at.isoformat(), "cause": event.seq, "level": 0})
 
 
@@ -86,7 +85,7 @@ def _notify_people(case: CaseFile, event, recipients: list[dict], x: a.ConveneEx
 def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
     s, plan = case.state, case.state.implementation
     if plan is None:
-        raise ActionRefused("adjust_plan: there is no implementation plan; solution_proposed sets one")
+        raise refused("refuse.no_implementation")
     authorize(case, "adjust_plan", x.by, now)
     if x.milestones is not None:
         set_milestones(case, now, x.milestones, "adjust_plan")
@@ -97,4 +96,4 @@ def adjust_plan(case: CaseFile, x: a.AdjustPlan, now: datetime) -> str:
         plan["summary"] = x.summary
     plan["adjustments"] += 1
     s.bump("plan_adjustments")
-    return f"implementation plan adjusted ({x.reason}); owner {plan['owner']}"
+    return said("done.adjust_plan", reason=x.reason, owner=plan["owner"])
