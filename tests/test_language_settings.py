@@ -16,7 +16,6 @@ from starter.api import create_app
 from starter.cli import app as cli
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def test_settings_refuse_an_unknown_locale_or_zone_naming_the_variable():

@@ -397,7 +397,7 @@ class CrisisWorkflow(EffectRunner, Learning):
         except ActivityError as err:
             cause = err.cause
             why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            raise ActionRefused(f"link: case {action.case_id} could not be told ({why}); is it open?") from None
+            raise refused("refuse.link_not_told", case=action.case_id, why=why) from None
 
     async def capture_evidence(self, action, actor: "Actor") -> dict:
         via, identity = actor.via, actor.identity

@@ -4,7 +4,7 @@ by the head with a reason. The rules of the tasks themselves are `workflows.cont
 from datetime import datetime
 
 from crisisdesk.models import actions as a
-from crisisdesk.models.actions import ActionRefused
+from crisisdesk.models.actions import refused
 from workflows import contingency
 from workflows.authority import authorize
 from workflows.casefile import CaseFile
@@ -15,10 +15,8 @@ def running(case: CaseFile, action: str):
     run = case.state.contingency_run
     if run is None or not run.active:
         head = case.state.roles.get("head", "unassigned")
-        when = "it was stood down" if run is not None else "it has not started"
-        raise ActionRefused(f"{action}: no contingency runs on this case ({when}); it starts when the customer rejects "
-                            f"the plan, no adjustment is possible or serious outside involvement is recorded, and "
-                            f"the head ({head}) stands it down")
+        raise refused("refuse.contingency_stood_down" if run is not None else "refuse.contingency_not_started",
+                      action=action, head=head)
     return run
 
 
@@ -28,11 +26,9 @@ def contingency_task_done(case: CaseFile, x: a.ContingencyTaskDone, now: datetim
     task = run.task(x.name)
     if task is None:
         names = ", ".join(t.name for t in run.tasks) or "none"
-        raise ActionRefused(f"contingency_task_done: name: {x.name!r} is not a task of this contingency "
-                            f"(its tasks: {names})")
+        raise refused("refuse.unknown_task", name=x.name, tasks=names)
     if task.done_at is not None:
-        raise ActionRefused(f"contingency_task_done: {x.name} was done already, by {task.done_by} at "
-                            f"{task.done_at.isoformat(timespec='minutes')}")
+        raise refused("refuse.task_done_already", name=x.name, by=task.done_by, done_at=task.done_at.isoformat())
     case.task_owner = task.owner
     capacity = authorize(case, "contingency_task_done", x.by, now)
     task = contingency.task_done(case, x.name, x.by, now, "contingency_task_done")

@@ -102,10 +102,9 @@ def resolution_confirmed(case: CaseFile, x: a.ResolutionConfirmed, now: datetime
 def customer_called_back(case: CaseFile, x: a.CustomerCalledBack, now: datetime) -> str:
     authorize(case, "customer_called_back", x.by, now)
     if "customer_callback" not in case.state.deadlines:
-        raise ActionRefused("customer_called_back: no call-back is open (it opens when a customer does not confirm "
-                            "the resolution in time)")
+        raise refused("refuse.no_callback")
     if x.satisfied is not None and not x.reached:
-        raise ActionRefused("customer_called_back: satisfied needs reached: true (an answer comes from the customer)")
+        raise refused("refuse.callback_needs_reached")
     case.meet(now, "customer_callback")
     waits.called_back(case, now, x.satisfied if x.reached else None)
     if x.reached and x.satisfied is False:
