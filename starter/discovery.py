@@ -30,6 +30,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from starter.stack import process_alive
+
 STACK_FILE_ENV = "CRISIS_STACK_FILE"
 DEFAULT_STACK_FILE = Path(".data") / "stack.json"
 KEY_ENV = "CRISIS_ENCRYPTION_KEY"
@@ -66,15 +68,8 @@ def remove_stack(data_dir: Path) -> None:
 
 
 def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """stack.json's pid (whatever the file holds) names a running process."""
+    return isinstance(pid, int) and pid > 0 and process_alive(pid)
 
 
 def read_stack(path: Path | None = None) -> dict[str, Any] | None:

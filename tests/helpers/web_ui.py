@@ -101,28 +101,33 @@ def update_option(dialog: Locator, name: str) -> Locator:
     return dialog.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\s|$)"))
 
 
+def _dialog(page: Page, title: str) -> Locator:
+    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name=title))
+
+
+async def _open_dialog(page: Page, title: str) -> Locator:
+    """*More Actions* -> `title`: the dialog, once it shows."""
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_role("menuitem", name=title).click()
+    dialog = _dialog(page, title)
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
 def update_dialog(page: Page) -> Locator:
-    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send an Update"))
+    return _dialog(page, "Send an Update")
 
 
 async def open_update_dialog(page: Page) -> Locator:
-    await page.get_by_role("button", name="More Actions").click()
-    await page.get_by_role("menuitem", name="Send an Update").click()
-    dialog = update_dialog(page)
-    await expect(dialog).to_be_visible()
-    return dialog
+    return await _open_dialog(page, "Send an Update")
 
 
 def signal_dialog(page: Page) -> Locator:
-    return page.get_by_role("dialog").filter(has=page.get_by_role("heading", name="Send a Signal"))
+    return _dialog(page, "Send a Signal")
 
 
 async def open_signal_dialog(page: Page) -> Locator:
-    await page.get_by_role("button", name="More Actions").click()
-    await page.get_by_role("menuitem", name="Send a Signal").click()
-    dialog = signal_dialog(page)
-    await expect(dialog).to_be_visible()
-    return dialog
+    return await _open_dialog(page, "Send a Signal")
 
 
 async def fill_update(page: Page, dialog: Locator, name: str, data: str, kind: str = "update") -> None:
