@@ -8,11 +8,17 @@ from datetime import timedelta
 from temporalio.client import Client
 
 from crisisdesk.names import case_id_for
+from tests.helpers import eventually
 from tests.test_api import api, new_intake, plain_settings  # noqa: F401 - the fixture is used by name
 
 
 async def runs_of(client: Client, case_id: str) -> int:
-    return len([w async for w in client.list_workflows(f"WorkflowId = '{case_id}'")])
+    """How many runs the case has, once the visibility store has seen its start (it lags under load)."""
+
+    async def listed() -> int:
+        return len([w async for w in client.list_workflows(f"WorkflowId = '{case_id}'")])
+
+    return await eventually(listed, lambda runs: runs > 0)
 
 
 async def send_until_admitted(http, intake: dict, tries: int = 20):
