@@ -1,6 +1,6 @@
 """Bar charts as standalone SVG: no plotting library, the same bytes in the stored HTML and the e-mail.
 
-A value of None is drawn as an empty slot labelled "no data", never as a zero.
+A value of None is drawn as an empty slot labelled `no_data` (the reader's words for "no data"), never as a zero.
 """
 
 import html
@@ -8,7 +8,7 @@ import math
 
 
 def svg_bars(title: str, items: list[tuple[str, float | None]], percent: bool = False, width: int = 640,
-             height: int = 220, colour: str = "#4a7bb7") -> str:
+             height: int = 220, colour: str = "#4a7bb7", no_data: str = "no data") -> str:
     """Vertical bars, one per (label, value); percentages run on a fixed 0–100 % scale."""
     left, right, top, bottom = 48, 12, 28, 52
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -29,12 +29,12 @@ def svg_bars(title: str, items: list[tuple[str, float | None]], percent: bool = 
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y}" y2="{y}" stroke="#ddd"/>'
                      f'<text x="{left - 4}" y="{y + 4}" text-anchor="end" fill="#555">{label}</text>')
     if not items:
-        parts.append(f'<text x="{width / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#888">no data</text>')
+        parts.append(f'<text x="{width / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#888">{html.escape(no_data)}</text>')
     for i, (label, value) in enumerate(items):
         x = left + slot * i + (slot - bar_w) / 2
         cx = round(left + slot * i + slot / 2, 1)
         if value is None:
-            parts.append(f'<text x="{cx}" y="{top + plot_h - 4}" text-anchor="middle" fill="#888">no data</text>')
+            parts.append(f'<text x="{cx}" y="{top + plot_h - 4}" text-anchor="middle" fill="#888">{html.escape(no_data)}</text>')
         else:
             h = round(plot_h * min(value / top_value, 1.0), 1) if top_value else 0
             shown = f"{value * 100:.0f}%" if percent else _number(value)

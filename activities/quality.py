@@ -15,6 +15,7 @@ from temporalio import activity
 
 from activities.metrics import compute_metrics
 from activities.notify import Notifier
+from activities.service_report_render import Words
 from crisisdesk.logs import log
 from crisisdesk.models.effects import Notification, Recipient
 from crisisdesk.models.metrics import CaseMetrics, MetricsQuery
@@ -32,10 +33,18 @@ def management(settings: Settings) -> list[Recipient]:
     return [Recipient(role=MANAGEMENT_ROLE, person=p) for p in settings.management_recipients]
 
 
-def _describe(value: float | None, metric: str) -> str:
-    if value is None:
-        return "no data"
-    return f"{value:.1%}" if not metric.endswith("_hours") else f"{value:.1f} h"
+def alert_words(crossing: dict, w: Words) -> tuple[str, str]:
+    """A crossing's alert (subject, body) in management's words."""
+    # A crossing lies beyond its threshold: below a floor (at_least) or above a ceiling (at_most).
+    side = "at_least" if crossing["value"] < crossing["threshold"] else "at_most"
+    level = "missed" if crossing["level"] == "missed" else "warning"
+    value = w.figure(crossing["value"], crossing["metric"])
+    subject = w(f"quality.subject.{level}", target=crossing["target"], value=value)
+    body = w(f"quality.body.{side}", target=crossing["target"], metric=crossing["metric"], value=value,
+             since_at=crossing["window_since"], until_at=crossing["window_until"],
+             threshold=w.figure(crossing["threshold"], crossing["metric"]),
+             previous=w(f"service.level.{crossing['previous']}"), level=w(f"service.level.{crossing['level']}"))
+    return subject, body
 
 
 class QualityWatch:
@@ -101,15 +110,9 @@ class QualityWatch:
         """Send every crossing not yet alerted (new ones, and any a failed attempt left behind)."""
         async with self.pool.acquire() as conn:
             pending = await conn.fetch("SELECT * FROM quality_crossings WHERE alerted_at IS NULL ORDER BY crossing_id")
+        w = Words(self.settings.locale, self.settings.reports_zone)
         for row in pending:
-            kind = "target missed" if row["level"] == "missed" else "early warning"
-            # A crossing lies beyond its threshold: below a floor (at_least) or above a ceiling (at_most).
-            bound = "at or above" if row["value"] < row["threshold"] else "at or below"
-            subject = f"Quality {kind}: {row['target']} is {_describe(row['value'], row['metric'])}"
-            body = (f"The quality target '{row['target']}' ({row['metric']}) is {_describe(row['value'], row['metric'])} "
-                    f"over the cases reported {row['window_since']:%Y-%m-%d %H:%M} – {row['window_until']:%Y-%m-%d %H:%M} "
-                    f"UTC; it should stay {bound} {_describe(row['threshold'], row['metric'])} "
-                    f"(was {row['previous']}, now {row['level']}). `crisis metrics` shows the figures.")
+            subject, body = alert_words(dict(row), w)
             await self.notifier.notify(Notification(
                 key=f"quality:{row['crossing_id']}", case_id="quality-targets", kind="quality_alert",
                 subject=subject, body=body, recipients=management(self.settings), at=row["at"]))

@@ -10,18 +10,13 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
+from activities.templating import TEMPLATES
 from crisisdesk import i18n
 from crisisdesk.models.case import CaseStatus, Stage, TimelineEvent
 from crisisdesk.words import what_happened
 
 TITLES = ("daily", "weekly", "change", "media", "final")
-TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), undefined=StrictUndefined,
-                        autoescape=select_autoescape(["html.j2"]), trim_blocks=True, lstrip_blocks=True,
-                        keep_trailing_newline=True)
 # Daily and weekly reports list the events of their period; the others list every event.
 WINDOWS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 STAGES = {s.value for s in Stage}
@@ -48,13 +43,6 @@ def display_name(person: str | None) -> str:
     if not person:
         return "-"
     return re.sub(r"\s*<[^>]*>", "", person).strip() or "-"
-
-
-def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-TEMPLATES.filters["cell"] = _cell
 
 
 def stage_intervals(status: CaseStatus, timeline: list[TimelineEvent], end: datetime) -> list[tuple[str, datetime, datetime]]:

@@ -28,7 +28,7 @@ class ServiceReports:
         if existing:
             return existing
         data = await gather(self.pool, req.period, req.since, req.until, req.at, req.quality)
-        rendered = render_service_report(data)
+        rendered = render_service_report(data, self.settings.locale, self.settings.reports_zone)
         async with self.pool.acquire() as conn:
             report_id = await conn.fetchval(
                 """INSERT INTO service_reports (key, period, since, until, title, summary, markdown, html, charts,

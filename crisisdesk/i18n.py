@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent / "locale"
 _BABEL = {"en": "en", "zh-CN": "zh_CN"}
 # How a sentence shows a time: the weekday and day as people write them, never ISO or "UTC".
 _PATTERN = {"en": "EEE d MMM, HH:mm", "zh-CN": "M月d日（EEE）HH:mm"}
+_DAY = {"en": "d MMM y", "zh-CN": "y年M月d日"}
 _SEP = {"en": ", ", "zh-CN": "、"}
 
 
@@ -140,6 +141,19 @@ def when(at: datetime | str | None, locale: str | None = None, tz: str | None = 
     return format_datetime(at.astimezone(zone(tz)), _PATTERN[lc], locale=_LOCALE[lc])
 
 
+def listing(values: list[str] | tuple[str, ...], locale: str | None = None) -> str:
+    """`a、b、c` / `a, b, c`."""
+    return _SEP[loc(locale)].join(values)
+
+
+def day(at: datetime, locale: str | None = None, tz: str | None = None) -> str:
+    """`2026年12月3日` / `3 Dec 2026`: the day `at` falls on in the zone `tz`."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    lc = loc(locale)
+    return format_datetime(at.astimezone(zone(tz)), _DAY[lc], locale=_LOCALE[lc])
+
+
 def duration(delta: timedelta | int | float, locale: str | None = None) -> str:
     """`3小时20分` / `3 h 20 min`; `2天5小时` / `2 d 5 h` (to the minute, never negative)."""
     seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
@@ -240,3 +254,4 @@ class _Blank(dict):
 _LOCALE = {lc: Locale.parse(_BABEL[lc]) for lc in LOCALES}
 for _lc in LOCALES:
     when(datetime(2026, 12, 3, 6, 0, tzinfo=timezone.utc), _lc, "Asia/Shanghai")
+    day(datetime(2026, 12, 3, 6, 0, tzinfo=timezone.utc), _lc, "Asia/Shanghai")

@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     # Management: metrics, quality targets and periodic service reports (issue 13).
     quality_targets: Path | None = Field(None, validation_alias="CRISIS_QUALITY_TARGETS")
     management_recipients: list[str] = Field(default_factory=list, validation_alias="CRISIS_MANAGEMENT_RECIPIENTS")
-    report_timezone: str = Field("UTC", validation_alias="CRISIS_REPORT_TIMEZONE")
+    report_timezone: str | None = Field(None, validation_alias="CRISIS_REPORT_TIMEZONE",
+                                        description="IANA zone of the schedules and management's reports (CRISIS_TIMEZONE "
+                                                    "when unset)")
     # Language and local time (issue 23): the default for projects that set none; a project's own
     # `locale`/`timezone`, a person's and a reporter's locale override it for their readers.
     locale: str = Field("en", validation_alias="CRISIS_LOCALE", description="en or zh-CN: the default reader's language")
@@ -208,6 +210,17 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         from crisisdesk.i18n import check_timezone
         return check_timezone(value, "CRISIS_TIMEZONE") or "UTC"
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_report_zone(cls, value: str | None) -> str | None:
+        from crisisdesk.i18n import check_timezone
+        return check_timezone(value, "CRISIS_REPORT_TIMEZONE")
+
+    @property
+    def reports_zone(self) -> str:
+        """The zone schedules run in and management reads its reports in."""
+        return self.report_timezone or self.timezone
 
     @field_validator("database_url")
     @classmethod

@@ -53,7 +53,7 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             action=ScheduleActionStartWorkflow(REPORT_WORKFLOW, ServiceReportRequest(period=period), id=schedule_id,
                                                task_queue=settings.task_queue,
                                                static_summary=f"{period} after-sales service report to management"),
-            spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=settings.report_timezone),
+            spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=settings.reports_zone),
             policy=catch_up,
             state=ScheduleState(note=f"{period} service report (crisisdesk); pause here to stop it"))
 
@@ -70,7 +70,7 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
             action=ScheduleActionStartWorkflow(PURGE_WORKFLOW, PurgeRequest(older_than=settings.retention), id=SCHEDULE_PURGE,
                                                task_queue=settings.task_queue,
                                                static_summary="erase personal data of cases past retention"),
-            spec=ScheduleSpec(cron_expressions=[settings.retention_cron], time_zone_name=settings.report_timezone),
+            spec=ScheduleSpec(cron_expressions=[settings.retention_cron], time_zone_name=settings.reports_zone),
             policy=catch_up,
             state=ScheduleState(note="retention (crisisdesk): CRISIS_RETENTION after closure; pause here to keep data")),
         SCHEDULE_AUDIT: Schedule(
@@ -85,7 +85,7 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
         wanted[SCHEDULE_BACKUP] = Schedule(
             action=ScheduleActionStartWorkflow(BACKUP_WORKFLOW, request, id=SCHEDULE_BACKUP, task_queue=settings.task_queue,
                                                static_summary=f"daily backup of the stack into {request.directory}"),
-            spec=ScheduleSpec(cron_expressions=[settings.backup_cron], time_zone_name=settings.report_timezone),
+            spec=ScheduleSpec(cron_expressions=[settings.backup_cron], time_zone_name=settings.reports_zone),
             policy=catch_up,
             state=ScheduleState(note=f"daily backup (crisisdesk), keeps {request.keep}; unset CRISIS_BACKUP_DIR to remove"))
     return wanted
