@@ -27,7 +27,7 @@ from activities.wording import written
 from crisisdesk.logs import log
 from crisisdesk.customerlinks import reporter_id
 from crisisdesk.models.effects import Notification, NotificationReceipt, Recipient
-from crisisdesk.models.intake import split_contact
+from crisisdesk.models.intake import contacts_from_register
 from crisisdesk.sealing import Sealer
 from crisisdesk.settings import Settings
 
@@ -89,7 +89,7 @@ class Notifier:
         found = []
         for row in rows:
             contact = self.sealer.open(row["contact"], "stakeholders.contact")
-            typed = split_contact(contact) if contact else None
+            typed = contacts_from_register(contact) if contact else None
             if typed:
                 found.append(Recipient(role="reporter", reporter=reporter_id(row["report_id"]),
                                        contacts=[c.model_dump() for c in typed]))

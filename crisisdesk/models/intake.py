@@ -83,6 +83,29 @@ def split_contact(text: str) -> list[Contact] | None:
     return found or None
 
 
+WECHAT = "wechat:"
+
+
+def register_contact(contacts: list[Contact]) -> str:
+    """A reporter's typed contacts as the register's one sealed string: phones and e-mail addresses as
+    given, a WeChat id marked `wechat:` (nothing else tells it from free text)."""
+    return "; ".join(WECHAT + c.value if c.type == "wechat" else c.value for c in contacts)
+
+
+def contacts_from_register(text: str) -> list[Contact]:
+    """The contacts a register string names: each part that is clearly a phone, an e-mail address or a
+    marked WeChat id (parts that are none of these are a person's words, not a way to reach them)."""
+    found = []
+    for part in (p for p in _SPLIT.split(text.strip()) if p):
+        if part.startswith(WECHAT) and part != WECHAT:
+            found.append(Contact(type="wechat", value=part.removeprefix(WECHAT)[:200]))
+        elif _EMAIL.match(part):
+            found.append(Contact(type="email", value=part))
+        elif _PHONE.match(part):
+            found.append(Contact(type="phone", value=part))
+    return found
+
+
 class Reporter(StorableModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)

@@ -8,7 +8,7 @@ from crisisdesk.i18n import said
 from crisisdesk.models import actions as a
 from crisisdesk.models.actions import ActionRefused, refused
 from crisisdesk.models.case import DelegationStatus, ReporterRef, Stage
-from crisisdesk.models.intake import Path, Severity
+from crisisdesk.models.intake import Path, Severity, register_contact
 from crisisdesk.operator_words import say
 from workflows.authority import BOOTSTRAP, authorize, eligible_for, may_hold
 from workflows.casefile import CaseFile
@@ -229,7 +229,7 @@ def link_report(case: CaseFile, x: a.LinkReport, now: datetime) -> str:
     s.bump("reporters")
     event = s.events[-1]
     if x.reporter.name or x.reporter.contact:
-        contact = "; ".join(c.value for c in x.reporter.contacts) or x.reporter.contact
+        contact = register_contact(x.reporter.contacts) or x.reporter.contact
         case.effects.append(case_effect(case, event, "stakeholder", by=x.by, role="reporter",
                                         name=x.reporter.name or "reporter", contact=contact, report_id=x.intake_id))
     total = s.counts["reporters"] + 1
