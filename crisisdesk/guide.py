@@ -8,6 +8,7 @@ action, so a description cannot drift from the code.
 
 import json
 import re
+from typing import Any
 
 from pydantic_core import PydanticUndefined
 
@@ -36,6 +37,21 @@ def example(name: str, by: str | None = None) -> str:
     """The row's example as JSON to paste; `by` the person who may take it on this case, when known."""
     value = ACTIONS[name].example if by is None else {**ACTIONS[name].example, "by": by}
     return json.dumps(value, ensure_ascii=False)
+
+
+def example_in(name: str, locale: str | None) -> dict:
+    """The row's example with its free text in `locale` (catalogue `example.<action>.<path>`, e.g.
+    `example.monitor_checkin.watched.0`); ids, enum values, numbers and times stay as they are."""
+    catalogue = i18n.CATALOGUES[i18n.loc(locale)]
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
+        return catalogue.get(path, value) if isinstance(value, str) else value
+
+    return walk(ACTIONS[name].example, f"example.{name}")
 
 
 def describe(name: str) -> str:

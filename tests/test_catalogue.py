@@ -154,3 +154,24 @@ def test_every_message_reads_in_chinese():
         "decide_plan：只有负责人（王总）或客服（尚无人：请用 assign_role 指定 cs_owner）可以执行，张三 不可以")
     assert i18n.text("en", "refuse.only", action="decide_plan", who=who, by="Zhang") == (
         "decide_plan: only the head (王总) or customer service (nobody yet: assign_role cs_owner) may do this, not Zhang")
+
+
+def test_the_sheets_examples_are_in_the_readers_words():
+    """What the sheet suggests pasting reads in the reader's language; the catalogue's `example.*` entries
+    name paths the lifecycle table's examples have, in the same English (a renamed field fails here)."""
+    from crisisdesk.guide import example_in
+
+    for msg_id, english in i18n.CATALOGUES["en"].items():
+        if msg_id.startswith("example."):
+            _, action, *path = msg_id.split(".")
+            value = ACTIONS[action].example
+            for part in path:
+                value = value[int(part)] if isinstance(value, list) else value[part]
+            assert value == english, msg_id
+    assert example_in("monitor_checkin", "zh-CN")["watched"] == ["业主微信群", "城市论坛"]
+    assert example_in("monitor_checkin", "en") == ACTIONS["monitor_checkin"].example
+    assert example_in("triage", "zh-CN") == ACTIONS["triage"].example  # ids and enum values stay as typed
+    case = case_at(Stage.executing, "zh-CN")
+    case.state.roles.update({"cs_owner": "陈", "head": "张"})
+    text = sheet.render(case, AT + timedelta(minutes=10))
+    assert '"progress": "脚手架已搭好，屋面已修复一半"' in text, text

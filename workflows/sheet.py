@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta
 
 from crisisdesk import i18n
+from crisisdesk.guide import example_in
 from crisisdesk.lifecycle import ACTIONS, STAGES
 from crisisdesk.operator_words import say
 from crisisdesk.words import in_words
@@ -168,8 +169,9 @@ def suggested_by(case: CaseFile, name: str) -> str | None:
 
 
 def suggestion(case: CaseFile, name: str, by: str) -> dict:
-    """The row's example in `by`'s name, its other people replaced by people the case knows."""
-    value = {**ACTIONS[name].example, "by": by}
+    """The row's example in the reader's words and `by`'s name, its other people replaced by people the case
+    knows."""
+    value = {**example_in(name, i18n.READER.get()), "by": by}
     s = case.state
     if "experts" in value:
         known = list(s.experts) or [p for p in s.candidates.get("technician", []) if p != by][:1] or [by]
