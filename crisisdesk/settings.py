@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     customer_link_ttl: timedelta = Field(timedelta(days=90), gt=timedelta(0), validation_alias="CRISIS_CUSTOMER_LINK_TTL",
                                          description="how long a customer link works after it is issued")
     customer_rate: int = Field(30, ge=0, validation_alias="CRISIS_CUSTOMER_RATE",
-                               description="requests a minute one address may make to the customer pages /c/* (0: no limit)")
+                               description="requests a minute one customer link may take on /c/* (and one address with "
+                                           "links that fail their signature; an address in all: 20 times it; 0: no limit)")
     customer_burst: int = Field(20, ge=1, validation_alias="CRISIS_CUSTOMER_BURST")
     group_window: timedelta = Field(
         timedelta(hours=48), ge=timedelta(0), validation_alias="CRISIS_GROUP_WINDOW",

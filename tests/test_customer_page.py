@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from pydantic import SecretStr
 
+from activities import customer_links
 from crisisdesk.acting import acting, carrying_acting
 from crisisdesk.customerlinks import make_token, reporter_id
 from crisisdesk.models.case import Stage
@@ -197,10 +198,17 @@ async def test_the_reporter_answers_the_plan_and_unsigned_customer_messages_are_
         assert answered.detail["note"] == "I want a full repaint"
 
 
-async def test_the_public_routes_are_rate_limited(worker, settings, client, temporal_env):
-    # The link is the credential: no bearer token is asked for (INTAKE_TOKEN set), and one address is slowed.
+async def test_the_public_routes_are_rate_limited(worker, settings, client, temporal_env, pool):
+    # The link is the credential: no bearer token is asked for (INTAKE_TOKEN set); guessing is slowed per address.
     limited = settings.model_copy(update={"customer_rate": 1, "customer_burst": 3, "intake_token": SecretStr("t0k")})
     async with api(limited, client) as http:
         answers = [(await http.get("/c/not-a-token")).status_code for _ in range(5)]
         assert (await http.get("/cases/crisis-x")).status_code == 401
+        # Two neighbours behind one address (one NAT): each link has its own pace.
+        tag = uuid.uuid4().hex[:8]
+        mine, theirs = [path_of(await customer_links.issue(pool, limited, f"crisis-nat-{tag}", f"reporter:{who}-{tag}"))
+                        for who in ("a", "b")]
+        own = [(await http.get(mine)).status_code for _ in range(4)]
+        other = (await http.get(theirs)).status_code
     assert answers[:3] == [403, 403, 403] and answers[3:] == [429, 429]
+    assert own == [404, 404, 404, 429] and other == 404, (own, other)  # no such case: on record, nothing to show

@@ -102,10 +102,23 @@ def _bad_fields(form: str, err: ActionInvalid) -> list[str]:
     return names or ["input"]
 
 
+ADDRESS_SHARE = 20  # one address may carry this many links' pace: the owners of a building behind one NAT
+
+
+def slowed(wait: int | None) -> None:
+    if wait is not None:
+        raise LinkRefused(429, "limited", f"too many requests: wait {wait} s")
+
+
 def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg.Pool]],
                     get_client: Callable[[], Awaitable[Client]], places: CasePlaces) -> APIRouter:
     router = APIRouter(tags=["customer"])
-    rate = RateLimit(settings.customer_rate, settings.customer_burst)
+    # Each link has its own pace, so owners behind one address (a compound's Wi-Fi, a carrier's NAT) do not
+    # slow each other; tokens that fail their signature are paced per address (guessing is slow); and one
+    # address, whatever it sends, has a cap of ADDRESS_SHARE links' worth.
+    per_link = RateLimit(settings.customer_rate, settings.customer_burst)
+    forged = RateLimit(settings.customer_rate, settings.customer_burst)
+    per_address = RateLimit(settings.customer_rate * ADDRESS_SHARE, settings.customer_burst * ADDRESS_SHARE)
 
     def answer(request: Request, status: int, reason: str, locale: str | None = None) -> Response:
         if _wants_json(request):
@@ -116,12 +129,16 @@ def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg
     async def open_link(token: str, request: Request) -> LinkClaim:
         """The link's claim, or LinkRefused: rate, signature and expiry, then PostgreSQL's word."""
         who = request.client.host if request.client else "-"
-        if (wait := rate.wait(who, "customer")) is not None:
-            raise LinkRefused(429, "limited", f"too many requests: wait {wait} s")
+        slowed(per_address.wait(who, "customer"))
         secret = settings.customer_link_secret()
         if secret is None:
             raise LinkRefused(404, "off", "customer links are off on this server")
-        claim = read_token(secret, token)
+        try:
+            claim = read_token(secret, token)
+        except LinkRefused:
+            slowed(forged.wait(who, "forged"))
+            raise
+        slowed(per_link.wait(claim.link_id, "link"))
         await customer_links.standing(await get_pool(), claim)
         return claim
 
