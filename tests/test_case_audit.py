@@ -27,8 +27,11 @@ from starter.stuck import OUTSIDE, find_stuck
 from tests.helpers import eventually
 
 
-async def _recorded(pool, case_id: str) -> str:
-    return await eventually(lambda: pool.fetchval("SELECT stage FROM cases WHERE case_id = $1", case_id), bool)
+async def _recorded(pool, case) -> str:
+    """The stage the record holds, once the case has recorded all it knows: no record still in flight that
+    could land after the test reads the timeline's last seq."""
+    await eventually(case.status, lambda status: status.unrecorded == 0)
+    return await eventually(lambda: pool.fetchval("SELECT stage FROM cases WHERE case_id = $1", case.id), bool)
 
 
 @pytest.fixture
@@ -54,7 +57,7 @@ async def test_a_terminated_case_is_listed_recorded_marked_and_admins_are_told_o
                                                                                     task_queue, admin):
     project = f"P-audit-{uuid.uuid4().hex[:6]}"
     case = await open_case(project={"id": project, "name": "Audit", "region": "east"})
-    stage = await _recorded(pool, case.id)
+    stage = await _recorded(pool, case)
     await case.handle.terminate(reason="test")
     where = f"WorkflowId = '{case.id}'"
 
@@ -112,7 +115,7 @@ async def test_a_terminated_case_is_listed_recorded_marked_and_admins_are_told_o
 
 async def test_a_reset_case_is_recorded_as_reset_and_stays_open(open_case, client, pool, task_queue, admin):
     case = await open_case()
-    stage = await _recorded(pool, case.id)
+    stage = await _recorded(pool, case)
     old = await case.handle.describe()
     history = await case.handle.fetch_history()
     first_task = next(e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
