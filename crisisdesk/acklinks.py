@@ -58,7 +58,7 @@ def read_token(secret: str, token: str, now: datetime | None = None) -> AckClaim
     body, dot, signature = token.partition(".")
     if not dot or not body or not signature:
         raise AckRefused("token: malformed (expected <payload>.<signature>)")
-    if not hmac.compare_digest(signature, _sign(secret, body)):
+    if not hmac.compare_digest(signature.encode(), _sign(secret, body).encode()):  # any text a URL carries
         raise AckRefused("token: signature does not match (forged or altered link)")
     try:
         person, case_id, expires, nonce = _unb64(body).decode().split(SEP)

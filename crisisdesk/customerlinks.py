@@ -73,7 +73,7 @@ def read_token(secret: bytes, token: str, now: datetime | None = None) -> LinkCl
     body, dot, signature = token.partition(".")
     if len(token) > MAX_TOKEN or not dot or not body or not signature:
         raise LinkRefused(403, "invalid", "this link is not complete: copy the whole link from the message")
-    if not hmac.compare_digest(signature, _sign(secret, body)):
+    if not hmac.compare_digest(signature.encode(), _sign(secret, body).encode()):  # any text a URL carries
         raise LinkRefused(403, "invalid", "this link is not valid (it was altered or not made by us)")
     try:
         case_id, reporter, link_id, expires = _unb64(body).decode().split(SEP)

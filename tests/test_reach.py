@@ -105,6 +105,8 @@ def test_a_signed_channel_without_its_secret_is_refused_naming_the_setting_and_t
     with pytest.raises(AckRefused, match="expired") as caught:
         read_token("s3cret", token, now=later + timedelta(seconds=1))
     assert caught.value.claim.case_id == "crisis-1"  # an expired one does: the refusal goes on the case
+    with pytest.raises(AckRefused, match="signature does not match"):  # any text a URL carries: refused, no error
+        read_token("s3cret", token.split(".")[0] + ".Ê;\U000fc3dd")
 
 
 async def test_people_are_reached_on_their_channels_by_roster_urgency_and_fall_through(pool, dsn):
