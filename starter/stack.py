@@ -101,8 +101,12 @@ async def start_dev_server(time_skipping: bool = False, **kwargs):
     from crisisdesk.converter import data_converter
     from crisisdesk.names import SEARCH_ATTRIBUTES
 
+    from starter.client import process_runtime
+
+    # The process's runtime: Core's log lines (a worker's warnings) go to stderr through logging, never
+    # onto stdout where `crisis drill --json` writes its answer.
     common = dict(dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES,
-                  data_converter=data_converter(), dev_server_log_level="error")
+                  data_converter=data_converter(), dev_server_log_level="error", runtime=process_runtime())
     config = TIME_SKIPPING_DYNAMIC_CONFIG if time_skipping else {}
     common["dev_server_extra_args"] = [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")]
     for attempt in range(1, STARTS + 1):

@@ -75,3 +75,11 @@ async def test_business_time_drills_show_what_working_hours_and_holidays_change(
         assert all("working_time" not in e.detail for e in clock.targets)
         opened = working.status.received_at.astimezone(ZoneInfo("Asia/Shanghai"))
         assert (opened.weekday(), opened.hour) == (4, 19) if "friday" in name else (opened.month, opened.day) == (10, 1)
+
+
+def test_a_private_dev_server_runs_on_the_process_runtime(temporal_env):
+    """Its clients and workers log Core's lines through Python logging (stderr): on the SDK's default runtime
+    a worker's WARN went to stdout, where it once preceded `crisis drill --json`'s answer."""
+    from starter.client import process_runtime
+
+    assert temporal_env.client.service_client.config.runtime is process_runtime()
