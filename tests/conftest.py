@@ -134,6 +134,15 @@ def task_queue() -> str:
 
 
 @pytest.fixture
+def doubles():
+    """The loopback doubles of the reach channels (SMS, chat robots), each test its own."""
+    from tests.helpers.reach_doubles import reach_doubles
+
+    with reach_doubles() as running:
+        yield running
+
+
+@pytest.fixture
 def settings(dsn, tmp_path, task_queue) -> Settings:
     return Settings(
         database_url=dsn,

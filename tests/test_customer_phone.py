@@ -25,7 +25,6 @@ from crisisdesk.settings import Settings
 from starter.api import create_app
 from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
-from tests.helpers.reach_doubles import reach_doubles
 from tests.helpers.servers import free_port
 from tests.helpers.web_ui import CHROMIUM_ARGS, chromium_path
 
@@ -58,12 +57,6 @@ async def now(value):
 @pytest.fixture(scope="module")
 def chromium() -> str:
     return chromium_path()
-
-
-@pytest.fixture
-def doubles():
-    with reach_doubles() as running:
-        yield running
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from crisisdesk.settings import Settings
 from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
 from tests.helpers.fixtures import Case
-from tests.helpers.reach_doubles import reach_doubles
 from tests.helpers.servers import free_port
 from tests.test_api import api
 
@@ -47,12 +46,6 @@ def smtp():
     controller.start()
     yield inbox, f"smtp://127.0.0.1:{port}?from=desk@crisisdesk.test"
     controller.stop()
-
-
-@pytest.fixture
-def doubles():
-    with reach_doubles() as running:
-        yield running
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from crisisdesk.models.effects import Notification, Recipient, StoreStakeholder
 from crisisdesk.models.intake import Contact, contacts_from_register, register_contact
 from crisisdesk.settings import Settings
 from tests.conftest import STAMP_KEY
-from tests.helpers.reach_doubles import reach_doubles
 
 
 @pytest.fixture
@@ -38,12 +37,6 @@ def relay():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/relay", received
     server.shutdown()
-
-
-@pytest.fixture
-def doubles():
-    with reach_doubles() as running:
-        yield running
 
 
 async def test_a_wechat_contact_goes_through_the_customer_webhook_with_the_link(pool, dsn, relay):

@@ -13,15 +13,8 @@ from crisisdesk.settings import Settings
 from starter.api import create_app
 from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
-from tests.helpers.reach_doubles import reach_doubles
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-def doubles():
-    with reach_doubles() as running:
-        yield running
 
 
 @pytest.fixture

@@ -23,15 +23,8 @@ from starter.cli import app as cli
 from tests.conftest import STAMP_KEY
 from tests.helpers import eventually
 from tests.helpers.fixtures import Case
-from tests.helpers.reach_doubles import reach_doubles
 
 ACK_SECRET = "ack-case-secret"
-
-
-@pytest.fixture
-def doubles():
-    with reach_doubles() as running:
-        yield running
 
 
 @pytest.fixture

@@ -116,8 +116,7 @@ def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg
     # Each link has its own pace, so owners behind one address (a compound's Wi-Fi, a carrier's NAT) do not
     # slow each other; tokens that fail their signature are paced per address (guessing is slow); and one
     # address, whatever it sends, has a cap of ADDRESS_SHARE links' worth.
-    per_link = RateLimit(settings.customer_rate, settings.customer_burst)
-    forged = RateLimit(settings.customer_rate, settings.customer_burst)
+    paced = RateLimit(settings.customer_rate, settings.customer_burst)  # keyed (link, "link") or (address, "forged")
     per_address = RateLimit(settings.customer_rate * ADDRESS_SHARE, settings.customer_burst * ADDRESS_SHARE)
 
     def answer(request: Request, status: int, reason: str, locale: str | None = None) -> Response:
@@ -136,9 +135,9 @@ def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg
         try:
             claim = read_token(secret, token)
         except LinkRefused:
-            slowed(forged.wait(who, "forged"))
+            slowed(paced.wait(who, "forged"))
             raise
-        slowed(per_link.wait(claim.link_id, "link"))
+        slowed(paced.wait(claim.link_id, "link"))
         await customer_links.standing(await get_pool(), claim)
         return claim
 
