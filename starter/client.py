@@ -42,10 +42,9 @@ from crisisdesk.models.actions import (
     unknown_action,
 )
 from crisisdesk.models.case import ActionResult, CaseStatus, Stage, TimelineEvent
-from crisisdesk.models.intake import Intake, Severity
+from crisisdesk.models.intake import Intake, Reopening, Severity
 from crisisdesk.models.text import sendable
 from crisisdesk.holiday_sets import pin
-from crisisdesk.models.intake import Reopening
 from crisisdesk.operator_words import say
 from crisisdesk.names import CASE_ID_PREFIX, SA_STAGE, WORKFLOW_TYPE, case_id_for
 from crisisdesk.playbooks import load_playbook
@@ -237,15 +236,15 @@ async def start_case(client: Client, intake: Intake, settings: Settings) -> Star
     if intake.received_at is None:
         intake = intake.model_copy(update={"received_at": now})
     severity, *_ = promise_for(intake, settings)  # an unknown playbook fails here, before a case exists
-    case_id = case_id_for(intake.intake_id)
+    case_id, locale = case_id_for(intake.intake_id), intake.project.locale or settings.locale
     try:
         await client.start_workflow(
             WORKFLOW_TYPE, intake, id=case_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary_line(intake, severity, intake.project.locale or settings.locale)[:400],
-            static_details=i18n.text(intake.project.locale or settings.locale, "summary.details", intake_id=intake.intake_id,
-                                     channel=intake.channel.value, playbook=intake.playbook or settings.playbook),
+            static_summary=summary_line(intake, severity, locale)[:400],
+            static_details=i18n.text(locale, "summary.details", intake_id=intake.intake_id, channel=intake.channel.value,
+                                     playbook=intake.playbook or settings.playbook),
         )
     except WorkflowAlreadyStartedError:
         original = await original_intake(client.get_workflow_handle(case_id), client)

@@ -199,10 +199,9 @@ def lead(case: CaseFile) -> list[str]:
     unresolved = [r for r in last.get("unresolved", []) if r in roles]
     role = "head" if "head" in roles else roles[0]
     if not last.get("people"):
-        lines = ["", say("lead.nobody_alerted", role=role, roles=", ".join(roles))]
+        lines = ["", say("lead.nobody_alerted", role=role, roles=roles)]
     elif unresolved:
-        lines = ["", say("lead.fallback_only", role=role, roles=", ".join(unresolved),
-                         people=", ".join(last["people"][:3]))]
+        lines = ["", say("lead.fallback_only", role=role, roles=unresolved, people=last["people"][:3])]
     else:
         return []
     person = next(iter(s.candidates.get(role, [])), None)
@@ -255,7 +254,7 @@ def closing_summary(case: CaseFile) -> list[str]:
 
 def old_event(e: dict) -> str:
     at = str(e.get("at", ""))[5:16].replace("T", " ")
-    who = f" by {e['by']}" if e.get("by") else ""
+    who = t("event.by", by=e["by"]) if e.get("by") else ""
     return f"{at} {str(e.get('kind', '')).replace('_', ' ')}: {e.get('name', '')}{who}"
 
 

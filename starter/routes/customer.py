@@ -9,7 +9,7 @@ sent through channel `customer` and stamped for that reporter (crisisdesk.stamps
 actions: one the case is not waiting for is refused and recorded, and the page says so.
 
 Refusals are plain pages (or JSON for a client that asks for it): 403 forged or altered, 404 no such link,
-410 revoked, replaced or expired, 429 too many requests from one address. Pages are not cached, not
+410 revoked, replaced or expired, 429 too many requests on one link (or from one address). Pages are not cached, not
 indexed, send no referrer and load nothing from elsewhere; the token never reaches a log (crisisdesk.logs).
 """
 
@@ -25,7 +25,7 @@ from fastapi.security import HTTPBearer
 from temporalio.client import Client
 
 from activities import customer_links
-from crisisdesk import customer_page
+from crisisdesk import customer_page, i18n
 from crisisdesk.acting import acting
 from crisisdesk.customerlinks import LinkClaim, LinkRefused, read_token, reporter_id
 from crisisdesk.logs import log
@@ -216,8 +216,7 @@ def customer_router(settings: Settings, get_pool: Callable[[], Awaitable[asyncpg
                 shown = None
                 if fields:
                     words = customer_page.translations(locale)
-                    shown = "、".join(words.gettext(LABELS.get(f, f)) for f in fields) if locale == "zh-CN" else \
-                        ", ".join(words.gettext(LABELS.get(f, f)) for f in fields)
+                    shown = i18n.listing([words.gettext(LABELS.get(f, f)) for f in fields], locale)
                 return HTMLResponse(customer_page.outcome(done, locale, back, shown), status_code=status, headers=HEADERS)
 
             try:
